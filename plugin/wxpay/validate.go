@@ -1,0 +1,243 @@
+package wxpay
+
+import (
+	"fmt"
+	"time"
+	"unicode/utf8"
+)
+
+// Limits WeChat Pay documents for smart-retail orders.
+const (
+	MaxOutOrderNoLen    = 32
+	MaxIntroductionLen  = 20 // characters, not bytes
+	MaxDiscounts        = 5
+	MaxDiscountNameLen  = 20 // characters
+	MaxReasonLen        = 50 // characters, cancel reason and cancel_reason
+	StartTimeOnAccept   = "OnAccept"
+	timeLayoutDay       = "20060102"
+	timeLayoutDayAndSec = "20060102150405"
+)
+
+// chinaStandardTime is fixed +08:00: WeChat Pay's times are China Standard
+// Time and China has no daylight saving, so no tz database is needed.
+var chinaStandardTime = time.FixedZone("CST", 8*60*60)
+
+// ParseTime reads a WeChat Pay time, yyyyMMdd or yyyyMMddHHmmss in China
+// Standard Time. RFC 3339 and anything else is refused.
+func ParseTime(s string) (time.Time, error) {
+	var layout string
+	switch len(s) {
+	case len(timeLayoutDay):
+		layout = timeLayoutDay
+	case len(timeLayoutDayAndSec):
+		layout = timeLayoutDayAndSec
+	default:
+		return time.Time{}, fmt.Errorf("want yyyyMMdd or yyyyMMddHHmmss, got %q", s)
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return time.Time{}, fmt.Errorf("want yyyyMMdd or yyyyMMddHHmmss, got %q", s)
+		}
+	}
+	t, err := time.ParseInLocation(layout, s, chinaStandardTime)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("%q is not a real date and time", s)
+	}
+	return t, nil
+}
+
+// FormatTime writes t as WeChat Pay's yyyyMMddHHmmss in China Standard Time.
+func FormatTime(t time.Time) string {
+	return t.In(chinaStandardTime).Format(timeLayoutDayAndSec)
+}
+
+// ValidOutOrderNo reports why s is not a usable out_order_no, or "".
+func ValidOutOrderNo(s string) string {
+	if s == "" {
+		return "is required"
+	}
+	if len(s) > MaxOutOrderNoLen {
+		return fmt.Sprintf("must be at most %d characters, got %d", MaxOutOrderNoLen, len(s))
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		ok := c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' ||
+			c == '_' || c == '-' || c == '|' || c == '*'
+		if !ok {
+			return fmt.Sprintf("may hold only 0-9 A-Z a-z _ - | *, found %q at %d", c, i)
+		}
+	}
+	return ""
+}
+
+// violations collects broken rules with their JSON pointers.
+type violations []Violation
+
+func (v *violations) add(field, issue string) {
+	*v = append(*v, Violation{Field: field, Issue: issue})
+}
+
+func (v *violations) required(field, value string) {
+	if value == "" {
+		v.add(field, "is required")
+	}
+}
+
+func (v *violations) maxChars(field, value string, max int) {
+	if n := utf8.RuneCountInString(value); n > max {
+		v.add(field, fmt.Sprintf("must be at most %d characters, got %d", max, n))
+	}
+}
+
+func (v *violations) nonNegative(field string, amount int64) {
+	if amount < 0 {
+		v.add(field, fmt.Sprintf("must be a non-negative integer, got %d", amount))
+	}
+}
+
+func (v *violations) time(field, value string, onAcceptAllowed bool) {
+	if value == "" || onAcceptAllowed && value == StartTimeOnAccept {
+		return
+	}
+	if _, err := ParseTime(value); err != nil {
+		issue := err.Error()
+		if onAcceptAllowed {
+			issue += ` (or "OnAccept")`
+		}
+		v.add(field, issue)
+	}
+}
+
+func (v *violations) outOrderNo(field, value string) {
+	if issue := ValidOutOrderNo(value); issue != "" {
+		v.add(field, issue)
+	}
+}
+
+func (v *violations) fees(fees []Fee) {
+	for i, f := range fees {
+		p := fmt.Sprintf("/fees/%d", i)
+		v.nonNegative(p+"/fee_count", f.FeeCount)
+		v.nonNegative(p+"/fee_amount", f.FeeAmount)
+	}
+}
+
+func (v *violations) discounts(ds []Discount) {
+	if len(ds) > MaxDiscounts {
+		v.add("/discounts", fmt.Sprintf("must hold at most %d discounts, got %d", MaxDiscounts, len(ds)))
+	}
+	for i, d := range ds {
+		p := fmt.Sprintf("/discounts/%d", i)
+		v.maxChars(p+"/discount_name", d.DiscountName, MaxDiscountNameLen)
+		v.nonNegative(p+"/discount_amount", d.DiscountAmount)
+	}
+}
+
+func (v violations) err(op string) error {
+	if len(v) == 0 {
+		return nil
+	}
+	return &Error{
+		Class:      Invalid,
+		Op:         op,
+		Code:       "PARAM_ERROR",
+		Message:    "request refused before sending",
+		Detail:     &Detail{Field: v[0].Field, Issue: v[0].Issue, Location: "body"},
+		Violations: v,
+	}
+}
+
+// Validate checks r against WeChat Pay's rules without sending it.
+func (r *CreateRequest) Validate() error {
+	var v violations
+	v.required("/appid", r.AppID)
+	v.outOrderNo("/out_order_no", r.OutOrderNo)
+	v.required("/service_id", r.ServiceID)
+	v.time("/service_start_time", r.ServiceStartTime, true)
+	v.time("/service_end_time", r.ServiceEndTime, false)
+	v.maxChars("/service_introduction", r.ServiceIntroduction, MaxIntroductionLen)
+	v.fees(r.Fees)
+	for i, d := range r.Discounts {
+		if d.DiscountAmount != 0 {
+			v.add(fmt.Sprintf("/discounts/%d/discount_amount", i), "is not part of a create (it belongs to complete)")
+		}
+	}
+	v.discounts(r.Discounts)
+	v.nonNegative("/risk_amount", r.RiskAmount)
+	return v.err("create")
+}
+
+// Validate checks r without sending it.
+func (r *QueryRequest) Validate() error {
+	var v violations
+	v.required("/appid", r.AppID)
+	v.required("/service_id", r.ServiceID)
+	switch {
+	case r.OutOrderNo == "" && r.QueryID == "":
+		v.add("/out_order_no", "one of out_order_no and query_id is required")
+	case r.OutOrderNo != "" && r.QueryID != "":
+		v.add("/query_id", "give out_order_no or query_id, not both")
+	case r.OutOrderNo != "":
+		v.outOrderNo("/out_order_no", r.OutOrderNo)
+	}
+	if err := v.err("query"); err != nil {
+		err.(*Error).Detail.Location = "query"
+		return err
+	}
+	return nil
+}
+
+// Validate checks r without sending it.
+func (r *CancelRequest) Validate() error {
+	var v violations
+	v.outOrderNo("/out_order_no", r.OutOrderNo)
+	v.required("/appid", r.AppID)
+	v.required("/service_id", r.ServiceID)
+	v.required("/reason", r.Reason)
+	v.maxChars("/reason", r.Reason, MaxReasonLen)
+	return v.err("cancel")
+}
+
+// Validate checks r without sending it.
+func (r *CompleteRequest) Validate() error {
+	var v violations
+	v.outOrderNo("/out_order_no", r.OutOrderNo)
+	v.required("/appid", r.AppID)
+	v.required("/service_id", r.ServiceID)
+	switch r.FinishType {
+	case FinishTypeCancel:
+		v.required("/cancel_reason", r.CancelReason)
+		v.maxChars("/cancel_reason", r.CancelReason, MaxReasonLen)
+	case FinishTypeFinish:
+		if len(r.Fees) == 0 {
+			v.add("/fees", "is required when finish_type is 2 (finish and charge)")
+		}
+	default:
+		v.add("/finish_type", fmt.Sprintf("must be 1 (cancel) or 2 (finish and charge), got %d", r.FinishType))
+	}
+	v.time("/real_service_start_time", r.RealServiceStartTime, false)
+	v.time("/real_service_end_time", r.RealServiceEndTime, false)
+	v.fees(r.Fees)
+	v.discounts(r.Discounts)
+	if r.TotalAmount != nil {
+		v.nonNegative("/total_amount", *r.TotalAmount)
+		if r.FinishType == FinishTypeFinish && *r.TotalAmount >= 0 {
+			if want := r.sum(); *r.TotalAmount != want {
+				v.add("/total_amount", fmt.Sprintf("must equal the fees less the discounts, %d, got %d", want, *r.TotalAmount))
+			}
+		}
+	}
+	return v.err("complete")
+}
+
+// sum is the fees less the discounts, the total_amount WeChat Pay expects.
+func (r *CompleteRequest) sum() int64 {
+	var t int64
+	for _, f := range r.Fees {
+		t += f.FeeAmount
+	}
+	for _, d := range r.Discounts {
+		t -= d.DiscountAmount
+	}
+	return t
+}

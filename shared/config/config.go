@@ -1,0 +1,208 @@
+// Package config reads and writes smartretail's config file: a JSON object
+// naming the merchant's identity, key files and WeChat Pay endpoint.
+//
+// Relative file paths are taken from the config file's folder, so a config
+// folder can be moved whole. Keys are checked strictly: an unknown key is an
+// error, not ignored, because a misspelt key would otherwise silently fall
+// back to a default.
+package config
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// Config is the config file. Its JSON keys are the contract; the plugin's
+// Configure message carries the same keys.
+type Config struct {
+	MchID                  string `json:"mchid"`
+	MerchantSerialNo       string `json:"merchant_serial_no"`
+	MerchantPrivateKeyFile string `json:"merchant_private_key_file"`
+	// Public-key mode (new merchants): the key id PUB_KEY_ID_... and the key.
+	WeChatPayPublicKeyID   string `json:"wechatpay_public_key_id,omitempty"`
+	WeChatPayPublicKeyFile string `json:"wechatpay_public_key_file,omitempty"`
+	// Platform-certificate mode, instead of the two keys above.
+	WeChatPayCertificateFile string `json:"wechatpay_certificate_file,omitempty"`
+	// APIv3Key is the 32-byte APIv3 key (decrypts callbacks). A secret:
+	// never printed, never in an error.
+	APIv3Key   string `json:"apiv3_key"`
+	AppID      string `json:"appid"`
+	ServiceID  string `json:"service_id"`
+	APIBaseURL string `json:"api_base_url,omitempty"`
+	OutboxPath string `json:"outbox_path,omitempty"`
+}
+
+// Defaults for keys that may be left out.
+const (
+	DefaultAPIBaseURL = "https://api.mch.weixin.qq.com"
+	DefaultOutboxPath = "outbox.db"
+	APIv3KeyLen       = 32
+)
+
+// maxFileBytes bounds a config file; a real one is well under 4 KiB.
+const maxFileBytes = 1 << 20
+
+// Load reads the config file at path, checks it, fills defaults and makes
+// its file paths absolute. Errors name the file and the key.
+func Load(path string) (*Config, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxFileBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("config %s: %w", path, err)
+	}
+	if len(data) > maxFileBytes {
+		return nil, fmt.Errorf("config %s: larger than %d bytes; is it the right file?", path, maxFileBytes)
+	}
+	c, err := Parse(data)
+	if err != nil {
+		return nil, fmt.Errorf("config %s: %w", path, err)
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("config %s: %w", path, err)
+	}
+	c.ResolvePaths(filepath.Dir(abs))
+	return c, nil
+}
+
+// Parse decodes and checks a config file's contents, filling defaults.
+// Paths stay as written; see ResolvePaths.
+func Parse(data []byte) (*Config, error) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	var c Config
+	if err := dec.Decode(&c); err != nil {
+		return nil, decodeError(err)
+	}
+	if dec.More() {
+		return nil, errors.New("unexpected data after the JSON object")
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, errors.New("unexpected data after the JSON object")
+	}
+	if c.APIBaseURL == "" {
+		c.APIBaseURL = DefaultAPIBaseURL
+	}
+	if c.OutboxPath == "" {
+		c.OutboxPath = DefaultOutboxPath
+	}
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+// decodeError says which key is wrong in words a person fixing the file needs.
+func decodeError(err error) error {
+	var typeErr *json.UnmarshalTypeError
+	var syntaxErr *json.SyntaxError
+	switch {
+	case errors.As(err, &typeErr):
+		if typeErr.Field == "" {
+			return fmt.Errorf("want a JSON object, got %s", typeErr.Value)
+		}
+		return fmt.Errorf("key %q: want a %s, got %s", typeErr.Field, typeErr.Type, typeErr.Value)
+	case errors.As(err, &syntaxErr):
+		return fmt.Errorf("not valid JSON at byte %d: %v", syntaxErr.Offset, syntaxErr)
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return errors.New("not valid JSON: the file ends before the object is closed")
+	case errors.Is(err, io.EOF):
+		return errors.New("empty: want a JSON object")
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		key := strings.TrimPrefix(err.Error(), "json: unknown field ")
+		return fmt.Errorf("unknown key %s (known keys: %s)", key, strings.Join(FileKeys(), ", "))
+	}
+	return err
+}
+
+// FileKeys lists the config file's keys, in the order of the struct.
+func FileKeys() []string {
+	return []string{"mchid", "merchant_serial_no", "merchant_private_key_file",
+		"wechatpay_public_key_id", "wechatpay_public_key_file", "wechatpay_certificate_file",
+		"apiv3_key", "appid", "service_id", "api_base_url", "outbox_path"}
+}
+
+// Validate checks that every required key is there and well formed. It
+// does not read key files: see LoadKeys.
+func (c *Config) Validate() error {
+	var missing []string
+	for _, kv := range [][2]string{
+		{"mchid", c.MchID},
+		{"merchant_serial_no", c.MerchantSerialNo},
+		{"merchant_private_key_file", c.MerchantPrivateKeyFile},
+		{"apiv3_key", c.APIv3Key},
+		{"appid", c.AppID},
+		{"service_id", c.ServiceID},
+	} {
+		if strings.TrimSpace(kv[1]) == "" {
+			missing = append(missing, kv[0])
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("missing required key(s): %s", strings.Join(missing, ", "))
+	}
+	pubKeyMode := c.WeChatPayPublicKeyID != "" || c.WeChatPayPublicKeyFile != ""
+	switch {
+	case pubKeyMode && c.WeChatPayCertificateFile != "":
+		return errors.New("give wechatpay_public_key_id with wechatpay_public_key_file, or wechatpay_certificate_file, not both")
+	case c.WeChatPayPublicKeyID != "" && c.WeChatPayPublicKeyFile == "":
+		return errors.New("missing required key: wechatpay_public_key_file (wechatpay_public_key_id is set)")
+	case c.WeChatPayPublicKeyFile != "" && c.WeChatPayPublicKeyID == "":
+		return errors.New("missing required key: wechatpay_public_key_id (wechatpay_public_key_file is set)")
+	case !pubKeyMode && c.WeChatPayCertificateFile == "":
+		return errors.New("missing required key: wechatpay_public_key_id with wechatpay_public_key_file, or wechatpay_certificate_file")
+	}
+	if c.WeChatPayPublicKeyID != "" && !strings.HasPrefix(c.WeChatPayPublicKeyID, "PUB_KEY_ID_") {
+		return fmt.Errorf("key \"wechatpay_public_key_id\": want an id starting PUB_KEY_ID_, got %q", c.WeChatPayPublicKeyID)
+	}
+	if n := len(c.APIv3Key); n != APIv3KeyLen {
+		// Never echo the key itself.
+		return fmt.Errorf("key \"apiv3_key\": want %d bytes, got %d", APIv3KeyLen, n)
+	}
+	if c.APIBaseURL != "" {
+		u, err := url.Parse(c.APIBaseURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("key \"api_base_url\": want an http:// or https:// URL with a host, got %q", c.APIBaseURL)
+		}
+	}
+	return nil
+}
+
+// ResolvePaths makes the file paths absolute, relative to dir.
+func (c *Config) ResolvePaths(dir string) {
+	for _, p := range []*string{&c.MerchantPrivateKeyFile, &c.WeChatPayPublicKeyFile,
+		&c.WeChatPayCertificateFile, &c.OutboxPath} {
+		if *p != "" && !filepath.IsAbs(*p) {
+			*p = filepath.Join(dir, *p)
+		}
+	}
+}
+
+// Write saves c as an indented JSON file readable only by its owner, since
+// it holds the APIv3 key.
+func (c *Config) Write(path string) error {
+	data, err := json.MarshalIndent(c, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, append(data, '\n'), 0o600); err != nil {
+		return fmt.Errorf("config %s: %w", path, err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		_ = os.Remove(tmp)
+		return fmt.Errorf("config %s: %w", path, err)
+	}
+	return nil
+}

@@ -1,0 +1,272 @@
+package config
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"math/big"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+const testAPIv3Key = "0123456789abcdef0123456789abcdef"
+
+var (
+	keyOnce sync.Once
+	rsaKey  *rsa.PrivateKey
+)
+
+func testKey(t *testing.T) *rsa.PrivateKey {
+	t.Helper()
+	keyOnce.Do(func() {
+		var err error
+		if rsaKey, err = rsa.GenerateKey(rand.Reader, 2048); err != nil {
+			panic(err)
+		}
+	})
+	return rsaKey
+}
+
+func writePEM(t *testing.T, path, typ string, der []byte) {
+	t.Helper()
+	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// keyDir writes a merchant key, a platform public key and certificate.
+func keyDir(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	k := testKey(t)
+	der, _ := x509.MarshalPKCS8PrivateKey(k)
+	writePEM(t, filepath.Join(dir, "merchant.pem"), "PRIVATE KEY", der)
+	pub, _ := x509.MarshalPKIXPublicKey(&k.PublicKey)
+	writePEM(t, filepath.Join(dir, "wechatpay_pub.pem"), "PUBLIC KEY", pub)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(0x5157F09EFDC096DE), Subject: pkix.Name{CommonName: "test platform"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
+	cert, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &k.PublicKey, k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writePEM(t, filepath.Join(dir, "platform.pem"), "CERTIFICATE", cert)
+	return dir
+}
+
+func validJSON() string {
+	return `{
+  "mchid": "1900000109",
+  "merchant_serial_no": "3775B6A45ACD588826D15E583A95F5DD",
+  "merchant_private_key_file": "merchant.pem",
+  "wechatpay_public_key_id": "PUB_KEY_ID_0114232134912410000000000000",
+  "wechatpay_public_key_file": "wechatpay_pub.pem",
+  "apiv3_key": "` + testAPIv3Key + `",
+  "appid": "wxd678efh567hg6787",
+  "service_id": "500001"
+}`
+}
+
+func writeConfig(t *testing.T, dir, body string) string {
+	t.Helper()
+	p := filepath.Join(dir, "config.json")
+	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestLoadResolvesPathsAndDefaults(t *testing.T) {
+	dir := keyDir(t)
+	c, err := Load(writeConfig(t, dir, validJSON()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := filepath.Join(dir, "merchant.pem"); c.MerchantPrivateKeyFile != want {
+		t.Errorf("merchant_private_key_file = %q, want %q", c.MerchantPrivateKeyFile, want)
+	}
+	if want := filepath.Join(dir, DefaultOutboxPath); c.OutboxPath != want {
+		t.Errorf("outbox_path = %q, want %q", c.OutboxPath, want)
+	}
+	if c.APIBaseURL != DefaultAPIBaseURL {
+		t.Errorf("api_base_url = %q, want the default", c.APIBaseURL)
+	}
+	k, err := c.LoadKeys()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if k.MerchantPrivateKey == nil || k.WeChatPayPublicKey == nil || k.WeChatPayCertificate != nil {
+		t.Errorf("keys = %+v, want merchant and public key only", k)
+	}
+}
+
+func TestCertificateMode(t *testing.T) {
+	dir := keyDir(t)
+	body := strings.Replace(validJSON(),
+		`"wechatpay_public_key_id": "PUB_KEY_ID_0114232134912410000000000000",
+  "wechatpay_public_key_file": "wechatpay_pub.pem",`,
+		`"wechatpay_certificate_file": "platform.pem",`, 1)
+	c, err := Load(writeConfig(t, dir, body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, err := c.LoadKeys()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if k.WeChatPayCertificate == nil || k.WeChatPayPublicKey != nil {
+		t.Errorf("want the certificate only, got %+v", k)
+	}
+}
+
+func TestLoadRefusesBadFiles(t *testing.T) {
+	cases := []struct {
+		name string
+		edit func(string) string
+		want []string // all must appear in the error
+	}{
+		{"unknown key", func(s string) string { return strings.Replace(s, `"appid"`, `"app_id"`, 1) },
+			[]string{`unknown key "app_id"`}},
+		{"missing keys", func(s string) string {
+			s = strings.Replace(s, `"mchid": "1900000109",`, "", 1)
+			return strings.Replace(s, `"service_id": "500001"`, `"api_base_url": "http://127.0.0.1:1"`, 1)
+		}, []string{"mchid", "service_id", "missing"}},
+		{"wrong type", func(s string) string { return strings.Replace(s, `"1900000109"`, `1900000109`, 1) },
+			[]string{`key "mchid"`, "want a string"}},
+		{"short apiv3 key", func(s string) string { return strings.Replace(s, testAPIv3Key, testAPIv3Key[1:], 1) },
+			[]string{`"apiv3_key"`, "want 32 bytes, got 31"}},
+		{"both verification modes", func(s string) string {
+			return strings.Replace(s, `"appid"`, `"wechatpay_certificate_file": "platform.pem", "appid"`, 1)
+		}, []string{"not both"}},
+		{"public key id without file", func(s string) string {
+			return strings.Replace(s, `"wechatpay_public_key_file": "wechatpay_pub.pem",`, "", 1)
+		}, []string{"wechatpay_public_key_file"}},
+		{"no verification key", func(s string) string {
+			s = strings.Replace(s, `"wechatpay_public_key_file": "wechatpay_pub.pem",`, "", 1)
+			return strings.Replace(s, `"wechatpay_public_key_id": "PUB_KEY_ID_0114232134912410000000000000",`, "", 1)
+		}, []string{"wechatpay_certificate_file"}},
+		{"bad key id", func(s string) string { return strings.Replace(s, "PUB_KEY_ID_0114", "KEY_0114", 1) },
+			[]string{"wechatpay_public_key_id", "PUB_KEY_ID_"}},
+		{"bad base url", func(s string) string {
+			return strings.Replace(s, `"appid"`, `"api_base_url": "ftp://x", "appid"`, 1)
+		}, []string{"api_base_url", "ftp://x"}},
+		{"trailing data", func(s string) string { return s + "{}" }, []string{"after the JSON object"}},
+		{"not an object", func(string) string { return `[1,2]` }, []string{"want a JSON object"}},
+		{"empty", func(string) string { return `` }, []string{"empty"}},
+		{"syntax", func(s string) string { return s[:40] }, []string{"not valid JSON"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := keyDir(t)
+			path := writeConfig(t, dir, tc.edit(validJSON()))
+			_, err := Load(path)
+			if err == nil {
+				t.Fatal("Load succeeded, want an error")
+			}
+			for _, w := range append(tc.want, path) {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not mention %q", err, w)
+				}
+			}
+			if strings.Contains(err.Error(), testAPIv3Key[1:]) {
+				t.Errorf("error leaks the APIv3 key: %q", err)
+			}
+		})
+	}
+}
+
+func TestLoadKeysRefusesBadKeyFiles(t *testing.T) {
+	ec, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	ecDER, _ := x509.MarshalPKCS8PrivateKey(ec)
+	small, _ := rsa.GenerateKey(rand.Reader, 1024)
+	smallDER, _ := x509.MarshalPKCS8PrivateKey(small)
+	cases := []struct {
+		name  string
+		file  string
+		write func(t *testing.T, path string)
+		want  []string
+	}{
+		{"missing merchant key", "merchant.pem", func(t *testing.T, p string) { os.Remove(p) },
+			[]string{"merchant_private_key_file", "no such file"}},
+		{"not PEM", "merchant.pem", func(t *testing.T, p string) { os.WriteFile(p, []byte("hello"), 0o600) },
+			[]string{"merchant_private_key_file", "no PEM block"}},
+		{"wrong PEM type", "merchant.pem", func(t *testing.T, p string) { writePEM(t, p, "CERTIFICATE", []byte{1}) },
+			[]string{"merchant_private_key_file", `"CERTIFICATE"`}},
+		{"malformed key", "merchant.pem", func(t *testing.T, p string) { writePEM(t, p, "PRIVATE KEY", []byte{1, 2, 3}) },
+			[]string{"merchant_private_key_file", "malformed private key"}},
+		{"EC key", "merchant.pem", func(t *testing.T, p string) { writePEM(t, p, "PRIVATE KEY", ecDER) },
+			[]string{"merchant_private_key_file", "want an RSA private key"}},
+		{"1024-bit key", "merchant.pem", func(t *testing.T, p string) { writePEM(t, p, "PRIVATE KEY", smallDER) },
+			[]string{"merchant_private_key_file", "1024 bits"}},
+		{"public key is a certificate", "wechatpay_pub.pem", func(t *testing.T, p string) {
+			data, _ := os.ReadFile(filepath.Join(filepath.Dir(p), "platform.pem"))
+			os.WriteFile(p, data, 0o600)
+		}, []string{"wechatpay_public_key_file", "wechatpay_certificate_file instead"}},
+		{"malformed public key", "wechatpay_pub.pem", func(t *testing.T, p string) { writePEM(t, p, "PUBLIC KEY", []byte{9}) },
+			[]string{"wechatpay_public_key_file", "malformed public key"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := keyDir(t)
+			c, err := Load(writeConfig(t, dir, validJSON()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			tc.write(t, filepath.Join(dir, tc.file))
+			_, err = c.LoadKeys()
+			if err == nil {
+				t.Fatal("LoadKeys succeeded, want an error")
+			}
+			for _, w := range append(tc.want, filepath.Join(dir, tc.file)) {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not mention %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+func TestWriteThenLoad(t *testing.T) {
+	dir := keyDir(t)
+	c, err := Parse([]byte(validJSON()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "out.json")
+	if err := c.Write(path); err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Perm() != 0o600 {
+		t.Errorf("config mode = %v, want 0600 (it holds the APIv3 key)", fi.Mode().Perm())
+	}
+	back, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if back.MchID != c.MchID || back.APIv3Key != c.APIv3Key || back.ServiceID != c.ServiceID {
+		t.Errorf("round trip changed the config: %+v", back)
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	f.Add([]byte(validJSON()))
+	f.Add([]byte(`{"mchid": 1}`))
+	f.Add([]byte(`null`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		c, err := Parse(data)
+		if err == nil && c.Validate() != nil {
+			t.Fatalf("Parse accepted a config Validate refuses: %s", data)
+		}
+	})
+}
