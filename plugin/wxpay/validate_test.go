@@ -1,0 +1,187 @@
+package wxpay
+
+import (
+	"errors"
+	"strings"
+	"testing"
+)
+
+func ptr[T any](v T) *T { return &v }
+
+func validCreate() CreateRequest {
+	return CreateRequest{
+		AppID: "wxd678efh567hg6787", OutOrderNo: "K1-2026|A*b_c", ServiceID: "500001",
+		ServiceStartTime: StartTimeOnAccept, ServiceEndTime: "20261126183000",
+		ServiceIntroduction: "无人售货柜", Fees: []Fee{{FeeName: "可乐", FeeCount: 2, FeeAmount: 600}},
+		Discounts: []Discount{{DiscountName: "新客立减", DiscountDesc: "减1元"}}, RiskAmount: 20000,
+	}
+}
+
+func validComplete() CompleteRequest {
+	return CompleteRequest{
+		OutOrderNo: "K1", AppID: "wx1", ServiceID: "500001", FinishType: FinishTypeFinish,
+		RealServiceEndTime: "20261126", Fees: []Fee{{FeeName: "可乐", FeeCount: 1, FeeAmount: 300}},
+		Discounts: []Discount{{DiscountName: "券", DiscountAmount: 100}}, TotalAmount: ptr[int64](200),
+	}
+}
+
+// violationOf returns the fields an error names, or fails the test.
+func fieldsOf(t *testing.T, err error) []string {
+	t.Helper()
+	var e *Error
+	if !errors.As(err, &e) {
+		t.Fatalf("want *Error, got %v", err)
+	}
+	if e.Class != Invalid || e.Code != "PARAM_ERROR" || e.StatusCode != 0 {
+		t.Fatalf("want a local PARAM_ERROR of class invalid, got %+v", e)
+	}
+	var fields []string
+	for _, v := range e.Violations {
+		fields = append(fields, v.Field)
+	}
+	if e.Detail == nil || len(fields) == 0 || e.Detail.Field != fields[0] {
+		t.Fatalf("detail %+v does not name the first violation %v", e.Detail, fields)
+	}
+	return fields
+}
+
+func TestCreateValidation(t *testing.T) {
+	if err := ptr(validCreate()).Validate(); err != nil {
+		t.Fatalf("valid request refused: %v", err)
+	}
+	cases := []struct {
+		name  string
+		edit  func(*CreateRequest)
+		field string
+		issue string
+	}{
+		{"appid required", func(r *CreateRequest) { r.AppID = "" }, "/appid", "required"},
+		{"service_id required", func(r *CreateRequest) { r.ServiceID = "" }, "/service_id", "required"},
+		{"out_order_no required", func(r *CreateRequest) { r.OutOrderNo = "" }, "/out_order_no", "required"},
+		{"out_order_no too long", func(r *CreateRequest) { r.OutOrderNo = strings.Repeat("a", 33) }, "/out_order_no", "at most 32"},
+		{"out_order_no charset", func(r *CreateRequest) { r.OutOrderNo = "a b" }, "/out_order_no", "may hold only"},
+		{"out_order_no slash", func(r *CreateRequest) { r.OutOrderNo = "a/b" }, "/out_order_no", "may hold only"},
+		{"start time rfc3339", func(r *CreateRequest) { r.ServiceStartTime = "2026-11-26T10:00:00+08:00" }, "/service_start_time", "yyyyMMdd"},
+		{"start time not a date", func(r *CreateRequest) { r.ServiceStartTime = "20260230" }, "/service_start_time", "not a real date"},
+		{"end time OnAccept", func(r *CreateRequest) { r.ServiceEndTime = StartTimeOnAccept }, "/service_end_time", "yyyyMMdd"},
+		{"end time hour 24", func(r *CreateRequest) { r.ServiceEndTime = "20261126240000" }, "/service_end_time", "not a real date"},
+		{"introduction too long", func(r *CreateRequest) { r.ServiceIntroduction = strings.Repeat("售", 21) }, "/service_introduction", "at most 20"},
+		{"negative fee", func(r *CreateRequest) { r.Fees[0].FeeAmount = -1 }, "/fees/0/fee_amount", "non-negative"},
+		{"negative count", func(r *CreateRequest) { r.Fees[0].FeeCount = -2 }, "/fees/0/fee_count", "non-negative"},
+		{"too many discounts", func(r *CreateRequest) { r.Discounts = make([]Discount, 6) }, "/discounts", "at most 5"},
+		{"discount name too long", func(r *CreateRequest) { r.Discounts[0].DiscountName = strings.Repeat("折", 21) }, "/discounts/0/discount_name", "at most 20"},
+		{"discount amount in create", func(r *CreateRequest) { r.Discounts[0].DiscountAmount = 5 }, "/discounts/0/discount_amount", "complete"},
+		{"negative risk", func(r *CreateRequest) { r.RiskAmount = -5 }, "/risk_amount", "non-negative"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r := validCreate()
+			tc.edit(&r)
+			err := r.Validate()
+			fields := fieldsOf(t, err)
+			if fields[0] != tc.field {
+				t.Errorf("fields %v, want %s first", fields, tc.field)
+			}
+			if !strings.Contains(err.Error(), tc.issue) {
+				t.Errorf("error %q does not say %q", err, tc.issue)
+			}
+		})
+	}
+}
+
+func TestCreateValidationReportsEveryViolation(t *testing.T) {
+	r := validCreate()
+	r.AppID, r.RiskAmount, r.Fees[0].FeeAmount = "", -1, -1
+	got := strings.Join(fieldsOf(t, r.Validate()), " ")
+	if got != "/appid /fees/0/fee_amount /risk_amount" {
+		t.Errorf("fields = %s", got)
+	}
+}
+
+func TestCompleteValidation(t *testing.T) {
+	if err := ptr(validComplete()).Validate(); err != nil {
+		t.Fatalf("valid request refused: %v", err)
+	}
+	cases := []struct {
+		name  string
+		edit  func(*CompleteRequest)
+		field string
+	}{
+		{"out_order_no", func(r *CompleteRequest) { r.OutOrderNo = "x?" }, "/out_order_no"},
+		{"appid", func(r *CompleteRequest) { r.AppID = "" }, "/appid"},
+		{"service_id", func(r *CompleteRequest) { r.ServiceID = "" }, "/service_id"},
+		{"finish_type", func(r *CompleteRequest) { r.FinishType = 3 }, "/finish_type"},
+		{"cancel needs reason", func(r *CompleteRequest) { r.FinishType = FinishTypeCancel }, "/cancel_reason"},
+		{"finish needs fees", func(r *CompleteRequest) { r.Fees, r.TotalAmount = nil, nil }, "/fees"},
+		{"real end time", func(r *CompleteRequest) { r.RealServiceEndTime = "2026112" }, "/real_service_end_time"},
+		{"real start time", func(r *CompleteRequest) { r.RealServiceStartTime = "OnAccept" }, "/real_service_start_time"},
+		{"negative discount", func(r *CompleteRequest) { r.Discounts[0].DiscountAmount = -1; r.TotalAmount = nil }, "/discounts/0/discount_amount"},
+		{"total mismatch", func(r *CompleteRequest) { r.TotalAmount = ptr[int64](300) }, "/total_amount"},
+		{"negative total", func(r *CompleteRequest) { r.TotalAmount = ptr[int64](-1) }, "/total_amount"},
+		{"six discounts", func(r *CompleteRequest) { r.Discounts = make([]Discount, 6); r.TotalAmount = nil }, "/discounts"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r := validComplete()
+			tc.edit(&r)
+			if fields := fieldsOf(t, r.Validate()); fields[0] != tc.field {
+				t.Errorf("fields %v, want %s first", fields, tc.field)
+			}
+		})
+	}
+}
+
+func TestQueryAndCancelValidation(t *testing.T) {
+	q := []struct {
+		r     QueryRequest
+		field string
+	}{
+		{QueryRequest{AppID: "wx", ServiceID: "1"}, "/out_order_no"},
+		{QueryRequest{AppID: "wx", ServiceID: "1", OutOrderNo: "a", QueryID: "b"}, "/query_id"},
+		{QueryRequest{ServiceID: "1", QueryID: "b"}, "/appid"},
+		{QueryRequest{AppID: "wx", QueryID: "b"}, "/service_id"},
+		{QueryRequest{AppID: "wx", ServiceID: "1", OutOrderNo: "é"}, "/out_order_no"},
+	}
+	for _, tc := range q {
+		err := tc.r.Validate()
+		if fields := fieldsOf(t, err); fields[0] != tc.field {
+			t.Errorf("query %+v: fields %v, want %s", tc.r, fields, tc.field)
+		}
+		if loc := err.(*Error).Detail.Location; loc != "query" {
+			t.Errorf("query %+v: location %q, want query", tc.r, loc)
+		}
+	}
+	c := []struct {
+		r     CancelRequest
+		field string
+	}{
+		{CancelRequest{AppID: "wx", ServiceID: "1", Reason: "r"}, "/out_order_no"},
+		{CancelRequest{OutOrderNo: "a", ServiceID: "1", Reason: "r"}, "/appid"},
+		{CancelRequest{OutOrderNo: "a", AppID: "wx", Reason: "r"}, "/service_id"},
+		{CancelRequest{OutOrderNo: "a", AppID: "wx", ServiceID: "1"}, "/reason"},
+		{CancelRequest{OutOrderNo: "a", AppID: "wx", ServiceID: "1", Reason: strings.Repeat("因", 51)}, "/reason"},
+	}
+	for _, tc := range c {
+		if fields := fieldsOf(t, tc.r.Validate()); fields[0] != tc.field {
+			t.Errorf("cancel %+v: fields %v, want %s", tc.r, fields, tc.field)
+		}
+	}
+}
+
+func TestParseTime(t *testing.T) {
+	got, err := ParseTime("20261126093000")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.UTC().Format("2006-01-02T15:04:05Z") != "2026-11-26T01:30:00Z" {
+		t.Errorf("20261126093000 CST = %v, want 01:30 UTC", got.UTC())
+	}
+	if FormatTime(got) != "20261126093000" {
+		t.Errorf("FormatTime = %s", FormatTime(got))
+	}
+	for _, bad := range []string{"", "2026112", "202611260930", "2026-11-26", "2026112609300a", "20261301", "+0261126"} {
+		if _, err := ParseTime(bad); err == nil {
+			t.Errorf("ParseTime(%q) accepted", bad)
+		}
+	}
+}
