@@ -16,6 +16,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 )
 
@@ -91,12 +92,7 @@ func Parse(data []byte) (*Config, error) {
 	if _, err := dec.Token(); err != io.EOF {
 		return nil, errors.New("unexpected data after the JSON object")
 	}
-	if c.APIBaseURL == "" {
-		c.APIBaseURL = DefaultAPIBaseURL
-	}
-	if c.OutboxPath == "" {
-		c.OutboxPath = DefaultOutboxPath
-	}
+	c.fillDefaults()
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
@@ -112,7 +108,7 @@ func decodeError(err error) error {
 		if typeErr.Field == "" {
 			return fmt.Errorf("want a JSON object, got %s", typeErr.Value)
 		}
-		return fmt.Errorf("key %q: want a %s, got %s", typeErr.Field, typeErr.Type, typeErr.Value)
+		return problem(typeErr.Field, "want a %s, got %s", typeErr.Type, typeErr.Value)
 	case errors.As(err, &syntaxErr):
 		return fmt.Errorf("not valid JSON at byte %d: %v", syntaxErr.Offset, syntaxErr)
 	case errors.Is(err, io.ErrUnexpectedEOF):
@@ -120,8 +116,8 @@ func decodeError(err error) error {
 	case errors.Is(err, io.EOF):
 		return errors.New("empty: want a JSON object")
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
-		key := strings.TrimPrefix(err.Error(), "json: unknown field ")
-		return fmt.Errorf("unknown key %s (known keys: %s)", key, strings.Join(FileKeys(), ", "))
+		key, _ := strconv.Unquote(strings.TrimPrefix(err.Error(), "json: unknown field "))
+		return problem(key, "unknown key (known keys: %s)", strings.Join(FileKeys(), ", "))
 	}
 	return err
 }
@@ -133,10 +129,35 @@ func FileKeys() []string {
 		"apiv3_key", "appid", "service_id", "api_base_url", "outbox_path"}
 }
 
-// Validate checks that every required key is there and well formed. It
-// does not read key files: see LoadKeys.
+// KeyError is a problem with one key of the config.
+type KeyError struct {
+	Key string
+	Err error
+}
+
+func (e *KeyError) Error() string { return fmt.Sprintf("key %q: %v", e.Key, e.Err) }
+func (e *KeyError) Unwrap() error { return e.Err }
+
+// Problems are all the problems Validate found, one per key.
+type Problems []*KeyError
+
+func (p Problems) Error() string {
+	parts := make([]string, len(p))
+	for i, e := range p {
+		parts[i] = e.Error()
+	}
+	return strings.Join(parts, "; ")
+}
+
+func problem(key, format string, args ...any) *KeyError {
+	return &KeyError{Key: key, Err: fmt.Errorf(format, args...)}
+}
+
+// Validate checks that every required key is there and well formed, and
+// returns Problems naming each bad key. It does not read key files: see
+// LoadKeys.
 func (c *Config) Validate() error {
-	var missing []string
+	var p Problems
 	for _, kv := range [][2]string{
 		{"mchid", c.MchID},
 		{"merchant_serial_no", c.MerchantSerialNo},
@@ -146,35 +167,37 @@ func (c *Config) Validate() error {
 		{"service_id", c.ServiceID},
 	} {
 		if strings.TrimSpace(kv[1]) == "" {
-			missing = append(missing, kv[0])
+			p = append(p, problem(kv[0], "missing: it is required"))
 		}
-	}
-	if len(missing) > 0 {
-		return fmt.Errorf("missing required key(s): %s", strings.Join(missing, ", "))
 	}
 	pubKeyMode := c.WeChatPayPublicKeyID != "" || c.WeChatPayPublicKeyFile != ""
 	switch {
 	case pubKeyMode && c.WeChatPayCertificateFile != "":
-		return errors.New("give wechatpay_public_key_id with wechatpay_public_key_file, or wechatpay_certificate_file, not both")
+		p = append(p, problem("wechatpay_certificate_file",
+			"give wechatpay_public_key_id with wechatpay_public_key_file, or wechatpay_certificate_file, not both"))
 	case c.WeChatPayPublicKeyID != "" && c.WeChatPayPublicKeyFile == "":
-		return errors.New("missing required key: wechatpay_public_key_file (wechatpay_public_key_id is set)")
+		p = append(p, problem("wechatpay_public_key_file", "missing: required with wechatpay_public_key_id"))
 	case c.WeChatPayPublicKeyFile != "" && c.WeChatPayPublicKeyID == "":
-		return errors.New("missing required key: wechatpay_public_key_id (wechatpay_public_key_file is set)")
+		p = append(p, problem("wechatpay_public_key_id", "missing: required with wechatpay_public_key_file"))
 	case !pubKeyMode && c.WeChatPayCertificateFile == "":
-		return errors.New("missing required key: wechatpay_public_key_id with wechatpay_public_key_file, or wechatpay_certificate_file")
+		p = append(p, problem("wechatpay_public_key_file",
+			"missing: give wechatpay_public_key_id with wechatpay_public_key_file (public-key mode), or wechatpay_certificate_file"))
 	}
 	if c.WeChatPayPublicKeyID != "" && !strings.HasPrefix(c.WeChatPayPublicKeyID, "PUB_KEY_ID_") {
-		return fmt.Errorf("key \"wechatpay_public_key_id\": want an id starting PUB_KEY_ID_, got %q", c.WeChatPayPublicKeyID)
+		p = append(p, problem("wechatpay_public_key_id", "want an id starting PUB_KEY_ID_, got %q", c.WeChatPayPublicKeyID))
 	}
-	if n := len(c.APIv3Key); n != APIv3KeyLen {
+	if n := len(c.APIv3Key); n != 0 && n != APIv3KeyLen {
 		// Never echo the key itself.
-		return fmt.Errorf("key \"apiv3_key\": want %d bytes, got %d", APIv3KeyLen, n)
+		p = append(p, problem("apiv3_key", "want %d bytes, got %d", APIv3KeyLen, n))
 	}
 	if c.APIBaseURL != "" {
 		u, err := url.Parse(c.APIBaseURL)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return fmt.Errorf("key \"api_base_url\": want an http:// or https:// URL with a host, got %q", c.APIBaseURL)
+			p = append(p, problem("api_base_url", "want an http:// or https:// URL with a host, got %q", c.APIBaseURL))
 		}
+	}
+	if len(p) > 0 {
+		return p
 	}
 	return nil
 }

@@ -133,11 +133,11 @@ func TestLoadRefusesBadFiles(t *testing.T) {
 		want []string // all must appear in the error
 	}{
 		{"unknown key", func(s string) string { return strings.Replace(s, `"appid"`, `"app_id"`, 1) },
-			[]string{`unknown key "app_id"`}},
+			[]string{`key "app_id": unknown key`}},
 		{"missing keys", func(s string) string {
 			s = strings.Replace(s, `"mchid": "1900000109",`, "", 1)
 			return strings.Replace(s, `"service_id": "500001"`, `"api_base_url": "http://127.0.0.1:1"`, 1)
-		}, []string{"mchid", "service_id", "missing"}},
+		}, []string{`key "mchid": missing`, `key "service_id": missing`}},
 		{"wrong type", func(s string) string { return strings.Replace(s, `"1900000109"`, `1900000109`, 1) },
 			[]string{`key "mchid"`, "want a string"}},
 		{"short apiv3 key", func(s string) string { return strings.Replace(s, testAPIv3Key, testAPIv3Key[1:], 1) },

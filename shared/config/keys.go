@@ -28,16 +28,16 @@ func (c *Config) LoadKeys() (*Keys, error) {
 	var k Keys
 	var err error
 	if k.MerchantPrivateKey, err = ReadPrivateKey(c.MerchantPrivateKeyFile); err != nil {
-		return nil, fmt.Errorf("key \"merchant_private_key_file\": %w", err)
+		return nil, &KeyError{Key: "merchant_private_key_file", Err: err}
 	}
 	if c.WeChatPayPublicKeyFile != "" {
 		if k.WeChatPayPublicKey, err = ReadPublicKey(c.WeChatPayPublicKeyFile); err != nil {
-			return nil, fmt.Errorf("key \"wechatpay_public_key_file\": %w", err)
+			return nil, &KeyError{Key: "wechatpay_public_key_file", Err: err}
 		}
 	}
 	if c.WeChatPayCertificateFile != "" {
 		if k.WeChatPayCertificate, err = ReadCertificate(c.WeChatPayCertificateFile); err != nil {
-			return nil, fmt.Errorf("key \"wechatpay_certificate_file\": %w", err)
+			return nil, &KeyError{Key: "wechatpay_certificate_file", Err: err}
 		}
 	}
 	return &k, nil
