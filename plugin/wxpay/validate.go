@@ -8,11 +8,20 @@ import (
 
 // Limits WeChat Pay documents for smart-retail orders.
 const (
-	MaxOutOrderNoLen    = 32
-	MaxIntroductionLen  = 20 // characters, not bytes
-	MaxDiscounts        = 5
-	MaxDiscountNameLen  = 20 // characters
-	MaxReasonLen        = 50 // characters, cancel reason and cancel_reason
+	MaxOutOrderNoLen   = 32
+	MaxIntroductionLen = 20 // characters, not bytes
+	MaxDiscounts       = 5
+	MaxDiscountNameLen = 20 // characters
+	MaxReasonLen       = 50 // characters, cancel reason and cancel_reason
+	// Limits the smart-retail pages do not state, taken from the sibling
+	// Pay Score service-order API; the sandbox enforces the same.
+	MaxFeeNameLen  = 20
+	MaxDescLen     = 30 // fee_desc, discount_desc
+	MaxLocationLen = 50
+	MaxAttachLen   = 256
+	MaxOpenIDLen   = 128
+	// MaxAmount (fen) keeps sums of amounts far from overflow.
+	MaxAmount           = 10_000_000_000_000
 	StartTimeOnAccept   = "OnAccept"
 	timeLayoutDay       = "20060102"
 	timeLayoutDayAndSec = "20060102150405"
@@ -90,8 +99,11 @@ func (v *violations) maxChars(field, value string, max int) {
 }
 
 func (v *violations) nonNegative(field string, amount int64) {
-	if amount < 0 {
+	switch {
+	case amount < 0:
 		v.add(field, fmt.Sprintf("must be a non-negative integer, got %d", amount))
+	case amount > MaxAmount:
+		v.add(field, fmt.Sprintf("must be at most %d, got %d", int64(MaxAmount), amount))
 	}
 }
 
@@ -117,6 +129,9 @@ func (v *violations) outOrderNo(field, value string) {
 func (v *violations) fees(fees []Fee) {
 	for i, f := range fees {
 		p := fmt.Sprintf("/fees/%d", i)
+		v.required(p+"/fee_name", f.FeeName)
+		v.maxChars(p+"/fee_name", f.FeeName, MaxFeeNameLen)
+		v.maxChars(p+"/fee_desc", f.FeeDesc, MaxDescLen)
 		v.nonNegative(p+"/fee_count", f.FeeCount)
 		v.nonNegative(p+"/fee_amount", f.FeeAmount)
 	}
@@ -128,7 +143,9 @@ func (v *violations) discounts(ds []Discount) {
 	}
 	for i, d := range ds {
 		p := fmt.Sprintf("/discounts/%d", i)
+		v.required(p+"/discount_name", d.DiscountName)
 		v.maxChars(p+"/discount_name", d.DiscountName, MaxDiscountNameLen)
+		v.maxChars(p+"/discount_desc", d.DiscountDesc, MaxDescLen)
 		v.nonNegative(p+"/discount_amount", d.DiscountAmount)
 	}
 }
@@ -155,7 +172,11 @@ func (r *CreateRequest) Validate() error {
 	v.required("/service_id", r.ServiceID)
 	v.time("/service_start_time", r.ServiceStartTime, true)
 	v.time("/service_end_time", r.ServiceEndTime, false)
+	v.maxChars("/service_start_location", r.ServiceStartLocation, MaxLocationLen)
+	v.maxChars("/service_end_location", r.ServiceEndLocation, MaxLocationLen)
 	v.maxChars("/service_introduction", r.ServiceIntroduction, MaxIntroductionLen)
+	v.maxChars("/attach", r.Attach, MaxAttachLen)
+	v.maxChars("/openid", r.OpenID, MaxOpenIDLen)
 	v.fees(r.Fees)
 	for i, d := range r.Discounts {
 		if d.DiscountAmount != 0 {
@@ -217,6 +238,7 @@ func (r *CompleteRequest) Validate() error {
 	}
 	v.time("/real_service_start_time", r.RealServiceStartTime, false)
 	v.time("/real_service_end_time", r.RealServiceEndTime, false)
+	v.maxChars("/real_service_end_location", r.RealServiceEndLocation, MaxLocationLen)
 	v.fees(r.Fees)
 	v.discounts(r.Discounts)
 	if r.TotalAmount != nil {

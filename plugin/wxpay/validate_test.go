@@ -72,6 +72,16 @@ func TestCreateValidation(t *testing.T) {
 		{"discount name too long", func(r *CreateRequest) { r.Discounts[0].DiscountName = strings.Repeat("折", 21) }, "/discounts/0/discount_name", "at most 20"},
 		{"discount amount in create", func(r *CreateRequest) { r.Discounts[0].DiscountAmount = 5 }, "/discounts/0/discount_amount", "complete"},
 		{"negative risk", func(r *CreateRequest) { r.RiskAmount = -5 }, "/risk_amount", "non-negative"},
+		{"huge risk", func(r *CreateRequest) { r.RiskAmount = MaxAmount + 1 }, "/risk_amount", "at most"},
+		{"fee name required", func(r *CreateRequest) { r.Fees[0].FeeName = "" }, "/fees/0/fee_name", "required"},
+		{"fee name too long", func(r *CreateRequest) { r.Fees[0].FeeName = strings.Repeat("水", 21) }, "/fees/0/fee_name", "at most 20"},
+		{"fee desc too long", func(r *CreateRequest) { r.Fees[0].FeeDesc = strings.Repeat("d", 31) }, "/fees/0/fee_desc", "at most 30"},
+		{"discount name required", func(r *CreateRequest) { r.Discounts[0].DiscountName = "" }, "/discounts/0/discount_name", "required"},
+		{"discount desc too long", func(r *CreateRequest) { r.Discounts[0].DiscountDesc = strings.Repeat("d", 31) }, "/discounts/0/discount_desc", "at most 30"},
+		{"start location too long", func(r *CreateRequest) { r.ServiceStartLocation = strings.Repeat("l", 51) }, "/service_start_location", "at most 50"},
+		{"end location too long", func(r *CreateRequest) { r.ServiceEndLocation = strings.Repeat("l", 51) }, "/service_end_location", "at most 50"},
+		{"attach too long", func(r *CreateRequest) { r.Attach = strings.Repeat("a", 257) }, "/attach", "at most 256"},
+		{"openid too long", func(r *CreateRequest) { r.OpenID = strings.Repeat("o", 129) }, "/openid", "at most 128"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -118,7 +128,11 @@ func TestCompleteValidation(t *testing.T) {
 		{"negative discount", func(r *CompleteRequest) { r.Discounts[0].DiscountAmount = -1; r.TotalAmount = nil }, "/discounts/0/discount_amount"},
 		{"total mismatch", func(r *CompleteRequest) { r.TotalAmount = ptr[int64](300) }, "/total_amount"},
 		{"negative total", func(r *CompleteRequest) { r.TotalAmount = ptr[int64](-1) }, "/total_amount"},
-		{"six discounts", func(r *CompleteRequest) { r.Discounts = make([]Discount, 6); r.TotalAmount = nil }, "/discounts"},
+		{"six discounts", func(r *CompleteRequest) {
+			r.Discounts = []Discount{{DiscountName: "a"}, {DiscountName: "b"}, {DiscountName: "c"}, {DiscountName: "d"}, {DiscountName: "e"}, {DiscountName: "f"}}
+			r.TotalAmount = nil
+		}, "/discounts"},
+		{"end location too long", func(r *CompleteRequest) { r.RealServiceEndLocation = strings.Repeat("l", 51) }, "/real_service_end_location"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

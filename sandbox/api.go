@@ -1,0 +1,407 @@
+package sandbox
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// MaxBodyBytes bounds /v3/ request bodies.
+const MaxBodyBytes = 1 << 20
+
+const ordersPath = "/v3/payscore/smartretail-orders"
+
+// v3Handler does the work of one endpoint and returns the answer.
+type v3Handler func(r *http.Request, body []byte) (int, any)
+
+// routeV3 picks the endpoint; unknown paths and methods are answered before
+// the signature is checked.
+func (s *Sandbox) routeV3(r *http.Request) (v3Handler, *apiError) {
+	p := r.URL.Path
+	method := func(want string, h v3Handler) (v3Handler, *apiError) {
+		if r.Method != want {
+			e := newError(http.StatusMethodNotAllowed, "METHOD_NOT_ALLOWED",
+				fmt.Sprintf("%s is not allowed on %s, use %s", r.Method, p, want))
+			return nil, e
+		}
+		return h, nil
+	}
+	switch {
+	case p == ordersPath:
+		switch r.Method {
+		case http.MethodPost:
+			return s.handleCreate, nil
+		case http.MethodGet:
+			return s.handleQuery, nil
+		}
+		return nil, newError(http.StatusMethodNotAllowed, "METHOD_NOT_ALLOWED",
+			fmt.Sprintf("%s is not allowed on %s, use GET or POST", r.Method, p))
+	case strings.HasPrefix(p, ordersPath+"/"):
+		no, action, ok := strings.Cut(strings.TrimPrefix(p, ordersPath+"/"), "/")
+		if ok && !strings.Contains(action, "/") {
+			switch action {
+			case "cancel":
+				return method(http.MethodPost, func(r *http.Request, b []byte) (int, any) { return s.handleCancel(no, b) })
+			case "complete":
+				return method(http.MethodPost, func(r *http.Request, b []byte) (int, any) { return s.handleComplete(no, b) })
+			}
+		}
+	case p == "/v3/payscore/user-service-state":
+		return method(http.MethodGet, s.handleUserServiceState)
+	}
+	return nil, newError(http.StatusNotFound, "NOT_FOUND", fmt.Sprintf("no WeChat Pay API at %s %s", r.Method, p))
+}
+
+func (s *Sandbox) serveV3(w http.ResponseWriter, r *http.Request) {
+	start := s.now()
+	f, fault := s.pickFault()
+	if !sleep(r.Context(), time.Duration(f.LatencyMS)*time.Millisecond) {
+		s.logf("sandbox: %s %s: client went away during latency", r.Method, r.URL.RequestURI())
+		return
+	}
+	switch fault {
+	case FaultOffline:
+		s.logf("sandbox: %s %s: fault offline, connection reset", r.Method, r.URL.RequestURI())
+		resetConn(w)
+		return
+	case FaultError:
+		s.answer(w, r, http.StatusInternalServerError, newError(http.StatusInternalServerError,
+			"SYSTEM_ERROR", "system error (injected fault), retry with the same parameters"))
+		return
+	case FaultRateLimit:
+		w.Header().Set("Retry-After", "1")
+		s.answer(w, r, http.StatusTooManyRequests, newError(http.StatusTooManyRequests,
+			"FREQUENCY_LIMITED", "frequency limited (injected fault), retry later"))
+		return
+	}
+
+	status, resp := s.handleV3(r)
+	if fault == FaultDropResponse {
+		s.logf("sandbox: %s %s -> %d done, fault drop_response, connection reset", r.Method, r.URL.RequestURI(), status)
+		resetConn(w)
+		return
+	}
+	s.answer(w, r, status, resp)
+	s.logf("sandbox: %s %s -> %d (%s)", r.Method, r.URL.RequestURI(), status, s.now().Sub(start))
+}
+
+func (s *Sandbox) handleV3(r *http.Request) (int, any) {
+	h, rerr := s.routeV3(r)
+	if rerr != nil {
+		return rerr.status, rerr
+	}
+	body, err := readBody(r, MaxBodyBytes)
+	if err != nil {
+		return http.StatusBadRequest, newError(http.StatusBadRequest, "PARAM_ERROR", "cannot read request body: "+err.Error())
+	}
+	if len(body) > MaxBodyBytes {
+		return http.StatusBadRequest, newError(http.StatusBadRequest, "PARAM_ERROR",
+			fmt.Sprintf("request body exceeds %d bytes", MaxBodyBytes))
+	}
+	if aerr := s.verifyRequest(r, body); aerr != nil {
+		return aerr.status, aerr
+	}
+	return h(r, body)
+}
+
+// answer writes a signed /v3/ answer.
+func (s *Sandbox) answer(w http.ResponseWriter, r *http.Request, status int, v any) {
+	body := marshal(v)
+	if err := s.signResponse(w.Header(), r, body); err != nil {
+		s.logf("sandbox: sign answer: %v", err)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+}
+
+func fail(e *apiError) (int, any) { return e.status, e }
+
+func systemError(err error) (int, any) {
+	return fail(newError(http.StatusInternalServerError, "SYSTEM_ERROR", "system error: "+err.Error()))
+}
+
+// checkIDs applies the merchant binding checks after the syntax checks.
+func (s *Sandbox) checkIDs(appID, serviceID string) *apiError {
+	if appID != s.creds.AppID {
+		return newError(http.StatusBadRequest, "INVALID_REQUEST",
+			fmt.Sprintf("APPID_MCHID_NOT_MATCH: appid %s is not bound to mchid %s", appID, s.creds.MchID))
+	}
+	if serviceID != s.creds.ServiceID {
+		return newError(http.StatusForbidden, "NO_AUTH",
+			fmt.Sprintf("service_id %s is not enabled for mchid %s", serviceID, s.creds.MchID))
+	}
+	return nil
+}
+
+func orderNotExist(what string) *apiError {
+	return newError(http.StatusNotFound, "ORDER_NOT_EXIST", "order does not exist: "+what)
+}
+
+func stateInvalid(o *Order) *apiError {
+	return newError(http.StatusBadRequest, "INVALID_REQUEST", "order state invalid: order is "+o.State)
+}
+
+func (s *Sandbox) handleCreate(_ *http.Request, body []byte) (int, any) {
+	req, perr := parseCreate(body)
+	if perr != nil {
+		return fail(perr)
+	}
+	if e := s.checkIDs(req.AppID, req.ServiceID); e != nil {
+		return fail(e)
+	}
+	fp := req.fingerprint()
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if old, ok := s.lookup(req.OutOrderNo); ok {
+		n := old.clone()
+		n.CreateRequests++
+		p, err := s.commit(n)
+		if err != nil {
+			return systemError(err)
+		}
+		if old.CreateFingerprint != fp {
+			return fail(newError(http.StatusBadRequest, "INVALID_REQUEST",
+				fmt.Sprintf("out_order_no %s was already used with different parameters", req.OutOrderNo)))
+		}
+		return http.StatusOK, p.createResponse()
+	}
+
+	now := s.now()
+	o := Order{
+		AppID: req.AppID, MchID: s.creds.MchID, OutOrderNo: req.OutOrderNo, ServiceID: req.ServiceID,
+		OrderID: s.newOrderID(now), QueryID: s.newQueryID(), State: StateCreated,
+		ServiceStartTime: req.ServiceStartTime, ServiceEndTime: req.ServiceEndTime,
+		ServiceStartLocation: req.ServiceStartLocation, ServiceEndLocation: req.ServiceEndLocation,
+		ServiceIntroduction: req.ServiceIntroduction, Fees: req.Fees, Discounts: req.Discounts,
+		RiskAmount: req.RiskAmount, Attach: req.Attach, OpenID: req.OpenID,
+		NeedUserConfirm: req.NeedUserConfirm,
+		FinishTicket:    randString(alnum, 32),
+
+		MiniprogramBusinesstype: "wxpayScoreUse",
+		MiniprogramAppID:        "wxd8f3793ea3b935b8",
+		MiniprogramPath:         "pages/use/use",
+		MiniprogramUsername:     "gh_1a2b3c4d5e6f",
+		Package:                 randString(alnum, 48),
+
+		CreateRequests:    1,
+		CreateFingerprint: fp,
+		CreatedAt:         now.UTC(),
+	}
+	if !req.NeedUserConfirm {
+		// No confirmation step: the order starts as if the user had accepted.
+		o.State = StateUserAccepted
+		o.RealServiceStartTime = formatWechatTime(now)
+	}
+	p, err := s.commit(o)
+	if err != nil {
+		return systemError(err)
+	}
+	return http.StatusOK, p.createResponse()
+}
+
+func (o *Order) createResponse() createResponse {
+	return createResponse{
+		AppID: o.AppID, MchID: o.MchID, OutOrderNo: o.OutOrderNo, ServiceID: o.ServiceID, OrderID: o.OrderID,
+		MiniprogramBusinesstype: o.MiniprogramBusinesstype, MiniprogramAppID: o.MiniprogramAppID,
+		MiniprogramPath: o.MiniprogramPath, MiniprogramUsername: o.MiniprogramUsername, Package: o.Package,
+	}
+}
+
+func (o *Order) ref() orderRef {
+	return orderRef{AppID: o.AppID, MchID: o.MchID, OutOrderNo: o.OutOrderNo, ServiceID: o.ServiceID, OrderID: o.OrderID}
+}
+
+func (s *Sandbox) newOrderID(now time.Time) string {
+	for {
+		id := "1000" + now.In(cst).Format("20060102") + randString(digits, 20)
+		if !s.orderIDs[id] {
+			return id
+		}
+	}
+}
+
+func (s *Sandbox) newQueryID() string {
+	for {
+		id := randString(alnum, 32)
+		if _, dup := s.byQueryID[id]; !dup {
+			return id
+		}
+	}
+}
+
+// queryParams reads single-valued query parameters.
+func queryParam(q url.Values, name string, required bool) (string, *apiError) {
+	vs := q[name]
+	if len(vs) > 1 {
+		return "", paramError(locQuery, "/"+name, nil, "must be given at most once")
+	}
+	if len(vs) == 0 || vs[0] == "" {
+		if required {
+			return "", paramError(locQuery, "/"+name, nil, "is required")
+		}
+		return "", nil
+	}
+	return vs[0], nil
+}
+
+func (s *Sandbox) handleQuery(r *http.Request, _ []byte) (int, any) {
+	q := r.URL.Query()
+	serviceID, e := queryParam(q, "service_id", true)
+	if e != nil {
+		return fail(e)
+	}
+	appID, e := queryParam(q, "appid", true)
+	if e != nil {
+		return fail(e)
+	}
+	outNo, e := queryParam(q, "out_order_no", false)
+	if e != nil {
+		return fail(e)
+	}
+	queryID, e := queryParam(q, "query_id", false)
+	if e != nil {
+		return fail(e)
+	}
+	if (outNo == "") == (queryID == "") {
+		return fail(paramError(locQuery, "/out_order_no", nil, "exactly one of out_order_no and query_id is required"))
+	}
+	if outNo != "" && !validOutOrderNo(outNo) {
+		return fail(paramError(locQuery, "/out_order_no", outNo, "must be 1 to 32 characters of 0-9 A-Z a-z _ - | *"))
+	}
+	if e := s.checkIDs(appID, serviceID); e != nil {
+		return fail(e)
+	}
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	what := "out_order_no " + outNo
+	if queryID != "" {
+		what = "query_id " + queryID
+		outNo = s.byQueryID[queryID]
+	}
+	o, ok := s.lookup(outNo)
+	if !ok {
+		return fail(orderNotExist(what))
+	}
+	return http.StatusOK, o.queryResponse()
+}
+
+func (s *Sandbox) handleCancel(outNo string, body []byte) (int, any) {
+	if !validOutOrderNo(outNo) {
+		return fail(paramError(locURI, "/out_order_no", outNo, "must be 1 to 32 characters of 0-9 A-Z a-z _ - | *"))
+	}
+	req, perr := parseCancel(body)
+	if perr != nil {
+		return fail(perr)
+	}
+	if e := s.checkIDs(req.AppID, req.ServiceID); e != nil {
+		return fail(e)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	o, ok := s.lookup(outNo)
+	if !ok {
+		return fail(orderNotExist("out_order_no " + outNo))
+	}
+	if o.State != StateCreated && o.State != StateUserAccepted {
+		return fail(stateInvalid(o))
+	}
+	n := o.clone()
+	n.State = StateRevoked
+	n.RevokeReason = req.Reason
+	p, err := s.commit(n)
+	if err != nil {
+		return systemError(err)
+	}
+	return http.StatusOK, p.ref()
+}
+
+func (s *Sandbox) handleComplete(outNo string, body []byte) (int, any) {
+	if !validOutOrderNo(outNo) {
+		return fail(paramError(locURI, "/out_order_no", outNo, "must be 1 to 32 characters of 0-9 A-Z a-z _ - | *"))
+	}
+	req, perr := parseComplete(body)
+	if perr != nil {
+		return fail(perr)
+	}
+	if e := s.checkIDs(req.AppID, req.ServiceID); e != nil {
+		return fail(e)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	o, ok := s.lookup(outNo)
+	if !ok {
+		return fail(orderNotExist("out_order_no " + outNo))
+	}
+	if req.FinishTicket != "" && req.FinishTicket != o.FinishTicket {
+		return fail(paramError(locBody, "/finish_ticket", req.FinishTicket, "does not match the order's finish_ticket"))
+	}
+	if o.State != StateUserAccepted {
+		return fail(stateInvalid(o))
+	}
+	n := o.clone()
+	now := s.now()
+	n.State = StateFinished
+	n.FinishType = req.FinishType
+	if req.RealServiceStartTime != "" {
+		n.RealServiceStartTime = req.RealServiceStartTime
+	}
+	n.RealServiceEndTime = req.RealServiceEndTime
+	if n.RealServiceEndTime == "" {
+		n.RealServiceEndTime = formatWechatTime(now)
+	}
+	n.RealServiceEndLocation = req.RealServiceEndLocation
+	n.ProfitSharing = req.ProfitSharing
+	if req.FinishType == FinishTypeCharge {
+		n.Fees, n.Discounts = req.Fees, req.Discounts
+		total := req.TotalAmount
+		n.TotalAmount = &total
+	} else {
+		// finish_type 1: ends without charge; the order is never payable.
+		zero := int64(0)
+		n.TotalAmount = &zero
+		n.CancelReason = req.CancelReason
+	}
+	p, err := s.commit(n)
+	if err != nil {
+		return systemError(err)
+	}
+	return http.StatusOK, p.ref()
+}
+
+func (s *Sandbox) handleUserServiceState(r *http.Request, _ []byte) (int, any) {
+	q := r.URL.Query()
+	serviceID, e := queryParam(q, "service_id", true)
+	if e != nil {
+		return fail(e)
+	}
+	appID, e := queryParam(q, "appid", true)
+	if e != nil {
+		return fail(e)
+	}
+	openID, e := queryParam(q, "openid", true)
+	if e != nil {
+		return fail(e)
+	}
+	if e := s.checkIDs(appID, serviceID); e != nil {
+		return fail(e)
+	}
+	return http.StatusOK, map[string]string{
+		"appid": appID, "mchid": s.creds.MchID, "service_id": serviceID, "openid": openID,
+		"use_service_state": "AVAILABLE",
+	}
+}
+
+// readBody reads at most max+1 bytes; a nil Body (requests built for direct
+// ServeHTTP calls) is empty.
+func readBody(r *http.Request, max int64) ([]byte, error) {
+	if r.Body == nil {
+		return nil, nil
+	}
+	return io.ReadAll(io.LimitReader(r.Body, max+1))
+}

@@ -1,0 +1,129 @@
+// Package sandbox is a local emulation of the WeChat Pay APIv3 smart-retail
+// (Pay Score) order API, so that kiosk code is tested without credentials or
+// internet. A plain wechatpay-go core.Client pointed at it (only the URL
+// changes) cannot tell it from WeChat Pay: requests must carry a valid
+// merchant signature, and every answer is signed with the platform key.
+//
+// It is independent of any client code: it imports only the standard library
+// and wechatpay-go/utils, and validates requests on its own.
+//
+// # Use
+//
+//	creds, _ := sandbox.GenerateCredentials() // or LoadOrCreateCredentials(dir)
+//	srv, _ := sandbox.NewServer(sandbox.Options{Credentials: creds})
+//	defer srv.Close()
+//	client, _ := core.NewClient(ctx, option.WithWechatPayPublicKeyAuthCipher(
+//		creds.MchID, creds.MerchantSerialNo, creds.MerchantPrivateKey,
+//		creds.PublicKeyID, creds.WechatPayPublicKey()))
+//	client.Post(ctx, srv.URL+"/v3/payscore/smartretail-orders", body)
+//	srv.Sandbox.Accept(outOrderNo) // the customer confirms
+//
+// Platform-certificate mode works too: option.WithWechatPayAuthCipher with
+// []*x509.Certificate{creds.PlatformCertificate}.
+//
+// A Sandbox is an http.Handler; NewServer / Listen serve it on TCP
+// (HTTP/1.1, needed for connection-reset faults). When ServeHTTP is called
+// with a ResponseWriter that cannot be hijacked (httptest.ResponseRecorder,
+// HTTP/2), offline and drop_response panic with http.ErrAbortHandler, which
+// net/http turns into an aborted response.
+//
+// # Endpoints
+//
+// WeChat Pay (signed, under /v3/):
+//
+//	POST /v3/payscore/smartretail-orders                         create
+//	GET  /v3/payscore/smartretail-orders?service_id&appid&(out_order_no|query_id)  query
+//	POST /v3/payscore/smartretail-orders/{out_order_no}/cancel   cancel
+//	POST /v3/payscore/smartretail-orders/{out_order_no}/complete complete
+//	GET  /v3/payscore/user-service-state?service_id&appid&openid always AVAILABLE
+//
+// Admin (JSON, unsigned, never faulted):
+//
+//	GET  /sandbox/orders                      all orders, oldest first
+//	GET  /sandbox/orders/{out_order_no}       one order
+//	POST /sandbox/orders/{out_order_no}/accept  CREATED -> USER_ACCEPTED
+//	POST /sandbox/orders/{out_order_no}/pay     FINISHED (finish_type 2) -> USER_PAID
+//	POST /sandbox/orders/{out_order_no}/expire  CREATED -> EXPIRED
+//	GET  /sandbox/faults, PUT /sandbox/faults {"mode","probability","latency_ms"}
+//
+// Every answer has a unique Request-ID; /v3/ answers, errors included, carry
+// Wechatpay-Timestamp, -Nonce, -Signature and -Serial.
+//
+// # Faults
+//
+// Faults apply to /v3/ only. latency_ms is slept first (abandoned if the
+// client goes away, with no work done); then, with the given probability:
+// offline resets the TCP connection without doing anything; error answers 500
+// SYSTEM_ERROR; rate_limit answers 429 FREQUENCY_LIMITED with Retry-After: 1;
+// drop_response does the work (state changes, create_requests counted) and
+// then resets the connection, the ambiguous outcome a client must resolve by
+// retrying with the same out_order_no or querying. In the Go API a zero
+// Probability means 1 (it cannot be told from "absent"); in PUT /sandbox/faults
+// an absent probability means 1 and an explicit 0 means never (mode none).
+//
+// # Persistence
+//
+// With Options.Dir, orders are kept in Dir/orders.jsonl: one full JSON
+// snapshot appended per change, the last line for an out_order_no wins. New
+// replays and compacts it. A torn last line (crash mid-write) is dropped with
+// a warning; any other corrupt line is an error naming the file and line.
+// Faults are not persisted. One Dir must be used by one Sandbox at a time.
+//
+// # Assumptions where the public documentation is silent
+//
+//   - Error codes: appid not bound to the merchant is 400 INVALID_REQUEST with
+//     "APPID_MCHID_NOT_MATCH" in the message; an unknown service_id is 403
+//     NO_AUTH; an unknown order is 404 ORDER_NOT_EXIST; an unknown /v3/ path
+//     is 404 NOT_FOUND and a wrong method 405 METHOD_NOT_ALLOWED, both answered
+//     before the signature is checked. Signature problems are 401 SIGN_ERROR
+//     with a message saying which check failed. A body over 1 MiB is 400
+//     PARAM_ERROR.
+//   - Validation order: syntax (400 PARAM_ERROR, the first violation found,
+//     detail.field a JSON pointer such as /fees/0/fee_amount, detail.location
+//     body, query or uri_template), then appid, then service_id, then the
+//     order's existence, then finish_ticket, then the state.
+//   - Limits not in the shared notes, taken from the sibling Pay Score API:
+//     fee_name at most 20 characters and required in a fee, fee_amount
+//     required in a fee, fee_desc and discount_desc at most 30, discount_name
+//     required, locations at most 50, attach at most 256, openid at most 128.
+//     Integers above 10^13 are rejected as too large. Unknown fields are ignored.
+//   - Times are yyyyMMdd or yyyyMMddHHmmss in China Standard Time (+08:00)
+//     and must be real calendar dates; the sandbox writes times it sets
+//     (real_service_start_time on accept, real_service_end_time on complete
+//     when not given, pay_succ_time) as yyyyMMddHHmmss.
+//   - Repeated create: identical parameters (compared on the parsed, normalised
+//     request, so key order and a spelled-out default do not matter) answer
+//     200 with the same order (same order_id and package). The same
+//     out_order_no with other parameters is 400 INVALID_REQUEST ("out_order_no
+//     ... was already used with different parameters") and leaves the order
+//     unchanged. create_requests counts every valid, signed create naming the
+//     out_order_no, conflicting ones included.
+//   - need_user_confirm=false creates the order directly in USER_ACCEPTED
+//     (real_service_start_time set to now).
+//   - complete with finish_type 2 -> FINISHED with the given fees and
+//     discounts; total_amount, when given, must equal sum(fee_amount) -
+//     sum(discount_amount) (fee_amount is the line total), when absent it is
+//     computed; a negative result is PARAM_ERROR /total_amount.
+//   - complete with finish_type 1 -> FINISHED with finish_type 1,
+//     total_amount 0, cancel_reason recorded, and never payable (pay is 409).
+//   - complete is valid only in USER_ACCEPTED and cancel only in CREATED or
+//     USER_ACCEPTED; otherwise 400 INVALID_REQUEST "order state invalid".
+//     Neither is idempotent: a retry after a lost answer gets INVALID_REQUEST,
+//     so clients must query to resolve it.
+//   - Expiry: an order still CREATED one hour (ExpireAfter) after creation, by
+//     Options.Now, becomes EXPIRED when it is next read.
+//   - Response serial: if the request's Wechatpay-Serial header names the
+//     platform certificate serial, answers carry that serial (platform
+//     certificate mode); otherwise they carry PublicKeyID (public-key mode, the
+//     default for new merchants). Both are signed by the same platform key.
+//   - The clock: Options.Now drives expiry, answer timestamps and the 300 s
+//     request-signature window, so moving it 5 minutes or more away from the
+//     client's clock makes signatures fail both ways, as against WeChat Pay.
+//   - Query answers carry exactly the fields of the shared design notes
+//     (no order_id, no query_id); order_id is in the create, cancel and
+//     complete answers; query_id is visible through the admin API.
+//   - miniprogram_appid, miniprogram_path and miniprogram_username are fixed
+//     placeholders; package, finish_ticket, order_id, query_id and
+//     finish_transaction_id are random; pay_type is "MchChannelPayType".
+//   - Admin moves that the state machine forbids are 409 INVALID_STATE.
+package sandbox

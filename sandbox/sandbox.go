@@ -1,0 +1,376 @@
+package sandbox
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Fault modes for Faults.Mode.
+const (
+	FaultNone         = "none"
+	FaultOffline      = "offline"       // reset the connection, do nothing
+	FaultError        = "error"         // 500 SYSTEM_ERROR, do nothing
+	FaultRateLimit    = "rate_limit"    // 429 FREQUENCY_LIMITED + Retry-After: 1, do nothing
+	FaultDropResponse = "drop_response" // do the work, then reset the connection
+)
+
+// MaxLatencyMS caps Faults.LatencyMS.
+const MaxLatencyMS = 60000
+
+// Faults is injected into /v3/ requests (never into /sandbox/).
+type Faults struct {
+	Mode        string  `json:"mode"`        // one of the Fault* constants; "" means none
+	Probability float64 `json:"probability"` // 0..1 chance per request; 0 means 1 (always)
+	LatencyMS   int     `json:"latency_ms"`  // delay before every /v3/ request, 0..MaxLatencyMS
+}
+
+func (f Faults) normalize() (Faults, error) {
+	if f.Mode == "" {
+		f.Mode = FaultNone
+	}
+	switch f.Mode {
+	case FaultNone, FaultOffline, FaultError, FaultRateLimit, FaultDropResponse:
+	default:
+		return f, fmt.Errorf("unknown fault mode %q: want none, offline, error, rate_limit or drop_response", f.Mode)
+	}
+	if math.IsNaN(f.Probability) || f.Probability < 0 || f.Probability > 1 {
+		return f, fmt.Errorf("probability %v is outside 0..1", f.Probability)
+	}
+	if f.Probability == 0 {
+		// mode "none" is how to switch faults off; a zero value meaning
+		// "never" would make Faults{Mode: "error"} silently do nothing.
+		f.Probability = 1
+	}
+	if f.LatencyMS < 0 || f.LatencyMS > MaxLatencyMS {
+		return f, fmt.Errorf("latency_ms %d is outside 0..%d", f.LatencyMS, MaxLatencyMS)
+	}
+	return f, nil
+}
+
+// Options configure a Sandbox.
+type Options struct {
+	Credentials *Credentials // required
+	// Dir, when set, holds the order log (OrdersFile); orders then survive a
+	// restart. "" keeps orders in memory only.
+	Dir string
+	// Now is the sandbox clock (default time.Now). It drives expiry,
+	// timestamps in answers and the signature time window, so moving it more
+	// than 5 minutes away from the client's clock makes signatures fail, as it
+	// would against WeChat Pay.
+	Now  func() time.Time
+	Logf func(format string, args ...any) // optional
+}
+
+// Errors of the customer-side methods (Accept, Pay, Expire).
+var (
+	ErrOrderNotExist = errors.New("sandbox: order does not exist")
+	ErrInvalidState  = errors.New("sandbox: order state does not allow this")
+	ErrClosed        = errors.New("sandbox: closed")
+)
+
+// Sandbox emulates the WeChat Pay smart-retail order API. It is an
+// http.Handler: /v3/... is the signed WeChat Pay API, /sandbox/... the admin API.
+type Sandbox struct {
+	creds      *Credentials
+	certSerial string
+	now        func() time.Time
+	logf       func(string, ...any)
+
+	mu        sync.Mutex
+	orders    map[string]*Order // by out_order_no
+	byQueryID map[string]string // query_id -> out_order_no
+	orderIDs  map[string]bool
+	store     *store
+	closed    bool
+
+	faultMu sync.Mutex
+	faults  Faults
+
+	reqPrefix string
+	reqSeq    atomic.Uint64
+}
+
+// New makes a Sandbox; with opts.Dir it replays the order log there.
+func New(opts Options) (*Sandbox, error) {
+	if err := opts.Credentials.validate(); err != nil {
+		return nil, err
+	}
+	s := &Sandbox{
+		creds:      opts.Credentials,
+		certSerial: opts.Credentials.PlatformCertificateSerial(),
+		now:        opts.Now,
+		logf:       opts.Logf,
+		orders:     map[string]*Order{},
+		byQueryID:  map[string]string{},
+		orderIDs:   map[string]bool{},
+		faults:     Faults{Mode: FaultNone, Probability: 1},
+		reqPrefix:  strings.ToLower(randString(hexUp, 8)),
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.logf == nil {
+		s.logf = func(string, ...any) {}
+	}
+	if opts.Dir != "" {
+		st, orders, err := openStore(opts.Dir, s.logf)
+		if err != nil {
+			return nil, err
+		}
+		s.store = st
+		for _, o := range orders {
+			s.index(o)
+		}
+	}
+	return s, nil
+}
+
+// Close flushes nothing (writes are unbuffered) and closes the order log.
+// Later changes fail with 500 SYSTEM_ERROR.
+func (s *Sandbox) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil
+	}
+	s.closed = true
+	if s.store != nil {
+		return s.store.close()
+	}
+	return nil
+}
+
+// Credentials returns the credentials the sandbox was made with.
+func (s *Sandbox) Credentials() *Credentials { return s.creds }
+
+// Faults returns the current fault settings.
+func (s *Sandbox) Faults() Faults {
+	s.faultMu.Lock()
+	defer s.faultMu.Unlock()
+	return s.faults
+}
+
+// SetFaults replaces the fault settings (see Faults for the zero values).
+func (s *Sandbox) SetFaults(f Faults) error {
+	f, err := f.normalize()
+	if err != nil {
+		return err
+	}
+	s.faultMu.Lock()
+	s.faults = f
+	s.faultMu.Unlock()
+	s.logf("sandbox: faults set to %+v", f)
+	return nil
+}
+
+// ---- order store (callers hold s.mu) ----
+
+func (s *Sandbox) index(o *Order) {
+	s.orders[o.OutOrderNo] = o
+	s.byQueryID[o.QueryID] = o.OutOrderNo
+	s.orderIDs[o.OrderID] = true
+}
+
+// commit persists o and then makes it current; memory never runs ahead of
+// the log.
+func (s *Sandbox) commit(o Order) (*Order, error) {
+	if s.closed {
+		return nil, ErrClosed
+	}
+	o.UpdatedAt = s.now().UTC()
+	if s.store != nil {
+		if err := s.store.append(&o); err != nil {
+			s.logf("sandbox: persist order %s: %v", o.OutOrderNo, err)
+			return nil, err
+		}
+	}
+	p := &o
+	s.index(p)
+	return p, nil
+}
+
+// lookup finds an order and applies the 1-hour expiry lazily.
+func (s *Sandbox) lookup(outOrderNo string) (*Order, bool) {
+	o, ok := s.orders[outOrderNo]
+	if !ok {
+		return nil, false
+	}
+	if o.State == StateCreated && s.now().Sub(o.CreatedAt) >= ExpireAfter {
+		n := o.clone()
+		n.State = StateExpired
+		if p, err := s.commit(n); err == nil {
+			o = p
+		}
+	}
+	return o, true
+}
+
+// Orders returns every order, oldest first.
+func (s *Sandbox) Orders() []Order {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]Order, 0, len(s.orders))
+	for no := range s.orders {
+		o, _ := s.lookup(no)
+		out = append(out, o.clone())
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if !out[i].CreatedAt.Equal(out[j].CreatedAt) {
+			return out[i].CreatedAt.Before(out[j].CreatedAt)
+		}
+		return out[i].OutOrderNo < out[j].OutOrderNo
+	})
+	return out
+}
+
+// Order returns one order by out_order_no.
+func (s *Sandbox) Order(outOrderNo string) (Order, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	o, ok := s.lookup(outOrderNo)
+	if !ok {
+		return Order{}, false
+	}
+	return o.clone(), true
+}
+
+// transition is the customer side of the state machine (admin API).
+func (s *Sandbox) transition(outOrderNo, action string) (Order, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	o, ok := s.lookup(outOrderNo)
+	if !ok {
+		return Order{}, fmt.Errorf("%w: out_order_no %q", ErrOrderNotExist, outOrderNo)
+	}
+	n := o.clone()
+	now := s.now()
+	switch {
+	case action == "accept" && o.State == StateCreated:
+		n.State = StateUserAccepted
+		n.RealServiceStartTime = formatWechatTime(now)
+	case action == "pay" && o.State == StateFinished && o.FinishType == FinishTypeCharge:
+		n.State = StateUserPaid
+		n.PaySuccTime = formatWechatTime(now)
+		n.FinishTransactionID = "4200" + now.In(cst).Format("20060102") + randString(digits, 16)
+		n.PayType = "MchChannelPayType"
+	case action == "expire" && o.State == StateCreated:
+		n.State = StateExpired
+	default:
+		why := o.State
+		if o.State == StateFinished && o.FinishType != FinishTypeCharge {
+			why += " with finish_type 1 (nothing to pay)"
+		}
+		return o.clone(), fmt.Errorf("%w: cannot %s an order in state %s", ErrInvalidState, action, why)
+	}
+	p, err := s.commit(n)
+	if err != nil {
+		return Order{}, err
+	}
+	s.logf("sandbox: order %s %s -> %s", outOrderNo, o.State, p.State)
+	return p.clone(), nil
+}
+
+// Accept is the customer confirming the order: CREATED -> USER_ACCEPTED.
+func (s *Sandbox) Accept(outOrderNo string) error {
+	_, err := s.transition(outOrderNo, "accept")
+	return err
+}
+
+// Pay is the customer paying: FINISHED (finish_type 2) -> USER_PAID.
+func (s *Sandbox) Pay(outOrderNo string) error {
+	_, err := s.transition(outOrderNo, "pay")
+	return err
+}
+
+// Expire ends an unconfirmed order now: CREATED -> EXPIRED.
+func (s *Sandbox) Expire(outOrderNo string) error {
+	_, err := s.transition(outOrderNo, "expire")
+	return err
+}
+
+// ---- HTTP ----
+
+// ServeHTTP serves /v3/ (WeChat Pay, signed) and /sandbox/ (admin).
+func (s *Sandbox) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Request-ID", s.newRequestID())
+	switch {
+	case strings.HasPrefix(r.URL.Path, "/v3/"):
+		s.serveV3(w, r)
+	case r.URL.Path == "/sandbox" || strings.HasPrefix(r.URL.Path, "/sandbox/"):
+		s.serveAdmin(w, r)
+	default:
+		writeJSON(w, http.StatusNotFound, newError(http.StatusNotFound, "NOT_FOUND",
+			"no such path: the API is under /v3/, the admin API under /sandbox/"))
+	}
+}
+
+func (s *Sandbox) newRequestID() string {
+	// Unique per sandbox by the counter; the random part keeps ids of two
+	// sandboxes (or a restart) apart.
+	return fmt.Sprintf("%s%08x%s", s.reqPrefix, s.reqSeq.Add(1), randString(alnum, 8))
+}
+
+// marshal encodes JSON without HTML escaping and without a trailing newline.
+func marshal(v any) []byte {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return []byte(`{"code":"SYSTEM_ERROR","message":"cannot encode answer"}`)
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = w.Write(marshal(v))
+}
+
+// resetConn drops the connection without an answer; with SO_LINGER 0 the
+// client sees a TCP reset, like a middlebox or a crashed server.
+func resetConn(w http.ResponseWriter) {
+	conn, _, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		panic(http.ErrAbortHandler) // not hijackable (HTTP/2, recorder): abort instead
+	}
+	if tc, ok := conn.(*net.TCPConn); ok {
+		_ = tc.SetLinger(0)
+	}
+	_ = conn.Close()
+}
+
+// sleep waits d unless the request goes away first.
+func sleep(ctx context.Context, d time.Duration) bool {
+	if d <= 0 {
+		return true
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+func (s *Sandbox) pickFault() (Faults, string) {
+	f := s.Faults()
+	if f.Mode == FaultNone || rand.Float64() >= f.Probability {
+		return f, FaultNone
+	}
+	return f, f.Mode
+}

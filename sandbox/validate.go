@@ -1,0 +1,502 @@
+package sandbox
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"regexp"
+	"strconv"
+	"time"
+	"unicode/utf8"
+)
+
+// apiError is a WeChat Pay error answer.
+type apiError struct {
+	status  int
+	Code    string       `json:"code"`
+	Message string       `json:"message"`
+	Detail  *errorDetail `json:"detail,omitempty"`
+}
+
+type errorDetail struct {
+	Field    string `json:"field"`
+	Value    any    `json:"value,omitempty"`
+	Issue    string `json:"issue"`
+	Location string `json:"location"`
+}
+
+func (e *apiError) Error() string { return e.Code + ": " + e.Message }
+
+func newError(status int, code, msg string) *apiError {
+	return &apiError{status: status, Code: code, Message: msg}
+}
+
+// paramError is 400 PARAM_ERROR about one field. field is a JSON pointer.
+func paramError(location, field string, value any, issue string) *apiError {
+	if raw, ok := value.(json.RawMessage); ok {
+		if len(raw) > 256 { // do not echo huge values back
+			value = nil
+		} else {
+			value = string(raw)
+		}
+	}
+	return &apiError{
+		status:  http.StatusBadRequest,
+		Code:    "PARAM_ERROR",
+		Message: fmt.Sprintf("%s %s", field, issue),
+		Detail:  &errorDetail{Field: field, Value: value, Issue: issue, Location: location},
+	}
+}
+
+const (
+	locBody  = "body"
+	locQuery = "query"
+	locURI   = "uri_template"
+)
+
+// China Standard Time: WeChat times are local to +08:00, no DST.
+var cst = time.FixedZone("CST", 8*3600)
+
+var outOrderNoRE = regexp.MustCompile(`^[0-9A-Za-z_\-|*]{1,32}$`)
+
+func validOutOrderNo(s string) bool { return outOrderNoRE.MatchString(s) }
+
+// parseWechatTime accepts yyyyMMdd or yyyyMMddHHmmss naming a real instant.
+func parseWechatTime(s string) (time.Time, bool) {
+	var layout string
+	switch len(s) {
+	case 8:
+		layout = "20060102"
+	case 14:
+		layout = "20060102150405"
+	default:
+		return time.Time{}, false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return time.Time{}, false
+		}
+	}
+	t, err := time.ParseInLocation(layout, s, cst)
+	if err != nil || t.Format(layout) != s {
+		return time.Time{}, false
+	}
+	return t, true
+}
+
+func formatWechatTime(t time.Time) string { return t.In(cst).Format("20060102150405") }
+
+// maxAmount bounds integers so that sums over a 1 MiB body cannot overflow int64.
+const maxAmount = 1e13
+
+var integerRE = regexp.MustCompile(`^-?(0|[1-9][0-9]*)$`)
+
+// object is a JSON object decoded lazily, so each field's type and range can
+// be checked and reported with its JSON pointer.
+type object struct {
+	ptr string
+	m   map[string]json.RawMessage
+}
+
+func isNull(raw json.RawMessage) bool { return string(bytes.TrimSpace(raw)) == "null" }
+
+// parseBody decodes a request body that must be one JSON object.
+func parseBody(body []byte) (object, *apiError) {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	var m map[string]json.RawMessage
+	if err := dec.Decode(&m); err != nil || m == nil {
+		return object{}, &apiError{status: http.StatusBadRequest, Code: "PARAM_ERROR",
+			Message: "request body is not a valid JSON object"}
+	}
+	if _, err := dec.Token(); err == nil {
+		return object{}, &apiError{status: http.StatusBadRequest, Code: "PARAM_ERROR",
+			Message: "request body has data after the JSON object"}
+	}
+	return object{m: m}, nil
+}
+
+func (o object) path(name string) string { return o.ptr + "/" + name }
+
+func (o object) raw(name string) (json.RawMessage, bool) {
+	r, ok := o.m[name]
+	if !ok || isNull(r) {
+		return nil, false
+	}
+	return r, true
+}
+
+// str reads an optional string field; present reports whether it is non-empty.
+func (o object) str(name string) (string, bool, *apiError) {
+	r, ok := o.raw(name)
+	if !ok {
+		return "", false, nil
+	}
+	var s string
+	if err := json.Unmarshal(r, &s); err != nil {
+		return "", false, paramError(locBody, o.path(name), r, "must be a string")
+	}
+	return s, s != "", nil
+}
+
+func (o object) required(name string) (string, *apiError) {
+	s, ok, err := o.str(name)
+	if err != nil {
+		return "", err
+	}
+	if !ok {
+		return "", paramError(locBody, o.path(name), nil, "is required")
+	}
+	return s, nil
+}
+
+// maxRunes reads an optional string of at most n characters.
+func (o object) maxRunes(name string, n int) (string, *apiError) {
+	s, _, err := o.str(name)
+	if err != nil {
+		return "", err
+	}
+	if utf8.RuneCountInString(s) > n {
+		return "", paramError(locBody, o.path(name), s, fmt.Sprintf("must be at most %d characters", n))
+	}
+	return s, nil
+}
+
+// amount reads an optional non-negative integer. Numbers are checked on
+// their JSON text so 1.5, 1e2, "1" or -1 are all reported, never truncated.
+func (o object) amount(name string) (int64, bool, *apiError) {
+	r, ok := o.raw(name)
+	if !ok {
+		return 0, false, nil
+	}
+	text := string(bytes.TrimSpace(r))
+	if !integerRE.MatchString(text) {
+		return 0, false, paramError(locBody, o.path(name), r, "must be a non-negative integer")
+	}
+	if text[0] == '-' {
+		return 0, false, paramError(locBody, o.path(name), r, "must not be negative")
+	}
+	v, err := strconv.ParseInt(text, 10, 64)
+	if err != nil || v > maxAmount {
+		return 0, false, paramError(locBody, o.path(name), r, "is too large")
+	}
+	return v, true, nil
+}
+
+func (o object) boolean(name string) (bool, bool, *apiError) {
+	r, ok := o.raw(name)
+	if !ok {
+		return false, false, nil
+	}
+	var b bool
+	if err := json.Unmarshal(r, &b); err != nil {
+		return false, false, paramError(locBody, o.path(name), r, "must be a boolean")
+	}
+	return b, true, nil
+}
+
+func (o object) time(name string, allowOnAccept bool) (string, *apiError) {
+	s, ok, err := o.str(name)
+	if err != nil || !ok {
+		return "", err
+	}
+	if allowOnAccept && s == "OnAccept" {
+		return s, nil
+	}
+	if _, ok := parseWechatTime(s); !ok {
+		issue := "must be a time yyyyMMdd or yyyyMMddHHmmss"
+		if allowOnAccept {
+			issue = "must be OnAccept or a time yyyyMMdd or yyyyMMddHHmmss"
+		}
+		return "", paramError(locBody, o.path(name), s, issue)
+	}
+	return s, nil
+}
+
+// objects reads an optional array of objects.
+func (o object) objects(name string, max int) ([]object, *apiError) {
+	r, ok := o.raw(name)
+	if !ok {
+		return nil, nil
+	}
+	var items []json.RawMessage
+	if err := json.Unmarshal(r, &items); err != nil {
+		return nil, paramError(locBody, o.path(name), r, "must be an array")
+	}
+	if max > 0 && len(items) > max {
+		return nil, paramError(locBody, o.path(name), nil, fmt.Sprintf("must have at most %d items", max))
+	}
+	out := make([]object, len(items))
+	for i, it := range items {
+		var m map[string]json.RawMessage
+		if err := json.Unmarshal(it, &m); err != nil || m == nil {
+			return nil, paramError(locBody, fmt.Sprintf("%s/%d", o.path(name), i), it, "must be an object")
+		}
+		out[i] = object{ptr: fmt.Sprintf("%s/%d", o.path(name), i), m: m}
+	}
+	return out, nil
+}
+
+func parseFees(o object) ([]Fee, *apiError) {
+	items, err := o.objects("fees", 0)
+	if err != nil {
+		return nil, err
+	}
+	var fees []Fee
+	for _, it := range items {
+		var f Fee
+		if f.FeeName, err = it.required("fee_name"); err != nil {
+			return nil, err
+		}
+		if f.FeeName, err = it.maxRunes("fee_name", 20); err != nil {
+			return nil, err
+		}
+		if f.FeeCount, _, err = it.amount("fee_count"); err != nil {
+			return nil, err
+		}
+		var ok bool
+		if f.FeeAmount, ok, err = it.amount("fee_amount"); err != nil {
+			return nil, err
+		}
+		if !ok {
+			return nil, paramError(locBody, it.path("fee_amount"), nil, "is required")
+		}
+		if f.FeeDesc, err = it.maxRunes("fee_desc", 30); err != nil {
+			return nil, err
+		}
+		fees = append(fees, f)
+	}
+	return fees, nil
+}
+
+func parseDiscounts(o object, needAmount bool) ([]Discount, *apiError) {
+	items, err := o.objects("discounts", 5)
+	if err != nil {
+		return nil, err
+	}
+	var ds []Discount
+	for _, it := range items {
+		var d Discount
+		if _, err = it.required("discount_name"); err != nil {
+			return nil, err
+		}
+		if d.DiscountName, err = it.maxRunes("discount_name", 20); err != nil {
+			return nil, err
+		}
+		if d.DiscountDesc, err = it.maxRunes("discount_desc", 30); err != nil {
+			return nil, err
+		}
+		var ok bool
+		if d.DiscountAmount, ok, err = it.amount("discount_amount"); err != nil {
+			return nil, err
+		}
+		if needAmount && !ok {
+			return nil, paramError(locBody, it.path("discount_amount"), nil, "is required")
+		}
+		ds = append(ds, d)
+	}
+	return ds, nil
+}
+
+// createRequest is the parsed, normalised create body. Its JSON encoding is
+// the canonical form compared for idempotent repeats.
+type createRequest struct {
+	AppID                string     `json:"appid"`
+	ServiceID            string     `json:"service_id"`
+	OutOrderNo           string     `json:"out_order_no"`
+	ServiceStartTime     string     `json:"service_start_time"`
+	ServiceEndTime       string     `json:"service_end_time"`
+	ServiceStartLocation string     `json:"service_start_location"`
+	ServiceEndLocation   string     `json:"service_end_location"`
+	ServiceIntroduction  string     `json:"service_introduction"`
+	Attach               string     `json:"attach"`
+	OpenID               string     `json:"openid"`
+	Fees                 []Fee      `json:"fees"`
+	Discounts            []Discount `json:"discounts"`
+	RiskAmount           *int64     `json:"risk_amount"`
+	NeedUserConfirm      bool       `json:"need_user_confirm"`
+}
+
+func (c *createRequest) fingerprint() string {
+	b, _ := json.Marshal(c) // cannot fail: plain types only
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
+
+func parseCreate(body []byte) (*createRequest, *apiError) {
+	o, err := parseBody(body)
+	if err != nil {
+		return nil, err
+	}
+	c := &createRequest{NeedUserConfirm: true}
+	if c.AppID, err = o.required("appid"); err != nil {
+		return nil, err
+	}
+	if c.ServiceID, err = o.required("service_id"); err != nil {
+		return nil, err
+	}
+	if c.OutOrderNo, err = o.required("out_order_no"); err != nil {
+		return nil, err
+	}
+	if !validOutOrderNo(c.OutOrderNo) {
+		return nil, paramError(locBody, "/out_order_no", c.OutOrderNo,
+			"must be 1 to 32 characters of 0-9 A-Z a-z _ - | *")
+	}
+	if c.ServiceStartTime, err = o.time("service_start_time", true); err != nil {
+		return nil, err
+	}
+	if c.ServiceEndTime, err = o.time("service_end_time", false); err != nil {
+		return nil, err
+	}
+	if c.ServiceStartLocation, err = o.maxRunes("service_start_location", 50); err != nil {
+		return nil, err
+	}
+	if c.ServiceEndLocation, err = o.maxRunes("service_end_location", 50); err != nil {
+		return nil, err
+	}
+	if c.ServiceIntroduction, err = o.maxRunes("service_introduction", 20); err != nil {
+		return nil, err
+	}
+	if c.Attach, err = o.maxRunes("attach", 256); err != nil {
+		return nil, err
+	}
+	if c.OpenID, err = o.maxRunes("openid", 128); err != nil {
+		return nil, err
+	}
+	if c.Fees, err = parseFees(o); err != nil {
+		return nil, err
+	}
+	if c.Discounts, err = parseDiscounts(o, false); err != nil {
+		return nil, err
+	}
+	if v, ok, err := o.amount("risk_amount"); err != nil {
+		return nil, err
+	} else if ok {
+		c.RiskAmount = &v
+	}
+	if v, ok, err := o.boolean("need_user_confirm"); err != nil {
+		return nil, err
+	} else if ok {
+		c.NeedUserConfirm = v
+	}
+	return c, nil
+}
+
+type completeRequest struct {
+	AppID                  string
+	ServiceID              string
+	FinishType             int
+	CancelReason           string
+	RealServiceStartTime   string
+	RealServiceEndTime     string
+	RealServiceEndLocation string
+	Fees                   []Fee
+	Discounts              []Discount
+	TotalAmount            int64 // computed when not given
+	FinishTicket           string
+	ProfitSharing          bool
+}
+
+func parseComplete(body []byte) (*completeRequest, *apiError) {
+	o, err := parseBody(body)
+	if err != nil {
+		return nil, err
+	}
+	c := &completeRequest{}
+	if c.AppID, err = o.required("appid"); err != nil {
+		return nil, err
+	}
+	if c.ServiceID, err = o.required("service_id"); err != nil {
+		return nil, err
+	}
+	ft, ok, err := o.amount("finish_type")
+	if err != nil {
+		return nil, paramError(locBody, "/finish_type", o.m["finish_type"], "must be 1 or 2")
+	}
+	if !ok {
+		return nil, paramError(locBody, "/finish_type", nil, "is required")
+	}
+	if ft != FinishTypeCancel && ft != FinishTypeCharge {
+		return nil, paramError(locBody, "/finish_type", o.m["finish_type"], "must be 1 or 2")
+	}
+	c.FinishType = int(ft)
+	if c.CancelReason, err = o.maxRunes("cancel_reason", 50); err != nil {
+		return nil, err
+	}
+	if c.FinishType == FinishTypeCancel && c.CancelReason == "" {
+		return nil, paramError(locBody, "/cancel_reason", nil, "is required when finish_type is 1")
+	}
+	if c.RealServiceStartTime, err = o.time("real_service_start_time", false); err != nil {
+		return nil, err
+	}
+	if c.RealServiceEndTime, err = o.time("real_service_end_time", false); err != nil {
+		return nil, err
+	}
+	if c.RealServiceEndLocation, err = o.maxRunes("real_service_end_location", 50); err != nil {
+		return nil, err
+	}
+	if c.Fees, err = parseFees(o); err != nil {
+		return nil, err
+	}
+	if c.FinishType == FinishTypeCharge && len(c.Fees) == 0 {
+		return nil, paramError(locBody, "/fees", nil, "must not be empty when finish_type is 2")
+	}
+	if c.Discounts, err = parseDiscounts(o, true); err != nil {
+		return nil, err
+	}
+	total, haveTotal, err := o.amount("total_amount")
+	if err != nil {
+		return nil, err
+	}
+	if c.FinishType == FinishTypeCharge {
+		var sum int64
+		for _, f := range c.Fees {
+			sum += f.FeeAmount
+		}
+		for _, d := range c.Discounts {
+			sum -= d.DiscountAmount
+		}
+		if sum < 0 {
+			return nil, paramError(locBody, "/total_amount", nil, "discounts exceed fees")
+		}
+		if haveTotal && total != sum {
+			return nil, paramError(locBody, "/total_amount", total,
+				fmt.Sprintf("must equal sum(fee_amount) - sum(discount_amount) = %d", sum))
+		}
+		c.TotalAmount = sum
+	}
+	if c.FinishTicket, _, err = o.str("finish_ticket"); err != nil {
+		return nil, err
+	}
+	if c.ProfitSharing, _, err = o.boolean("profit_sharing"); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+type cancelRequest struct {
+	AppID, ServiceID, Reason string
+}
+
+func parseCancel(body []byte) (*cancelRequest, *apiError) {
+	o, err := parseBody(body)
+	if err != nil {
+		return nil, err
+	}
+	c := &cancelRequest{}
+	if c.AppID, err = o.required("appid"); err != nil {
+		return nil, err
+	}
+	if c.ServiceID, err = o.required("service_id"); err != nil {
+		return nil, err
+	}
+	if c.Reason, err = o.required("reason"); err != nil {
+		return nil, err
+	}
+	if c.Reason, err = o.maxRunes("reason", 50); err != nil {
+		return nil, err
+	}
+	return c, nil
+}

@@ -1,0 +1,302 @@
+package sandbox
+
+import (
+	"context"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestCreateValidation(t *testing.T) {
+	srv := startServer(t, Options{})
+	c := srv.Credentials
+	cl := pubKeyClient(t, srv.Credentials)
+	fee := func(k string, v any) []any {
+		f := map[string]any{"fee_name": "x", "fee_amount": 1, "fee_count": 1}
+		f[k] = v
+		return []any{f}
+	}
+	discounts := func(n int, name string) []any {
+		var out []any
+		for i := 0; i < n; i++ {
+			out = append(out, map[string]any{"discount_name": name})
+		}
+		return out
+	}
+	cases := []struct {
+		name  string
+		set   map[string]any // nil value deletes
+		field string
+	}{
+		{"appid missing", map[string]any{"appid": nil}, "/appid"},
+		{"appid empty", map[string]any{"appid": ""}, "/appid"},
+		{"appid not string", map[string]any{"appid": 5}, "/appid"},
+		{"service_id missing", map[string]any{"service_id": nil}, "/service_id"},
+		{"out_order_no missing", map[string]any{"out_order_no": nil}, "/out_order_no"},
+		{"out_order_no too long", map[string]any{"out_order_no": strings.Repeat("a", 33)}, "/out_order_no"},
+		{"out_order_no bad char", map[string]any{"out_order_no": "a.b"}, "/out_order_no"},
+		{"out_order_no space", map[string]any{"out_order_no": "a b"}, "/out_order_no"},
+		{"start time rfc3339", map[string]any{"service_start_time": "2030-01-01T10:00:00+08:00"}, "/service_start_time"},
+		{"start time bad date", map[string]any{"service_start_time": "20300230"}, "/service_start_time"},
+		{"start time onaccept case", map[string]any{"service_start_time": "onaccept"}, "/service_start_time"},
+		{"end time OnAccept", map[string]any{"service_end_time": "OnAccept"}, "/service_end_time"},
+		{"end time bad hour", map[string]any{"service_end_time": "20301231245959"}, "/service_end_time"},
+		{"end time 12 digits", map[string]any{"service_end_time": "203012312359"}, "/service_end_time"},
+		{"introduction 21 runes", map[string]any{"service_introduction": strings.Repeat("店", 21)}, "/service_introduction"},
+		{"fee_amount negative", map[string]any{"fees": fee("fee_amount", -1)}, "/fees/0/fee_amount"},
+		{"fee_amount fractional", map[string]any{"fees": fee("fee_amount", 1.5)}, "/fees/0/fee_amount"},
+		{"fee_amount string", map[string]any{"fees": fee("fee_amount", "100")}, "/fees/0/fee_amount"},
+		{"fee_amount missing", map[string]any{"fees": fee("fee_amount", nil)}, "/fees/0/fee_amount"},
+		{"fee_count negative", map[string]any{"fees": fee("fee_count", -2)}, "/fees/0/fee_count"},
+		{"fee_count fractional", map[string]any{"fees": fee("fee_count", 0.5)}, "/fees/0/fee_count"},
+		{"fee not object", map[string]any{"fees": []any{1}}, "/fees/0"},
+		{"fees not array", map[string]any{"fees": "x"}, "/fees"},
+		{"risk_amount negative", map[string]any{"risk_amount": -5}, "/risk_amount"},
+		{"risk_amount fractional", map[string]any{"risk_amount": 99.9}, "/risk_amount"},
+		{"risk_amount bool", map[string]any{"risk_amount": true}, "/risk_amount"},
+		{"discounts 6", map[string]any{"discounts": discounts(6, "d")}, "/discounts"},
+		{"discount_name 21", map[string]any{"discounts": discounts(1, strings.Repeat("d", 21))}, "/discounts/0/discount_name"},
+		{"need_user_confirm string", map[string]any{"need_user_confirm": "false"}, "/need_user_confirm"},
+	}
+	for i, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			no := "v" + strings.Repeat("0", 3) + string(rune('a'+i%26)) + string(rune('a'+i/26))
+			b := createBody(c, no)
+			for k, v := range tc.set {
+				if v == nil {
+					delete(b, k)
+				} else {
+					b[k] = v
+				}
+			}
+			_, err := cl.Post(context.Background(), ordersURL(srv), b)
+			e := apiErr(t, err, 400, "PARAM_ERROR")
+			d := detailOf(t, e)
+			if d["field"] != tc.field || d["location"] != "body" || d["issue"] == "" {
+				t.Fatalf("detail %v, want field %s", d, tc.field)
+			}
+			if _, ok := srv.Sandbox.Order(no); ok {
+				t.Fatal("invalid request created an order")
+			}
+		})
+	}
+
+	// Valid edge cases are accepted.
+	ok := createBody(c, "Az09_-|*")
+	ok["service_start_time"] = "20300101"
+	ok["service_introduction"] = strings.Repeat("店", 20)
+	ok["discounts"] = discounts(5, strings.Repeat("优", 20))
+	ok["fees"] = fee("fee_amount", 0)
+	if _, err := cl.Post(context.Background(), ordersURL(srv), ok); err != nil {
+		t.Fatal(err)
+	}
+	ok = createBody(c, strings.Repeat("z", 32))
+	ok["service_start_time"] = "20240229120000" // leap day
+	if _, err := cl.Post(context.Background(), ordersURL(srv), ok); err != nil {
+		t.Fatal(err)
+	}
+
+	for _, raw := range []string{`{"appid":`, `[1]`, `null`, `{"appid":"a"} x`, ``} {
+		a := do(t, signedRequest(t, c, "POST", ordersURL(srv), raw, time.Now(), nil))
+		if a.Status != 400 || a.JSON["code"] != "PARAM_ERROR" {
+			t.Errorf("body %q: %d %s", raw, a.Status, a.Body)
+		}
+	}
+}
+
+func TestAppIDAndServiceID(t *testing.T) {
+	srv := startServer(t, Options{})
+	c := srv.Credentials
+	cl := pubKeyClient(t, c)
+	b := createBody(c, "ids-1")
+	b["appid"] = "wx0000000000000000"
+	_, err := cl.Post(context.Background(), ordersURL(srv), b)
+	if e := apiErr(t, err, 400, "INVALID_REQUEST"); !strings.Contains(e.Message, "APPID_MCHID_NOT_MATCH") {
+		t.Fatal(e.Message)
+	}
+	b = createBody(c, "ids-1")
+	b["service_id"] = "500000000000000000000000000000"
+	_, err = cl.Post(context.Background(), ordersURL(srv), b)
+	apiErr(t, err, 403, "NO_AUTH")
+
+	sdkCreate(t, cl, srv, "ids-2")
+	q := url.Values{"service_id": {"other"}, "appid": {c.AppID}, "out_order_no": {"ids-2"}}
+	_, err = cl.Get(context.Background(), ordersURL(srv)+"?"+q.Encode())
+	apiErr(t, err, 403, "NO_AUTH")
+	_, err = cl.Post(context.Background(), ordersURL(srv)+"/ids-2/cancel", map[string]any{
+		"appid": "wxother", "service_id": c.ServiceID, "reason": "r"})
+	apiErr(t, err, 400, "INVALID_REQUEST")
+}
+
+func TestQueryValidation(t *testing.T) {
+	srv := startServer(t, Options{})
+	c := srv.Credentials
+	cl := pubKeyClient(t, c)
+	sdkCreate(t, cl, srv, "qv-1")
+	o, _ := srv.Sandbox.Order("qv-1")
+	cases := []struct {
+		q     url.Values
+		field string
+	}{
+		{url.Values{"appid": {c.AppID}, "out_order_no": {"qv-1"}}, "/service_id"},
+		{url.Values{"service_id": {c.ServiceID}, "out_order_no": {"qv-1"}}, "/appid"},
+		{url.Values{"service_id": {c.ServiceID}, "appid": {c.AppID}}, "/out_order_no"},
+		{url.Values{"service_id": {c.ServiceID}, "appid": {c.AppID}, "out_order_no": {"qv-1"}, "query_id": {o.QueryID}}, "/out_order_no"},
+		{url.Values{"service_id": {c.ServiceID}, "appid": {c.AppID}, "out_order_no": {"qv.1"}}, "/out_order_no"},
+		{url.Values{"service_id": {c.ServiceID, c.ServiceID}, "appid": {c.AppID}, "out_order_no": {"qv-1"}}, "/service_id"},
+	}
+	for _, tc := range cases {
+		_, err := cl.Get(context.Background(), ordersURL(srv)+"?"+tc.q.Encode())
+		e := apiErr(t, err, 400, "PARAM_ERROR")
+		if d := detailOf(t, e); d["field"] != tc.field || d["location"] != "query" {
+			t.Errorf("%v: detail %v, want %s", tc.q, d, tc.field)
+		}
+	}
+	_, err := cl.Get(context.Background(), queryURL(srv, "out_order_no", "nope"))
+	apiErr(t, err, 404, "ORDER_NOT_EXIST")
+	_, err = cl.Get(context.Background(), queryURL(srv, "query_id", "nope"))
+	apiErr(t, err, 404, "ORDER_NOT_EXIST")
+}
+
+func TestCancelValidation(t *testing.T) {
+	srv := startServer(t, Options{})
+	c := srv.Credentials
+	cl := pubKeyClient(t, c)
+	sdkCreate(t, cl, srv, "cv-1")
+	base := func() map[string]any {
+		return map[string]any{"appid": c.AppID, "service_id": c.ServiceID, "reason": "r"}
+	}
+	cases := []struct {
+		path  string
+		set   map[string]any
+		field string
+		loc   string
+	}{
+		{"cv-1", map[string]any{"reason": nil}, "/reason", "body"},
+		{"cv-1", map[string]any{"reason": strings.Repeat("理", 51)}, "/reason", "body"},
+		{"cv-1", map[string]any{"appid": nil}, "/appid", "body"},
+		{"cv-1", map[string]any{"service_id": nil}, "/service_id", "body"},
+		{strings.Repeat("a", 33), nil, "/out_order_no", "uri_template"},
+		{"a%20b", nil, "/out_order_no", "uri_template"},
+	}
+	for _, tc := range cases {
+		b := base()
+		for k, v := range tc.set {
+			if v == nil {
+				delete(b, k)
+			} else {
+				b[k] = v
+			}
+		}
+		_, err := cl.Post(context.Background(), ordersURL(srv)+"/"+tc.path+"/cancel", b)
+		e := apiErr(t, err, 400, "PARAM_ERROR")
+		if d := detailOf(t, e); d["field"] != tc.field || d["location"] != tc.loc {
+			t.Errorf("%v: detail %v, want %s", tc.set, d, tc.field)
+		}
+	}
+	_, err := cl.Post(context.Background(), ordersURL(srv)+"/nope/cancel", base())
+	apiErr(t, err, 404, "ORDER_NOT_EXIST")
+	b := base()
+	b["reason"] = strings.Repeat("理", 50)
+	if _, err := cl.Post(context.Background(), ordersURL(srv)+"/cv-1/cancel", b); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestCompleteValidation(t *testing.T) {
+	srv := startServer(t, Options{})
+	c := srv.Credentials
+	cl := pubKeyClient(t, c)
+	sdkCreate(t, cl, srv, "mv-1")
+	if err := srv.Sandbox.Accept("mv-1"); err != nil {
+		t.Fatal(err)
+	}
+	discounts := func(n int) []any {
+		var out []any
+		for i := 0; i < n; i++ {
+			out = append(out, map[string]any{"discount_name": "d", "discount_amount": 1})
+		}
+		return out
+	}
+	cases := []struct {
+		name  string
+		set   map[string]any
+		field string
+	}{
+		{"appid missing", map[string]any{"appid": nil}, "/appid"},
+		{"service_id missing", map[string]any{"service_id": nil}, "/service_id"},
+		{"finish_type missing", map[string]any{"finish_type": nil}, "/finish_type"},
+		{"finish_type 3", map[string]any{"finish_type": 3}, "/finish_type"},
+		{"finish_type string", map[string]any{"finish_type": "2"}, "/finish_type"},
+		{"finish_type 1 no reason", map[string]any{"finish_type": 1}, "/cancel_reason"},
+		{"cancel_reason 51", map[string]any{"finish_type": 1, "cancel_reason": strings.Repeat("x", 51)}, "/cancel_reason"},
+		{"finish_type 2 no fees", map[string]any{"fees": nil, "total_amount": nil, "discounts": nil}, "/fees"},
+		{"finish_type 2 empty fees", map[string]any{"fees": []any{}, "total_amount": nil, "discounts": nil}, "/fees"},
+		{"fee_amount negative", map[string]any{"fees": []any{map[string]any{"fee_name": "a", "fee_amount": -1}}}, "/fees/0/fee_amount"},
+		{"second fee fractional", map[string]any{"fees": []any{
+			map[string]any{"fee_name": "a", "fee_amount": 1},
+			map[string]any{"fee_name": "b", "fee_amount": 2.5}}}, "/fees/1/fee_amount"},
+		{"discount_amount missing", map[string]any{"discounts": []any{map[string]any{"discount_name": "d"}}}, "/discounts/0/discount_amount"},
+		{"discount_amount negative", map[string]any{"discounts": []any{map[string]any{"discount_name": "d", "discount_amount": -1}}}, "/discounts/0/discount_amount"},
+		{"discounts 6", map[string]any{"discounts": discounts(6)}, "/discounts"},
+		{"total mismatch", map[string]any{"total_amount": 1000}, "/total_amount"},
+		{"total negative", map[string]any{"total_amount": -900}, "/total_amount"},
+		{"discounts exceed fees", map[string]any{"discounts": []any{map[string]any{"discount_name": "d", "discount_amount": 5000}}, "total_amount": nil}, "/total_amount"},
+		{"real start rfc3339", map[string]any{"real_service_start_time": "2030-01-01T00:00:00Z"}, "/real_service_start_time"},
+		{"real end bad date", map[string]any{"real_service_end_time": "20231301"}, "/real_service_end_time"},
+		{"finish_ticket wrong", map[string]any{"finish_ticket": "not-the-ticket"}, "/finish_ticket"},
+		{"profit_sharing string", map[string]any{"profit_sharing": "yes"}, "/profit_sharing"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			b := completeBody(c)
+			for k, v := range tc.set {
+				if v == nil {
+					delete(b, k)
+				} else {
+					b[k] = v
+				}
+			}
+			_, err := cl.Post(context.Background(), ordersURL(srv)+"/mv-1/complete", b)
+			e := apiErr(t, err, 400, "PARAM_ERROR")
+			if d := detailOf(t, e); d["field"] != tc.field || d["location"] != "body" {
+				t.Fatalf("detail %v, want field %s", d, tc.field)
+			}
+			if o, _ := srv.Sandbox.Order("mv-1"); o.State != StateUserAccepted {
+				t.Fatalf("invalid complete changed state to %s", o.State)
+			}
+		})
+	}
+	_, err := cl.Post(context.Background(), ordersURL(srv)+"/nope/complete", completeBody(c))
+	apiErr(t, err, 404, "ORDER_NOT_EXIST")
+
+	// total_amount is optional: computed from fees and discounts.
+	b := completeBody(c)
+	delete(b, "total_amount")
+	b["real_service_start_time"] = "20300101100000"
+	b["profit_sharing"] = true
+	if _, err := cl.Post(context.Background(), ordersURL(srv)+"/mv-1/complete", b); err != nil {
+		t.Fatal(err)
+	}
+	o, _ := srv.Sandbox.Order("mv-1")
+	if o.State != StateFinished || o.TotalAmount == nil || *o.TotalAmount != 900 || o.RealServiceStartTime != "20300101100000" ||
+		!o.ProfitSharing || len(o.Discounts) != 1 || o.Discounts[0].DiscountAmount != 100 {
+		t.Fatalf("%+v", o)
+	}
+}
+
+func TestWechatTime(t *testing.T) {
+	for s, want := range map[string]bool{
+		"20240229": true, "20230229": false, "20301231235959": true, "20301231240000": false,
+		"2030123": false, "+0301231": false, "２０３０１２３１": false, "20300101000060": false, "": false,
+	} {
+		if _, ok := parseWechatTime(s); ok != want {
+			t.Errorf("%q: got %v", s, ok)
+		}
+	}
+	tm, _ := parseWechatTime("20300101080000")
+	if tm.UTC().Hour() != 0 {
+		t.Fatalf("times are China Standard Time: %v", tm.UTC())
+	}
+}
