@@ -1,0 +1,174 @@
+package plugin
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/kioskpay/smartretail/plugin/wxpay"
+	v1 "github.com/kioskpay/smartretail/shared/proto/smartretail/v1"
+)
+
+// The one place where the plugin boundary's proto messages meet wxpay's
+// WeChat JSON structs.
+
+func feesToWx(in []*v1.Fee) []wxpay.Fee {
+	if len(in) == 0 {
+		return nil
+	}
+	out := make([]wxpay.Fee, len(in))
+	for i, f := range in {
+		out[i] = wxpay.Fee{FeeName: f.GetFeeName(), FeeCount: f.GetFeeCount(), FeeAmount: f.GetFeeAmount(), FeeDesc: f.GetFeeDesc()}
+	}
+	return out
+}
+
+func feesFromWx(in []wxpay.Fee) []*v1.Fee {
+	out := make([]*v1.Fee, len(in))
+	for i, f := range in {
+		out[i] = &v1.Fee{FeeName: f.FeeName, FeeCount: f.FeeCount, FeeAmount: f.FeeAmount, FeeDesc: f.FeeDesc}
+	}
+	return out
+}
+
+func discountsToWx(in []*v1.Discount) []wxpay.Discount {
+	if len(in) == 0 {
+		return nil
+	}
+	out := make([]wxpay.Discount, len(in))
+	for i, d := range in {
+		out[i] = wxpay.Discount{DiscountName: d.GetDiscountName(), DiscountDesc: d.GetDiscountDesc(), DiscountAmount: d.GetDiscountAmount()}
+	}
+	return out
+}
+
+func discountsFromWx(in []wxpay.Discount) []*v1.Discount {
+	out := make([]*v1.Discount, len(in))
+	for i, d := range in {
+		out[i] = &v1.Discount{DiscountName: d.DiscountName, DiscountDesc: d.DiscountDesc, DiscountAmount: d.DiscountAmount}
+	}
+	return out
+}
+
+func createToWx(o *v1.NewOrder) wxpay.CreateRequest {
+	return wxpay.CreateRequest{
+		AppID:                o.GetAppid(),
+		OutOrderNo:           o.GetOutOrderNo(),
+		ServiceID:            o.GetServiceId(),
+		ServiceStartTime:     o.GetServiceStartTime(),
+		ServiceEndTime:       o.GetServiceEndTime(),
+		ServiceStartLocation: o.GetServiceStartLocation(),
+		ServiceEndLocation:   o.GetServiceEndLocation(),
+		ServiceIntroduction:  o.GetServiceIntroduction(),
+		Fees:                 feesToWx(o.GetFees()),
+		Discounts:            discountsToWx(o.GetDiscounts()),
+		RiskAmount:           o.GetRiskAmount(),
+		Attach:               o.GetAttach(),
+		NeedUserConfirm:      o.NeedUserConfirm,
+		OpenID:               o.GetOpenid(),
+	}
+}
+
+func createdFromWx(r *wxpay.CreateResponse) *v1.CreatedOrder {
+	return &v1.CreatedOrder{
+		Appid:                   r.AppID,
+		Mchid:                   r.MchID,
+		OutOrderNo:              r.OutOrderNo,
+		ServiceId:               r.ServiceID,
+		OrderId:                 r.OrderID,
+		MiniprogramBusinesstype: r.MiniprogramBusinessType,
+		MiniprogramAppid:        r.MiniprogramAppID,
+		MiniprogramPath:         r.MiniprogramPath,
+		MiniprogramUsername:     r.MiniprogramUsername,
+		Package:                 r.Package,
+	}
+}
+
+func queryToWx(q *v1.QueryOrderRequest) wxpay.QueryRequest {
+	return wxpay.QueryRequest{OutOrderNo: q.GetOutOrderNo(), QueryID: q.GetQueryId(), AppID: q.GetAppid(), ServiceID: q.GetServiceId()}
+}
+
+func orderFromWx(o *wxpay.Order) *v1.Order {
+	return &v1.Order{
+		Appid:                    o.AppID,
+		Mchid:                    o.MchID,
+		OutOrderNo:               o.OutOrderNo,
+		ServiceId:                o.ServiceID,
+		State:                    o.State,
+		FinishType:               int32(o.FinishType),
+		ServiceStartTime:         o.ServiceStartTime,
+		ServiceEndTime:           o.ServiceEndTime,
+		RealServiceStartTime:     o.RealServiceStartTime,
+		RealServiceEndTime:       o.RealServiceEndTime,
+		PaySuccTime:              o.PaySuccTime,
+		ServiceStartLocation:     o.ServiceStartLocation,
+		ServiceEndLocation:       o.ServiceEndLocation,
+		RealServiceStartLocation: o.RealServiceStartLocation,
+		RealServiceEndLocation:   o.RealServiceEndLocation,
+		ServiceIntroduction:      o.ServiceIntroduction,
+		Fees:                     feesFromWx(o.Fees),
+		Discounts:                discountsFromWx(o.Discounts),
+		RiskAmount:               o.RiskAmount,
+		TotalAmount:              o.TotalAmount,
+		Attach:                   o.Attach,
+		FinishTicket:             o.FinishTicket,
+		FinishTransactionId:      o.FinishTransactionID,
+		PayType:                  o.PayType,
+	}
+}
+
+func cancelToWx(r *v1.CancelOrderRequest) wxpay.CancelRequest {
+	return wxpay.CancelRequest{OutOrderNo: r.GetOutOrderNo(), AppID: r.GetAppid(), ServiceID: r.GetServiceId(), Reason: r.GetReason()}
+}
+
+func completeToWx(r *v1.CompleteOrderRequest) wxpay.CompleteRequest {
+	return wxpay.CompleteRequest{
+		OutOrderNo:             r.GetOutOrderNo(),
+		AppID:                  r.GetAppid(),
+		ServiceID:              r.GetServiceId(),
+		FinishType:             int(r.GetFinishType()),
+		CancelReason:           r.GetCancelReason(),
+		RealServiceStartTime:   r.GetRealServiceStartTime(),
+		RealServiceEndTime:     r.GetRealServiceEndTime(),
+		RealServiceEndLocation: r.GetRealServiceEndLocation(),
+		Fees:                   feesToWx(r.GetFees()),
+		Discounts:              discountsToWx(r.GetDiscounts()),
+		TotalAmount:            r.TotalAmount,
+		FinishTicket:           r.GetFinishTicket(),
+		ProfitSharing:          r.GetProfitSharing(),
+	}
+}
+
+func refFromWx(r *wxpay.OrderRef) *v1.OrderRef {
+	return &v1.OrderRef{Appid: r.AppID, Mchid: r.MchID, OutOrderNo: r.OutOrderNo, ServiceId: r.ServiceID, OrderId: r.OrderID}
+}
+
+// fieldPath turns wxpay's JSON pointer (/fees/0/fee_amount) into the field's
+// path in the request message (order.fees[0].fee_amount), which is what a
+// host sees in google.rpc.BadRequest.
+func fieldPath(prefix, pointer string) string {
+	var b strings.Builder
+	b.WriteString(prefix)
+	for _, part := range strings.Split(strings.TrimPrefix(pointer, "/"), "/") {
+		if part == "" {
+			continue
+		}
+		if isIndex(part) {
+			fmt.Fprintf(&b, "[%s]", part)
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteByte('.')
+		}
+		b.WriteString(part)
+	}
+	return b.String()
+}
+
+func isIndex(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return s != ""
+}
