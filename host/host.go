@@ -16,7 +16,6 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
-	"os"
 	"os/exec"
 	"sync"
 	"time"
@@ -116,7 +115,6 @@ func (c *Client) launch(ctx context.Context) error {
 		Logger:           c.opts.Logger,
 		StartTimeout:     c.opts.StartTimeout,
 		GRPCDialOptions:  shared.GRPCDialOptions(),
-		Stderr:           os.Stderr,
 	}
 	if len(c.opts.Checksum) > 0 {
 		cc.SecureConfig = &goplugin.SecureConfig{Checksum: c.opts.Checksum, Hash: sha256.New()}

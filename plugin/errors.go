@@ -22,7 +22,7 @@ var errNotConfigured = &shared.Error{Class: shared.ClassNotConfigured,
 	Message: "the plugin is not configured: call Configure first"}
 
 // fromWxpay converts a wxpay error; prefix is where the WeChat fields sit in
-// the request message ("order." for CreateOrderRequest).
+// the request message ("order" for CreateOrderRequest).
 func fromWxpay(err error, prefix string) error {
 	var we *wxpay.Error
 	if !errors.As(err, &we) {

@@ -119,8 +119,8 @@ func (s *Service) CreateOrder(ctx context.Context, r *v1.CreateOrderRequest) (*v
 	}
 	resp, err := c.client.Create(ctx, req)
 	if err != nil {
-		s.log.Warn("create failed", "out_order_no", req.OutOrderNo, "error", err)
-		return nil, fromWxpay(err, "order.")
+		s.logFailure("create", req.OutOrderNo, err)
+		return nil, fromWxpay(err, "order")
 	}
 	s.log.Info("order created", "out_order_no", resp.OutOrderNo, "order_id", resp.OrderID)
 	return &v1.CreateOrderResponse{Disposition: v1.Disposition_DISPOSITION_SUBMITTED, Order: createdFromWx(resp)}, nil
@@ -147,7 +147,7 @@ func (s *Service) CancelOrder(ctx context.Context, r *v1.CancelOrderRequest) (*v
 	}
 	ref, err := c.client.Cancel(ctx, cancelToWx(r))
 	if err != nil {
-		s.log.Warn("cancel failed", "out_order_no", r.GetOutOrderNo(), "error", err)
+		s.logFailure("cancel", r.GetOutOrderNo(), err)
 		return nil, fromWxpay(err, "")
 	}
 	s.log.Info("order cancelled", "out_order_no", ref.OutOrderNo)
@@ -162,11 +162,21 @@ func (s *Service) CompleteOrder(ctx context.Context, r *v1.CompleteOrderRequest)
 	}
 	ref, err := c.client.Complete(ctx, completeToWx(r))
 	if err != nil {
-		s.log.Warn("complete failed", "out_order_no", r.GetOutOrderNo(), "error", err)
+		s.logFailure("complete", r.GetOutOrderNo(), err)
 		return nil, fromWxpay(err, "")
 	}
 	s.log.Info("order completed", "out_order_no", ref.OutOrderNo, "finish_type", r.GetFinishType())
 	return &v1.CompleteOrderResponse{Disposition: v1.Disposition_DISPOSITION_SUBMITTED, Order: refFromWx(ref)}, nil
+}
+
+// logFailure logs a failed call: a refused request is the host's to handle
+// and only worth a debug line; anything else is a warning.
+func (s *Service) logFailure(op, outOrderNo string, err error) {
+	if wxpay.ClassOf(err) == wxpay.Invalid {
+		s.log.Debug(op+" refused", "out_order_no", outOrderNo, "error", err)
+		return
+	}
+	s.log.Warn(op+" failed", "out_order_no", outOrderNo, "error", err)
 }
 
 // GetStatus answers even before Configure: it is how a host learns that it

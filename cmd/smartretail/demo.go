@@ -1,0 +1,237 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"google.golang.org/grpc/codes"
+
+	"github.com/kioskpay/smartretail/host"
+	"github.com/kioskpay/smartretail/sandbox"
+	"github.com/kioskpay/smartretail/shared"
+	v1 "github.com/kioskpay/smartretail/shared/proto/smartretail/v1"
+)
+
+// demo walks a kiosk's day and counts what behaved.
+type demo struct {
+	out      io.Writer
+	dir      string
+	srv      *sandbox.Server
+	kiosk    *host.Client
+	ok, fail int
+}
+
+func (d *demo) say(format string, a ...any) { fmt.Fprintf(d.out, format+"\n", a...) }
+
+// check records one expectation.
+func (d *demo) check(what string, err error) bool {
+	if err != nil {
+		d.fail++
+		d.say("   FAIL  %s: %v", what, err)
+		return false
+	}
+	d.ok++
+	d.say("   ok    %s", what)
+	return true
+}
+
+func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	pluginPath := fs.String("plugin", os.Getenv("SMARTRETAIL_PLUGIN_PATH"), "smartretail-plugin binary (default: beside this CLI, then PATH, then the CLI itself)")
+	verbose := fs.Bool("v", false, "show the plugin's log on stderr")
+	if err := fs.Parse(args); err != nil {
+		return exitUsage
+	}
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+
+	d := &demo{out: stdout}
+	if err := d.setUp(ctx, *pluginPath, *verbose, stderr); err != nil {
+		fmt.Fprintf(stderr, "smartretail demo: %v\n", err)
+		d.tearDown()
+		return 1
+	}
+	defer d.tearDown()
+
+	d.daySale(ctx)
+	d.walkAway(ctx)
+	d.badRequest(ctx)
+
+	d.say("")
+	d.say("summary: %d checks passed, %d failed", d.ok, d.fail)
+	d.say("sandbox orders:")
+	for _, o := range d.srv.Sandbox.Orders() {
+		d.say("   %-24s %-14s create requests: %d", o.OutOrderNo, o.State, o.CreateRequests)
+	}
+	if d.fail > 0 {
+		return 1
+	}
+	return 0
+}
+
+// tearDown stops what setUp started, in reverse order.
+func (d *demo) tearDown() {
+	if d.kiosk != nil {
+		d.kiosk.Close()
+	}
+	if d.srv != nil {
+		d.srv.Close()
+	}
+	if d.dir != "" {
+		os.RemoveAll(d.dir)
+	}
+}
+
+func (d *demo) setUp(ctx context.Context, pluginFlag string, verbose bool, stderr io.Writer) error {
+	var err error
+	if d.dir, err = os.MkdirTemp("", "smartretail-demo-"); err != nil {
+		return err
+	}
+	dir := d.dir
+	creds, err := sandbox.GenerateCredentials()
+	if err != nil {
+		return err
+	}
+	if d.srv, err = sandbox.NewServer(sandbox.Options{Credentials: creds}); err != nil {
+		return err
+	}
+	cfg, err := d.srv.WriteConfig(dir)
+	if err != nil {
+		return err
+	}
+	path, how, err := findPlugin(pluginFlag)
+	if err != nil {
+		return err
+	}
+	level := hclog.Warn
+	if verbose {
+		level = hclog.Debug
+	}
+	d.say("smartretail demo: a kiosk's day against a local WeChat Pay sandbox")
+	d.say("   sandbox  %s (merchant %s, service %s)", d.srv.URL, creds.MchID, creds.ServiceID)
+	d.say("   config   %s", cfg)
+	d.say("   plugin   %s (%s), loaded through go-plugin over gRPC with mTLS", path, how)
+	start := time.Now()
+	d.kiosk, err = host.Start(ctx, host.Options{
+		PluginPath: path,
+		ConfigPath: cfg,
+		Logger:     hclog.New(&hclog.LoggerOptions{Name: "demo", Output: stderr, Level: level}),
+	})
+	if err != nil {
+		return fmt.Errorf("starting the plugin: %w", err)
+	}
+	st, err := d.kiosk.Status(ctx)
+	if err != nil {
+		return err
+	}
+	d.say("   started in %v: plugin %s, configured=%v, verifying answers by %s", time.Since(start).Round(time.Millisecond),
+		st.GetPluginVersion(), st.GetConfigured(), st.GetVerifyMode())
+	return nil
+}
+
+func (d *demo) daySale(ctx context.Context) {
+	d.say("")
+	d.say("1. A customer scans the cabinet's code, takes a cola and a water, and closes the door.")
+	resp, err := d.kiosk.Create(ctx, &v1.NewOrder{
+		ServiceStartTime:     "OnAccept",
+		ServiceStartLocation: "徐汇区漕溪北路柜机 K-17",
+		ServiceIntroduction:  "智慧零售柜购物",
+		RiskAmount:           20000,
+		Attach:               "cabinet=K-17",
+	})
+	if !d.check("order created at WeChat Pay", err) {
+		return
+	}
+	no := resp.GetOrder().GetOutOrderNo()
+	d.say("         out_order_no %s (minted by the plugin), order_id %s, disposition %s",
+		no, resp.GetOrder().GetOrderId(), resp.GetDisposition())
+	d.say("         the kiosk opens the confirmation mini-program with package %.16s...", resp.GetOrder().GetPackage())
+
+	d.say("   The customer confirms in WeChat.")
+	if !d.check("customer confirmed (sandbox accept)", d.srv.Sandbox.Accept(no)) {
+		return
+	}
+	o, err := d.kiosk.Query(ctx, &v1.QueryOrderRequest{OutOrderNo: no})
+	if d.check("kiosk queries the order", err) {
+		d.check("state is USER_ACCEPTED", want(o.GetState(), "USER_ACCEPTED"))
+	} else {
+		return
+	}
+	total := int64(650)
+	_, err = d.kiosk.Complete(ctx, &v1.CompleteOrderRequest{
+		OutOrderNo:             no,
+		FinishType:             2,
+		RealServiceEndLocation: "徐汇区漕溪北路柜机 K-17",
+		Fees: []*v1.Fee{
+			{FeeName: "可口可乐 330ml", FeeCount: 1, FeeAmount: 350},
+			{FeeName: "农夫山泉 550ml", FeeCount: 2, FeeAmount: 400},
+		},
+		Discounts:    []*v1.Discount{{DiscountName: "早餐时段立减", DiscountDesc: "7-9点减1元", DiscountAmount: 100}},
+		TotalAmount:  &total,
+		FinishTicket: o.GetFinishTicket(),
+	})
+	if !d.check("kiosk completes with the goods taken: 3.50 + 4.00 - 1.00 = 6.50 CNY", err) {
+		return
+	}
+	d.say("   WeChat Pay charges the customer.")
+	if !d.check("payment taken (sandbox pay)", d.srv.Sandbox.Pay(no)) {
+		return
+	}
+	var paid *v1.Order
+	for i := 0; i < 20; i++ {
+		if paid, err = d.kiosk.Query(ctx, &v1.QueryOrderRequest{OutOrderNo: no}); err != nil || paid.GetState() == "USER_PAID" {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if d.check("kiosk queries until paid", err) {
+		d.check(fmt.Sprintf("state USER_PAID, total_amount %d fen, paid at %s", paid.GetTotalAmount(), paid.GetPaySuccTime()),
+			errors.Join(want(paid.GetState(), "USER_PAID"), want(paid.GetTotalAmount(), total)))
+	}
+}
+
+func (d *demo) walkAway(ctx context.Context) {
+	d.say("")
+	d.say("2. Another customer opens the door, changes their mind, and takes nothing.")
+	resp, err := d.kiosk.Create(ctx, &v1.NewOrder{OutOrderNo: fmt.Sprintf("K17-%d", time.Now().UnixNano()), ServiceStartTime: "OnAccept", RiskAmount: 20000})
+	if !d.check("order created", err) {
+		return
+	}
+	no := resp.GetOrder().GetOutOrderNo()
+	_, err = d.kiosk.Cancel(ctx, &v1.CancelOrderRequest{OutOrderNo: no, Reason: "顾客未取商品"})
+	if !d.check("kiosk cancels "+no, err) {
+		return
+	}
+	o, err := d.kiosk.Query(ctx, &v1.QueryOrderRequest{OutOrderNo: no})
+	if d.check("kiosk queries it", err) {
+		d.check("state is REVOKED: nothing charged", want(o.GetState(), "REVOKED"))
+	}
+}
+
+func (d *demo) badRequest(ctx context.Context) {
+	d.say("")
+	d.say("3. A kiosk bug sends a negative price.")
+	_, err := d.kiosk.Create(ctx, &v1.NewOrder{Fees: []*v1.Fee{{FeeName: "可乐", FeeCount: 1, FeeAmount: -350}}})
+	var se *shared.Error
+	if !errors.As(err, &se) {
+		d.check("refused with a typed error", fmt.Errorf("got %v", err))
+		return
+	}
+	d.say("         error: %v", se)
+	d.check("refused before reaching WeChat Pay, as INVALID_ARGUMENT naming order.fees[0].fee_amount",
+		errors.Join(want(se.Code, codes.InvalidArgument), want(len(se.Violations) > 0 && se.Violations[0].Field == "order.fees[0].fee_amount", true)))
+}
+
+func want[T comparable](got, wanted T) error {
+	if got != wanted {
+		return fmt.Errorf("got %v, want %v", got, wanted)
+	}
+	return nil
+}
