@@ -53,6 +53,14 @@ type WeChatPayAnswer struct {
 	RequestID  string `json:"request_id,omitempty"`
 }
 
+// GetCode is w.Code, or "" when WeChat Pay did not answer (w is nil).
+func (w *WeChatPayAnswer) GetCode() string {
+	if w == nil {
+		return ""
+	}
+	return w.Code
+}
+
 // Error is the error of the contract: the plugin returns it, it crosses
 // the wire as a gRPC status with details, and the host gets it back.
 type Error struct {

@@ -1,0 +1,306 @@
+package e2e
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc/codes"
+
+	"github.com/kioskpay/smartretail/host"
+	"github.com/kioskpay/smartretail/sandbox"
+	"github.com/kioskpay/smartretail/shared"
+	v1 "github.com/kioskpay/smartretail/shared/proto/smartretail/v1"
+)
+
+func ctxFor(t *testing.T) context.Context {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func TestEveryRPCThroughTheRealBinary(t *testing.T) {
+	c, env := startHost(t, host.Options{})
+	ctx := ctxFor(t)
+
+	st, err := c.Status(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !st.GetConfigured() || st.GetMchid() != env.srv.Credentials.MchID || st.GetApiBaseUrl() != env.srv.URL ||
+		st.GetVerifyMode() != "public_key" || st.GetStartedAt() == nil {
+		t.Errorf("status = %v", st)
+	}
+
+	confirm := true
+	order := &v1.NewOrder{
+		OutOrderNo: "E2E-1", ServiceStartTime: "OnAccept", ServiceEndTime: "20261231",
+		ServiceStartLocation: "柜机 K-1", ServiceEndLocation: "柜机 K-1", ServiceIntroduction: "智慧零售",
+		Fees:       []*v1.Fee{{FeeName: "可乐", FeeCount: 1, FeeAmount: 350, FeeDesc: "330ml"}},
+		Discounts:  []*v1.Discount{{DiscountName: "立减", DiscountDesc: "减1元"}},
+		RiskAmount: 20000, Attach: "a=1", NeedUserConfirm: &confirm, Openid: "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o",
+	}
+	created, err := c.Create(ctx, order)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if created.GetDisposition() != v1.Disposition_DISPOSITION_SUBMITTED || created.GetOrder().GetOrderId() == "" ||
+		created.GetOrder().GetPackage() == "" || created.GetOrder().GetOutOrderNo() != "E2E-1" ||
+		created.GetOrder().GetAppid() != env.srv.Credentials.AppID || created.GetOrder().GetMiniprogramAppid() == "" {
+		t.Errorf("create = %v", created)
+	}
+
+	got, err := c.Query(ctx, &v1.QueryOrderRequest{OutOrderNo: "E2E-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.GetState() != "CREATED" || got.GetServiceEndTime() != "20261231" || got.GetRiskAmount() != 20000 ||
+		got.GetAttach() != "a=1" || got.GetServiceIntroduction() != "智慧零售" || len(got.GetFees()) != 1 ||
+		got.GetFees()[0].GetFeeDesc() != "330ml" || got.GetDiscounts()[0].GetDiscountName() != "立减" {
+		t.Errorf("query = %v", got)
+	}
+	so, _ := env.srv.Sandbox.Order("E2E-1")
+	byID, err := c.Query(ctx, &v1.QueryOrderRequest{QueryId: so.QueryID})
+	if err != nil || byID.GetOutOrderNo() != "E2E-1" {
+		t.Errorf("query by query_id: %v, %v", byID, err)
+	}
+
+	if err := env.srv.Sandbox.Accept("E2E-1"); err != nil {
+		t.Fatal(err)
+	}
+	total := int64(250)
+	done, err := c.Complete(ctx, &v1.CompleteOrderRequest{
+		OutOrderNo: "E2E-1", FinishType: 2, RealServiceEndTime: "20261126120000",
+		Fees:      []*v1.Fee{{FeeName: "可乐", FeeCount: 1, FeeAmount: 350}},
+		Discounts: []*v1.Discount{{DiscountName: "立减", DiscountAmount: 100}}, TotalAmount: &total,
+		FinishTicket: got.GetFinishTicket(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if done.GetOrder().GetOrderId() != created.GetOrder().GetOrderId() {
+		t.Errorf("complete = %v", done)
+	}
+	if err := env.srv.Sandbox.Pay("E2E-1"); err != nil {
+		t.Fatal(err)
+	}
+	if paid, err := c.Query(ctx, &v1.QueryOrderRequest{OutOrderNo: "E2E-1"}); err != nil ||
+		paid.GetState() != "USER_PAID" || paid.GetTotalAmount() != 250 || paid.GetDiscounts()[0].GetDiscountAmount() != 100 {
+		t.Errorf("after pay: %v, %v", paid, err)
+	}
+
+	// An order with no out_order_no gets one minted by the plugin, then is cancelled.
+	minted, err := c.Create(ctx, &v1.NewOrder{RiskAmount: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	no := minted.GetOrder().GetOutOrderNo()
+	if len(no) != 32 || !strings.HasPrefix(no, "SR") {
+		t.Errorf("minted out_order_no %q", no)
+	}
+	cancelled, err := c.Cancel(ctx, &v1.CancelOrderRequest{OutOrderNo: no, Reason: "顾客未取货"})
+	if err != nil || cancelled.GetOrder().GetOutOrderNo() != no {
+		t.Fatalf("cancel: %v, %v", cancelled, err)
+	}
+	if so, _ := env.srv.Sandbox.Order(no); so.State != "REVOKED" {
+		t.Errorf("sandbox state after cancel %q", so.State)
+	}
+
+	// The event stream is open until the host stops watching.
+	wctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	defer cancel()
+	err = c.Events(wctx, 0, func(*v1.Event) error { return nil })
+	var se *shared.Error
+	if !errors.As(err, &se) || se.Code != codes.DeadlineExceeded {
+		t.Errorf("watch events ended with %v, want the caller's deadline", err)
+	}
+}
+
+// wantStatus checks the gRPC code and smartretail class of err.
+func wantStatus(t *testing.T, err error, code codes.Code, class shared.Class) *shared.Error {
+	t.Helper()
+	var se *shared.Error
+	if !errors.As(err, &se) {
+		t.Fatalf("want *shared.Error with %v, got %v", code, err)
+	}
+	if se.Code != code || se.Class != class {
+		t.Fatalf("got code %v class %v (%v), want %v %v", se.Code, se.Class, se, code, class)
+	}
+	return se
+}
+
+func TestErrorMappingOverTheWire(t *testing.T) {
+	c, env := startHost(t, host.Options{})
+	ctx := ctxFor(t)
+	sb := env.srv.Sandbox
+	if _, err := c.Create(ctx, &v1.NewOrder{OutOrderNo: "MAP-1"}); err != nil {
+		t.Fatal(err)
+	}
+
+	t.Run("invalid before sending", func(t *testing.T) {
+		_, err := c.Create(ctx, &v1.NewOrder{ServiceEndTime: "2026-11-26T10:00:00+08:00", Fees: []*v1.Fee{{FeeName: "x", FeeAmount: -1}}})
+		se := wantStatus(t, err, codes.InvalidArgument, shared.ClassInvalid)
+		fields := []string{}
+		for _, v := range se.Violations {
+			fields = append(fields, v.Field)
+		}
+		if strings.Join(fields, " ") != "order.service_end_time order.fees[0].fee_amount" || se.WeChatPay != nil {
+			t.Errorf("violations %v, wechat %v", se.Violations, se.WeChatPay)
+		}
+	})
+	t.Run("state forbids", func(t *testing.T) {
+		_, err := c.Complete(ctx, &v1.CompleteOrderRequest{OutOrderNo: "MAP-1", FinishType: 2, Fees: []*v1.Fee{{FeeName: "x", FeeAmount: 1}}})
+		se := wantStatus(t, err, codes.FailedPrecondition, shared.ClassInvalid)
+		if se.WeChatPay == nil || se.WeChatPay.Code != "INVALID_REQUEST" || se.WeChatPay.HTTPStatus != 400 || se.WeChatPay.RequestID == "" {
+			t.Errorf("wechat answer %+v", se.WeChatPay)
+		}
+	})
+	t.Run("not found", func(t *testing.T) {
+		_, err := c.Query(ctx, &v1.QueryOrderRequest{OutOrderNo: "MAP-404"})
+		if se := wantStatus(t, err, codes.NotFound, shared.ClassNotFound); se.WeChatPay.GetCode() != "ORDER_NOT_EXIST" {
+			t.Errorf("wechat answer %+v", se.WeChatPay)
+		}
+	})
+	t.Run("no permission", func(t *testing.T) {
+		_, err := c.Create(ctx, &v1.NewOrder{ServiceId: "404404"})
+		if se := wantStatus(t, err, codes.PermissionDenied, shared.ClassAuth); se.WeChatPay.GetCode() != "NO_AUTH" {
+			t.Errorf("wechat answer %+v", se.WeChatPay)
+		}
+	})
+	faults := []struct {
+		mode    string
+		code    codes.Code
+		class   shared.Class
+		wechat  string
+		reached bool
+		retry   time.Duration
+	}{
+		{"rate_limit", codes.ResourceExhausted, shared.ClassRateLimited, "FREQUENCY_LIMITED", false, time.Second},
+		{"error", codes.Unavailable, shared.ClassTransient, "SYSTEM_ERROR", false, 0},
+		{"offline", codes.Unavailable, shared.ClassNetwork, "", true, 0},
+		{"drop_response", codes.Unavailable, shared.ClassNetwork, "", true, 0},
+	}
+	for _, f := range faults {
+		t.Run("fault "+f.mode, func(t *testing.T) {
+			if err := sb.SetFaults(sandboxFaults(f.mode)); err != nil {
+				t.Fatal(err)
+			}
+			defer sb.SetFaults(sandboxFaults("none"))
+			_, err := c.Query(ctx, &v1.QueryOrderRequest{OutOrderNo: "MAP-1"})
+			se := wantStatus(t, err, f.code, f.class)
+			if se.WeChatPay.GetCode() != f.wechat || se.ReachedServer != f.reached || se.RetryAfter != f.retry {
+				t.Errorf("wechat %+v reached %v retry %v", se.WeChatPay, se.ReachedServer, se.RetryAfter)
+			}
+		})
+	}
+}
+
+func TestAuthFailuresOverTheWire(t *testing.T) {
+	env := newSandbox(t)
+	other := newOtherSandbox(t) // keys the first sandbox does not know
+	base, err := loadConfig(env.config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Run("our signature refused", func(t *testing.T) {
+		cfg := cloneConfig(base)
+		cfg.MerchantPrivateKeyFile = filepath.Join(other.dir, sandbox.MerchantPrivateKeyFile)
+		c, _ := startHost(t, host.Options{Config: cfg}) // its own sandbox has the same keys as env
+		_, err := c.Query(ctxFor(t), &v1.QueryOrderRequest{OutOrderNo: "X"})
+		if se := wantStatus(t, err, codes.Unauthenticated, shared.ClassAuth); se.WeChatPay.GetCode() != "SIGN_ERROR" {
+			t.Errorf("wechat answer %+v", se.WeChatPay)
+		}
+	})
+	t.Run("their answer does not verify", func(t *testing.T) {
+		cfg := cloneConfig(base)
+		cfg.WechatpayPublicKeyFile = filepath.Join(other.dir, sandbox.WechatPayPublicKeyFile)
+		c, _ := startHost(t, host.Options{Config: cfg})
+		_, err := c.Create(ctxFor(t), &v1.NewOrder{OutOrderNo: "FORGED-1"})
+		se := wantStatus(t, err, codes.Unauthenticated, shared.ClassAuth)
+		if !strings.Contains(se.Message, "signature does not verify") {
+			t.Errorf("message %q", se.Message)
+		}
+	})
+}
+
+func TestChecksumMismatchIsRefused(t *testing.T) {
+	env := newSandbox(t)
+	wrong := sha256.Sum256([]byte("not the plugin"))
+	_, err := host.Start(ctxFor(t), host.Options{PluginPath: pluginPath, ConfigPath: env.config, Checksum: wrong[:], Logger: testLogger(t)})
+	if err == nil || !strings.Contains(err.Error(), "checksum does not match") {
+		t.Fatalf("want a checksum refusal, got %v", err)
+	}
+	data, err := os.ReadFile(pluginPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	right := sha256.Sum256(data)
+	c, err := host.Start(ctxFor(t), host.Options{PluginPath: pluginPath, ConfigPath: env.config, Checksum: right[:], Logger: testLogger(t)})
+	if err != nil {
+		t.Fatalf("the right checksum was refused: %v", err)
+	}
+	c.Close()
+}
+
+func TestConfigureRefusalReachesStart(t *testing.T) {
+	env := newSandbox(t)
+	base, err := loadConfig(env.config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := cloneConfig(base)
+	cfg.Apiv3Key = cfg.Apiv3Key[1:]
+	_, err = host.Start(ctxFor(t), host.Options{PluginPath: pluginPath, Config: cfg, Logger: testLogger(t)})
+	se := wantStatus(t, err, codes.InvalidArgument, shared.ClassInvalid)
+	if len(se.Violations) != 1 || se.Violations[0].Field != "config.apiv3_key" || !strings.Contains(se.Violations[0].Description, "got 31") {
+		t.Errorf("violations %+v", se.Violations)
+	}
+	if strings.Contains(se.Error(), cfg.Apiv3Key) {
+		t.Error("the error leaks the APIv3 key")
+	}
+}
+
+func TestRestartOnceAfterThePluginDies(t *testing.T) {
+	c, _ := startHost(t, host.Options{})
+	ctx := ctxFor(t)
+	first := c.PID()
+	killAndWait(t, first)
+	st, err := c.Status(ctx)
+	if err != nil {
+		t.Fatalf("the call after the plugin died did not restart it: %v", err)
+	}
+	if !st.GetConfigured() || c.PID() == first || c.PID() == 0 {
+		t.Errorf("restarted plugin: configured=%v pid %d (was %d)", st.GetConfigured(), c.PID(), first)
+	}
+	killAndWait(t, c.PID())
+	_, err = c.Status(ctx)
+	if err == nil || !strings.Contains(err.Error(), "exited") || !strings.Contains(err.Error(), "killed") {
+		t.Fatalf("second death: got %v, want an error saying the plugin exited and how", err)
+	}
+}
+
+func killAndWait(t *testing.T, pid int) {
+	t.Helper()
+	p, err := os.FindProcess(pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	// go-plugin reaps its child; wait until it has noticed.
+	deadline := time.Now().Add(10 * time.Second)
+	for processAlive(pid) {
+		if time.Now().After(deadline) {
+			t.Fatalf("plugin %d still alive after SIGKILL", pid)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	time.Sleep(100 * time.Millisecond) // let go-plugin mark the client exited
+}
