@@ -149,7 +149,9 @@ func TestConfigureChecksWhatItIsGiven(t *testing.T) {
 			os.WriteFile(p, []byte("-----BEGIN PRIVATE KEY-----\nnot base64!\n"), 0o600)
 			c.MerchantPrivateKeyFile = p
 		}, "config.merchant_private_key_file", "no PEM block"},
-		{"wrong key type", func(c *v1.Config) { c.MerchantPrivateKeyFile = writePEM(t, filepath.Join(dir, "ec.pem"), "PRIVATE KEY", ecDER) },
+		{"wrong key type", func(c *v1.Config) {
+			c.MerchantPrivateKeyFile = writePEM(t, filepath.Join(dir, "ec.pem"), "PRIVATE KEY", ecDER)
+		},
 			"config.merchant_private_key_file", "want an RSA private key"},
 		{"wrong key size", func(c *v1.Config) {
 			c.MerchantPrivateKeyFile = writePEM(t, filepath.Join(dir, "small.pem"), "PRIVATE KEY", smallDER)
