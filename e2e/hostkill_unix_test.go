@@ -4,8 +4,6 @@ package e2e
 
 import (
 	"bufio"
-	"context"
-	"fmt"
 	"os"
 	"os/exec"
 	"strconv"
@@ -16,24 +14,6 @@ import (
 
 	"github.com/kioskpay/smartretail/host"
 )
-
-// hostModeEnv makes the test binary act as a kiosk host (see TestMain).
-const hostModeEnv = "SMARTRETAIL_E2E_HOST_MODE"
-
-// runHostMode starts the plugin through the host library, prints its pid
-// and waits to be killed.
-func runHostMode() int {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	c, err := host.Start(ctx, host.Options{PluginPath: os.Getenv("E2E_PLUGIN"), ConfigPath: os.Getenv("E2E_CONFIG")})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "host mode:", err)
-		return 1
-	}
-	fmt.Printf("plugin pid %d\n", c.PID())
-	time.Sleep(time.Minute) // the test SIGKILLs us long before this
-	return 0
-}
 
 // processAlive says whether pid runs: a zombie (exited, not yet reaped by
 // whoever adopted it) counts as gone.
@@ -95,4 +75,43 @@ func TestPluginExitsWhenItsHostIsKilled(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	t.Logf("plugin exited %v after its host was SIGKILLed", time.Since(killed).Round(time.Millisecond))
+}
+
+func TestRestartOnceAfterThePluginDies(t *testing.T) {
+	c, _ := startHost(t, host.Options{})
+	ctx := ctxFor(t)
+	first := c.PID()
+	killAndWait(t, first)
+	st, err := c.Status(ctx)
+	if err != nil {
+		t.Fatalf("the call after the plugin died did not restart it: %v", err)
+	}
+	if !st.GetConfigured() || c.PID() == first || c.PID() == 0 {
+		t.Errorf("restarted plugin: configured=%v pid %d (was %d)", st.GetConfigured(), c.PID(), first)
+	}
+	killAndWait(t, c.PID())
+	_, err = c.Status(ctx)
+	if err == nil || !strings.Contains(err.Error(), "exited") || !strings.Contains(err.Error(), "killed") {
+		t.Fatalf("second death: got %v, want an error saying the plugin exited and how", err)
+	}
+}
+
+func killAndWait(t *testing.T, pid int) {
+	t.Helper()
+	p, err := os.FindProcess(pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	// go-plugin reaps its child; wait until it has noticed.
+	deadline := time.Now().Add(10 * time.Second)
+	for processAlive(pid) {
+		if time.Now().After(deadline) {
+			t.Fatalf("plugin %d still alive after SIGKILL", pid)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	time.Sleep(100 * time.Millisecond) // let go-plugin mark the client exited
 }

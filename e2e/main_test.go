@@ -109,3 +109,21 @@ func (b *lockedBuffer) String() string {
 	defer b.mu.Unlock()
 	return b.buf.String()
 }
+
+// hostModeEnv makes the test binary act as a kiosk host (see TestMain).
+const hostModeEnv = "SMARTRETAIL_E2E_HOST_MODE"
+
+// runHostMode starts the plugin through the host library, prints its pid
+// and waits to be killed.
+func runHostMode() int {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c, err := host.Start(ctx, host.Options{PluginPath: os.Getenv("E2E_PLUGIN"), ConfigPath: os.Getenv("E2E_CONFIG")})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "host mode:", err)
+		return 1
+	}
+	fmt.Printf("plugin pid %d\n", c.PID())
+	time.Sleep(time.Minute) // the test SIGKILLs us long before this
+	return 0
+}

@@ -3,10 +3,11 @@ package e2e
 import (
 	"google.golang.org/protobuf/proto"
 
-	"github.com/kioskpay/smartretail/shared/config"
-	v1 "github.com/kioskpay/smartretail/shared/proto/smartretail/v1"
 	"sync"
 	"testing"
+
+	"github.com/kioskpay/smartretail/shared/config"
+	v1 "github.com/kioskpay/smartretail/shared/proto/smartretail/v1"
 
 	"github.com/kioskpay/smartretail/sandbox"
 )
