@@ -41,11 +41,14 @@ type rawPlugin struct {
 	serverCert *x509.Certificate // from handshake field 6, when mTLS is on
 	clientCert tls.Certificate
 	done       chan error
+	// stdoutAfter is what the plugin wrote to stdout after the handshake
+	// line: go-plugin owns stdout, so it must stay empty.
+	stdoutAfter *lockedBuffer
 }
 
 func startRaw(t *testing.T, mtls bool) *rawPlugin {
 	t.Helper()
-	p := &rawPlugin{cmd: exec.Command(pluginPath), done: make(chan error, 1)}
+	p := &rawPlugin{cmd: exec.Command(pluginPath), done: make(chan error, 1), stdoutAfter: &lockedBuffer{}}
 	p.cmd.Env = append(os.Environ(),
 		shared.Handshake.MagicCookieKey+"="+shared.Handshake.MagicCookieValue,
 		"PLUGIN_PROTOCOL_VERSIONS=1")
@@ -69,9 +72,10 @@ func startRaw(t *testing.T, mtls bool) *rawPlugin {
 	})
 	line := make(chan string, 1)
 	go func() {
-		l, _ := bufio.NewReader(stdout).ReadString('\n')
+		r := bufio.NewReader(stdout)
+		l, _ := r.ReadString('\n')
 		line <- l
-		_, _ = bufio.NewReader(stdout).WriteTo(devNull{}) // keep draining
+		_, _ = r.WriteTo(p.stdoutAfter) // keep draining, and keep what came
 	}()
 	select {
 	case l := <-line:
@@ -95,10 +99,6 @@ func startRaw(t *testing.T, mtls bool) *rawPlugin {
 	}
 	return p
 }
-
-type devNull struct{}
-
-func (devNull) Write(p []byte) (int, error) { return len(p), nil }
 
 // clientCertificate makes a host certificate as go-plugin's own host does.
 func clientCertificate(t *testing.T) (tls.Certificate, []byte) {
@@ -229,6 +229,13 @@ func TestForeignHostOnTheWireWithMTLS(t *testing.T) {
 	}
 	if code := p.waitExit(t, 10*time.Second); code != 0 {
 		t.Errorf("exit code %d after Shutdown, want 0; stderr: %s", code, p.cmd.Stderr)
+	}
+	time.Sleep(50 * time.Millisecond) // the drain goroutine sees EOF
+	if out := p.stdoutAfter.String(); out != "" {
+		t.Errorf("the plugin wrote to stdout after its handshake: %q", out)
+	}
+	if !strings.Contains(p.cmd.Stderr.(*lockedBuffer).String(), `"@message":"configured"`) {
+		t.Errorf("no JSON log on stderr: %s", p.cmd.Stderr)
 	}
 }
 
