@@ -1,0 +1,388 @@
+package outbox
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Limits bound what may wait offline. Zero means no limit.
+type Limits struct {
+	MaxOrders      int   // orders whose create waits
+	MaxOrderAmount int64 // fen, one order
+	MaxTotalAmount int64 // fen, all waiting orders
+}
+
+// Limit reasons, for hosts to switch on.
+const (
+	ReasonMaxOrders      = "MAX_QUEUED_ORDERS"
+	ReasonMaxOrderAmount = "MAX_ORDER_AMOUNT"
+	ReasonMaxTotalAmount = "MAX_QUEUED_AMOUNT"
+)
+
+// LimitError is an order refused because a limit would be passed.
+type LimitError struct {
+	Reason  string
+	Message string
+}
+
+func (e *LimitError) Error() string { return e.Message }
+
+// ErrConflict: the out_order_no is already in the outbox with another request.
+var ErrConflict = errors.New("out_order_no is already in the outbox with different parameters")
+
+// Enqueue stores a new order whose first operation is o.Ops[0], checked
+// against lim, with ev (ORDER_QUEUED) in the event log. If the out_order_no
+// is already stored, nothing changes and the stored order is returned with
+// existed set: the caller decides whether it is the same request.
+func (s *Store) Enqueue(o *Order, lim Limits, ev Event) (stored *Order, existed bool, err error) {
+	if o.OutOrderNo == "" || len(o.Ops) == 0 {
+		return nil, false, errors.New("outbox: an order needs an out_order_no and an operation")
+	}
+	err = s.update(func(tx *Tx) error {
+		stored, existed = nil, false
+		old, err := tx.get(o.OutOrderNo)
+		if err != nil {
+			return err
+		}
+		if old != nil {
+			stored, existed = old, true
+			return nil
+		}
+		if o.CreatePending() {
+			if err := checkLimits(tx.stats(), o.Amount, lim); err != nil {
+				return err
+			}
+		}
+		n := *o
+		n.Ops = append([]Op(nil), o.Ops...)
+		if n.Seq, err = tx.tx.Bucket(bucketOrders).NextSequence(); err != nil {
+			return err
+		}
+		if n.StoredAt.IsZero() {
+			n.StoredAt = s.opts.Now()
+		}
+		if err := tx.put(n.OutOrderNo, nil, &n); err != nil {
+			return err
+		}
+		ev.OutOrderNo = n.OutOrderNo
+		stored = &n
+		return tx.appendEvent(ev)
+	})
+	return stored, existed, err
+}
+
+func checkLimits(st stats, amount int64, lim Limits) error {
+	switch {
+	case lim.MaxOrderAmount > 0 && amount > lim.MaxOrderAmount:
+		return &LimitError{ReasonMaxOrderAmount, fmt.Sprintf("order amount %d fen is above the offline limit of %d fen for one order", amount, lim.MaxOrderAmount)}
+	case lim.MaxOrders > 0 && st.QueuedCount >= lim.MaxOrders:
+		return &LimitError{ReasonMaxOrders, fmt.Sprintf("%d orders already wait offline, the limit is %d", st.QueuedCount, lim.MaxOrders)}
+	case lim.MaxTotalAmount > 0 && st.QueuedAmount+amount > lim.MaxTotalAmount:
+		return &LimitError{ReasonMaxTotalAmount, fmt.Sprintf("%d fen already wait offline; %d more would pass the limit of %d fen", st.QueuedAmount, amount, lim.MaxTotalAmount)}
+	}
+	return nil
+}
+
+// Modify changes one order atomically: fn gets the stored order (nil if
+// none) and returns its new state (nil to delete it) and events to log.
+// fn must not keep or change anything outside: it may run more than once.
+func (s *Store) Modify(outOrderNo string, fn func(o *Order) (*Order, []Event, error)) (*Order, error) {
+	var result *Order
+	err := s.update(func(tx *Tx) error {
+		old, err := tx.get(outOrderNo)
+		if err != nil {
+			return err
+		}
+		var cur *Order
+		if old != nil {
+			c := *old
+			c.Ops = append([]Op(nil), old.Ops...)
+			cur = &c
+		}
+		n, events, err := fn(cur)
+		if err != nil {
+			return err
+		}
+		if n != nil {
+			if n.OutOrderNo != outOrderNo {
+				return fmt.Errorf("outbox: Modify(%q) returned order %q", outOrderNo, n.OutOrderNo)
+			}
+			if old == nil {
+				if n.Seq, err = tx.tx.Bucket(bucketOrders).NextSequence(); err != nil {
+					return err
+				}
+				if n.StoredAt.IsZero() {
+					n.StoredAt = s.opts.Now()
+				}
+			} else {
+				n.Seq = old.Seq
+			}
+		}
+		if err := tx.put(outOrderNo, old, n); err != nil {
+			return err
+		}
+		for _, ev := range events {
+			if ev.OutOrderNo == "" {
+				ev.OutOrderNo = outOrderNo
+			}
+			if err := tx.appendEvent(ev); err != nil {
+				return err
+			}
+		}
+		result = n
+		return nil
+	})
+	return result, err
+}
+
+// AppendEvent logs an event not tied to an order change.
+func (s *Store) AppendEvent(ev Event) error {
+	return s.update(func(tx *Tx) error { return tx.appendEvent(ev) })
+}
+
+// Get reads one order; nil, nil when the outbox has none by that number.
+func (s *Store) Get(outOrderNo string) (*Order, error) {
+	var o *Order
+	err := s.view(func(tx *Tx) error {
+		var err error
+		o, err = tx.get(outOrderNo)
+		return err
+	})
+	return o, err
+}
+
+// Due lists up to n orders with work to do, oldest first, leaving out
+// those skip names (busy elsewhere). Unreadable records are skipped: they
+// are set aside at the next open.
+func (s *Store) Due(n int, skip func(outOrderNo string) bool) ([]*Order, error) {
+	var out []*Order
+	err := s.view(func(tx *Tx) error {
+		c := tx.tx.Bucket(bucketQueue).Cursor()
+		for k, v := c.First(); k != nil && len(out) < n; k, v = c.Next() {
+			if skip != nil && skip(string(v)) {
+				continue
+			}
+			o, err := tx.get(string(v))
+			if err != nil || o == nil {
+				s.opts.Logf("outbox: queue entry %d: %v", seqOf(k), err)
+				continue
+			}
+			out = append(out, o)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// List returns the orders in state st (all states when st is ""), oldest first.
+func (s *Store) List(st State) ([]*Order, error) {
+	var out []*Order
+	err := s.view(func(tx *Tx) error {
+		if st == StateFailed {
+			c := tx.tx.Bucket(bucketFailed).Cursor()
+			for k, _ := c.First(); k != nil; k, _ = c.Next() {
+				if o, err := tx.get(string(k)); err == nil && o != nil {
+					out = append(out, o)
+				}
+			}
+			sortBySeq(out)
+			return nil
+		}
+		c := tx.tx.Bucket(bucketOrders).Cursor()
+		for k, v := c.First(); k != nil; k, v = c.Next() {
+			o, err := tx.decode(k, v)
+			if err != nil {
+				continue
+			}
+			if st == "" || o.State() == st || (st == StateQueued && o.State() == StateSubmitting) {
+				out = append(out, o)
+			}
+		}
+		sortBySeq(out)
+		return nil
+	})
+	return out, err
+}
+
+func sortBySeq(os []*Order) {
+	for i := 1; i < len(os); i++ {
+		for j := i; j > 0 && os[j].Seq < os[j-1].Seq; j-- {
+			os[j], os[j-1] = os[j-1], os[j]
+		}
+	}
+}
+
+// Stats summarise the outbox for status.
+type Stats struct {
+	QueuedCount  int       // orders whose create waits
+	QueuedAmount int64     // their amounts, fen
+	FailedCount  int       // orders on the failed list
+	WorkCount    int       // orders with any operation waiting
+	OldestWork   time.Time // when the oldest of those was stored; zero if none
+	CorruptCount int       // records set aside
+}
+
+// Stats reads the counters; it does not scan the records.
+func (s *Store) Stats() (Stats, error) {
+	var out Stats
+	err := s.view(func(tx *Tx) error {
+		st := tx.stats()
+		out.QueuedCount, out.QueuedAmount, out.FailedCount = st.QueuedCount, st.QueuedAmount, st.FailedCount
+		q := tx.tx.Bucket(bucketQueue)
+		out.WorkCount = q.Stats().KeyN
+		if k, v := q.Cursor().First(); k != nil {
+			if o, err := tx.get(string(v)); err == nil && o != nil {
+				out.OldestWork = o.StoredAt
+			}
+		}
+		out.CorruptCount = tx.tx.Bucket(bucketCorrupt).Stats().KeyN
+		return nil
+	})
+	return out, err
+}
+
+// EventsAfter returns up to max events with sequence numbers above seq.
+func (s *Store) EventsAfter(seq uint64, max int) ([]Event, error) {
+	var out []Event
+	err := s.view(func(tx *Tx) error {
+		c := tx.tx.Bucket(bucketEvents).Cursor()
+		for k, v := c.Seek(u64(seq + 1)); k != nil && len(out) < max; k, v = c.Next() {
+			plain, err := unseal(s.aead, place(bucketEvents, k), v)
+			if err != nil {
+				s.opts.Logf("outbox: event %d cannot be read: %v", seqOf(k), err)
+				continue
+			}
+			var ev Event
+			if err := jsonUnmarshal(plain, &ev); err != nil {
+				s.opts.Logf("outbox: event %d cannot be read: %v", seqOf(k), err)
+				continue
+			}
+			out = append(out, ev)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// Prune deletes submitted orders settled longer ago than the retention
+// period, and events older than it. Queued and failed orders are never
+// pruned: they wait for the network or for a person.
+func (s *Store) Prune() (orders, events int, err error) {
+	cutoff := s.opts.Now().Add(-s.opts.Retention)
+	err = s.update(func(tx *Tx) error {
+		orders, events = 0, 0
+		var old []*Order
+		c := tx.tx.Bucket(bucketOrders).Cursor()
+		for k, v := c.First(); k != nil; k, v = c.Next() {
+			o, err := tx.decode(k, v)
+			if err != nil {
+				continue
+			}
+			if o.State() == StateSubmitted && o.settledAt().Before(cutoff) {
+				old = append(old, o)
+			}
+		}
+		for _, o := range old {
+			if err := tx.put(o.OutOrderNo, o, nil); err != nil {
+				return err
+			}
+		}
+		orders = len(old)
+		eb := tx.tx.Bucket(bucketEvents)
+		ec := eb.Cursor()
+		var stale [][]byte
+		for k, v := ec.First(); k != nil; k, v = ec.Next() {
+			plain, err := unseal(s.aead, place(bucketEvents, k), v)
+			var ev Event
+			if err == nil && jsonUnmarshal(plain, &ev) == nil && !ev.Time.Before(cutoff) {
+				break // events are in time order: the rest are newer
+			}
+			stale = append(stale, append([]byte(nil), k...))
+		}
+		for _, k := range stale {
+			if err := eb.Delete(k); err != nil {
+				return err
+			}
+		}
+		events = len(stale)
+		return nil
+	})
+	return orders, events, err
+}
+
+// CorruptRecord is a value set aside because it could not be read.
+type CorruptRecord struct {
+	Where string // bucket/key
+	Size  int
+}
+
+// Corrupt lists the records set aside.
+func (s *Store) Corrupt() ([]CorruptRecord, error) {
+	var out []CorruptRecord
+	err := s.view(func(tx *Tx) error {
+		return tx.tx.Bucket(bucketCorrupt).ForEach(func(k, v []byte) error {
+			out = append(out, CorruptRecord{Where: string(k), Size: len(v)})
+			return nil
+		})
+	})
+	return out, err
+}
+
+// Compact rewrites the file without its free pages (a bbolt file never
+// shrinks by itself) and returns the sizes before and after. Writes wait
+// while it runs.
+func (s *Store) Compact() (before, after int64, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return 0, 0, ErrClosed
+	}
+	path := s.opts.Path
+	if fi, err := os.Stat(path); err == nil {
+		before = fi.Size()
+	}
+	tmp := path + ".compact"
+	_ = os.Remove(tmp)
+	dst, err := bolt.Open(tmp, 0o600, &bolt.Options{Timeout: s.opts.LockTimeout, FreelistType: bolt.FreelistMapType})
+	if err != nil {
+		return 0, 0, fmt.Errorf("outbox compact: %w", err)
+	}
+	if err := bolt.Compact(dst, s.db, 64<<20); err != nil {
+		dst.Close()
+		os.Remove(tmp)
+		return 0, 0, fmt.Errorf("outbox compact: %w", err)
+	}
+	if err := dst.Sync(); err != nil {
+		dst.Close()
+		os.Remove(tmp)
+		return 0, 0, fmt.Errorf("outbox compact: %w", err)
+	}
+	dst.Close()
+	if err := s.db.Close(); err != nil {
+		return 0, 0, fmt.Errorf("outbox compact: %w", err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		// The old file is intact: reopen it.
+		s.db, _ = bolt.Open(path, 0o600, &bolt.Options{Timeout: s.opts.LockTimeout, FreelistType: bolt.FreelistMapType})
+		return 0, 0, fmt.Errorf("outbox compact: %w", err)
+	}
+	syncDir(filepath.Dir(path))
+	db, err := openDB(path, s.opts.LockTimeout)
+	if err != nil {
+		return 0, 0, fmt.Errorf("outbox compact: reopening: %w", err)
+	}
+	s.db = db
+	if fi, err := os.Stat(path); err == nil {
+		after = fi.Size()
+	}
+	return before, after, nil
+}
+
+// SameBody compares two request bodies as JSON documents.
+func SameBody(a, b []byte) bool { return bytes.Equal(compactJSON(a), compactJSON(b)) }

@@ -1,0 +1,149 @@
+package outbox
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+)
+
+// recordVersion is the format of an Order record. A reader meets only
+// versions it knows; anything else is set aside as corrupt, not guessed at.
+const recordVersion = 1
+
+// OpKind is what an operation does at WeChat Pay.
+type OpKind string
+
+// The operations, in the only order they can occur for one order.
+const (
+	OpCreate   OpKind = "create"
+	OpCancel   OpKind = "cancel"
+	OpComplete OpKind = "complete"
+)
+
+// OpState is how far an operation got.
+type OpState string
+
+// Operation states. InFlight is committed before the request leaves, so a
+// crash after sending is found as InFlight and reconciled, never resent blind.
+const (
+	OpPending  OpState = "pending"   // not sent yet
+	OpInFlight OpState = "in_flight" // sent, or about to be: the outcome is unknown until reconciled
+	OpDone     OpState = "done"      // WeChat Pay accepted it
+	OpFailed   OpState = "failed"    // WeChat Pay refused it for good, or it expired
+)
+
+// Op is one operation on an order. Body is the WeChat Pay request body,
+// opaque here; Result is WeChat Pay's answer once done.
+type Op struct {
+	Kind      OpKind          `json:"kind"`
+	Body      json.RawMessage `json:"body,omitempty"`
+	State     OpState         `json:"state"`
+	AddedAt   time.Time       `json:"added_at"`
+	Attempts  int             `json:"attempts,omitempty"`
+	LastError string          `json:"last_error,omitempty"`
+	DoneAt    time.Time       `json:"done_at,omitzero"`
+	Result    json.RawMessage `json:"result,omitempty"`
+}
+
+// Failure says why an order is on the failed list.
+type Failure struct {
+	Code    string    `json:"code"` // WeChat Pay's code, or EXPIRED_OFFLINE, ...
+	Message string    `json:"message"`
+	Op      OpKind    `json:"op"`
+	At      time.Time `json:"at"`
+}
+
+// Order is everything the outbox keeps about one order.
+type Order struct {
+	Version    int       `json:"v"`
+	OutOrderNo string    `json:"out_order_no"`
+	Seq        uint64    `json:"seq"` // queue position: first come, first sent
+	StoredAt   time.Time `json:"stored_at"`
+	// Amount (fen) counts against the offline limits while the create is
+	// not done: the most the customer can be charged for it.
+	Amount  int64    `json:"amount"`
+	Ops     []Op     `json:"ops"`
+	Failure *Failure `json:"failure,omitempty"`
+}
+
+// State is an order's state in the outbox, derived from its operations.
+type State string
+
+// Order states.
+const (
+	StateQueued     State = "QUEUED"     // waiting to be sent
+	StateSubmitting State = "SUBMITTING" // an operation is in flight or unsettled
+	StateSubmitted  State = "SUBMITTED"  // every operation done; kept for the retention period
+	StateFailed     State = "FAILED"     // on the failed list until retried or dropped
+)
+
+// State derives the order's state from its operations.
+func (o *Order) State() State {
+	switch {
+	case o.Failure != nil:
+		return StateFailed
+	case o.Next() < 0:
+		return StateSubmitted
+	case o.Ops[o.Next()].State == OpInFlight:
+		return StateSubmitting
+	default:
+		return StateQueued
+	}
+}
+
+// Next is the index of the first operation not done, or -1.
+func (o *Order) Next() int {
+	for i := range o.Ops {
+		if o.Ops[i].State != OpDone {
+			return i
+		}
+	}
+	return -1
+}
+
+// CreatePending says whether the order's create has not been confirmed: it
+// then counts against the offline limits.
+func (o *Order) CreatePending() bool {
+	for _, op := range o.Ops {
+		if op.Kind == OpCreate {
+			return op.State != OpDone && o.Failure == nil
+		}
+	}
+	return false
+}
+
+// Has says whether the order has an operation of kind k.
+func (o *Order) Has(k OpKind) bool {
+	for _, op := range o.Ops {
+		if op.Kind == k {
+			return true
+		}
+	}
+	return false
+}
+
+// settledAt is when the order's last operation was done: retention counts
+// from there.
+func (o *Order) settledAt() time.Time {
+	var t time.Time
+	for _, op := range o.Ops {
+		if op.DoneAt.After(t) {
+			t = op.DoneAt
+		}
+	}
+	return t
+}
+
+func decodeOrder(plain []byte) (*Order, error) {
+	var o Order
+	if err := json.Unmarshal(plain, &o); err != nil {
+		return nil, fmt.Errorf("record is not valid JSON: %v", err)
+	}
+	if o.Version != recordVersion {
+		return nil, fmt.Errorf("record format version %d, this plugin reads version %d", o.Version, recordVersion)
+	}
+	if o.OutOrderNo == "" || len(o.Ops) == 0 {
+		return nil, fmt.Errorf("record has no out_order_no or no operations")
+	}
+	return &o, nil
+}

@@ -1,0 +1,408 @@
+// Package outbox is the plugin's durable store of orders it could not send
+// yet: a bbolt file at outbox_path holding each queued order, the operations
+// queued on it (create, then cancel or complete) in the order the host made
+// them, the failed list, and the event log hosts resume from.
+//
+// Every record is sealed with AES-256-GCM (records hold the customer's
+// openid); the key lives in its own file. Every change is committed with
+// fsync before the caller is answered. Concurrent changes share one commit
+// (group commit) without waiting on a timer: whatever arrives while a commit
+// runs goes into the next one.
+package outbox
+
+import (
+	"crypto/cipher"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Buckets.
+var (
+	bucketOrders  = []byte("orders")  // out_order_no -> sealed Order
+	bucketQueue   = []byte("queue")   // seq -> out_order_no, orders with work to do
+	bucketFailed  = []byte("failed")  // out_order_no -> "", the failed list
+	bucketEvents  = []byte("events")  // seq -> sealed Event
+	bucketCorrupt = []byte("corrupt") // "bucket/key" -> raw value, set aside
+	bucketMeta    = []byte("meta")
+	keyCheck      = []byte("key_check") // a sealed known value: proves the key
+	keyFormat     = []byte("format")
+)
+
+const (
+	formatVersion = "1"
+	keyCheckValue = "smartretail outbox key check"
+	// DefaultLockTimeout bounds the wait for another process's lock.
+	DefaultLockTimeout = 2 * time.Second
+	// DefaultRetention keeps submitted orders and events for queries and audit.
+	DefaultRetention = 7 * 24 * time.Hour
+	// maxBatch caps how many changes share one commit.
+	maxBatch = 1000
+)
+
+// Options configure a Store.
+type Options struct {
+	// Path is the bbolt file; KeyFile the hex AES-256 key (default
+	// outbox.key beside Path), created 0600 when neither exists yet.
+	Path    string
+	KeyFile string
+	// LockTimeout bounds the wait for the file lock (DefaultLockTimeout).
+	LockTimeout time.Duration
+	// Retention keeps submitted orders and events (DefaultRetention).
+	Retention time.Duration
+	// Now is the clock (time.Now).
+	Now func() time.Time
+	// Logf reports records set aside and other things an operator must
+	// know; nil discards them. It never receives record contents.
+	Logf func(format string, args ...any)
+}
+
+// Store is an open outbox. Safe for concurrent use.
+type Store struct {
+	opts Options
+	aead cipher.AEAD
+
+	// mu guards db against Compact, which swaps the file underneath.
+	mu     sync.RWMutex
+	db     *bolt.DB
+	writes chan *write
+	done   chan struct{}
+	closed bool
+	wg     sync.WaitGroup
+
+	// notify is closed and replaced after every commit that added events.
+	notifyMu sync.Mutex
+	notify   chan struct{}
+}
+
+type write struct {
+	fn     func(*Tx) error
+	result chan error
+	events bool // set by fn when it appended events
+}
+
+// ErrClosed is returned for work on a closed Store.
+var ErrClosed = errors.New("outbox: closed")
+
+// LockError says another process holds the outbox.
+type LockError struct {
+	Path string
+	PID  int // 0 when unknown
+}
+
+func (e *LockError) Error() string {
+	if e.PID > 0 {
+		return fmt.Sprintf("outbox %s is locked by another process (pid %d, still running): one plugin per outbox; stop it or give this one another outbox_path", e.Path, e.PID)
+	}
+	return fmt.Sprintf("outbox %s is locked by another process: one plugin per outbox; stop it or give this one another outbox_path", e.Path)
+}
+
+// Open opens (or creates) the outbox, checks the key against it, and sets
+// aside any record it cannot read.
+func Open(opts Options) (*Store, error) {
+	if opts.Path == "" {
+		return nil, errors.New("outbox: no path")
+	}
+	if opts.KeyFile == "" {
+		opts.KeyFile = filepath.Join(filepath.Dir(opts.Path), "outbox.key")
+	}
+	if opts.LockTimeout <= 0 {
+		opts.LockTimeout = DefaultLockTimeout
+	}
+	if opts.Retention <= 0 {
+		opts.Retention = DefaultRetention
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Logf == nil {
+		opts.Logf = func(string, ...any) {}
+	}
+	if err := os.MkdirAll(filepath.Dir(opts.Path), 0o700); err != nil {
+		return nil, fmt.Errorf("outbox %s: %w", opts.Path, err)
+	}
+	_, statErr := os.Stat(opts.Path)
+	fresh := errors.Is(statErr, os.ErrNotExist)
+
+	db, err := openDB(opts.Path, opts.LockTimeout)
+	if err != nil {
+		return nil, err
+	}
+	key, err := loadOrCreateKey(opts.KeyFile, fresh || isEmpty(db))
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	aead, err := newAEAD(key)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("outbox key %s: %w", opts.KeyFile, err)
+	}
+	s := &Store{opts: opts, aead: aead, db: db, writes: make(chan *write, maxBatch),
+		done: make(chan struct{}), notify: make(chan struct{})}
+	if err := s.init(); err != nil {
+		db.Close()
+		return nil, err
+	}
+	s.wg.Add(1)
+	go s.commitLoop()
+	return s, nil
+}
+
+func openDB(path string, timeout time.Duration) (*bolt.DB, error) {
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: timeout, FreelistType: bolt.FreelistMapType})
+	if errors.Is(err, bolt.ErrTimeout) {
+		return nil, &LockError{Path: path, PID: lockOwner(path)}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("outbox %s: %w", path, err)
+	}
+	// Say who holds the lock, for the next process that finds it taken.
+	_ = os.WriteFile(path+".owner", []byte(strconv.Itoa(os.Getpid())+"\n"), 0o600)
+	return db, nil
+}
+
+// lockOwner reads the pid the lock holder wrote, if it still runs.
+func lockOwner(path string) int {
+	data, err := os.ReadFile(path + ".owner")
+	if err != nil {
+		return 0
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(data)))
+	if err != nil || pid <= 0 || !processRunning(pid) {
+		return 0
+	}
+	return pid
+}
+
+func isEmpty(db *bolt.DB) bool {
+	empty := true
+	_ = db.View(func(tx *bolt.Tx) error {
+		if b := tx.Bucket(bucketMeta); b != nil && b.Get(keyCheck) != nil {
+			empty = false
+		}
+		return nil
+	})
+	return empty
+}
+
+// init creates the buckets, proves the key, and checks every record.
+func (s *Store) init() error {
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		for _, name := range [][]byte{bucketOrders, bucketQueue, bucketFailed, bucketEvents, bucketCorrupt, bucketMeta} {
+			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+				return err
+			}
+		}
+		meta := tx.Bucket(bucketMeta)
+		if f := meta.Get(keyFormat); f != nil && string(f) != formatVersion {
+			return fmt.Errorf("outbox %s has format %q, this plugin knows %q: use the plugin version that wrote it", s.opts.Path, f, formatVersion)
+		}
+		if err := meta.Put(keyFormat, []byte(formatVersion)); err != nil {
+			return err
+		}
+		check := meta.Get(keyCheck)
+		if check == nil {
+			return meta.Put(keyCheck, seal(s.aead, keyCheck, []byte(keyCheckValue)))
+		}
+		if plain, err := unseal(s.aead, keyCheck, check); err != nil || string(plain) != keyCheckValue {
+			return ErrWrongKey
+		}
+		return nil
+	})
+	if err != nil {
+		if errors.Is(err, ErrWrongKey) {
+			return fmt.Errorf("%w: %s", ErrWrongKey, s.opts.KeyFile)
+		}
+		return fmt.Errorf("outbox %s: %w", s.opts.Path, err)
+	}
+	return s.check()
+}
+
+// check reads every order record at open: what cannot be read is moved to
+// the corrupt bucket (with a log line) so it never blocks the rest, and the
+// queue index, failed index and counters are rebuilt from what remains.
+func (s *Store) check() error {
+	return s.db.Update(func(btx *bolt.Tx) error {
+		tx := &Tx{s: s, tx: btx}
+		var bad [][]byte
+		var good []*Order
+		c := btx.Bucket(bucketOrders).Cursor()
+		for k, v := c.First(); k != nil; k, v = c.Next() {
+			o, err := tx.decode(k, v)
+			if err != nil {
+				bad = append(bad, append([]byte(nil), k...))
+				continue
+			}
+			good = append(good, o)
+		}
+		for _, k := range bad {
+			if err := tx.setAside(bucketOrders, k, "cannot be read"); err != nil {
+				return err
+			}
+		}
+		for _, name := range [][]byte{bucketQueue, bucketFailed} {
+			if err := btx.DeleteBucket(name); err != nil {
+				return err
+			}
+			if _, err := btx.CreateBucket(name); err != nil {
+				return err
+			}
+		}
+		if err := tx.putStats(stats{}); err != nil {
+			return err
+		}
+		for _, o := range good {
+			if err := tx.index(o); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// Close finishes pending writes and closes the file.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	close(s.done)
+	s.mu.Unlock()
+	s.wg.Wait()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_ = os.Remove(s.opts.Path + ".owner")
+	return s.db.Close()
+}
+
+// Path is the outbox file.
+func (s *Store) Path() string { return s.opts.Path }
+
+// update runs fn in a write transaction, committed (fsync) before it
+// returns. Concurrent updates share a commit; if fn fails, only fn's
+// changes are dropped.
+func (s *Store) update(fn func(*Tx) error) error {
+	w := &write{fn: fn, result: make(chan error, 1)}
+	select {
+	case s.writes <- w:
+	case <-s.done:
+		return ErrClosed
+	}
+	select {
+	case err := <-w.result:
+		return err
+	case <-s.done:
+		// Close waits for the commit loop, which answers every write it took.
+		return <-w.result
+	}
+}
+
+// commitLoop is the single writer: it takes every write waiting, runs them
+// in one transaction and commits once. A write whose fn fails is answered
+// with its error and the rest are run again without it (bbolt cannot undo
+// one fn's changes inside a transaction).
+func (s *Store) commitLoop() {
+	defer s.wg.Done()
+	for {
+		var first *write
+		select {
+		case first = <-s.writes:
+		case <-s.done:
+			// Answer what is still waiting, then stop.
+			for {
+				select {
+				case w := <-s.writes:
+					w.result <- ErrClosed
+				default:
+					return
+				}
+			}
+		}
+		batch := []*write{first}
+	more:
+		for len(batch) < maxBatch {
+			select {
+			case w := <-s.writes:
+				batch = append(batch, w)
+			default:
+				break more
+			}
+		}
+		s.commit(batch)
+	}
+}
+
+type fnError struct {
+	i   int
+	err error
+}
+
+func (e *fnError) Error() string { return e.err.Error() }
+
+func (s *Store) commit(batch []*write) {
+	for len(batch) > 0 {
+		s.mu.RLock()
+		events := false
+		err := s.db.Update(func(btx *bolt.Tx) error {
+			for i, w := range batch {
+				tx := &Tx{s: s, tx: btx}
+				if err := w.fn(tx); err != nil {
+					return &fnError{i: i, err: err}
+				}
+				events = events || tx.events
+			}
+			return nil
+		})
+		s.mu.RUnlock()
+		var fe *fnError
+		if errors.As(err, &fe) {
+			batch[fe.i].result <- fe.err
+			batch = append(batch[:fe.i:fe.i], batch[fe.i+1:]...)
+			continue
+		}
+		for _, w := range batch {
+			w.result <- err
+		}
+		if err == nil && events {
+			s.notifyMu.Lock()
+			close(s.notify)
+			s.notify = make(chan struct{})
+			s.notifyMu.Unlock()
+		}
+		return
+	}
+}
+
+// view runs fn in a read transaction.
+func (s *Store) view(fn func(*Tx) error) error {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed {
+		return ErrClosed
+	}
+	return s.db.View(func(btx *bolt.Tx) error { return fn(&Tx{s: s, tx: btx}) })
+}
+
+// Changed returns a channel closed at the next commit that adds events.
+func (s *Store) Changed() <-chan struct{} {
+	s.notifyMu.Lock()
+	defer s.notifyMu.Unlock()
+	return s.notify
+}
+
+func u64(n uint64) []byte {
+	var b [8]byte
+	binary.BigEndian.PutUint64(b[:], n)
+	return b[:]
+}

@@ -1,0 +1,367 @@
+package outbox
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+const openid = "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o"
+
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) Add(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+func open(t *testing.T, dir string, clk *clock) *Store {
+	t.Helper()
+	opts := Options{Path: filepath.Join(dir, "outbox.db")}
+	if clk != nil {
+		opts.Now = clk.Now
+	}
+	s, err := Open(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func newOrder(no string, amount int64) *Order {
+	body := fmt.Sprintf(`{"out_order_no":%q,"openid":%q,"risk_amount":%d}`, no, openid, amount)
+	return &Order{OutOrderNo: no, Amount: amount, Ops: []Op{{Kind: OpCreate, Body: []byte(body), State: OpPending}}}
+}
+
+func enqueue(t *testing.T, s *Store, no string, amount int64) *Order {
+	t.Helper()
+	o, existed, err := s.Enqueue(newOrder(no, amount), Limits{}, Event{Type: EventOrderQueued})
+	if err != nil || existed {
+		t.Fatalf("enqueue %s: existed=%v err=%v", no, existed, err)
+	}
+	return o
+}
+
+func TestKeyFileAndSealing(t *testing.T) {
+	dir := t.TempDir()
+	s := open(t, dir, nil)
+	enqueue(t, s, "SEAL-1", 100)
+	fi, err := os.Stat(filepath.Join(dir, "outbox.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Perm() != 0o600 {
+		t.Errorf("key file mode %v, want 0600", fi.Mode().Perm())
+	}
+	s.Close()
+
+	raw, err := os.ReadFile(filepath.Join(dir, "outbox.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(raw, []byte(openid)) || bytes.Contains(raw, []byte("risk_amount")) {
+		t.Fatal("the outbox file holds the record in the clear")
+	}
+
+	// Another key does not open it, and says so.
+	other := filepath.Join(dir, "other.key")
+	os.WriteFile(other, []byte(strings.Repeat("ab", KeyLen)+"\n"), 0o600)
+	_, err = Open(Options{Path: filepath.Join(dir, "outbox.db"), KeyFile: other})
+	if !errors.Is(err, ErrWrongKey) || !strings.Contains(err.Error(), other) {
+		t.Fatalf("wrong key: %v", err)
+	}
+	// A missing key for an outbox that has records is an error, not a new key.
+	_, err = Open(Options{Path: filepath.Join(dir, "outbox.db"), KeyFile: filepath.Join(dir, "gone.key")})
+	if err == nil || !strings.Contains(err.Error(), "missing") {
+		t.Fatalf("missing key: %v", err)
+	}
+	if _, statErr := os.Stat(filepath.Join(dir, "gone.key")); statErr == nil {
+		t.Fatal("a new key was made for an outbox sealed with another")
+	}
+	// A malformed key file is refused without printing it.
+	os.WriteFile(other, []byte("not-hex-at-all\n"), 0o600)
+	_, err = Open(Options{Path: filepath.Join(dir, "outbox.db"), KeyFile: other})
+	if err == nil || strings.Contains(err.Error(), "not-hex") {
+		t.Fatalf("malformed key: %v", err)
+	}
+
+	s2 := open(t, dir, nil)
+	o, err := s2.Get("SEAL-1")
+	if err != nil || o == nil || !bytes.Contains(o.Ops[0].Body, []byte(openid)) {
+		t.Fatalf("reopened with the right key: %+v, %v", o, err)
+	}
+}
+
+func TestSecondOpenIsRefusedWithTheOwner(t *testing.T) {
+	dir := t.TempDir()
+	open(t, dir, nil)
+	start := time.Now()
+	_, err := Open(Options{Path: filepath.Join(dir, "outbox.db"), LockTimeout: 200 * time.Millisecond})
+	var le *LockError
+	if !errors.As(err, &le) {
+		t.Fatalf("want a LockError, got %v", err)
+	}
+	if le.PID != os.Getpid() || !strings.Contains(err.Error(), fmt.Sprintf("pid %d", os.Getpid())) {
+		t.Errorf("lock error %q does not name the holder", err)
+	}
+	if time.Since(start) > 5*time.Second {
+		t.Errorf("waited %v for the lock", time.Since(start))
+	}
+}
+
+func TestEnqueueIsIdempotentAndLimited(t *testing.T) {
+	s := open(t, t.TempDir(), nil)
+	first := enqueue(t, s, "L-1", 300)
+	again, existed, err := s.Enqueue(newOrder("L-1", 300), Limits{}, Event{Type: EventOrderQueued})
+	if err != nil || !existed || again.Seq != first.Seq {
+		t.Fatalf("second enqueue: %+v existed=%v %v", again, existed, err)
+	}
+	lim := Limits{MaxOrders: 3, MaxOrderAmount: 1000, MaxTotalAmount: 1500}
+	cases := []struct {
+		no     string
+		amount int64
+		reason string
+	}{
+		{"L-2", 1001, ReasonMaxOrderAmount},
+		{"L-2", 1000, ""},
+		{"L-3", 201, ReasonMaxTotalAmount},
+		{"L-3", 200, ""},
+		{"L-4", 0, ReasonMaxOrders},
+	}
+	for _, tc := range cases {
+		_, _, err := s.Enqueue(newOrder(tc.no, tc.amount), lim, Event{Type: EventOrderQueued})
+		var le *LimitError
+		switch {
+		case tc.reason == "" && err != nil:
+			t.Errorf("%s %d: %v", tc.no, tc.amount, err)
+		case tc.reason != "" && (!errors.As(err, &le) || le.Reason != tc.reason):
+			t.Errorf("%s %d: got %v, want %s", tc.no, tc.amount, err, tc.reason)
+		}
+	}
+	st, err := s.Stats()
+	if err != nil || st.QueuedCount != 3 || st.QueuedAmount != 1500 || st.WorkCount != 3 {
+		t.Errorf("stats %+v %v", st, err)
+	}
+}
+
+func TestConcurrentEnqueuesShareCommitsAndOneFailureStaysAlone(t *testing.T) {
+	s := open(t, t.TempDir(), nil)
+	lim := Limits{MaxOrderAmount: 1000}
+	var wg sync.WaitGroup
+	errs := make([]error, 64)
+	for i := range errs {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			amount := int64(10)
+			if i%8 == 0 {
+				amount = 5000 // refused
+			}
+			_, _, errs[i] = s.Enqueue(newOrder(fmt.Sprintf("C-%d", i), amount), lim, Event{Type: EventOrderQueued})
+		}(i)
+	}
+	wg.Wait()
+	for i, err := range errs {
+		var le *LimitError
+		if i%8 == 0 && !errors.As(err, &le) {
+			t.Errorf("order %d: want a limit error, got %v", i, err)
+		}
+		if i%8 != 0 && err != nil {
+			t.Errorf("order %d: %v", i, err)
+		}
+	}
+	st, _ := s.Stats()
+	if st.QueuedCount != 56 || st.QueuedAmount != 560 {
+		t.Errorf("stats %+v", st)
+	}
+	evs, _ := s.EventsAfter(0, 1000)
+	if len(evs) != 56 {
+		t.Errorf("%d events for 56 queued orders", len(evs))
+	}
+	for i := 1; i < len(evs); i++ {
+		if evs[i].Seq != evs[i-1].Seq+1 {
+			t.Fatalf("event sequence has a gap: %d then %d", evs[i-1].Seq, evs[i].Seq)
+		}
+	}
+}
+
+func TestOperationsDueFailedAndStats(t *testing.T) {
+	clk := &clock{t: time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC)}
+	s := open(t, t.TempDir(), clk)
+	enqueue(t, s, "D-1", 100)
+	clk.Add(time.Second)
+	enqueue(t, s, "D-2", 200)
+	due, err := s.Due(10, nil)
+	if err != nil || len(due) != 2 || due[0].OutOrderNo != "D-1" {
+		t.Fatalf("due: %v %v", due, err)
+	}
+	if due, _ := s.Due(10, func(no string) bool { return no == "D-1" }); len(due) != 1 || due[0].OutOrderNo != "D-2" {
+		t.Fatalf("due skipping D-1: %v", due)
+	}
+
+	// D-1: create in flight, then done, then a complete is queued behind it.
+	mod := func(no string, f func(o *Order)) *Order {
+		o, err := s.Modify(no, func(o *Order) (*Order, []Event, error) { f(o); return o, nil, nil })
+		if err != nil {
+			t.Fatal(err)
+		}
+		return o
+	}
+	if o := mod("D-1", func(o *Order) { o.Ops[0].State = OpInFlight; o.Ops[0].Attempts++ }); o.State() != StateSubmitting {
+		t.Errorf("state %s", o.State())
+	}
+	if o := mod("D-1", func(o *Order) { o.Ops[0].State = OpDone; o.Ops[0].DoneAt = clk.Now() }); o.State() != StateSubmitted {
+		t.Errorf("state %s", o.State())
+	}
+	st, _ := s.Stats()
+	if st.QueuedCount != 1 || st.QueuedAmount != 200 || st.WorkCount != 1 {
+		t.Errorf("after D-1 submitted: %+v", st)
+	}
+	o := mod("D-1", func(o *Order) { o.Ops = append(o.Ops, Op{Kind: OpComplete, State: OpPending, Body: []byte(`{}`)}) })
+	if o.State() != StateQueued || o.Next() != 1 {
+		t.Errorf("after a queued complete: %s next %d", o.State(), o.Next())
+	}
+	if st, _ := s.Stats(); st.WorkCount != 2 || st.QueuedCount != 1 {
+		t.Errorf("stats %+v", st)
+	}
+
+	// D-2 fails: it leaves the queue for the failed list.
+	mod("D-2", func(o *Order) { o.Failure = &Failure{Code: "EXPIRED_OFFLINE", Message: "too old", Op: OpCreate, At: clk.Now()} })
+	failed, _ := s.List(StateFailed)
+	if len(failed) != 1 || failed[0].OutOrderNo != "D-2" {
+		t.Fatalf("failed list %v", failed)
+	}
+	if st, _ := s.Stats(); st.FailedCount != 1 || st.QueuedCount != 0 || st.WorkCount != 1 {
+		t.Errorf("stats after failure %+v", st)
+	}
+	// Dropping removes it everywhere.
+	if _, err := s.Modify("D-2", func(*Order) (*Order, []Event, error) { return nil, nil, nil }); err != nil {
+		t.Fatal(err)
+	}
+	if o, _ := s.Get("D-2"); o != nil {
+		t.Error("dropped order still there")
+	}
+	if st, _ := s.Stats(); st.FailedCount != 0 {
+		t.Errorf("stats after drop %+v", st)
+	}
+}
+
+func TestEventsResumeAcrossReopen(t *testing.T) {
+	dir := t.TempDir()
+	s := open(t, dir, nil)
+	changed := s.Changed()
+	enqueue(t, s, "E-1", 1)
+	select {
+	case <-changed:
+	case <-time.After(5 * time.Second):
+		t.Fatal("no change notification")
+	}
+	enqueue(t, s, "E-2", 1)
+	s.AppendEvent(Event{Type: EventNetworkStatusChanged, Network: "OFFLINE"})
+	evs, _ := s.EventsAfter(1, 10)
+	if len(evs) != 2 || evs[0].OutOrderNo != "E-2" || evs[1].Network != "OFFLINE" {
+		t.Fatalf("events after 1: %+v", evs)
+	}
+	s.Close()
+	s = open(t, dir, nil)
+	enqueue(t, s, "E-3", 1)
+	evs, _ = s.EventsAfter(evs[1].Seq, 10)
+	if len(evs) != 1 || evs[0].OutOrderNo != "E-3" || evs[0].Seq != 4 {
+		t.Fatalf("after reopen: %+v", evs)
+	}
+}
+
+func TestCorruptRecordIsSetAside(t *testing.T) {
+	dir := t.TempDir()
+	s := open(t, dir, nil)
+	enqueue(t, s, "OK-1", 1)
+	enqueue(t, s, "BAD-1", 1)
+	enqueue(t, s, "OK-2", 1)
+	s.Close()
+
+	db, err := bolt.Open(filepath.Join(dir, "outbox.db"), 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketOrders).Put([]byte("BAD-1"), []byte{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29})
+	})
+	db.Close()
+
+	var logged []string
+	var mu sync.Mutex
+	s, err = Open(Options{Path: filepath.Join(dir, "outbox.db"), Logf: func(f string, a ...any) {
+		mu.Lock()
+		logged = append(logged, fmt.Sprintf(f, a...))
+		mu.Unlock()
+	}})
+	if err != nil {
+		t.Fatalf("a corrupt record stopped the outbox from opening: %v", err)
+	}
+	defer s.Close()
+	due, _ := s.Due(10, nil)
+	if len(due) != 2 || due[0].OutOrderNo != "OK-1" || due[1].OutOrderNo != "OK-2" {
+		t.Errorf("due after the corrupt record: %v", due)
+	}
+	bad, _ := s.Corrupt()
+	if len(bad) != 1 || bad[0].Where != "orders/BAD-1" {
+		t.Errorf("corrupt list %+v", bad)
+	}
+	if st, _ := s.Stats(); st.QueuedCount != 2 || st.CorruptCount != 1 {
+		t.Errorf("stats %+v", st)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(logged) == 0 || !strings.Contains(logged[0], "BAD-1") {
+		t.Errorf("nothing logged about the corrupt record: %v", logged)
+	}
+}
+
+func TestPruneAndCompact(t *testing.T) {
+	clk := &clock{t: time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC)}
+	dir := t.TempDir()
+	s := open(t, dir, clk)
+	for i := 0; i < 300; i++ {
+		no := fmt.Sprintf("P-%d", i)
+		enqueue(t, s, no, 1)
+		if i%3 != 0 {
+			s.Modify(no, func(o *Order) (*Order, []Event, error) {
+				o.Ops[0].State, o.Ops[0].DoneAt = OpDone, clk.Now()
+				return o, []Event{{Type: EventOrderSubmitted}}, nil
+			})
+		}
+	}
+	clk.Add(DefaultRetention + time.Hour)
+	orders, events, err := s.Prune()
+	if err != nil || orders != 200 || events != 500 {
+		t.Fatalf("prune: %d orders, %d events, %v", orders, events, err)
+	}
+	if o, _ := s.Get("P-1"); o != nil {
+		t.Error("a submitted order past retention is still there")
+	}
+	if o, _ := s.Get("P-0"); o == nil {
+		t.Error("a queued order was pruned")
+	}
+	before, after, err := s.Compact()
+	if err != nil || after >= before {
+		t.Fatalf("compact: %d -> %d, %v", before, after, err)
+	}
+	if due, _ := s.Due(1000, nil); len(due) != 100 {
+		t.Errorf("after compact %d due, want 100", len(due))
+	}
+	enqueue(t, s, "AFTER-COMPACT", 1)
+}
