@@ -240,7 +240,9 @@ func TestOperationsDueFailedAndStats(t *testing.T) {
 	}
 
 	// D-2 fails: it leaves the queue for the failed list.
-	mod("D-2", func(o *Order) { o.Failure = &Failure{Code: "EXPIRED_OFFLINE", Message: "too old", Op: OpCreate, At: clk.Now()} })
+	mod("D-2", func(o *Order) {
+		o.Failure = &Failure{Code: "EXPIRED_OFFLINE", Message: "too old", Op: OpCreate, At: clk.Now()}
+	})
 	failed, _ := s.List(StateFailed)
 	if len(failed) != 1 || failed[0].OutOrderNo != "D-2" {
 		t.Fatalf("failed list %v", failed)
