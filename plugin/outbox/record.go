@@ -64,6 +64,10 @@ type Order struct {
 	Amount  int64    `json:"amount"`
 	Ops     []Op     `json:"ops"`
 	Failure *Failure `json:"failure,omitempty"`
+	// ReconcileOnly: the host asked never to queue this order, but its
+	// create may have reached WeChat Pay. It is only ever queried: found,
+	// it is submitted; not found, it fails as not created. Never resent.
+	ReconcileOnly bool `json:"reconcile_only,omitempty"`
 }
 
 // State is an order's state in the outbox, derived from its operations.

@@ -1,0 +1,349 @@
+// Package forward sends what the outbox holds to WeChat Pay when it can be
+// reached, and never sends anything twice that WeChat Pay may already have:
+// an operation is marked in flight (committed) before it leaves, and one
+// found in flight (after a timeout, a system error or a crash) is
+// reconciled by a query by out_order_no before anything is sent again.
+// out_order_no never changes.
+//
+// It notices that WeChat Pay is reachable again from any answer (its own or
+// the online path's) or from a cheap probe while offline, backs off with
+// capped exponential delays and full jitter, honours Retry-After, runs a
+// bounded number of orders at once, and keeps each order's operations
+// strictly in order.
+package forward
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/kioskpay/smartretail/plugin/outbox"
+	"github.com/kioskpay/smartretail/plugin/wxpay"
+)
+
+// WeChatPay is what the forwarder calls; *wxpay.Client is one.
+type WeChatPay interface {
+	Create(context.Context, wxpay.CreateRequest) (*wxpay.CreateResponse, error)
+	Query(context.Context, wxpay.QueryRequest) (*wxpay.Order, error)
+	Cancel(context.Context, wxpay.CancelRequest) (*wxpay.OrderRef, error)
+	Complete(context.Context, wxpay.CompleteRequest) (*wxpay.OrderRef, error)
+}
+
+// Defaults.
+const (
+	DefaultConcurrency = 4
+	DefaultBaseBackoff = 500 * time.Millisecond
+	DefaultMaxBackoff  = 30 * time.Second
+	DefaultMaxAge      = 24 * time.Hour
+	// ProbeOutOrderNo is queried to learn whether WeChat Pay answers when
+	// nothing else is waiting: any answer, "not found" included, is online.
+	ProbeOutOrderNo = "SMARTRETAIL-PROBE"
+	// Failure codes of our own, beside WeChat Pay's.
+	CodeExpiredOffline = "EXPIRED_OFFLINE"
+	CodeNotCreated     = "NOT_CREATED"
+)
+
+// Options configure a Forwarder.
+type Options struct {
+	Store  *outbox.Store
+	WeChat WeChatPay
+	// Concurrency is how many orders are worked on at once.
+	Concurrency int
+	// BaseBackoff and MaxBackoff shape the delay between attempts while
+	// WeChat Pay cannot be reached.
+	BaseBackoff, MaxBackoff time.Duration
+	// MaxAge: a create still unsent after this long is not sent at all; the
+	// order moves to the failed list as EXPIRED_OFFLINE.
+	MaxAge time.Duration
+	// CallTimeout bounds one call to WeChat Pay (default 10 s).
+	CallTimeout time.Duration
+	Now         func() time.Time
+	Log         hclog.Logger
+}
+
+// Forwarder drains the outbox. Create with New, run with Run.
+type Forwarder struct {
+	opts Options
+	net  networkState
+	wake chan struct{}
+
+	mu         sync.Mutex
+	busy       map[string]bool
+	failures   int       // consecutive attempts without an answer
+	notBefore  time.Time // no attempt before this (backoff, Retry-After)
+	lastDrain  time.Time
+	sweepEvery time.Duration
+}
+
+// New returns a Forwarder; it does nothing until Run.
+func New(opts Options) *Forwarder {
+	if opts.Concurrency <= 0 {
+		opts.Concurrency = DefaultConcurrency
+	}
+	if opts.BaseBackoff <= 0 {
+		opts.BaseBackoff = DefaultBaseBackoff
+	}
+	if opts.MaxBackoff <= 0 {
+		opts.MaxBackoff = DefaultMaxBackoff
+	}
+	if opts.MaxAge <= 0 {
+		opts.MaxAge = DefaultMaxAge
+	}
+	if opts.CallTimeout <= 0 {
+		opts.CallTimeout = wxpay.DefaultTimeout
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Log == nil {
+		opts.Log = hclog.NewNullLogger()
+	}
+	f := &Forwarder{opts: opts, wake: make(chan struct{}, 1), busy: map[string]bool{}, sweepEvery: time.Minute}
+	f.net.state = Unknown
+	f.net.since = opts.Now()
+	return f
+}
+
+// Wake asks for an attempt now: new work was queued.
+func (f *Forwarder) Wake() {
+	select {
+	case f.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Drain asks for an attempt now, backoff or not: the host wants the queue
+// sent. Retry-After is still honoured.
+func (f *Forwarder) Drain() {
+	f.mu.Lock()
+	f.failures = 0
+	if f.notBefore.After(f.opts.Now()) && f.net.state != Online {
+		f.notBefore = time.Time{}
+	}
+	f.mu.Unlock()
+	f.Wake()
+}
+
+// Network reports reachability, since when, and the last error seen.
+func (f *Forwarder) Network() (state Network, since time.Time, lastErr string, lastErrAt time.Time) {
+	f.net.mu.Lock()
+	defer f.net.mu.Unlock()
+	return f.net.state, f.net.since, f.net.lastErr, f.net.lastErrAt
+}
+
+// Offline says whether the last call got no answer: new sales that prefer
+// online then queue at once instead of waiting out a timeout each.
+func (f *Forwarder) Offline() bool {
+	s, _ := f.net.get()
+	return s == Offline
+}
+
+// Observe takes the outcome of a call made elsewhere (the online path): an
+// answer of any kind means WeChat Pay is reachable.
+func (f *Forwarder) Observe(err error) {
+	var we *wxpay.Error
+	switch {
+	case err == nil:
+		f.online()
+	case errors.As(err, &we) && we.Class == wxpay.Network:
+		f.offline(err)
+	case errors.As(err, &we):
+		f.online()
+	}
+}
+
+func (f *Forwarder) online() {
+	f.mu.Lock()
+	wasFailing := f.failures > 0
+	f.failures = 0
+	f.mu.Unlock()
+	if f.setNetwork(Online, "") || wasFailing {
+		f.Wake() // the queue can go now
+	}
+}
+
+func (f *Forwarder) offline(err error) {
+	now := f.opts.Now()
+	f.mu.Lock()
+	f.failures++
+	delay := f.backoff(f.failures)
+	if t := now.Add(delay); t.After(f.notBefore) {
+		f.notBefore = t
+	}
+	f.mu.Unlock()
+	f.setNetwork(Offline, err.Error())
+}
+
+func (f *Forwarder) setNetwork(s Network, errText string) bool {
+	if !f.net.set(s, f.opts.Now(), errText) {
+		return false
+	}
+	f.opts.Log.Info("network status changed", "status", s)
+	if err := f.opts.Store.AppendEvent(outbox.Event{Type: outbox.EventNetworkStatusChanged, Network: string(s), Message: errText}); err != nil {
+		f.opts.Log.Error("logging a network event failed", "error", err)
+	}
+	return true
+}
+
+// backoff is capped exponential with full jitter (a uniform delay between
+// a tenth of the base and the cap for this attempt), so kiosks that lost the
+// network together do not all come back at the same instant.
+func (f *Forwarder) backoff(attempt int) time.Duration {
+	limit := f.opts.BaseBackoff << min(attempt-1, 20)
+	if limit <= 0 || limit > f.opts.MaxBackoff {
+		limit = f.opts.MaxBackoff
+	}
+	floor := f.opts.BaseBackoff / 10
+	return floor + time.Duration(rand.Int64N(int64(limit-floor)+1))
+}
+
+// Run works until ctx ends, then waits for the orders in hand.
+func (f *Forwarder) Run(ctx context.Context) {
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	done := make(chan struct{}, f.opts.Concurrency)
+	var lastSweep time.Time
+	for {
+		if ctx.Err() != nil {
+			return
+		}
+		now := f.opts.Now()
+		if now.Sub(lastSweep) >= f.sweepEvery {
+			f.sweep()
+			lastSweep = now
+		}
+		wait := f.sweepEvery
+		f.mu.Lock()
+		pause := f.notBefore.Sub(now)
+		free := f.opts.Concurrency - len(f.busy)
+		f.mu.Unlock()
+		switch {
+		case pause > 0:
+			wait = min(wait, pause)
+		case free > 0:
+			if f.Offline() {
+				// One order at a time while offline: the first is the probe.
+				free = min(free, 1)
+			}
+			started := f.dispatch(ctx, &wg, done, free)
+			if started == 0 && f.Offline() {
+				f.probe(ctx)
+				continue
+			}
+		}
+		timer := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			return
+		case <-f.wake:
+		case <-done:
+		case <-timer.C:
+		}
+		timer.Stop()
+	}
+}
+
+// dispatch starts up to n due orders that are not already in hand.
+func (f *Forwarder) dispatch(ctx context.Context, wg *sync.WaitGroup, done chan struct{}, n int) int {
+	due, err := f.opts.Store.Due(n, func(no string) bool {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		return f.busy[no]
+	})
+	if err != nil {
+		f.opts.Log.Error("reading the outbox failed", "error", err)
+		return 0
+	}
+	for _, o := range due {
+		no := o.OutOrderNo
+		f.mu.Lock()
+		f.busy[no] = true
+		f.mu.Unlock()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			f.work(ctx, no)
+			f.mu.Lock()
+			delete(f.busy, no)
+			f.mu.Unlock()
+			done <- struct{}{}
+		}()
+	}
+	return len(due)
+}
+
+// probe asks WeChat Pay something harmless, to learn whether it answers.
+func (f *Forwarder) probe(ctx context.Context) {
+	cctx, cancel := context.WithTimeout(ctx, f.opts.CallTimeout)
+	defer cancel()
+	_, err := f.opts.WeChat.Query(cctx, wxpay.QueryRequest{OutOrderNo: ProbeOutOrderNo})
+	if ctx.Err() != nil {
+		return
+	}
+	f.Observe(err)
+}
+
+// sweep moves creates that waited too long unsent to the failed list.
+func (f *Forwarder) sweep() {
+	queued, err := f.opts.Store.List(outbox.StateQueued)
+	if err != nil {
+		f.opts.Log.Error("reading the outbox failed", "error", err)
+		return
+	}
+	for _, o := range queued {
+		f.mu.Lock()
+		busy := f.busy[o.OutOrderNo]
+		f.mu.Unlock()
+		if !busy {
+			f.expire(o.OutOrderNo)
+		}
+	}
+	if orders, events, err := f.opts.Store.Prune(); err != nil {
+		f.opts.Log.Error("pruning the outbox failed", "error", err)
+	} else if orders+events > 0 {
+		f.opts.Log.Info("pruned the outbox", "orders", orders, "events", events)
+	}
+}
+
+// expire fails the order if its create is pending (never sent) and too old.
+// It reports whether it did.
+func (f *Forwarder) expire(no string) bool {
+	now := f.opts.Now()
+	expired := false
+	_, err := f.opts.Store.Modify(no, func(o *outbox.Order) (*outbox.Order, []outbox.Event, error) {
+		expired = false
+		if o == nil || o.Failure != nil {
+			return o, nil, nil
+		}
+		i := o.Next()
+		if i < 0 || o.Ops[i].Kind != outbox.OpCreate || o.Ops[i].State != outbox.OpPending || now.Sub(o.StoredAt) <= f.opts.MaxAge {
+			return o, nil, nil
+		}
+		expired = true
+		msg := fmt.Sprintf("not sent within %v of being queued; it was never sent to WeChat Pay", f.opts.MaxAge)
+		o.Failure = &outbox.Failure{Code: CodeExpiredOffline, Message: msg, Op: outbox.OpCreate, At: now}
+		o.Ops[i].State = outbox.OpFailed
+		return o, []outbox.Event{{Type: outbox.EventOrderFailed, Op: outbox.OpCreate, Code: CodeExpiredOffline, Message: msg}}, nil
+	})
+	if err != nil {
+		f.opts.Log.Error("expiring an order failed", "out_order_no", no, "error", err)
+		return false
+	}
+	if expired {
+		f.opts.Log.Warn("order expired offline", "out_order_no", no)
+	}
+	return expired
+}
+
+// resultJSON stores an answer with the operation.
+func resultJSON(v any) json.RawMessage {
+	b, _ := json.Marshal(v)
+	return b
+}

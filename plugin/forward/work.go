@@ -1,0 +1,332 @@
+package forward
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/kioskpay/smartretail/plugin/outbox"
+	"github.com/kioskpay/smartretail/plugin/wxpay"
+)
+
+// work sends one order's operations in order until it is done, fails, or
+// must wait (no answer, rate limit, system error).
+func (f *Forwarder) work(ctx context.Context, no string) {
+	for ctx.Err() == nil {
+		o, err := f.opts.Store.Get(no)
+		if err != nil {
+			f.opts.Log.Error("reading an order failed", "out_order_no", no, "error", err)
+			return
+		}
+		if o == nil || o.Failure != nil {
+			return
+		}
+		i := o.Next()
+		if i < 0 || f.expire(no) {
+			return
+		}
+		var goOn bool
+		if o.Ops[i].State == outbox.OpInFlight {
+			goOn = f.reconcile(ctx, o, i)
+		} else {
+			goOn = f.send(ctx, o, i)
+		}
+		if !goOn {
+			return
+		}
+	}
+}
+
+func (f *Forwarder) callCtx(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, f.opts.CallTimeout)
+}
+
+// send marks operation i in flight (committed), sends it, and settles the
+// outcome. It reports whether to go on with the order's next operation.
+func (f *Forwarder) send(ctx context.Context, o *outbox.Order, i int) bool {
+	op := o.Ops[i]
+	body := op.Body
+	if op.Kind == outbox.OpComplete {
+		var ok bool
+		if body, ok = f.withFinishTicket(ctx, o, i); !ok {
+			return false
+		}
+	}
+	if _, err := f.modifyOp(o.OutOrderNo, i, op.Kind, func(o *outbox.Order, op *outbox.Op) []outbox.Event {
+		op.State, op.Body = outbox.OpInFlight, body
+		op.Attempts++
+		return nil
+	}); err != nil {
+		f.opts.Log.Error("marking an operation in flight failed", "out_order_no", o.OutOrderNo, "error", err)
+		return false
+	}
+	cctx, cancel := f.callCtx(ctx)
+	defer cancel()
+	var result any
+	var err error
+	switch op.Kind {
+	case outbox.OpCreate:
+		var r wxpay.CreateRequest
+		if err := json.Unmarshal(body, &r); err != nil {
+			return f.fail(o.OutOrderNo, i, op.Kind, "BAD_RECORD", "the queued create cannot be read: "+err.Error())
+		}
+		result, err = f.opts.WeChat.Create(cctx, r)
+	case outbox.OpComplete:
+		var r wxpay.CompleteRequest
+		if err := json.Unmarshal(body, &r); err != nil {
+			return f.fail(o.OutOrderNo, i, op.Kind, "BAD_RECORD", "the queued complete cannot be read: "+err.Error())
+		}
+		r.OutOrderNo = o.OutOrderNo
+		result, err = f.opts.WeChat.Complete(cctx, r)
+	case outbox.OpCancel:
+		var r wxpay.CancelRequest
+		if err := json.Unmarshal(body, &r); err != nil {
+			return f.fail(o.OutOrderNo, i, op.Kind, "BAD_RECORD", "the queued cancel cannot be read: "+err.Error())
+		}
+		r.OutOrderNo = o.OutOrderNo
+		result, err = f.opts.WeChat.Cancel(cctx, r)
+	default:
+		return f.fail(o.OutOrderNo, i, op.Kind, "BAD_RECORD", fmt.Sprintf("unknown operation %q", op.Kind))
+	}
+	if ctx.Err() != nil && err != nil {
+		return false // shutting down: the op stays in flight and is reconciled next time
+	}
+	return f.settle(o.OutOrderNo, i, op.Kind, result, err)
+}
+
+// withFinishTicket returns the complete's body with finish_ticket filled
+// from a query just before sending, as WeChat Pay may want it.
+func (f *Forwarder) withFinishTicket(ctx context.Context, o *outbox.Order, i int) (json.RawMessage, bool) {
+	var r wxpay.CompleteRequest
+	if err := json.Unmarshal(o.Ops[i].Body, &r); err != nil {
+		f.fail(o.OutOrderNo, i, outbox.OpComplete, "BAD_RECORD", "the queued complete cannot be read: "+err.Error())
+		return nil, false
+	}
+	if r.FinishTicket != "" {
+		return o.Ops[i].Body, true
+	}
+	cctx, cancel := f.callCtx(ctx)
+	defer cancel()
+	q, err := f.opts.WeChat.Query(cctx, wxpay.QueryRequest{OutOrderNo: o.OutOrderNo, AppID: r.AppID, ServiceID: r.ServiceID})
+	if err != nil {
+		if ctx.Err() == nil {
+			f.settleQueryError(o.OutOrderNo, i, outbox.OpComplete, err)
+		}
+		return nil, false
+	}
+	f.Observe(nil)
+	r.FinishTicket = q.FinishTicket
+	b, _ := json.Marshal(r)
+	return b, true
+}
+
+// settle records what came of sending operation i.
+func (f *Forwarder) settle(no string, i int, kind outbox.OpKind, result any, err error) bool {
+	if err == nil {
+		f.Observe(nil)
+		return f.done(no, i, kind, result)
+	}
+	var we *wxpay.Error
+	if !errors.As(err, &we) {
+		f.opts.Log.Error("sending failed", "out_order_no", no, "op", kind, "error", err)
+		return false
+	}
+	f.Observe(err)
+	switch we.Class {
+	case wxpay.Network:
+		if we.ReachedServer {
+			// It may have arrived: keep it in flight, to be reconciled.
+			f.note(no, i, kind, we.Error(), false)
+		} else {
+			f.note(no, i, kind, we.Error(), true)
+		}
+		return false
+	case wxpay.Transient:
+		f.note(no, i, kind, we.Error(), false) // a system error may have applied it
+		f.pause(0)
+		return false
+	case wxpay.RateLimited:
+		f.note(no, i, kind, we.Error(), true) // refused unprocessed: send again later
+		f.pause(we.RetryAfter)
+		return false
+	default:
+		return f.fail(no, i, kind, we.Code, we.Error())
+	}
+}
+
+// settleQueryError handles a failed query made on behalf of operation i.
+func (f *Forwarder) settleQueryError(no string, i int, kind outbox.OpKind, err error) {
+	var we *wxpay.Error
+	if !errors.As(err, &we) {
+		return
+	}
+	f.Observe(err)
+	switch we.Class {
+	case wxpay.RateLimited:
+		f.pause(we.RetryAfter)
+	case wxpay.Transient:
+		f.pause(0)
+	}
+	f.note(no, i, kind, "query before sending: "+we.Error(), false)
+}
+
+// pause holds every attempt back: Retry-After when WeChat Pay gave one,
+// else the backoff.
+func (f *Forwarder) pause(retryAfter time.Duration) {
+	now := f.opts.Now()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.failures++
+	d := f.backoff(f.failures)
+	if retryAfter > d {
+		d = retryAfter
+	}
+	if t := now.Add(d); t.After(f.notBefore) {
+		f.notBefore = t
+	}
+}
+
+// reconcile settles an operation whose outcome is unknown by asking WeChat
+// Pay for the order before anything is sent again.
+func (f *Forwarder) reconcile(ctx context.Context, o *outbox.Order, i int) bool {
+	op := o.Ops[i]
+	app, svc := idsOf(op.Body)
+	cctx, cancel := f.callCtx(ctx)
+	q, err := f.opts.WeChat.Query(cctx, wxpay.QueryRequest{OutOrderNo: o.OutOrderNo, AppID: app, ServiceID: svc})
+	cancel()
+	if ctx.Err() != nil {
+		return false
+	}
+	notFound := wxpay.ClassOf(err) == wxpay.NotFound
+	if err != nil && !notFound {
+		f.settleQueryError(o.OutOrderNo, i, op.Kind, err)
+		return false
+	}
+	f.Observe(nil)
+	switch op.Kind {
+	case outbox.OpCreate:
+		switch {
+		case notFound && o.ReconcileOnly:
+			return f.fail(o.OutOrderNo, i, op.Kind, CodeNotCreated, "WeChat Pay has no such order: it was not created, and the host asked never to queue it")
+		case notFound && f.opts.Now().Sub(o.StoredAt) > f.opts.MaxAge:
+			return f.fail(o.OutOrderNo, i, op.Kind, CodeExpiredOffline, fmt.Sprintf("WeChat Pay has no such order, and it is older than %v: not sent again", f.opts.MaxAge))
+		case notFound:
+			return f.send(ctx, o, i) // it never arrived: sending it now is its first arrival
+		}
+		// It exists. The same create again is answered with the same order
+		// (out_order_no is the idempotency key) and gives back its package.
+		var r wxpay.CreateRequest
+		if json.Unmarshal(op.Body, &r) == nil {
+			cctx, cancel := f.callCtx(ctx)
+			resp, err := f.opts.WeChat.Create(cctx, r)
+			cancel()
+			if err == nil {
+				return f.done(o.OutOrderNo, i, op.Kind, resp)
+			}
+			if ctx.Err() != nil {
+				return false
+			}
+		}
+		return f.done(o.OutOrderNo, i, op.Kind, q)
+	case outbox.OpComplete:
+		switch {
+		case notFound:
+			return f.fail(o.OutOrderNo, i, op.Kind, "ORDER_NOT_EXIST", "WeChat Pay has no such order to complete")
+		case q.State == wxpay.StateFinished || q.State == wxpay.StateUserPaid:
+			return f.done(o.OutOrderNo, i, op.Kind, q)
+		case q.State == wxpay.StateUserAccepted:
+			return f.send(ctx, o, i)
+		default:
+			return f.fail(o.OutOrderNo, i, op.Kind, "ORDER_STATE_"+q.State, "the order is "+q.State+" at WeChat Pay: it cannot be completed")
+		}
+	case outbox.OpCancel:
+		switch {
+		case notFound:
+			return f.fail(o.OutOrderNo, i, op.Kind, "ORDER_NOT_EXIST", "WeChat Pay has no such order to cancel")
+		case q.State == wxpay.StateRevoked:
+			return f.done(o.OutOrderNo, i, op.Kind, q)
+		case q.State == wxpay.StateCreated || q.State == wxpay.StateUserAccepted:
+			return f.send(ctx, o, i)
+		default:
+			return f.fail(o.OutOrderNo, i, op.Kind, "ORDER_STATE_"+q.State, "the order is "+q.State+" at WeChat Pay: it cannot be cancelled")
+		}
+	}
+	return f.fail(o.OutOrderNo, i, op.Kind, "BAD_RECORD", fmt.Sprintf("unknown operation %q", op.Kind))
+}
+
+// idsOf reads appid and service_id from a queued body, for queries.
+func idsOf(body json.RawMessage) (appID, serviceID string) {
+	var ids struct {
+		AppID     string `json:"appid"`
+		ServiceID string `json:"service_id"`
+	}
+	_ = json.Unmarshal(body, &ids)
+	return ids.AppID, ids.ServiceID
+}
+
+// modifyOp changes operation i of an order if it is still the operation
+// this forwarder holds; events come from fn.
+func (f *Forwarder) modifyOp(no string, i int, kind outbox.OpKind, fn func(o *outbox.Order, op *outbox.Op) []outbox.Event) (*outbox.Order, error) {
+	return f.opts.Store.Modify(no, func(o *outbox.Order) (*outbox.Order, []outbox.Event, error) {
+		if o == nil || i >= len(o.Ops) || o.Ops[i].Kind != kind || o.Ops[i].State == outbox.OpDone || o.Failure != nil {
+			return o, nil, nil // changed under us (dropped, retried): leave it
+		}
+		return o, fn(o, &o.Ops[i]), nil
+	})
+}
+
+func (f *Forwarder) done(no string, i int, kind outbox.OpKind, result any) bool {
+	now := f.opts.Now()
+	_, err := f.modifyOp(no, i, kind, func(o *outbox.Order, op *outbox.Op) []outbox.Event {
+		op.State, op.DoneAt, op.Result, op.LastError = outbox.OpDone, now, resultJSON(result), ""
+		ev := outbox.Event{Type: outbox.EventOperationSubmitted, Op: kind}
+		if kind == outbox.OpCreate {
+			ev.Type = outbox.EventOrderSubmitted
+			if r, ok := result.(*wxpay.CreateResponse); ok {
+				ev.OrderID, ev.Package = r.OrderID, r.Package
+			}
+		}
+		if r, ok := result.(*wxpay.OrderRef); ok {
+			ev.OrderID = r.OrderID
+		}
+		return []outbox.Event{ev}
+	})
+	if err != nil {
+		f.opts.Log.Error("recording a sent operation failed", "out_order_no", no, "op", kind, "error", err)
+		return false
+	}
+	f.opts.Log.Info("queued operation submitted", "out_order_no", no, "op", kind)
+	return true
+}
+
+// note records an attempt's error; back to pending only when it surely
+// did not arrive.
+func (f *Forwarder) note(no string, i int, kind outbox.OpKind, errText string, notArrived bool) {
+	_, err := f.modifyOp(no, i, kind, func(o *outbox.Order, op *outbox.Op) []outbox.Event {
+		op.LastError = errText
+		if notArrived {
+			op.State = outbox.OpPending
+		}
+		return nil
+	})
+	if err != nil {
+		f.opts.Log.Error("recording an attempt failed", "out_order_no", no, "error", err)
+	}
+}
+
+// fail moves the order to the failed list with WeChat Pay's code.
+func (f *Forwarder) fail(no string, i int, kind outbox.OpKind, code, msg string) bool {
+	now := f.opts.Now()
+	_, err := f.modifyOp(no, i, kind, func(o *outbox.Order, op *outbox.Op) []outbox.Event {
+		op.State, op.LastError = outbox.OpFailed, msg
+		o.Failure = &outbox.Failure{Code: code, Message: msg, Op: kind, At: now}
+		return []outbox.Event{{Type: outbox.EventOrderFailed, Op: kind, Code: code, Message: msg}}
+	})
+	if err != nil {
+		f.opts.Log.Error("recording a failure failed", "out_order_no", no, "error", err)
+	}
+	f.opts.Log.Warn("queued operation failed", "out_order_no", no, "op", kind, "code", code)
+	return false
+}
