@@ -18,6 +18,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Config is the config file. Its JSON keys are the contract; the plugin's
@@ -38,6 +39,16 @@ type Config struct {
 	ServiceID  string `json:"service_id"`
 	APIBaseURL string `json:"api_base_url,omitempty"`
 	OutboxPath string `json:"outbox_path,omitempty"`
+
+	// The outbox and offline sales. Zero values mean the defaults.
+	OutboxKeyFile           string `json:"outbox_key_file,omitempty"`
+	OutboxRetention         string `json:"outbox_retention,omitempty"` // Go duration
+	OfflineMaxOrders        int64  `json:"offline_max_orders,omitempty"`
+	OfflineMaxOrderAmount   int64  `json:"offline_max_order_amount,omitempty"` // fen
+	OfflineMaxTotalAmount   int64  `json:"offline_max_total_amount,omitempty"` // fen
+	OfflineMaxAge           string `json:"offline_max_age,omitempty"`          // Go duration
+	OfflineAllowUserConfirm bool   `json:"offline_allow_user_confirm,omitempty"`
+	ForwardConcurrency      int64  `json:"forward_concurrency,omitempty"`
 }
 
 // Defaults for keys that may be left out.
@@ -45,6 +56,15 @@ const (
 	DefaultAPIBaseURL = "https://api.mch.weixin.qq.com"
 	DefaultOutboxPath = "outbox.db"
 	APIv3KeyLen       = 32
+
+	DefaultOutboxKeyFile         = "outbox.key" // beside the outbox
+	DefaultOutboxRetention       = 7 * 24 * time.Hour
+	DefaultOfflineMaxOrders      = 1000
+	DefaultOfflineMaxOrderAmount = 100_000    // fen: 1,000 CNY
+	DefaultOfflineMaxTotalAmount = 10_000_000 // fen: 100,000 CNY
+	DefaultOfflineMaxAge         = 24 * time.Hour
+	DefaultForwardConcurrency    = 4
+	maxForwardConcurrency        = 64
 )
 
 // maxFileBytes bounds a config file; a real one is well under 4 KiB.
@@ -126,7 +146,9 @@ func decodeError(err error) error {
 func FileKeys() []string {
 	return []string{"mchid", "merchant_serial_no", "merchant_private_key_file",
 		"wechatpay_public_key_id", "wechatpay_public_key_file", "wechatpay_certificate_file",
-		"apiv3_key", "appid", "service_id", "api_base_url", "outbox_path"}
+		"apiv3_key", "appid", "service_id", "api_base_url", "outbox_path",
+		"outbox_key_file", "outbox_retention", "offline_max_orders", "offline_max_order_amount",
+		"offline_max_total_amount", "offline_max_age", "offline_allow_user_confirm", "forward_concurrency"}
 }
 
 // KeyError is a problem with one key of the config.
@@ -196,16 +218,71 @@ func (c *Config) Validate() error {
 			p = append(p, problem("api_base_url", "want an http:// or https:// URL with a host, got %q", c.APIBaseURL))
 		}
 	}
+	for _, d := range []struct{ key, value string }{{"outbox_retention", c.OutboxRetention}, {"offline_max_age", c.OfflineMaxAge}} {
+		if d.value == "" {
+			continue
+		}
+		if v, err := time.ParseDuration(d.value); err != nil || v <= 0 {
+			p = append(p, problem(d.key, "want a positive duration such as \"24h\" or \"90m\", got %q", d.value))
+		}
+	}
+	for _, n := range []struct {
+		key   string
+		value int64
+	}{{"offline_max_orders", c.OfflineMaxOrders}, {"offline_max_order_amount", c.OfflineMaxOrderAmount},
+		{"offline_max_total_amount", c.OfflineMaxTotalAmount}, {"forward_concurrency", c.ForwardConcurrency}} {
+		if n.value < 0 {
+			p = append(p, problem(n.key, "must not be negative, got %d", n.value))
+		}
+	}
+	if c.ForwardConcurrency > maxForwardConcurrency {
+		p = append(p, problem("forward_concurrency", "at most %d, got %d", maxForwardConcurrency, c.ForwardConcurrency))
+	}
 	if len(p) > 0 {
 		return p
 	}
 	return nil
 }
 
+// Retention is outbox_retention or its default.
+func (c *Config) Retention() time.Duration {
+	return durationOr(c.OutboxRetention, DefaultOutboxRetention)
+}
+
+// MaxAge is offline_max_age or its default.
+func (c *Config) MaxAge() time.Duration { return durationOr(c.OfflineMaxAge, DefaultOfflineMaxAge) }
+
+// Concurrency is forward_concurrency or its default.
+func (c *Config) Concurrency() int {
+	return int(intOr(c.ForwardConcurrency, DefaultForwardConcurrency))
+}
+
+// Limits are the offline limits with defaults filled: orders, one order's
+// amount and the total amount (fen).
+func (c *Config) Limits() (orders, orderAmount, totalAmount int64) {
+	return intOr(c.OfflineMaxOrders, DefaultOfflineMaxOrders),
+		intOr(c.OfflineMaxOrderAmount, DefaultOfflineMaxOrderAmount),
+		intOr(c.OfflineMaxTotalAmount, DefaultOfflineMaxTotalAmount)
+}
+
+func durationOr(s string, def time.Duration) time.Duration {
+	if d, err := time.ParseDuration(s); err == nil && d > 0 {
+		return d
+	}
+	return def
+}
+
+func intOr(v, def int64) int64 {
+	if v > 0 {
+		return v
+	}
+	return def
+}
+
 // ResolvePaths makes the file paths absolute, relative to dir.
 func (c *Config) ResolvePaths(dir string) {
 	for _, p := range []*string{&c.MerchantPrivateKeyFile, &c.WeChatPayPublicKeyFile,
-		&c.WeChatPayCertificateFile, &c.OutboxPath} {
+		&c.WeChatPayCertificateFile, &c.OutboxPath, &c.OutboxKeyFile} {
 		if *p != "" && !filepath.IsAbs(*p) {
 			*p = filepath.Join(dir, *p)
 		}

@@ -1,6 +1,8 @@
 package config
 
 import (
+	"path/filepath"
+
 	v1 "github.com/kioskpay/smartretail/shared/proto/smartretail/v1"
 )
 
@@ -18,6 +20,14 @@ func (c *Config) Proto() *v1.Config {
 		ServiceId:                c.ServiceID,
 		ApiBaseUrl:               c.APIBaseURL,
 		OutboxPath:               c.OutboxPath,
+		OutboxKeyFile:            c.OutboxKeyFile,
+		OutboxRetention:          c.OutboxRetention,
+		OfflineMaxOrders:         c.OfflineMaxOrders,
+		OfflineMaxOrderAmount:    c.OfflineMaxOrderAmount,
+		OfflineMaxTotalAmount:    c.OfflineMaxTotalAmount,
+		OfflineMaxAge:            c.OfflineMaxAge,
+		OfflineAllowUserConfirm:  c.OfflineAllowUserConfirm,
+		ForwardConcurrency:       c.ForwardConcurrency,
 	}
 }
 
@@ -36,6 +46,14 @@ func FromProto(p *v1.Config) *Config {
 		ServiceID:                p.GetServiceId(),
 		APIBaseURL:               p.GetApiBaseUrl(),
 		OutboxPath:               p.GetOutboxPath(),
+		OutboxKeyFile:            p.GetOutboxKeyFile(),
+		OutboxRetention:          p.GetOutboxRetention(),
+		OfflineMaxOrders:         p.GetOfflineMaxOrders(),
+		OfflineMaxOrderAmount:    p.GetOfflineMaxOrderAmount(),
+		OfflineMaxTotalAmount:    p.GetOfflineMaxTotalAmount(),
+		OfflineMaxAge:            p.GetOfflineMaxAge(),
+		OfflineAllowUserConfirm:  p.GetOfflineAllowUserConfirm(),
+		ForwardConcurrency:       p.GetForwardConcurrency(),
 	}
 	c.fillDefaults()
 	return c
@@ -47,5 +65,9 @@ func (c *Config) fillDefaults() {
 	}
 	if c.OutboxPath == "" {
 		c.OutboxPath = DefaultOutboxPath
+	}
+	if c.OutboxKeyFile == "" {
+		// Beside the outbox, wherever that is.
+		c.OutboxKeyFile = filepath.Join(filepath.Dir(c.OutboxPath), DefaultOutboxKeyFile)
 	}
 }

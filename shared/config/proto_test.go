@@ -39,7 +39,16 @@ func TestConfigFileIsTheConfigMessage(t *testing.T) {
 	c := &Config{}
 	v := reflect.ValueOf(c).Elem()
 	for i := 0; i < v.NumField(); i++ {
-		v.Field(i).SetString("value-" + ty.Field(i).Name)
+		switch f := v.Field(i); f.Kind() {
+		case reflect.String:
+			f.SetString("value-" + ty.Field(i).Name)
+		case reflect.Int64:
+			f.SetInt(int64(100 + i))
+		case reflect.Bool:
+			f.SetBool(true)
+		default:
+			t.Fatalf("field %s of kind %v: extend this test", ty.Field(i).Name, f.Kind())
+		}
 	}
 	data, err := json.Marshal(c)
 	if err != nil {

@@ -18,6 +18,7 @@ package smartretailv1
 import (
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	durationpb "google.golang.org/protobuf/types/known/durationpb"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
 	sync "sync"
@@ -30,6 +31,65 @@ const (
 	// Verify that runtime/protoimpl is sufficiently up-to-date.
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
+
+// OfflineBehavior says what to do when WeChat Pay cannot be reached, as
+// Stripe Terminal has it.
+type OfflineBehavior int32
+
+const (
+	// The same as PREFER_ONLINE.
+	OfflineBehavior_OFFLINE_BEHAVIOR_UNSPECIFIED OfflineBehavior = 0
+	// Send now; queue when WeChat Pay cannot be reached or has a system
+	// error. Once the plugin knows it is offline it queues at once.
+	OfflineBehavior_OFFLINE_BEHAVIOR_PREFER_ONLINE OfflineBehavior = 1
+	// Send now or fail with UNAVAILABLE; never queue.
+	OfflineBehavior_OFFLINE_BEHAVIOR_REQUIRE_ONLINE OfflineBehavior = 2
+	// Queue without trying.
+	OfflineBehavior_OFFLINE_BEHAVIOR_FORCE_OFFLINE OfflineBehavior = 3
+)
+
+// Enum value maps for OfflineBehavior.
+var (
+	OfflineBehavior_name = map[int32]string{
+		0: "OFFLINE_BEHAVIOR_UNSPECIFIED",
+		1: "OFFLINE_BEHAVIOR_PREFER_ONLINE",
+		2: "OFFLINE_BEHAVIOR_REQUIRE_ONLINE",
+		3: "OFFLINE_BEHAVIOR_FORCE_OFFLINE",
+	}
+	OfflineBehavior_value = map[string]int32{
+		"OFFLINE_BEHAVIOR_UNSPECIFIED":    0,
+		"OFFLINE_BEHAVIOR_PREFER_ONLINE":  1,
+		"OFFLINE_BEHAVIOR_REQUIRE_ONLINE": 2,
+		"OFFLINE_BEHAVIOR_FORCE_OFFLINE":  3,
+	}
+)
+
+func (x OfflineBehavior) Enum() *OfflineBehavior {
+	p := new(OfflineBehavior)
+	*p = x
+	return p
+}
+
+func (x OfflineBehavior) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (OfflineBehavior) Descriptor() protoreflect.EnumDescriptor {
+	return file_smartretail_v1_orders_proto_enumTypes[0].Descriptor()
+}
+
+func (OfflineBehavior) Type() protoreflect.EnumType {
+	return &file_smartretail_v1_orders_proto_enumTypes[0]
+}
+
+func (x OfflineBehavior) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use OfflineBehavior.Descriptor instead.
+func (OfflineBehavior) EnumDescriptor() ([]byte, []int) {
+	return file_smartretail_v1_orders_proto_rawDescGZIP(), []int{0}
+}
 
 type Disposition int32
 
@@ -66,11 +126,11 @@ func (x Disposition) String() string {
 }
 
 func (Disposition) Descriptor() protoreflect.EnumDescriptor {
-	return file_smartretail_v1_orders_proto_enumTypes[0].Descriptor()
+	return file_smartretail_v1_orders_proto_enumTypes[1].Descriptor()
 }
 
 func (Disposition) Type() protoreflect.EnumType {
-	return &file_smartretail_v1_orders_proto_enumTypes[0]
+	return &file_smartretail_v1_orders_proto_enumTypes[1]
 }
 
 func (x Disposition) Number() protoreflect.EnumNumber {
@@ -79,18 +139,123 @@ func (x Disposition) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use Disposition.Descriptor instead.
 func (Disposition) EnumDescriptor() ([]byte, []int) {
-	return file_smartretail_v1_orders_proto_rawDescGZIP(), []int{0}
+	return file_smartretail_v1_orders_proto_rawDescGZIP(), []int{1}
+}
+
+type LocalState int32
+
+const (
+	LocalState_LOCAL_STATE_UNSPECIFIED LocalState = 0
+	LocalState_LOCAL_STATE_QUEUED      LocalState = 1 // waiting to be sent
+	LocalState_LOCAL_STATE_SUBMITTING  LocalState = 2 // being sent, or sent with the outcome not known yet
+	LocalState_LOCAL_STATE_SUBMITTED   LocalState = 3 // sent: WeChat Pay has it
+	LocalState_LOCAL_STATE_FAILED      LocalState = 4 // on the failed list: see failure_code
+)
+
+// Enum value maps for LocalState.
+var (
+	LocalState_name = map[int32]string{
+		0: "LOCAL_STATE_UNSPECIFIED",
+		1: "LOCAL_STATE_QUEUED",
+		2: "LOCAL_STATE_SUBMITTING",
+		3: "LOCAL_STATE_SUBMITTED",
+		4: "LOCAL_STATE_FAILED",
+	}
+	LocalState_value = map[string]int32{
+		"LOCAL_STATE_UNSPECIFIED": 0,
+		"LOCAL_STATE_QUEUED":      1,
+		"LOCAL_STATE_SUBMITTING":  2,
+		"LOCAL_STATE_SUBMITTED":   3,
+		"LOCAL_STATE_FAILED":      4,
+	}
+)
+
+func (x LocalState) Enum() *LocalState {
+	p := new(LocalState)
+	*p = x
+	return p
+}
+
+func (x LocalState) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (LocalState) Descriptor() protoreflect.EnumDescriptor {
+	return file_smartretail_v1_orders_proto_enumTypes[2].Descriptor()
+}
+
+func (LocalState) Type() protoreflect.EnumType {
+	return &file_smartretail_v1_orders_proto_enumTypes[2]
+}
+
+func (x LocalState) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use LocalState.Descriptor instead.
+func (LocalState) EnumDescriptor() ([]byte, []int) {
+	return file_smartretail_v1_orders_proto_rawDescGZIP(), []int{2}
+}
+
+type NetworkStatus int32
+
+const (
+	NetworkStatus_NETWORK_STATUS_UNKNOWN NetworkStatus = 0 // nothing sent yet
+	NetworkStatus_NETWORK_STATUS_ONLINE  NetworkStatus = 1 // the last call got an answer
+	NetworkStatus_NETWORK_STATUS_OFFLINE NetworkStatus = 2 // the last call got none
+)
+
+// Enum value maps for NetworkStatus.
+var (
+	NetworkStatus_name = map[int32]string{
+		0: "NETWORK_STATUS_UNKNOWN",
+		1: "NETWORK_STATUS_ONLINE",
+		2: "NETWORK_STATUS_OFFLINE",
+	}
+	NetworkStatus_value = map[string]int32{
+		"NETWORK_STATUS_UNKNOWN": 0,
+		"NETWORK_STATUS_ONLINE":  1,
+		"NETWORK_STATUS_OFFLINE": 2,
+	}
+)
+
+func (x NetworkStatus) Enum() *NetworkStatus {
+	p := new(NetworkStatus)
+	*p = x
+	return p
+}
+
+func (x NetworkStatus) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (NetworkStatus) Descriptor() protoreflect.EnumDescriptor {
+	return file_smartretail_v1_orders_proto_enumTypes[3].Descriptor()
+}
+
+func (NetworkStatus) Type() protoreflect.EnumType {
+	return &file_smartretail_v1_orders_proto_enumTypes[3]
+}
+
+func (x NetworkStatus) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use NetworkStatus.Descriptor instead.
+func (NetworkStatus) EnumDescriptor() ([]byte, []int) {
+	return file_smartretail_v1_orders_proto_rawDescGZIP(), []int{3}
 }
 
 type EventType int32
 
 const (
 	EventType_EVENT_TYPE_UNSPECIFIED            EventType = 0
-	EventType_EVENT_TYPE_ORDER_QUEUED           EventType = 1
-	EventType_EVENT_TYPE_ORDER_SUBMITTED        EventType = 2
-	EventType_EVENT_TYPE_ORDER_FAILED           EventType = 3
-	EventType_EVENT_TYPE_OPERATION_SUBMITTED    EventType = 4
+	EventType_EVENT_TYPE_ORDER_QUEUED           EventType = 1 // a create was committed to the outbox
+	EventType_EVENT_TYPE_ORDER_SUBMITTED        EventType = 2 // a queued create reached WeChat Pay: order_id, package
+	EventType_EVENT_TYPE_ORDER_FAILED           EventType = 3 // moved to the failed list: code, message, operation
+	EventType_EVENT_TYPE_OPERATION_SUBMITTED    EventType = 4 // a queued cancel or complete reached WeChat Pay
 	EventType_EVENT_TYPE_NETWORK_STATUS_CHANGED EventType = 5
+	EventType_EVENT_TYPE_OPERATION_QUEUED       EventType = 6 // a cancel or complete was queued behind its order
 )
 
 // Enum value maps for EventType.
@@ -102,6 +267,7 @@ var (
 		3: "EVENT_TYPE_ORDER_FAILED",
 		4: "EVENT_TYPE_OPERATION_SUBMITTED",
 		5: "EVENT_TYPE_NETWORK_STATUS_CHANGED",
+		6: "EVENT_TYPE_OPERATION_QUEUED",
 	}
 	EventType_value = map[string]int32{
 		"EVENT_TYPE_UNSPECIFIED":            0,
@@ -110,6 +276,7 @@ var (
 		"EVENT_TYPE_ORDER_FAILED":           3,
 		"EVENT_TYPE_OPERATION_SUBMITTED":    4,
 		"EVENT_TYPE_NETWORK_STATUS_CHANGED": 5,
+		"EVENT_TYPE_OPERATION_QUEUED":       6,
 	}
 )
 
@@ -124,11 +291,11 @@ func (x EventType) String() string {
 }
 
 func (EventType) Descriptor() protoreflect.EnumDescriptor {
-	return file_smartretail_v1_orders_proto_enumTypes[1].Descriptor()
+	return file_smartretail_v1_orders_proto_enumTypes[4].Descriptor()
 }
 
 func (EventType) Type() protoreflect.EnumType {
-	return &file_smartretail_v1_orders_proto_enumTypes[1]
+	return &file_smartretail_v1_orders_proto_enumTypes[4]
 }
 
 func (x EventType) Number() protoreflect.EnumNumber {
@@ -137,7 +304,7 @@ func (x EventType) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use EventType.Descriptor instead.
 func (EventType) EnumDescriptor() ([]byte, []int) {
-	return file_smartretail_v1_orders_proto_rawDescGZIP(), []int{1}
+	return file_smartretail_v1_orders_proto_rawDescGZIP(), []int{4}
 }
 
 // Config holds exactly the keys of the config file (config.json is this
@@ -157,8 +324,27 @@ type Config struct {
 	ServiceId                string                 `protobuf:"bytes,9,opt,name=service_id,json=serviceId,proto3" json:"service_id,omitempty"`
 	ApiBaseUrl               string                 `protobuf:"bytes,10,opt,name=api_base_url,json=apiBaseUrl,proto3" json:"api_base_url,omitempty"`
 	OutboxPath               string                 `protobuf:"bytes,11,opt,name=outbox_path,json=outboxPath,proto3" json:"outbox_path,omitempty"`
-	unknownFields            protoimpl.UnknownFields
-	sizeCache                protoimpl.SizeCache
+	// The outbox's AES-256 key file (default outbox.key beside outbox_path,
+	// created 0600 on first use).
+	OutboxKeyFile string `protobuf:"bytes,12,opt,name=outbox_key_file,json=outboxKeyFile,proto3" json:"outbox_key_file,omitempty"`
+	// How long submitted orders and events are kept, as a Go duration
+	// ("168h", the default).
+	OutboxRetention string `protobuf:"bytes,13,opt,name=outbox_retention,json=outboxRetention,proto3" json:"outbox_retention,omitempty"`
+	// Offline limits; 0 means the default. Orders whose create waits in the
+	// outbox, one order's amount (fen), all waiting orders' amount (fen).
+	OfflineMaxOrders      int64 `protobuf:"varint,14,opt,name=offline_max_orders,json=offlineMaxOrders,proto3" json:"offline_max_orders,omitempty"`
+	OfflineMaxOrderAmount int64 `protobuf:"varint,15,opt,name=offline_max_order_amount,json=offlineMaxOrderAmount,proto3" json:"offline_max_order_amount,omitempty"`
+	OfflineMaxTotalAmount int64 `protobuf:"varint,16,opt,name=offline_max_total_amount,json=offlineMaxTotalAmount,proto3" json:"offline_max_total_amount,omitempty"`
+	// A create not sent within this long is not sent at all (EXPIRED_OFFLINE),
+	// as a Go duration ("24h", the default).
+	OfflineMaxAge string `protobuf:"bytes,17,opt,name=offline_max_age,json=offlineMaxAge,proto3" json:"offline_max_age,omitempty"`
+	// Queue orders that need the customer's confirmation (need_user_confirm)?
+	// Their package is needed at once, so by default they are not queued.
+	OfflineAllowUserConfirm bool `protobuf:"varint,18,opt,name=offline_allow_user_confirm,json=offlineAllowUserConfirm,proto3" json:"offline_allow_user_confirm,omitempty"`
+	// How many orders the forwarder sends at once (default 4).
+	ForwardConcurrency int64 `protobuf:"varint,19,opt,name=forward_concurrency,json=forwardConcurrency,proto3" json:"forward_concurrency,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
 }
 
 func (x *Config) Reset() {
@@ -266,6 +452,62 @@ func (x *Config) GetOutboxPath() string {
 		return x.OutboxPath
 	}
 	return ""
+}
+
+func (x *Config) GetOutboxKeyFile() string {
+	if x != nil {
+		return x.OutboxKeyFile
+	}
+	return ""
+}
+
+func (x *Config) GetOutboxRetention() string {
+	if x != nil {
+		return x.OutboxRetention
+	}
+	return ""
+}
+
+func (x *Config) GetOfflineMaxOrders() int64 {
+	if x != nil {
+		return x.OfflineMaxOrders
+	}
+	return 0
+}
+
+func (x *Config) GetOfflineMaxOrderAmount() int64 {
+	if x != nil {
+		return x.OfflineMaxOrderAmount
+	}
+	return 0
+}
+
+func (x *Config) GetOfflineMaxTotalAmount() int64 {
+	if x != nil {
+		return x.OfflineMaxTotalAmount
+	}
+	return 0
+}
+
+func (x *Config) GetOfflineMaxAge() string {
+	if x != nil {
+		return x.OfflineMaxAge
+	}
+	return ""
+}
+
+func (x *Config) GetOfflineAllowUserConfirm() bool {
+	if x != nil {
+		return x.OfflineAllowUserConfirm
+	}
+	return false
+}
+
+func (x *Config) GetForwardConcurrency() int64 {
+	if x != nil {
+		return x.ForwardConcurrency
+	}
+	return 0
 }
 
 type ConfigureRequest struct {
@@ -647,10 +889,11 @@ func (x *NewOrder) GetOpenid() string {
 }
 
 type CreateOrderRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Order         *NewOrder              `protobuf:"bytes,1,opt,name=order,proto3" json:"order,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state           protoimpl.MessageState `protogen:"open.v1"`
+	Order           *NewOrder              `protobuf:"bytes,1,opt,name=order,proto3" json:"order,omitempty"`
+	OfflineBehavior OfflineBehavior        `protobuf:"varint,2,opt,name=offline_behavior,json=offlineBehavior,proto3,enum=smartretail.v1.OfflineBehavior" json:"offline_behavior,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *CreateOrderRequest) Reset() {
@@ -688,6 +931,13 @@ func (x *CreateOrderRequest) GetOrder() *NewOrder {
 		return x.Order
 	}
 	return nil
+}
+
+func (x *CreateOrderRequest) GetOfflineBehavior() OfflineBehavior {
+	if x != nil {
+		return x.OfflineBehavior
+	}
+	return OfflineBehavior_OFFLINE_BEHAVIOR_UNSPECIFIED
 }
 
 // CreatedOrder is WeChat Pay's answer to a create. package opens the
@@ -1168,8 +1418,11 @@ func (x *Order) GetPayType() string {
 }
 
 type QueryOrderResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Order         *Order                 `protobuf:"bytes,1,opt,name=order,proto3" json:"order,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// order is WeChat Pay's answer; for an order still in the outbox it is
+	// built from the queued request (state empty) and queued says where it is.
+	Order         *Order       `protobuf:"bytes,1,opt,name=order,proto3" json:"order,omitempty"`
+	Queued        *QueuedOrder `protobuf:"bytes,2,opt,name=queued,proto3" json:"queued,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1211,6 +1464,132 @@ func (x *QueryOrderResponse) GetOrder() *Order {
 	return nil
 }
 
+func (x *QueryOrderResponse) GetQueued() *QueuedOrder {
+	if x != nil {
+		return x.Queued
+	}
+	return nil
+}
+
+// QueuedOrder is an order as the plugin's outbox holds it.
+type QueuedOrder struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	OutOrderNo string                 `protobuf:"bytes,1,opt,name=out_order_no,json=outOrderNo,proto3" json:"out_order_no,omitempty"`
+	LocalState LocalState             `protobuf:"varint,2,opt,name=local_state,json=localState,proto3,enum=smartretail.v1.LocalState" json:"local_state,omitempty"`
+	StoredAt   *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=stored_at,json=storedAt,proto3" json:"stored_at,omitempty"`
+	Amount     int64                  `protobuf:"varint,4,opt,name=amount,proto3" json:"amount,omitempty"` // fen, what counts against the offline limits
+	// The operations still to send, in order: "create", "cancel", "complete".
+	PendingOperations []string `protobuf:"bytes,5,rep,name=pending_operations,json=pendingOperations,proto3" json:"pending_operations,omitempty"`
+	Attempts          int32    `protobuf:"varint,6,opt,name=attempts,proto3" json:"attempts,omitempty"`
+	LastError         string   `protobuf:"bytes,7,opt,name=last_error,json=lastError,proto3" json:"last_error,omitempty"`
+	// For FAILED: WeChat Pay's code (or EXPIRED_OFFLINE, NOT_CREATED, ...) and message.
+	FailureCode     string `protobuf:"bytes,8,opt,name=failure_code,json=failureCode,proto3" json:"failure_code,omitempty"`
+	FailureMessage  string `protobuf:"bytes,9,opt,name=failure_message,json=failureMessage,proto3" json:"failure_message,omitempty"`
+	FailedOperation string `protobuf:"bytes,10,opt,name=failed_operation,json=failedOperation,proto3" json:"failed_operation,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *QueuedOrder) Reset() {
+	*x = QueuedOrder{}
+	mi := &file_smartretail_v1_orders_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *QueuedOrder) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*QueuedOrder) ProtoMessage() {}
+
+func (x *QueuedOrder) ProtoReflect() protoreflect.Message {
+	mi := &file_smartretail_v1_orders_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use QueuedOrder.ProtoReflect.Descriptor instead.
+func (*QueuedOrder) Descriptor() ([]byte, []int) {
+	return file_smartretail_v1_orders_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *QueuedOrder) GetOutOrderNo() string {
+	if x != nil {
+		return x.OutOrderNo
+	}
+	return ""
+}
+
+func (x *QueuedOrder) GetLocalState() LocalState {
+	if x != nil {
+		return x.LocalState
+	}
+	return LocalState_LOCAL_STATE_UNSPECIFIED
+}
+
+func (x *QueuedOrder) GetStoredAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.StoredAt
+	}
+	return nil
+}
+
+func (x *QueuedOrder) GetAmount() int64 {
+	if x != nil {
+		return x.Amount
+	}
+	return 0
+}
+
+func (x *QueuedOrder) GetPendingOperations() []string {
+	if x != nil {
+		return x.PendingOperations
+	}
+	return nil
+}
+
+func (x *QueuedOrder) GetAttempts() int32 {
+	if x != nil {
+		return x.Attempts
+	}
+	return 0
+}
+
+func (x *QueuedOrder) GetLastError() string {
+	if x != nil {
+		return x.LastError
+	}
+	return ""
+}
+
+func (x *QueuedOrder) GetFailureCode() string {
+	if x != nil {
+		return x.FailureCode
+	}
+	return ""
+}
+
+func (x *QueuedOrder) GetFailureMessage() string {
+	if x != nil {
+		return x.FailureMessage
+	}
+	return ""
+}
+
+func (x *QueuedOrder) GetFailedOperation() string {
+	if x != nil {
+		return x.FailedOperation
+	}
+	return ""
+}
+
 type CancelOrderRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	OutOrderNo    string                 `protobuf:"bytes,1,opt,name=out_order_no,json=outOrderNo,proto3" json:"out_order_no,omitempty"`
@@ -1223,7 +1602,7 @@ type CancelOrderRequest struct {
 
 func (x *CancelOrderRequest) Reset() {
 	*x = CancelOrderRequest{}
-	mi := &file_smartretail_v1_orders_proto_msgTypes[12]
+	mi := &file_smartretail_v1_orders_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1235,7 +1614,7 @@ func (x *CancelOrderRequest) String() string {
 func (*CancelOrderRequest) ProtoMessage() {}
 
 func (x *CancelOrderRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_smartretail_v1_orders_proto_msgTypes[12]
+	mi := &file_smartretail_v1_orders_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1248,7 +1627,7 @@ func (x *CancelOrderRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelOrderRequest.ProtoReflect.Descriptor instead.
 func (*CancelOrderRequest) Descriptor() ([]byte, []int) {
-	return file_smartretail_v1_orders_proto_rawDescGZIP(), []int{12}
+	return file_smartretail_v1_orders_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *CancelOrderRequest) GetOutOrderNo() string {
@@ -1293,7 +1672,7 @@ type OrderRef struct {
 
 func (x *OrderRef) Reset() {
 	*x = OrderRef{}
-	mi := &file_smartretail_v1_orders_proto_msgTypes[13]
+	mi := &file_smartretail_v1_orders_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1305,7 +1684,7 @@ func (x *OrderRef) String() string {
 func (*OrderRef) ProtoMessage() {}
 
 func (x *OrderRef) ProtoReflect() protoreflect.Message {
-	mi := &file_smartretail_v1_orders_proto_msgTypes[13]
+	mi := &file_smartretail_v1_orders_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1318,7 +1697,7 @@ func (x *OrderRef) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OrderRef.ProtoReflect.Descriptor instead.
 func (*OrderRef) Descriptor() ([]byte, []int) {
-	return file_smartretail_v1_orders_proto_rawDescGZIP(), []int{13}
+	return file_smartretail_v1_orders_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *OrderRef) GetAppid() string {
@@ -1359,14 +1738,15 @@ func (x *OrderRef) GetOrderId() string {
 type CancelOrderResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Disposition   Disposition            `protobuf:"varint,1,opt,name=disposition,proto3,enum=smartretail.v1.Disposition" json:"disposition,omitempty"`
-	Order         *OrderRef              `protobuf:"bytes,2,opt,name=order,proto3" json:"order,omitempty"`
+	Order         *OrderRef              `protobuf:"bytes,2,opt,name=order,proto3" json:"order,omitempty"` // for QUEUED: out_order_no, appid, service_id
+	StoredAt      *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=stored_at,json=storedAt,proto3" json:"stored_at,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *CancelOrderResponse) Reset() {
 	*x = CancelOrderResponse{}
-	mi := &file_smartretail_v1_orders_proto_msgTypes[14]
+	mi := &file_smartretail_v1_orders_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1378,7 +1758,7 @@ func (x *CancelOrderResponse) String() string {
 func (*CancelOrderResponse) ProtoMessage() {}
 
 func (x *CancelOrderResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_smartretail_v1_orders_proto_msgTypes[14]
+	mi := &file_smartretail_v1_orders_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1391,7 +1771,7 @@ func (x *CancelOrderResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelOrderResponse.ProtoReflect.Descriptor instead.
 func (*CancelOrderResponse) Descriptor() ([]byte, []int) {
-	return file_smartretail_v1_orders_proto_rawDescGZIP(), []int{14}
+	return file_smartretail_v1_orders_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *CancelOrderResponse) GetDisposition() Disposition {
@@ -1404,6 +1784,13 @@ func (x *CancelOrderResponse) GetDisposition() Disposition {
 func (x *CancelOrderResponse) GetOrder() *OrderRef {
 	if x != nil {
 		return x.Order
+	}
+	return nil
+}
+
+func (x *CancelOrderResponse) GetStoredAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.StoredAt
 	}
 	return nil
 }
@@ -1429,7 +1816,7 @@ type CompleteOrderRequest struct {
 
 func (x *CompleteOrderRequest) Reset() {
 	*x = CompleteOrderRequest{}
-	mi := &file_smartretail_v1_orders_proto_msgTypes[15]
+	mi := &file_smartretail_v1_orders_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1441,7 +1828,7 @@ func (x *CompleteOrderRequest) String() string {
 func (*CompleteOrderRequest) ProtoMessage() {}
 
 func (x *CompleteOrderRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_smartretail_v1_orders_proto_msgTypes[15]
+	mi := &file_smartretail_v1_orders_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1454,7 +1841,7 @@ func (x *CompleteOrderRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CompleteOrderRequest.ProtoReflect.Descriptor instead.
 func (*CompleteOrderRequest) Descriptor() ([]byte, []int) {
-	return file_smartretail_v1_orders_proto_rawDescGZIP(), []int{15}
+	return file_smartretail_v1_orders_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *CompleteOrderRequest) GetOutOrderNo() string {
@@ -1551,14 +1938,15 @@ func (x *CompleteOrderRequest) GetProfitSharing() bool {
 type CompleteOrderResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Disposition   Disposition            `protobuf:"varint,1,opt,name=disposition,proto3,enum=smartretail.v1.Disposition" json:"disposition,omitempty"`
-	Order         *OrderRef              `protobuf:"bytes,2,opt,name=order,proto3" json:"order,omitempty"`
+	Order         *OrderRef              `protobuf:"bytes,2,opt,name=order,proto3" json:"order,omitempty"` // for QUEUED: out_order_no, appid, service_id
+	StoredAt      *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=stored_at,json=storedAt,proto3" json:"stored_at,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *CompleteOrderResponse) Reset() {
 	*x = CompleteOrderResponse{}
-	mi := &file_smartretail_v1_orders_proto_msgTypes[16]
+	mi := &file_smartretail_v1_orders_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1570,7 +1958,7 @@ func (x *CompleteOrderResponse) String() string {
 func (*CompleteOrderResponse) ProtoMessage() {}
 
 func (x *CompleteOrderResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_smartretail_v1_orders_proto_msgTypes[16]
+	mi := &file_smartretail_v1_orders_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1583,7 +1971,7 @@ func (x *CompleteOrderResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CompleteOrderResponse.ProtoReflect.Descriptor instead.
 func (*CompleteOrderResponse) Descriptor() ([]byte, []int) {
-	return file_smartretail_v1_orders_proto_rawDescGZIP(), []int{16}
+	return file_smartretail_v1_orders_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *CompleteOrderResponse) GetDisposition() Disposition {
@@ -1600,6 +1988,13 @@ func (x *CompleteOrderResponse) GetOrder() *OrderRef {
 	return nil
 }
 
+func (x *CompleteOrderResponse) GetStoredAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.StoredAt
+	}
+	return nil
+}
+
 type GetStatusRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -1608,7 +2003,7 @@ type GetStatusRequest struct {
 
 func (x *GetStatusRequest) Reset() {
 	*x = GetStatusRequest{}
-	mi := &file_smartretail_v1_orders_proto_msgTypes[17]
+	mi := &file_smartretail_v1_orders_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1620,7 +2015,7 @@ func (x *GetStatusRequest) String() string {
 func (*GetStatusRequest) ProtoMessage() {}
 
 func (x *GetStatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_smartretail_v1_orders_proto_msgTypes[17]
+	mi := &file_smartretail_v1_orders_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1633,24 +2028,34 @@ func (x *GetStatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStatusRequest.ProtoReflect.Descriptor instead.
 func (*GetStatusRequest) Descriptor() ([]byte, []int) {
-	return file_smartretail_v1_orders_proto_rawDescGZIP(), []int{17}
+	return file_smartretail_v1_orders_proto_rawDescGZIP(), []int{18}
 }
 
 type GetStatusResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Configured    bool                   `protobuf:"varint,1,opt,name=configured,proto3" json:"configured,omitempty"`
-	PluginVersion string                 `protobuf:"bytes,2,opt,name=plugin_version,json=pluginVersion,proto3" json:"plugin_version,omitempty"`
-	Mchid         string                 `protobuf:"bytes,3,opt,name=mchid,proto3" json:"mchid,omitempty"`
-	ApiBaseUrl    string                 `protobuf:"bytes,4,opt,name=api_base_url,json=apiBaseUrl,proto3" json:"api_base_url,omitempty"`
-	VerifyMode    string                 `protobuf:"bytes,5,opt,name=verify_mode,json=verifyMode,proto3" json:"verify_mode,omitempty"`
-	StartedAt     *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=started_at,json=startedAt,proto3" json:"started_at,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state              protoimpl.MessageState `protogen:"open.v1"`
+	Configured         bool                   `protobuf:"varint,1,opt,name=configured,proto3" json:"configured,omitempty"`
+	PluginVersion      string                 `protobuf:"bytes,2,opt,name=plugin_version,json=pluginVersion,proto3" json:"plugin_version,omitempty"`
+	Mchid              string                 `protobuf:"bytes,3,opt,name=mchid,proto3" json:"mchid,omitempty"`
+	ApiBaseUrl         string                 `protobuf:"bytes,4,opt,name=api_base_url,json=apiBaseUrl,proto3" json:"api_base_url,omitempty"`
+	VerifyMode         string                 `protobuf:"bytes,5,opt,name=verify_mode,json=verifyMode,proto3" json:"verify_mode,omitempty"`
+	StartedAt          *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=started_at,json=startedAt,proto3" json:"started_at,omitempty"`
+	NetworkStatus      NetworkStatus          `protobuf:"varint,7,opt,name=network_status,json=networkStatus,proto3,enum=smartretail.v1.NetworkStatus" json:"network_status,omitempty"`
+	NetworkStatusSince *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=network_status_since,json=networkStatusSince,proto3" json:"network_status_since,omitempty"`
+	QueuedCount        int64                  `protobuf:"varint,9,opt,name=queued_count,json=queuedCount,proto3" json:"queued_count,omitempty"`     // orders whose create waits in the outbox
+	QueuedAmount       int64                  `protobuf:"varint,10,opt,name=queued_amount,json=queuedAmount,proto3" json:"queued_amount,omitempty"` // their amounts, fen
+	OldestQueuedAge    *durationpb.Duration   `protobuf:"bytes,11,opt,name=oldest_queued_age,json=oldestQueuedAge,proto3" json:"oldest_queued_age,omitempty"`
+	FailedCount        int64                  `protobuf:"varint,12,opt,name=failed_count,json=failedCount,proto3" json:"failed_count,omitempty"`
+	LastError          string                 `protobuf:"bytes,13,opt,name=last_error,json=lastError,proto3" json:"last_error,omitempty"`
+	LastErrorAt        *timestamppb.Timestamp `protobuf:"bytes,14,opt,name=last_error_at,json=lastErrorAt,proto3" json:"last_error_at,omitempty"`
+	PendingCount       int64                  `protobuf:"varint,15,opt,name=pending_count,json=pendingCount,proto3" json:"pending_count,omitempty"` // orders with any operation waiting (creates, cancels, completes)
+	CorruptCount       int64                  `protobuf:"varint,16,opt,name=corrupt_count,json=corruptCount,proto3" json:"corrupt_count,omitempty"` // outbox records set aside because they could not be read
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
 }
 
 func (x *GetStatusResponse) Reset() {
 	*x = GetStatusResponse{}
-	mi := &file_smartretail_v1_orders_proto_msgTypes[18]
+	mi := &file_smartretail_v1_orders_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1662,7 +2067,7 @@ func (x *GetStatusResponse) String() string {
 func (*GetStatusResponse) ProtoMessage() {}
 
 func (x *GetStatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_smartretail_v1_orders_proto_msgTypes[18]
+	mi := &file_smartretail_v1_orders_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1675,7 +2080,7 @@ func (x *GetStatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStatusResponse.ProtoReflect.Descriptor instead.
 func (*GetStatusResponse) Descriptor() ([]byte, []int) {
-	return file_smartretail_v1_orders_proto_rawDescGZIP(), []int{18}
+	return file_smartretail_v1_orders_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *GetStatusResponse) GetConfigured() bool {
@@ -1720,6 +2125,76 @@ func (x *GetStatusResponse) GetStartedAt() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *GetStatusResponse) GetNetworkStatus() NetworkStatus {
+	if x != nil {
+		return x.NetworkStatus
+	}
+	return NetworkStatus_NETWORK_STATUS_UNKNOWN
+}
+
+func (x *GetStatusResponse) GetNetworkStatusSince() *timestamppb.Timestamp {
+	if x != nil {
+		return x.NetworkStatusSince
+	}
+	return nil
+}
+
+func (x *GetStatusResponse) GetQueuedCount() int64 {
+	if x != nil {
+		return x.QueuedCount
+	}
+	return 0
+}
+
+func (x *GetStatusResponse) GetQueuedAmount() int64 {
+	if x != nil {
+		return x.QueuedAmount
+	}
+	return 0
+}
+
+func (x *GetStatusResponse) GetOldestQueuedAge() *durationpb.Duration {
+	if x != nil {
+		return x.OldestQueuedAge
+	}
+	return nil
+}
+
+func (x *GetStatusResponse) GetFailedCount() int64 {
+	if x != nil {
+		return x.FailedCount
+	}
+	return 0
+}
+
+func (x *GetStatusResponse) GetLastError() string {
+	if x != nil {
+		return x.LastError
+	}
+	return ""
+}
+
+func (x *GetStatusResponse) GetLastErrorAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LastErrorAt
+	}
+	return nil
+}
+
+func (x *GetStatusResponse) GetPendingCount() int64 {
+	if x != nil {
+		return x.PendingCount
+	}
+	return 0
+}
+
+func (x *GetStatusResponse) GetCorruptCount() int64 {
+	if x != nil {
+		return x.CorruptCount
+	}
+	return 0
+}
+
 type WatchEventsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Resume after this sequence number; 0 means from the oldest kept event.
@@ -1730,7 +2205,7 @@ type WatchEventsRequest struct {
 
 func (x *WatchEventsRequest) Reset() {
 	*x = WatchEventsRequest{}
-	mi := &file_smartretail_v1_orders_proto_msgTypes[19]
+	mi := &file_smartretail_v1_orders_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1742,7 +2217,7 @@ func (x *WatchEventsRequest) String() string {
 func (*WatchEventsRequest) ProtoMessage() {}
 
 func (x *WatchEventsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_smartretail_v1_orders_proto_msgTypes[19]
+	mi := &file_smartretail_v1_orders_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1755,7 +2230,7 @@ func (x *WatchEventsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchEventsRequest.ProtoReflect.Descriptor instead.
 func (*WatchEventsRequest) Descriptor() ([]byte, []int) {
-	return file_smartretail_v1_orders_proto_rawDescGZIP(), []int{19}
+	return file_smartretail_v1_orders_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *WatchEventsRequest) GetAfterSequence() uint64 {
@@ -1765,19 +2240,28 @@ func (x *WatchEventsRequest) GetAfterSequence() uint64 {
 	return 0
 }
 
+// Event: sequence numbers rise by one with every event the plugin records;
+// they survive restarts, so a host that keeps the last one it saw resumes
+// with WatchEvents(after_sequence) and misses none (within the retention).
 type Event struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Sequence      uint64                 `protobuf:"varint,1,opt,name=sequence,proto3" json:"sequence,omitempty"`
 	Type          EventType              `protobuf:"varint,2,opt,name=type,proto3,enum=smartretail.v1.EventType" json:"type,omitempty"`
 	Time          *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=time,proto3" json:"time,omitempty"`
 	OutOrderNo    string                 `protobuf:"bytes,4,opt,name=out_order_no,json=outOrderNo,proto3" json:"out_order_no,omitempty"`
+	Operation     string                 `protobuf:"bytes,5,opt,name=operation,proto3" json:"operation,omitempty"` // create, cancel, complete
+	OrderId       string                 `protobuf:"bytes,6,opt,name=order_id,json=orderId,proto3" json:"order_id,omitempty"`
+	Package       string                 `protobuf:"bytes,7,opt,name=package,proto3" json:"package,omitempty"`
+	Code          string                 `protobuf:"bytes,8,opt,name=code,proto3" json:"code,omitempty"`
+	Message       string                 `protobuf:"bytes,9,opt,name=message,proto3" json:"message,omitempty"`
+	NetworkStatus NetworkStatus          `protobuf:"varint,10,opt,name=network_status,json=networkStatus,proto3,enum=smartretail.v1.NetworkStatus" json:"network_status,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Event) Reset() {
 	*x = Event{}
-	mi := &file_smartretail_v1_orders_proto_msgTypes[20]
+	mi := &file_smartretail_v1_orders_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1789,7 +2273,7 @@ func (x *Event) String() string {
 func (*Event) ProtoMessage() {}
 
 func (x *Event) ProtoReflect() protoreflect.Message {
-	mi := &file_smartretail_v1_orders_proto_msgTypes[20]
+	mi := &file_smartretail_v1_orders_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1802,7 +2286,7 @@ func (x *Event) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Event.ProtoReflect.Descriptor instead.
 func (*Event) Descriptor() ([]byte, []int) {
-	return file_smartretail_v1_orders_proto_rawDescGZIP(), []int{20}
+	return file_smartretail_v1_orders_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *Event) GetSequence() uint64 {
@@ -1833,11 +2317,477 @@ func (x *Event) GetOutOrderNo() string {
 	return ""
 }
 
+func (x *Event) GetOperation() string {
+	if x != nil {
+		return x.Operation
+	}
+	return ""
+}
+
+func (x *Event) GetOrderId() string {
+	if x != nil {
+		return x.OrderId
+	}
+	return ""
+}
+
+func (x *Event) GetPackage() string {
+	if x != nil {
+		return x.Package
+	}
+	return ""
+}
+
+func (x *Event) GetCode() string {
+	if x != nil {
+		return x.Code
+	}
+	return ""
+}
+
+func (x *Event) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
+func (x *Event) GetNetworkStatus() NetworkStatus {
+	if x != nil {
+		return x.NetworkStatus
+	}
+	return NetworkStatus_NETWORK_STATUS_UNKNOWN
+}
+
+type ListQueueRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Failed        bool                   `protobuf:"varint,1,opt,name=failed,proto3" json:"failed,omitempty"` // the failed list instead of the waiting orders
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListQueueRequest) Reset() {
+	*x = ListQueueRequest{}
+	mi := &file_smartretail_v1_orders_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListQueueRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListQueueRequest) ProtoMessage() {}
+
+func (x *ListQueueRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_smartretail_v1_orders_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListQueueRequest.ProtoReflect.Descriptor instead.
+func (*ListQueueRequest) Descriptor() ([]byte, []int) {
+	return file_smartretail_v1_orders_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *ListQueueRequest) GetFailed() bool {
+	if x != nil {
+		return x.Failed
+	}
+	return false
+}
+
+type ListQueueResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Orders        []*QueuedOrder         `protobuf:"bytes,1,rep,name=orders,proto3" json:"orders,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListQueueResponse) Reset() {
+	*x = ListQueueResponse{}
+	mi := &file_smartretail_v1_orders_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListQueueResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListQueueResponse) ProtoMessage() {}
+
+func (x *ListQueueResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_smartretail_v1_orders_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListQueueResponse.ProtoReflect.Descriptor instead.
+func (*ListQueueResponse) Descriptor() ([]byte, []int) {
+	return file_smartretail_v1_orders_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *ListQueueResponse) GetOrders() []*QueuedOrder {
+	if x != nil {
+		return x.Orders
+	}
+	return nil
+}
+
+type RetryFailedRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	OutOrderNo    string                 `protobuf:"bytes,1,opt,name=out_order_no,json=outOrderNo,proto3" json:"out_order_no,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RetryFailedRequest) Reset() {
+	*x = RetryFailedRequest{}
+	mi := &file_smartretail_v1_orders_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RetryFailedRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RetryFailedRequest) ProtoMessage() {}
+
+func (x *RetryFailedRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_smartretail_v1_orders_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RetryFailedRequest.ProtoReflect.Descriptor instead.
+func (*RetryFailedRequest) Descriptor() ([]byte, []int) {
+	return file_smartretail_v1_orders_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *RetryFailedRequest) GetOutOrderNo() string {
+	if x != nil {
+		return x.OutOrderNo
+	}
+	return ""
+}
+
+type RetryFailedResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Order         *QueuedOrder           `protobuf:"bytes,1,opt,name=order,proto3" json:"order,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RetryFailedResponse) Reset() {
+	*x = RetryFailedResponse{}
+	mi := &file_smartretail_v1_orders_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RetryFailedResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RetryFailedResponse) ProtoMessage() {}
+
+func (x *RetryFailedResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_smartretail_v1_orders_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RetryFailedResponse.ProtoReflect.Descriptor instead.
+func (*RetryFailedResponse) Descriptor() ([]byte, []int) {
+	return file_smartretail_v1_orders_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *RetryFailedResponse) GetOrder() *QueuedOrder {
+	if x != nil {
+		return x.Order
+	}
+	return nil
+}
+
+type DropFailedRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	OutOrderNo    string                 `protobuf:"bytes,1,opt,name=out_order_no,json=outOrderNo,proto3" json:"out_order_no,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DropFailedRequest) Reset() {
+	*x = DropFailedRequest{}
+	mi := &file_smartretail_v1_orders_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DropFailedRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DropFailedRequest) ProtoMessage() {}
+
+func (x *DropFailedRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_smartretail_v1_orders_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DropFailedRequest.ProtoReflect.Descriptor instead.
+func (*DropFailedRequest) Descriptor() ([]byte, []int) {
+	return file_smartretail_v1_orders_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *DropFailedRequest) GetOutOrderNo() string {
+	if x != nil {
+		return x.OutOrderNo
+	}
+	return ""
+}
+
+type DropFailedResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DropFailedResponse) Reset() {
+	*x = DropFailedResponse{}
+	mi := &file_smartretail_v1_orders_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DropFailedResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DropFailedResponse) ProtoMessage() {}
+
+func (x *DropFailedResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_smartretail_v1_orders_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DropFailedResponse.ProtoReflect.Descriptor instead.
+func (*DropFailedResponse) Descriptor() ([]byte, []int) {
+	return file_smartretail_v1_orders_proto_rawDescGZIP(), []int{27}
+}
+
+type DrainRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DrainRequest) Reset() {
+	*x = DrainRequest{}
+	mi := &file_smartretail_v1_orders_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DrainRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DrainRequest) ProtoMessage() {}
+
+func (x *DrainRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_smartretail_v1_orders_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DrainRequest.ProtoReflect.Descriptor instead.
+func (*DrainRequest) Descriptor() ([]byte, []int) {
+	return file_smartretail_v1_orders_proto_rawDescGZIP(), []int{28}
+}
+
+type DrainResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	PendingCount  int64                  `protobuf:"varint,1,opt,name=pending_count,json=pendingCount,proto3" json:"pending_count,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DrainResponse) Reset() {
+	*x = DrainResponse{}
+	mi := &file_smartretail_v1_orders_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DrainResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DrainResponse) ProtoMessage() {}
+
+func (x *DrainResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_smartretail_v1_orders_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DrainResponse.ProtoReflect.Descriptor instead.
+func (*DrainResponse) Descriptor() ([]byte, []int) {
+	return file_smartretail_v1_orders_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *DrainResponse) GetPendingCount() int64 {
+	if x != nil {
+		return x.PendingCount
+	}
+	return 0
+}
+
+type CompactOutboxRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CompactOutboxRequest) Reset() {
+	*x = CompactOutboxRequest{}
+	mi := &file_smartretail_v1_orders_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CompactOutboxRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CompactOutboxRequest) ProtoMessage() {}
+
+func (x *CompactOutboxRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_smartretail_v1_orders_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CompactOutboxRequest.ProtoReflect.Descriptor instead.
+func (*CompactOutboxRequest) Descriptor() ([]byte, []int) {
+	return file_smartretail_v1_orders_proto_rawDescGZIP(), []int{30}
+}
+
+type CompactOutboxResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	SizeBefore    int64                  `protobuf:"varint,1,opt,name=size_before,json=sizeBefore,proto3" json:"size_before,omitempty"`
+	SizeAfter     int64                  `protobuf:"varint,2,opt,name=size_after,json=sizeAfter,proto3" json:"size_after,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CompactOutboxResponse) Reset() {
+	*x = CompactOutboxResponse{}
+	mi := &file_smartretail_v1_orders_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CompactOutboxResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CompactOutboxResponse) ProtoMessage() {}
+
+func (x *CompactOutboxResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_smartretail_v1_orders_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CompactOutboxResponse.ProtoReflect.Descriptor instead.
+func (*CompactOutboxResponse) Descriptor() ([]byte, []int) {
+	return file_smartretail_v1_orders_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *CompactOutboxResponse) GetSizeBefore() int64 {
+	if x != nil {
+		return x.SizeBefore
+	}
+	return 0
+}
+
+func (x *CompactOutboxResponse) GetSizeAfter() int64 {
+	if x != nil {
+		return x.SizeAfter
+	}
+	return 0
+}
+
 var File_smartretail_v1_orders_proto protoreflect.FileDescriptor
 
 const file_smartretail_v1_orders_proto_rawDesc = "" +
 	"\n" +
-	"\x1bsmartretail/v1/orders.proto\x12\x0esmartretail.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xcc\x03\n" +
+	"\x1bsmartretail/v1/orders.proto\x12\x0esmartretail.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xd5\x06\n" +
 	"\x06Config\x12\x14\n" +
 	"\x05mchid\x18\x01 \x01(\tR\x05mchid\x12,\n" +
 	"\x12merchant_serial_no\x18\x02 \x01(\tR\x10merchantSerialNo\x129\n" +
@@ -1853,7 +2803,15 @@ const file_smartretail_v1_orders_proto_rawDesc = "" +
 	" \x01(\tR\n" +
 	"apiBaseUrl\x12\x1f\n" +
 	"\voutbox_path\x18\v \x01(\tR\n" +
-	"outboxPath\"B\n" +
+	"outboxPath\x12&\n" +
+	"\x0foutbox_key_file\x18\f \x01(\tR\routboxKeyFile\x12)\n" +
+	"\x10outbox_retention\x18\r \x01(\tR\x0foutboxRetention\x12,\n" +
+	"\x12offline_max_orders\x18\x0e \x01(\x03R\x10offlineMaxOrders\x127\n" +
+	"\x18offline_max_order_amount\x18\x0f \x01(\x03R\x15offlineMaxOrderAmount\x127\n" +
+	"\x18offline_max_total_amount\x18\x10 \x01(\x03R\x15offlineMaxTotalAmount\x12&\n" +
+	"\x0foffline_max_age\x18\x11 \x01(\tR\rofflineMaxAge\x12;\n" +
+	"\x1aoffline_allow_user_confirm\x18\x12 \x01(\bR\x17offlineAllowUserConfirm\x12/\n" +
+	"\x13forward_concurrency\x18\x13 \x01(\x03R\x12forwardConcurrency\"B\n" +
 	"\x10ConfigureRequest\x12.\n" +
 	"\x06config\x18\x01 \x01(\v2\x16.smartretail.v1.ConfigR\x06config\"[\n" +
 	"\x11ConfigureResponse\x12\x1f\n" +
@@ -1889,9 +2847,10 @@ const file_smartretail_v1_orders_proto_rawDesc = "" +
 	"\x06attach\x18\f \x01(\tR\x06attach\x12/\n" +
 	"\x11need_user_confirm\x18\r \x01(\bH\x00R\x0fneedUserConfirm\x88\x01\x01\x12\x16\n" +
 	"\x06openid\x18\x0e \x01(\tR\x06openidB\x14\n" +
-	"\x12_need_user_confirm\"D\n" +
+	"\x12_need_user_confirm\"\x90\x01\n" +
 	"\x12CreateOrderRequest\x12.\n" +
-	"\x05order\x18\x01 \x01(\v2\x18.smartretail.v1.NewOrderR\x05order\"\xf6\x02\n" +
+	"\x05order\x18\x01 \x01(\v2\x18.smartretail.v1.NewOrderR\x05order\x12J\n" +
+	"\x10offline_behavior\x18\x02 \x01(\x0e2\x1f.smartretail.v1.OfflineBehaviorR\x0fofflineBehavior\"\xf6\x02\n" +
 	"\fCreatedOrder\x12\x14\n" +
 	"\x05appid\x18\x01 \x01(\tR\x05appid\x12\x14\n" +
 	"\x05mchid\x18\x02 \x01(\tR\x05mchid\x12 \n" +
@@ -1946,9 +2905,25 @@ const file_smartretail_v1_orders_proto_rawDesc = "" +
 	"\x06attach\x18\x15 \x01(\tR\x06attach\x12#\n" +
 	"\rfinish_ticket\x18\x16 \x01(\tR\ffinishTicket\x122\n" +
 	"\x15finish_transaction_id\x18\x17 \x01(\tR\x13finishTransactionId\x12\x19\n" +
-	"\bpay_type\x18\x18 \x01(\tR\apayType\"A\n" +
+	"\bpay_type\x18\x18 \x01(\tR\apayType\"v\n" +
 	"\x12QueryOrderResponse\x12+\n" +
-	"\x05order\x18\x01 \x01(\v2\x15.smartretail.v1.OrderR\x05order\"\x83\x01\n" +
+	"\x05order\x18\x01 \x01(\v2\x15.smartretail.v1.OrderR\x05order\x123\n" +
+	"\x06queued\x18\x02 \x01(\v2\x1b.smartretail.v1.QueuedOrderR\x06queued\"\x9e\x03\n" +
+	"\vQueuedOrder\x12 \n" +
+	"\fout_order_no\x18\x01 \x01(\tR\n" +
+	"outOrderNo\x12;\n" +
+	"\vlocal_state\x18\x02 \x01(\x0e2\x1a.smartretail.v1.LocalStateR\n" +
+	"localState\x127\n" +
+	"\tstored_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\bstoredAt\x12\x16\n" +
+	"\x06amount\x18\x04 \x01(\x03R\x06amount\x12-\n" +
+	"\x12pending_operations\x18\x05 \x03(\tR\x11pendingOperations\x12\x1a\n" +
+	"\battempts\x18\x06 \x01(\x05R\battempts\x12\x1d\n" +
+	"\n" +
+	"last_error\x18\a \x01(\tR\tlastError\x12!\n" +
+	"\ffailure_code\x18\b \x01(\tR\vfailureCode\x12'\n" +
+	"\x0ffailure_message\x18\t \x01(\tR\x0efailureMessage\x12)\n" +
+	"\x10failed_operation\x18\n" +
+	" \x01(\tR\x0ffailedOperation\"\x83\x01\n" +
 	"\x12CancelOrderRequest\x12 \n" +
 	"\fout_order_no\x18\x01 \x01(\tR\n" +
 	"outOrderNo\x12\x16\n" +
@@ -1963,10 +2938,11 @@ const file_smartretail_v1_orders_proto_rawDesc = "" +
 	"outOrderNo\x12\x1d\n" +
 	"\n" +
 	"service_id\x18\x04 \x01(\tR\tserviceId\x12\x19\n" +
-	"\border_id\x18\x05 \x01(\tR\aorderId\"\x84\x01\n" +
+	"\border_id\x18\x05 \x01(\tR\aorderId\"\xbd\x01\n" +
 	"\x13CancelOrderResponse\x12=\n" +
 	"\vdisposition\x18\x01 \x01(\x0e2\x1b.smartretail.v1.DispositionR\vdisposition\x12.\n" +
-	"\x05order\x18\x02 \x01(\v2\x18.smartretail.v1.OrderRefR\x05order\"\xbe\x04\n" +
+	"\x05order\x18\x02 \x01(\v2\x18.smartretail.v1.OrderRefR\x05order\x127\n" +
+	"\tstored_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\bstoredAt\"\xbe\x04\n" +
 	"\x14CompleteOrderRequest\x12 \n" +
 	"\fout_order_no\x18\x01 \x01(\tR\n" +
 	"outOrderNo\x12\x14\n" +
@@ -1985,11 +2961,12 @@ const file_smartretail_v1_orders_proto_rawDesc = "" +
 	"\ftotal_amount\x18\v \x01(\x03H\x00R\vtotalAmount\x88\x01\x01\x12#\n" +
 	"\rfinish_ticket\x18\f \x01(\tR\ffinishTicket\x12%\n" +
 	"\x0eprofit_sharing\x18\r \x01(\bR\rprofitSharingB\x0f\n" +
-	"\r_total_amount\"\x86\x01\n" +
+	"\r_total_amount\"\xbf\x01\n" +
 	"\x15CompleteOrderResponse\x12=\n" +
 	"\vdisposition\x18\x01 \x01(\x0e2\x1b.smartretail.v1.DispositionR\vdisposition\x12.\n" +
-	"\x05order\x18\x02 \x01(\v2\x18.smartretail.v1.OrderRefR\x05order\"\x12\n" +
-	"\x10GetStatusRequest\"\xee\x01\n" +
+	"\x05order\x18\x02 \x01(\v2\x18.smartretail.v1.OrderRefR\x05order\x127\n" +
+	"\tstored_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\bstoredAt\"\x12\n" +
+	"\x10GetStatusRequest\"\xdd\x05\n" +
 	"\x11GetStatusResponse\x12\x1e\n" +
 	"\n" +
 	"configured\x18\x01 \x01(\bR\n" +
@@ -2001,26 +2978,84 @@ const file_smartretail_v1_orders_proto_rawDesc = "" +
 	"\vverify_mode\x18\x05 \x01(\tR\n" +
 	"verifyMode\x129\n" +
 	"\n" +
-	"started_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\tstartedAt\";\n" +
+	"started_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\tstartedAt\x12D\n" +
+	"\x0enetwork_status\x18\a \x01(\x0e2\x1d.smartretail.v1.NetworkStatusR\rnetworkStatus\x12L\n" +
+	"\x14network_status_since\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\x12networkStatusSince\x12!\n" +
+	"\fqueued_count\x18\t \x01(\x03R\vqueuedCount\x12#\n" +
+	"\rqueued_amount\x18\n" +
+	" \x01(\x03R\fqueuedAmount\x12E\n" +
+	"\x11oldest_queued_age\x18\v \x01(\v2\x19.google.protobuf.DurationR\x0foldestQueuedAge\x12!\n" +
+	"\ffailed_count\x18\f \x01(\x03R\vfailedCount\x12\x1d\n" +
+	"\n" +
+	"last_error\x18\r \x01(\tR\tlastError\x12>\n" +
+	"\rlast_error_at\x18\x0e \x01(\v2\x1a.google.protobuf.TimestampR\vlastErrorAt\x12#\n" +
+	"\rpending_count\x18\x0f \x01(\x03R\fpendingCount\x12#\n" +
+	"\rcorrupt_count\x18\x10 \x01(\x03R\fcorruptCount\";\n" +
 	"\x12WatchEventsRequest\x12%\n" +
-	"\x0eafter_sequence\x18\x01 \x01(\x04R\rafterSequence\"\xa4\x01\n" +
+	"\x0eafter_sequence\x18\x01 \x01(\x04R\rafterSequence\"\xeb\x02\n" +
 	"\x05Event\x12\x1a\n" +
 	"\bsequence\x18\x01 \x01(\x04R\bsequence\x12-\n" +
 	"\x04type\x18\x02 \x01(\x0e2\x19.smartretail.v1.EventTypeR\x04type\x12.\n" +
 	"\x04time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12 \n" +
 	"\fout_order_no\x18\x04 \x01(\tR\n" +
-	"outOrderNo*]\n" +
+	"outOrderNo\x12\x1c\n" +
+	"\toperation\x18\x05 \x01(\tR\toperation\x12\x19\n" +
+	"\border_id\x18\x06 \x01(\tR\aorderId\x12\x18\n" +
+	"\apackage\x18\a \x01(\tR\apackage\x12\x12\n" +
+	"\x04code\x18\b \x01(\tR\x04code\x12\x18\n" +
+	"\amessage\x18\t \x01(\tR\amessage\x12D\n" +
+	"\x0enetwork_status\x18\n" +
+	" \x01(\x0e2\x1d.smartretail.v1.NetworkStatusR\rnetworkStatus\"*\n" +
+	"\x10ListQueueRequest\x12\x16\n" +
+	"\x06failed\x18\x01 \x01(\bR\x06failed\"H\n" +
+	"\x11ListQueueResponse\x123\n" +
+	"\x06orders\x18\x01 \x03(\v2\x1b.smartretail.v1.QueuedOrderR\x06orders\"6\n" +
+	"\x12RetryFailedRequest\x12 \n" +
+	"\fout_order_no\x18\x01 \x01(\tR\n" +
+	"outOrderNo\"H\n" +
+	"\x13RetryFailedResponse\x121\n" +
+	"\x05order\x18\x01 \x01(\v2\x1b.smartretail.v1.QueuedOrderR\x05order\"5\n" +
+	"\x11DropFailedRequest\x12 \n" +
+	"\fout_order_no\x18\x01 \x01(\tR\n" +
+	"outOrderNo\"\x14\n" +
+	"\x12DropFailedResponse\"\x0e\n" +
+	"\fDrainRequest\"4\n" +
+	"\rDrainResponse\x12#\n" +
+	"\rpending_count\x18\x01 \x01(\x03R\fpendingCount\"\x16\n" +
+	"\x14CompactOutboxRequest\"W\n" +
+	"\x15CompactOutboxResponse\x12\x1f\n" +
+	"\vsize_before\x18\x01 \x01(\x03R\n" +
+	"sizeBefore\x12\x1d\n" +
+	"\n" +
+	"size_after\x18\x02 \x01(\x03R\tsizeAfter*\xa0\x01\n" +
+	"\x0fOfflineBehavior\x12 \n" +
+	"\x1cOFFLINE_BEHAVIOR_UNSPECIFIED\x10\x00\x12\"\n" +
+	"\x1eOFFLINE_BEHAVIOR_PREFER_ONLINE\x10\x01\x12#\n" +
+	"\x1fOFFLINE_BEHAVIOR_REQUIRE_ONLINE\x10\x02\x12\"\n" +
+	"\x1eOFFLINE_BEHAVIOR_FORCE_OFFLINE\x10\x03*]\n" +
 	"\vDisposition\x12\x1b\n" +
 	"\x17DISPOSITION_UNSPECIFIED\x10\x00\x12\x19\n" +
 	"\x15DISPOSITION_SUBMITTED\x10\x01\x12\x16\n" +
-	"\x12DISPOSITION_QUEUED\x10\x02*\xcc\x01\n" +
+	"\x12DISPOSITION_QUEUED\x10\x02*\x90\x01\n" +
+	"\n" +
+	"LocalState\x12\x1b\n" +
+	"\x17LOCAL_STATE_UNSPECIFIED\x10\x00\x12\x16\n" +
+	"\x12LOCAL_STATE_QUEUED\x10\x01\x12\x1a\n" +
+	"\x16LOCAL_STATE_SUBMITTING\x10\x02\x12\x19\n" +
+	"\x15LOCAL_STATE_SUBMITTED\x10\x03\x12\x16\n" +
+	"\x12LOCAL_STATE_FAILED\x10\x04*b\n" +
+	"\rNetworkStatus\x12\x1a\n" +
+	"\x16NETWORK_STATUS_UNKNOWN\x10\x00\x12\x19\n" +
+	"\x15NETWORK_STATUS_ONLINE\x10\x01\x12\x1a\n" +
+	"\x16NETWORK_STATUS_OFFLINE\x10\x02*\xed\x01\n" +
 	"\tEventType\x12\x1a\n" +
 	"\x16EVENT_TYPE_UNSPECIFIED\x10\x00\x12\x1b\n" +
 	"\x17EVENT_TYPE_ORDER_QUEUED\x10\x01\x12\x1e\n" +
 	"\x1aEVENT_TYPE_ORDER_SUBMITTED\x10\x02\x12\x1b\n" +
 	"\x17EVENT_TYPE_ORDER_FAILED\x10\x03\x12\"\n" +
 	"\x1eEVENT_TYPE_OPERATION_SUBMITTED\x10\x04\x12%\n" +
-	"!EVENT_TYPE_NETWORK_STATUS_CHANGED\x10\x052\xe1\x04\n" +
+	"!EVENT_TYPE_NETWORK_STATUS_CHANGED\x10\x05\x12\x1f\n" +
+	"\x1bEVENT_TYPE_OPERATION_QUEUED\x10\x062\x84\b\n" +
 	"\fOrderService\x12P\n" +
 	"\tConfigure\x12 .smartretail.v1.ConfigureRequest\x1a!.smartretail.v1.ConfigureResponse\x12V\n" +
 	"\vCreateOrder\x12\".smartretail.v1.CreateOrderRequest\x1a#.smartretail.v1.CreateOrderResponse\x12S\n" +
@@ -2029,7 +3064,13 @@ const file_smartretail_v1_orders_proto_rawDesc = "" +
 	"\vCancelOrder\x12\".smartretail.v1.CancelOrderRequest\x1a#.smartretail.v1.CancelOrderResponse\x12\\\n" +
 	"\rCompleteOrder\x12$.smartretail.v1.CompleteOrderRequest\x1a%.smartretail.v1.CompleteOrderResponse\x12P\n" +
 	"\tGetStatus\x12 .smartretail.v1.GetStatusRequest\x1a!.smartretail.v1.GetStatusResponse\x12J\n" +
-	"\vWatchEvents\x12\".smartretail.v1.WatchEventsRequest\x1a\x15.smartretail.v1.Event0\x01BKZIgithub.com/kioskpay/smartretail/shared/proto/smartretail/v1;smartretailv1b\x06proto3"
+	"\vWatchEvents\x12\".smartretail.v1.WatchEventsRequest\x1a\x15.smartretail.v1.Event0\x01\x12P\n" +
+	"\tListQueue\x12 .smartretail.v1.ListQueueRequest\x1a!.smartretail.v1.ListQueueResponse\x12V\n" +
+	"\vRetryFailed\x12\".smartretail.v1.RetryFailedRequest\x1a#.smartretail.v1.RetryFailedResponse\x12S\n" +
+	"\n" +
+	"DropFailed\x12!.smartretail.v1.DropFailedRequest\x1a\".smartretail.v1.DropFailedResponse\x12D\n" +
+	"\x05Drain\x12\x1c.smartretail.v1.DrainRequest\x1a\x1d.smartretail.v1.DrainResponse\x12\\\n" +
+	"\rCompactOutbox\x12$.smartretail.v1.CompactOutboxRequest\x1a%.smartretail.v1.CompactOutboxResponseBKZIgithub.com/kioskpay/smartretail/shared/proto/smartretail/v1;smartretailv1b\x06proto3"
 
 var (
 	file_smartretail_v1_orders_proto_rawDescOnce sync.Once
@@ -2043,73 +3084,111 @@ func file_smartretail_v1_orders_proto_rawDescGZIP() []byte {
 	return file_smartretail_v1_orders_proto_rawDescData
 }
 
-var file_smartretail_v1_orders_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_smartretail_v1_orders_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
+var file_smartretail_v1_orders_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
+var file_smartretail_v1_orders_proto_msgTypes = make([]protoimpl.MessageInfo, 32)
 var file_smartretail_v1_orders_proto_goTypes = []any{
-	(Disposition)(0),              // 0: smartretail.v1.Disposition
-	(EventType)(0),                // 1: smartretail.v1.EventType
-	(*Config)(nil),                // 2: smartretail.v1.Config
-	(*ConfigureRequest)(nil),      // 3: smartretail.v1.ConfigureRequest
-	(*ConfigureResponse)(nil),     // 4: smartretail.v1.ConfigureResponse
-	(*Fee)(nil),                   // 5: smartretail.v1.Fee
-	(*Discount)(nil),              // 6: smartretail.v1.Discount
-	(*NewOrder)(nil),              // 7: smartretail.v1.NewOrder
-	(*CreateOrderRequest)(nil),    // 8: smartretail.v1.CreateOrderRequest
-	(*CreatedOrder)(nil),          // 9: smartretail.v1.CreatedOrder
-	(*CreateOrderResponse)(nil),   // 10: smartretail.v1.CreateOrderResponse
-	(*QueryOrderRequest)(nil),     // 11: smartretail.v1.QueryOrderRequest
-	(*Order)(nil),                 // 12: smartretail.v1.Order
-	(*QueryOrderResponse)(nil),    // 13: smartretail.v1.QueryOrderResponse
-	(*CancelOrderRequest)(nil),    // 14: smartretail.v1.CancelOrderRequest
-	(*OrderRef)(nil),              // 15: smartretail.v1.OrderRef
-	(*CancelOrderResponse)(nil),   // 16: smartretail.v1.CancelOrderResponse
-	(*CompleteOrderRequest)(nil),  // 17: smartretail.v1.CompleteOrderRequest
-	(*CompleteOrderResponse)(nil), // 18: smartretail.v1.CompleteOrderResponse
-	(*GetStatusRequest)(nil),      // 19: smartretail.v1.GetStatusRequest
-	(*GetStatusResponse)(nil),     // 20: smartretail.v1.GetStatusResponse
-	(*WatchEventsRequest)(nil),    // 21: smartretail.v1.WatchEventsRequest
-	(*Event)(nil),                 // 22: smartretail.v1.Event
-	(*timestamppb.Timestamp)(nil), // 23: google.protobuf.Timestamp
+	(OfflineBehavior)(0),          // 0: smartretail.v1.OfflineBehavior
+	(Disposition)(0),              // 1: smartretail.v1.Disposition
+	(LocalState)(0),               // 2: smartretail.v1.LocalState
+	(NetworkStatus)(0),            // 3: smartretail.v1.NetworkStatus
+	(EventType)(0),                // 4: smartretail.v1.EventType
+	(*Config)(nil),                // 5: smartretail.v1.Config
+	(*ConfigureRequest)(nil),      // 6: smartretail.v1.ConfigureRequest
+	(*ConfigureResponse)(nil),     // 7: smartretail.v1.ConfigureResponse
+	(*Fee)(nil),                   // 8: smartretail.v1.Fee
+	(*Discount)(nil),              // 9: smartretail.v1.Discount
+	(*NewOrder)(nil),              // 10: smartretail.v1.NewOrder
+	(*CreateOrderRequest)(nil),    // 11: smartretail.v1.CreateOrderRequest
+	(*CreatedOrder)(nil),          // 12: smartretail.v1.CreatedOrder
+	(*CreateOrderResponse)(nil),   // 13: smartretail.v1.CreateOrderResponse
+	(*QueryOrderRequest)(nil),     // 14: smartretail.v1.QueryOrderRequest
+	(*Order)(nil),                 // 15: smartretail.v1.Order
+	(*QueryOrderResponse)(nil),    // 16: smartretail.v1.QueryOrderResponse
+	(*QueuedOrder)(nil),           // 17: smartretail.v1.QueuedOrder
+	(*CancelOrderRequest)(nil),    // 18: smartretail.v1.CancelOrderRequest
+	(*OrderRef)(nil),              // 19: smartretail.v1.OrderRef
+	(*CancelOrderResponse)(nil),   // 20: smartretail.v1.CancelOrderResponse
+	(*CompleteOrderRequest)(nil),  // 21: smartretail.v1.CompleteOrderRequest
+	(*CompleteOrderResponse)(nil), // 22: smartretail.v1.CompleteOrderResponse
+	(*GetStatusRequest)(nil),      // 23: smartretail.v1.GetStatusRequest
+	(*GetStatusResponse)(nil),     // 24: smartretail.v1.GetStatusResponse
+	(*WatchEventsRequest)(nil),    // 25: smartretail.v1.WatchEventsRequest
+	(*Event)(nil),                 // 26: smartretail.v1.Event
+	(*ListQueueRequest)(nil),      // 27: smartretail.v1.ListQueueRequest
+	(*ListQueueResponse)(nil),     // 28: smartretail.v1.ListQueueResponse
+	(*RetryFailedRequest)(nil),    // 29: smartretail.v1.RetryFailedRequest
+	(*RetryFailedResponse)(nil),   // 30: smartretail.v1.RetryFailedResponse
+	(*DropFailedRequest)(nil),     // 31: smartretail.v1.DropFailedRequest
+	(*DropFailedResponse)(nil),    // 32: smartretail.v1.DropFailedResponse
+	(*DrainRequest)(nil),          // 33: smartretail.v1.DrainRequest
+	(*DrainResponse)(nil),         // 34: smartretail.v1.DrainResponse
+	(*CompactOutboxRequest)(nil),  // 35: smartretail.v1.CompactOutboxRequest
+	(*CompactOutboxResponse)(nil), // 36: smartretail.v1.CompactOutboxResponse
+	(*timestamppb.Timestamp)(nil), // 37: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),   // 38: google.protobuf.Duration
 }
 var file_smartretail_v1_orders_proto_depIdxs = []int32{
-	2,  // 0: smartretail.v1.ConfigureRequest.config:type_name -> smartretail.v1.Config
-	5,  // 1: smartretail.v1.NewOrder.fees:type_name -> smartretail.v1.Fee
-	6,  // 2: smartretail.v1.NewOrder.discounts:type_name -> smartretail.v1.Discount
-	7,  // 3: smartretail.v1.CreateOrderRequest.order:type_name -> smartretail.v1.NewOrder
-	0,  // 4: smartretail.v1.CreateOrderResponse.disposition:type_name -> smartretail.v1.Disposition
-	9,  // 5: smartretail.v1.CreateOrderResponse.order:type_name -> smartretail.v1.CreatedOrder
-	23, // 6: smartretail.v1.CreateOrderResponse.stored_at:type_name -> google.protobuf.Timestamp
-	5,  // 7: smartretail.v1.Order.fees:type_name -> smartretail.v1.Fee
-	6,  // 8: smartretail.v1.Order.discounts:type_name -> smartretail.v1.Discount
-	12, // 9: smartretail.v1.QueryOrderResponse.order:type_name -> smartretail.v1.Order
-	0,  // 10: smartretail.v1.CancelOrderResponse.disposition:type_name -> smartretail.v1.Disposition
-	15, // 11: smartretail.v1.CancelOrderResponse.order:type_name -> smartretail.v1.OrderRef
-	5,  // 12: smartretail.v1.CompleteOrderRequest.fees:type_name -> smartretail.v1.Fee
-	6,  // 13: smartretail.v1.CompleteOrderRequest.discounts:type_name -> smartretail.v1.Discount
-	0,  // 14: smartretail.v1.CompleteOrderResponse.disposition:type_name -> smartretail.v1.Disposition
-	15, // 15: smartretail.v1.CompleteOrderResponse.order:type_name -> smartretail.v1.OrderRef
-	23, // 16: smartretail.v1.GetStatusResponse.started_at:type_name -> google.protobuf.Timestamp
-	1,  // 17: smartretail.v1.Event.type:type_name -> smartretail.v1.EventType
-	23, // 18: smartretail.v1.Event.time:type_name -> google.protobuf.Timestamp
-	3,  // 19: smartretail.v1.OrderService.Configure:input_type -> smartretail.v1.ConfigureRequest
-	8,  // 20: smartretail.v1.OrderService.CreateOrder:input_type -> smartretail.v1.CreateOrderRequest
-	11, // 21: smartretail.v1.OrderService.QueryOrder:input_type -> smartretail.v1.QueryOrderRequest
-	14, // 22: smartretail.v1.OrderService.CancelOrder:input_type -> smartretail.v1.CancelOrderRequest
-	17, // 23: smartretail.v1.OrderService.CompleteOrder:input_type -> smartretail.v1.CompleteOrderRequest
-	19, // 24: smartretail.v1.OrderService.GetStatus:input_type -> smartretail.v1.GetStatusRequest
-	21, // 25: smartretail.v1.OrderService.WatchEvents:input_type -> smartretail.v1.WatchEventsRequest
-	4,  // 26: smartretail.v1.OrderService.Configure:output_type -> smartretail.v1.ConfigureResponse
-	10, // 27: smartretail.v1.OrderService.CreateOrder:output_type -> smartretail.v1.CreateOrderResponse
-	13, // 28: smartretail.v1.OrderService.QueryOrder:output_type -> smartretail.v1.QueryOrderResponse
-	16, // 29: smartretail.v1.OrderService.CancelOrder:output_type -> smartretail.v1.CancelOrderResponse
-	18, // 30: smartretail.v1.OrderService.CompleteOrder:output_type -> smartretail.v1.CompleteOrderResponse
-	20, // 31: smartretail.v1.OrderService.GetStatus:output_type -> smartretail.v1.GetStatusResponse
-	22, // 32: smartretail.v1.OrderService.WatchEvents:output_type -> smartretail.v1.Event
-	26, // [26:33] is the sub-list for method output_type
-	19, // [19:26] is the sub-list for method input_type
-	19, // [19:19] is the sub-list for extension type_name
-	19, // [19:19] is the sub-list for extension extendee
-	0,  // [0:19] is the sub-list for field type_name
+	5,  // 0: smartretail.v1.ConfigureRequest.config:type_name -> smartretail.v1.Config
+	8,  // 1: smartretail.v1.NewOrder.fees:type_name -> smartretail.v1.Fee
+	9,  // 2: smartretail.v1.NewOrder.discounts:type_name -> smartretail.v1.Discount
+	10, // 3: smartretail.v1.CreateOrderRequest.order:type_name -> smartretail.v1.NewOrder
+	0,  // 4: smartretail.v1.CreateOrderRequest.offline_behavior:type_name -> smartretail.v1.OfflineBehavior
+	1,  // 5: smartretail.v1.CreateOrderResponse.disposition:type_name -> smartretail.v1.Disposition
+	12, // 6: smartretail.v1.CreateOrderResponse.order:type_name -> smartretail.v1.CreatedOrder
+	37, // 7: smartretail.v1.CreateOrderResponse.stored_at:type_name -> google.protobuf.Timestamp
+	8,  // 8: smartretail.v1.Order.fees:type_name -> smartretail.v1.Fee
+	9,  // 9: smartretail.v1.Order.discounts:type_name -> smartretail.v1.Discount
+	15, // 10: smartretail.v1.QueryOrderResponse.order:type_name -> smartretail.v1.Order
+	17, // 11: smartretail.v1.QueryOrderResponse.queued:type_name -> smartretail.v1.QueuedOrder
+	2,  // 12: smartretail.v1.QueuedOrder.local_state:type_name -> smartretail.v1.LocalState
+	37, // 13: smartretail.v1.QueuedOrder.stored_at:type_name -> google.protobuf.Timestamp
+	1,  // 14: smartretail.v1.CancelOrderResponse.disposition:type_name -> smartretail.v1.Disposition
+	19, // 15: smartretail.v1.CancelOrderResponse.order:type_name -> smartretail.v1.OrderRef
+	37, // 16: smartretail.v1.CancelOrderResponse.stored_at:type_name -> google.protobuf.Timestamp
+	8,  // 17: smartretail.v1.CompleteOrderRequest.fees:type_name -> smartretail.v1.Fee
+	9,  // 18: smartretail.v1.CompleteOrderRequest.discounts:type_name -> smartretail.v1.Discount
+	1,  // 19: smartretail.v1.CompleteOrderResponse.disposition:type_name -> smartretail.v1.Disposition
+	19, // 20: smartretail.v1.CompleteOrderResponse.order:type_name -> smartretail.v1.OrderRef
+	37, // 21: smartretail.v1.CompleteOrderResponse.stored_at:type_name -> google.protobuf.Timestamp
+	37, // 22: smartretail.v1.GetStatusResponse.started_at:type_name -> google.protobuf.Timestamp
+	3,  // 23: smartretail.v1.GetStatusResponse.network_status:type_name -> smartretail.v1.NetworkStatus
+	37, // 24: smartretail.v1.GetStatusResponse.network_status_since:type_name -> google.protobuf.Timestamp
+	38, // 25: smartretail.v1.GetStatusResponse.oldest_queued_age:type_name -> google.protobuf.Duration
+	37, // 26: smartretail.v1.GetStatusResponse.last_error_at:type_name -> google.protobuf.Timestamp
+	4,  // 27: smartretail.v1.Event.type:type_name -> smartretail.v1.EventType
+	37, // 28: smartretail.v1.Event.time:type_name -> google.protobuf.Timestamp
+	3,  // 29: smartretail.v1.Event.network_status:type_name -> smartretail.v1.NetworkStatus
+	17, // 30: smartretail.v1.ListQueueResponse.orders:type_name -> smartretail.v1.QueuedOrder
+	17, // 31: smartretail.v1.RetryFailedResponse.order:type_name -> smartretail.v1.QueuedOrder
+	6,  // 32: smartretail.v1.OrderService.Configure:input_type -> smartretail.v1.ConfigureRequest
+	11, // 33: smartretail.v1.OrderService.CreateOrder:input_type -> smartretail.v1.CreateOrderRequest
+	14, // 34: smartretail.v1.OrderService.QueryOrder:input_type -> smartretail.v1.QueryOrderRequest
+	18, // 35: smartretail.v1.OrderService.CancelOrder:input_type -> smartretail.v1.CancelOrderRequest
+	21, // 36: smartretail.v1.OrderService.CompleteOrder:input_type -> smartretail.v1.CompleteOrderRequest
+	23, // 37: smartretail.v1.OrderService.GetStatus:input_type -> smartretail.v1.GetStatusRequest
+	25, // 38: smartretail.v1.OrderService.WatchEvents:input_type -> smartretail.v1.WatchEventsRequest
+	27, // 39: smartretail.v1.OrderService.ListQueue:input_type -> smartretail.v1.ListQueueRequest
+	29, // 40: smartretail.v1.OrderService.RetryFailed:input_type -> smartretail.v1.RetryFailedRequest
+	31, // 41: smartretail.v1.OrderService.DropFailed:input_type -> smartretail.v1.DropFailedRequest
+	33, // 42: smartretail.v1.OrderService.Drain:input_type -> smartretail.v1.DrainRequest
+	35, // 43: smartretail.v1.OrderService.CompactOutbox:input_type -> smartretail.v1.CompactOutboxRequest
+	7,  // 44: smartretail.v1.OrderService.Configure:output_type -> smartretail.v1.ConfigureResponse
+	13, // 45: smartretail.v1.OrderService.CreateOrder:output_type -> smartretail.v1.CreateOrderResponse
+	16, // 46: smartretail.v1.OrderService.QueryOrder:output_type -> smartretail.v1.QueryOrderResponse
+	20, // 47: smartretail.v1.OrderService.CancelOrder:output_type -> smartretail.v1.CancelOrderResponse
+	22, // 48: smartretail.v1.OrderService.CompleteOrder:output_type -> smartretail.v1.CompleteOrderResponse
+	24, // 49: smartretail.v1.OrderService.GetStatus:output_type -> smartretail.v1.GetStatusResponse
+	26, // 50: smartretail.v1.OrderService.WatchEvents:output_type -> smartretail.v1.Event
+	28, // 51: smartretail.v1.OrderService.ListQueue:output_type -> smartretail.v1.ListQueueResponse
+	30, // 52: smartretail.v1.OrderService.RetryFailed:output_type -> smartretail.v1.RetryFailedResponse
+	32, // 53: smartretail.v1.OrderService.DropFailed:output_type -> smartretail.v1.DropFailedResponse
+	34, // 54: smartretail.v1.OrderService.Drain:output_type -> smartretail.v1.DrainResponse
+	36, // 55: smartretail.v1.OrderService.CompactOutbox:output_type -> smartretail.v1.CompactOutboxResponse
+	44, // [44:56] is the sub-list for method output_type
+	32, // [32:44] is the sub-list for method input_type
+	32, // [32:32] is the sub-list for extension type_name
+	32, // [32:32] is the sub-list for extension extendee
+	0,  // [0:32] is the sub-list for field type_name
 }
 
 func init() { file_smartretail_v1_orders_proto_init() }
@@ -2118,14 +3197,14 @@ func file_smartretail_v1_orders_proto_init() {
 		return
 	}
 	file_smartretail_v1_orders_proto_msgTypes[5].OneofWrappers = []any{}
-	file_smartretail_v1_orders_proto_msgTypes[15].OneofWrappers = []any{}
+	file_smartretail_v1_orders_proto_msgTypes[16].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_smartretail_v1_orders_proto_rawDesc), len(file_smartretail_v1_orders_proto_rawDesc)),
-			NumEnums:      2,
-			NumMessages:   21,
+			NumEnums:      5,
+			NumMessages:   32,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -35,6 +35,11 @@ const (
 	OrderService_CompleteOrder_FullMethodName = "/smartretail.v1.OrderService/CompleteOrder"
 	OrderService_GetStatus_FullMethodName     = "/smartretail.v1.OrderService/GetStatus"
 	OrderService_WatchEvents_FullMethodName   = "/smartretail.v1.OrderService/WatchEvents"
+	OrderService_ListQueue_FullMethodName     = "/smartretail.v1.OrderService/ListQueue"
+	OrderService_RetryFailed_FullMethodName   = "/smartretail.v1.OrderService/RetryFailed"
+	OrderService_DropFailed_FullMethodName    = "/smartretail.v1.OrderService/DropFailed"
+	OrderService_Drain_FullMethodName         = "/smartretail.v1.OrderService/Drain"
+	OrderService_CompactOutbox_FullMethodName = "/smartretail.v1.OrderService/CompactOutbox"
 )
 
 // OrderServiceClient is the client API for OrderService service.
@@ -54,14 +59,21 @@ const (
 //	                     its answer did not verify.
 //	PERMISSION_DENIED    the merchant may not use this service (NO_AUTH).
 //	RESOURCE_EXHAUSTED   rate limited (FREQUENCY_LIMITED); google.rpc.RetryInfo.
-//	UNAVAILABLE          WeChat Pay could not be reached or had a system error.
+//	RESOURCE_EXHAUSTED   also: an offline limit would be passed (class
+//	                     OFFLINE_LIMIT; reason MAX_QUEUED_ORDERS,
+//	                     MAX_ORDER_AMOUNT or MAX_QUEUED_AMOUNT).
+//	UNAVAILABLE          WeChat Pay could not be reached or had a system error,
+//	                     and the order was not queued (REQUIRE_ONLINE, or an
+//	                     order that needs the customer's confirmation); reason
+//	                     OFFLINE or NEEDS_CONFIRMATION_ONLINE.
 //
 // Whenever WeChat Pay answered, google.rpc.ErrorInfo carries its code as reason
 // (domain "wechatpay") with metadata wechat_message, http_status, request_id.
 // Every error also carries google.rpc.ErrorInfo with domain "smartretail" and
 // reason the error class (INVALID, AUTH, RATE_LIMITED, TRANSIENT, NETWORK,
-// NOT_FOUND, NOT_CONFIGURED, INTERNAL); metadata reached_server is "true"
-// when a request may have reached WeChat Pay although no answer came.
+// NOT_FOUND, NOT_CONFIGURED, OFFLINE_LIMIT, OUTBOX, INTERNAL); metadata
+// reached_server is "true" when a request may have reached WeChat Pay although
+// no answer came, and metadata reason carries a finer code where one exists.
 type OrderServiceClient interface {
 	// Configure loads the merchant configuration. Until it succeeds every other
 	// call answers FAILED_PRECONDITION. It may be called again to replace it.
@@ -74,6 +86,17 @@ type OrderServiceClient interface {
 	// WatchEvents streams events after after_sequence, then new ones as they
 	// happen, until the caller cancels.
 	WatchEvents(ctx context.Context, in *WatchEventsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[Event], error)
+	// The outbox: orders kept while WeChat Pay could not be reached.
+	// ListQueue lists waiting orders, or the failed list.
+	ListQueue(ctx context.Context, in *ListQueueRequest, opts ...grpc.CallOption) (*ListQueueResponse, error)
+	// RetryFailed puts a failed order back in the queue.
+	RetryFailed(ctx context.Context, in *RetryFailedRequest, opts ...grpc.CallOption) (*RetryFailedResponse, error)
+	// DropFailed deletes a failed order from the outbox for good.
+	DropFailed(ctx context.Context, in *DropFailedRequest, opts ...grpc.CallOption) (*DropFailedResponse, error)
+	// Drain sends the queue now, whatever the backoff says.
+	Drain(ctx context.Context, in *DrainRequest, opts ...grpc.CallOption) (*DrainResponse, error)
+	// CompactOutbox rewrites the outbox file without its free pages.
+	CompactOutbox(ctx context.Context, in *CompactOutboxRequest, opts ...grpc.CallOption) (*CompactOutboxResponse, error)
 }
 
 type orderServiceClient struct {
@@ -163,6 +186,56 @@ func (c *orderServiceClient) WatchEvents(ctx context.Context, in *WatchEventsReq
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type OrderService_WatchEventsClient = grpc.ServerStreamingClient[Event]
 
+func (c *orderServiceClient) ListQueue(ctx context.Context, in *ListQueueRequest, opts ...grpc.CallOption) (*ListQueueResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListQueueResponse)
+	err := c.cc.Invoke(ctx, OrderService_ListQueue_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *orderServiceClient) RetryFailed(ctx context.Context, in *RetryFailedRequest, opts ...grpc.CallOption) (*RetryFailedResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RetryFailedResponse)
+	err := c.cc.Invoke(ctx, OrderService_RetryFailed_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *orderServiceClient) DropFailed(ctx context.Context, in *DropFailedRequest, opts ...grpc.CallOption) (*DropFailedResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DropFailedResponse)
+	err := c.cc.Invoke(ctx, OrderService_DropFailed_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *orderServiceClient) Drain(ctx context.Context, in *DrainRequest, opts ...grpc.CallOption) (*DrainResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DrainResponse)
+	err := c.cc.Invoke(ctx, OrderService_Drain_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *orderServiceClient) CompactOutbox(ctx context.Context, in *CompactOutboxRequest, opts ...grpc.CallOption) (*CompactOutboxResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CompactOutboxResponse)
+	err := c.cc.Invoke(ctx, OrderService_CompactOutbox_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // OrderServiceServer is the server API for OrderService service.
 // All implementations must embed UnimplementedOrderServiceServer
 // for forward compatibility.
@@ -180,14 +253,21 @@ type OrderService_WatchEventsClient = grpc.ServerStreamingClient[Event]
 //	                     its answer did not verify.
 //	PERMISSION_DENIED    the merchant may not use this service (NO_AUTH).
 //	RESOURCE_EXHAUSTED   rate limited (FREQUENCY_LIMITED); google.rpc.RetryInfo.
-//	UNAVAILABLE          WeChat Pay could not be reached or had a system error.
+//	RESOURCE_EXHAUSTED   also: an offline limit would be passed (class
+//	                     OFFLINE_LIMIT; reason MAX_QUEUED_ORDERS,
+//	                     MAX_ORDER_AMOUNT or MAX_QUEUED_AMOUNT).
+//	UNAVAILABLE          WeChat Pay could not be reached or had a system error,
+//	                     and the order was not queued (REQUIRE_ONLINE, or an
+//	                     order that needs the customer's confirmation); reason
+//	                     OFFLINE or NEEDS_CONFIRMATION_ONLINE.
 //
 // Whenever WeChat Pay answered, google.rpc.ErrorInfo carries its code as reason
 // (domain "wechatpay") with metadata wechat_message, http_status, request_id.
 // Every error also carries google.rpc.ErrorInfo with domain "smartretail" and
 // reason the error class (INVALID, AUTH, RATE_LIMITED, TRANSIENT, NETWORK,
-// NOT_FOUND, NOT_CONFIGURED, INTERNAL); metadata reached_server is "true"
-// when a request may have reached WeChat Pay although no answer came.
+// NOT_FOUND, NOT_CONFIGURED, OFFLINE_LIMIT, OUTBOX, INTERNAL); metadata
+// reached_server is "true" when a request may have reached WeChat Pay although
+// no answer came, and metadata reason carries a finer code where one exists.
 type OrderServiceServer interface {
 	// Configure loads the merchant configuration. Until it succeeds every other
 	// call answers FAILED_PRECONDITION. It may be called again to replace it.
@@ -200,6 +280,17 @@ type OrderServiceServer interface {
 	// WatchEvents streams events after after_sequence, then new ones as they
 	// happen, until the caller cancels.
 	WatchEvents(*WatchEventsRequest, grpc.ServerStreamingServer[Event]) error
+	// The outbox: orders kept while WeChat Pay could not be reached.
+	// ListQueue lists waiting orders, or the failed list.
+	ListQueue(context.Context, *ListQueueRequest) (*ListQueueResponse, error)
+	// RetryFailed puts a failed order back in the queue.
+	RetryFailed(context.Context, *RetryFailedRequest) (*RetryFailedResponse, error)
+	// DropFailed deletes a failed order from the outbox for good.
+	DropFailed(context.Context, *DropFailedRequest) (*DropFailedResponse, error)
+	// Drain sends the queue now, whatever the backoff says.
+	Drain(context.Context, *DrainRequest) (*DrainResponse, error)
+	// CompactOutbox rewrites the outbox file without its free pages.
+	CompactOutbox(context.Context, *CompactOutboxRequest) (*CompactOutboxResponse, error)
 	mustEmbedUnimplementedOrderServiceServer()
 }
 
@@ -230,6 +321,21 @@ func (UnimplementedOrderServiceServer) GetStatus(context.Context, *GetStatusRequ
 }
 func (UnimplementedOrderServiceServer) WatchEvents(*WatchEventsRequest, grpc.ServerStreamingServer[Event]) error {
 	return status.Error(codes.Unimplemented, "method WatchEvents not implemented")
+}
+func (UnimplementedOrderServiceServer) ListQueue(context.Context, *ListQueueRequest) (*ListQueueResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListQueue not implemented")
+}
+func (UnimplementedOrderServiceServer) RetryFailed(context.Context, *RetryFailedRequest) (*RetryFailedResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RetryFailed not implemented")
+}
+func (UnimplementedOrderServiceServer) DropFailed(context.Context, *DropFailedRequest) (*DropFailedResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method DropFailed not implemented")
+}
+func (UnimplementedOrderServiceServer) Drain(context.Context, *DrainRequest) (*DrainResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Drain not implemented")
+}
+func (UnimplementedOrderServiceServer) CompactOutbox(context.Context, *CompactOutboxRequest) (*CompactOutboxResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method CompactOutbox not implemented")
 }
 func (UnimplementedOrderServiceServer) mustEmbedUnimplementedOrderServiceServer() {}
 func (UnimplementedOrderServiceServer) testEmbeddedByValue()                      {}
@@ -371,6 +477,96 @@ func _OrderService_WatchEvents_Handler(srv interface{}, stream grpc.ServerStream
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type OrderService_WatchEventsServer = grpc.ServerStreamingServer[Event]
 
+func _OrderService_ListQueue_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListQueueRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(OrderServiceServer).ListQueue(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: OrderService_ListQueue_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(OrderServiceServer).ListQueue(ctx, req.(*ListQueueRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _OrderService_RetryFailed_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RetryFailedRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(OrderServiceServer).RetryFailed(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: OrderService_RetryFailed_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(OrderServiceServer).RetryFailed(ctx, req.(*RetryFailedRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _OrderService_DropFailed_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DropFailedRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(OrderServiceServer).DropFailed(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: OrderService_DropFailed_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(OrderServiceServer).DropFailed(ctx, req.(*DropFailedRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _OrderService_Drain_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DrainRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(OrderServiceServer).Drain(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: OrderService_Drain_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(OrderServiceServer).Drain(ctx, req.(*DrainRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _OrderService_CompactOutbox_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CompactOutboxRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(OrderServiceServer).CompactOutbox(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: OrderService_CompactOutbox_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(OrderServiceServer).CompactOutbox(ctx, req.(*CompactOutboxRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // OrderService_ServiceDesc is the grpc.ServiceDesc for OrderService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -401,6 +597,26 @@ var OrderService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetStatus",
 			Handler:    _OrderService_GetStatus_Handler,
+		},
+		{
+			MethodName: "ListQueue",
+			Handler:    _OrderService_ListQueue_Handler,
+		},
+		{
+			MethodName: "RetryFailed",
+			Handler:    _OrderService_RetryFailed_Handler,
+		},
+		{
+			MethodName: "DropFailed",
+			Handler:    _OrderService_DropFailed_Handler,
+		},
+		{
+			MethodName: "Drain",
+			Handler:    _OrderService_Drain_Handler,
+		},
+		{
+			MethodName: "CompactOutbox",
+			Handler:    _OrderService_CompactOutbox_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{
