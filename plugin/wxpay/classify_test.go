@@ -92,20 +92,25 @@ func TestClassifiesAnswers(t *testing.T) {
 		class      Class
 		code       string
 		wait       time.Duration
+		reached    bool
 	}{
-		{"400 param error", 400, `{"code":"PARAM_ERROR","message":"bad","detail":{"field":"/appid","issue":"x","location":"query"}}`, platformKy, "", Invalid, "PARAM_ERROR", 0},
-		{"400 invalid request", 400, `{"code":"INVALID_REQUEST","message":"order state invalid"}`, platformKy, "", Invalid, "INVALID_REQUEST", 0},
-		{"401 sign error", 401, `{"code":"SIGN_ERROR","message":"bad signature"}`, platformKy, "", Auth, "SIGN_ERROR", 0},
-		{"403 no auth", 403, `{"code":"NO_AUTH","message":"no"}`, platformKy, "", Auth, "NO_AUTH", 0},
-		{"403 not enough", 403, `{"code":"NOT_ENOUGH","message":"no"}`, platformKy, "", Invalid, "NOT_ENOUGH", 0},
-		{"404 not found", 404, `{"code":"ORDER_NOT_EXIST","message":"no"}`, platformKy, "", NotFound, "ORDER_NOT_EXIST", 0},
-		{"429 rate limited", 429, `{"code":"FREQUENCY_LIMITED","message":"slow"}`, platformKy, "3", RateLimited, "FREQUENCY_LIMITED", 3 * time.Second},
-		{"500 system error", 500, `{"code":"SYSTEM_ERROR","message":"oops"}`, platformKy, "", Transient, "SYSTEM_ERROR", 0},
-		{"502 from a proxy, unsigned, not JSON", 502, `<html>bad gateway</html>`, nil, "", Transient, "", 0},
-		{"forged success", 200, `{"state":"USER_PAID"}`, forgerKey, "", Auth, "", 0},
-		{"unsigned success", 200, `{"state":"USER_PAID"}`, nil, "", Auth, "", 0},
-		{"forged refusal", 400, `{"code":"INVALID_REQUEST","message":"forged"}`, forgerKey, "", Auth, "INVALID_REQUEST", 0},
-		{"signed garbage success", 200, `not json`, platformKy, "", Transient, "", 0},
+		{"400 param error", 400, `{"code":"PARAM_ERROR","message":"bad","detail":{"field":"/appid","issue":"x","location":"query"}}`, platformKy, "", Invalid, "PARAM_ERROR", 0, false},
+		{"400 invalid request", 400, `{"code":"INVALID_REQUEST","message":"order state invalid"}`, platformKy, "", Invalid, "INVALID_REQUEST", 0, false},
+		{"401 sign error", 401, `{"code":"SIGN_ERROR","message":"bad signature"}`, platformKy, "", Auth, "SIGN_ERROR", 0, false},
+		{"403 no auth", 403, `{"code":"NO_AUTH","message":"no"}`, platformKy, "", Auth, "NO_AUTH", 0, false},
+		{"403 not enough", 403, `{"code":"NOT_ENOUGH","message":"no"}`, platformKy, "", Invalid, "NOT_ENOUGH", 0, false},
+		{"404 not found", 404, `{"code":"ORDER_NOT_EXIST","message":"no"}`, platformKy, "", NotFound, "ORDER_NOT_EXIST", 0, false},
+		{"429 rate limited", 429, `{"code":"FREQUENCY_LIMITED","message":"slow"}`, platformKy, "3", RateLimited, "FREQUENCY_LIMITED", 3 * time.Second, false},
+		{"500 system error", 500, `{"code":"SYSTEM_ERROR","message":"oops"}`, platformKy, "", Transient, "SYSTEM_ERROR", 0, false},
+		{"502 from a proxy, unsigned, not JSON", 502, `<html>bad gateway</html>`, nil, "", Transient, "", 0, false},
+		{"forged success", 200, `{"state":"USER_PAID"}`, forgerKey, "", Auth, "", 0, true},
+		{"unsigned success", 200, `{"state":"USER_PAID"}`, nil, "", Auth, "", 0, true},
+		{"forged refusal", 400, `{"code":"INVALID_REQUEST","message":"forged"}`, forgerKey, "", Auth, "INVALID_REQUEST", 0, true},
+		{"unsigned refusal", 400, `{"code":"INVALID_REQUEST","message":"portal"}`, nil, "", Auth, "INVALID_REQUEST", 0, true},
+		{"unsigned not found", 404, `{"code":"ORDER_NOT_EXIST","message":"portal"}`, nil, "", Auth, "ORDER_NOT_EXIST", 0, true},
+		{"unsigned 401", 401, `{"code":"SIGN_ERROR","message":"edge"}`, nil, "", Auth, "SIGN_ERROR", 0, false},
+		{"unsigned 429", 429, `{"code":"FREQUENCY_LIMITED","message":"edge"}`, nil, "2", RateLimited, "FREQUENCY_LIMITED", 2 * time.Second, false},
+		{"signed garbage success", 200, `not json`, platformKy, "", Transient, "", 0, true},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -123,10 +128,37 @@ func TestClassifiesAnswers(t *testing.T) {
 			if e.RetryAfter != tc.wait {
 				t.Errorf("RetryAfter = %v, want %v", e.RetryAfter, tc.wait)
 			}
+			if e.ReachedServer != tc.reached || e.Ambiguous() != (tc.reached || tc.class == Transient) {
+				t.Errorf("ReachedServer = %v, Ambiguous = %v; want reached %v", e.ReachedServer, e.Ambiguous(), tc.reached)
+			}
 			if e.Op != "query" || e.RequestID != "req-1" {
 				t.Errorf("op %q request id %q", e.Op, e.RequestID)
 			}
 		})
+	}
+}
+
+func TestAnswersDependOnTheOperation(t *testing.T) {
+	keys(t)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "/cancel") {
+			answer(w, platformKy, 200, "") // verified, empty: a success for cancel and complete
+			return
+		}
+		answer(w, platformKy, 404, `{"code":"NOT_FOUND","message":"no such path"}`)
+	}))
+	defer srv.Close()
+	c := newTestClient(t, srv.URL)
+	if ref, err := c.Cancel(context.Background(), CancelRequest{OutOrderNo: "K1", Reason: "r"}); err != nil || ref == nil {
+		t.Errorf("empty verified cancel answer: %v, %v", ref, err)
+	}
+	_, err := c.Create(context.Background(), CreateRequest{OutOrderNo: "K1"})
+	if ClassOf(err) != Invalid {
+		t.Errorf("404 on create: %v, want invalid (a create cannot miss an order)", err)
+	}
+	_, err = c.Query(context.Background(), QueryRequest{OutOrderNo: "K1"})
+	if ClassOf(err) != NotFound {
+		t.Errorf("404 on query: %v, want not found", err)
 	}
 }
 

@@ -9,12 +9,14 @@
 package wxpay
 
 import (
+	"bytes"
 	"context"
 	"crypto/rsa"
 	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -238,10 +240,16 @@ func (c *Client) call(ctx context.Context, op, method, pathAndQuery string, body
 	if err != nil {
 		return c.classify(ctx, op, res, err)
 	}
-	if err := json.NewDecoder(res.Response.Body).Decode(out); err != nil {
+	data, _ := io.ReadAll(res.Response.Body) // in memory already: observingTransport read it
+	if _, ref := out.(*OrderRef); ref && len(bytes.TrimSpace(data)) == 0 {
+		return nil // cancel and complete: a verified empty success is a success
+	}
+	if err := json.Unmarshal(data, out); err != nil {
+		// Verified, so WeChat Pay's, but not what a success looks like:
+		// it may have acted, so the outcome is unknown.
 		return &Error{Class: Transient, Op: op, StatusCode: res.Response.StatusCode,
-			RequestID: res.Response.Header.Get(consts.RequestID),
-			Message:   "answer is not the expected JSON", Err: err}
+			RequestID: res.Response.Header.Get(consts.RequestID), ReachedServer: true,
+			Message: "answer is not the expected JSON", Err: err}
 	}
 	return nil
 }
@@ -254,12 +262,19 @@ func (c *Client) classify(ctx context.Context, op string, res *core.APIResult, e
 	}
 	if res == nil || res.Response == nil {
 		var se *sendError
-		reached := errors.As(err, &se) && se.reachedServer
-		return &Error{Class: Network, Op: op, ReachedServer: reached, Err: err}
+		if !errors.As(err, &se) {
+			if ctx.Err() != nil {
+				return &Error{Class: Network, Op: op, Err: err} // gave up before sending
+			}
+			// Nothing was sent: the request could not be built or signed.
+			return &Error{Class: Internal, Op: op, Message: "request not sent", Err: err}
+		}
+		return &Error{Class: Network, Op: op, ReachedServer: se.reachedServer, Err: err}
 	}
 	// A 2xx answer whose signature did not verify: whoever sent it, it is
-	// not WeChat Pay's word, and acting on it could charge or lose an order.
-	return &Error{Class: Auth, Op: op, StatusCode: res.Response.StatusCode,
+	// not WeChat Pay's word. The request did go out, so what became of it
+	// is unknown until a verified answer says.
+	return &Error{Class: Auth, Op: op, StatusCode: res.Response.StatusCode, ReachedServer: true,
 		RequestID: res.Response.Header.Get(consts.RequestID),
 		Message:   "answer signature does not verify", Err: err}
 }
@@ -281,15 +296,30 @@ func (c *Client) fromAPIError(ctx context.Context, op string, res *core.APIResul
 		e.Detail.Issue, _ = d["issue"].(string)
 		e.Detail.Location, _ = d["location"].(string)
 	}
-	// core.Client verifies only 2xx answers. A signed error answer is
-	// verified too, so a forged refusal cannot make us drop an order.
-	if res != nil && res.Response != nil && res.Response.Header.Get(consts.WechatPaySignature) != "" {
-		if verr := c.validator.Validate(ctx, res.Response); verr != nil {
-			e.Class, e.Message, e.Err = Auth, "answer signature does not verify", verr
+	// core.Client verifies only 2xx answers. Error answers are verified
+	// too, so a forged or unsigned refusal (a proxy, a captive portal)
+	// cannot make us report an order failed or absent. Only 401, 429 and
+	// 5xx may come unsigned: WeChat Pay's edge sends those before it knows
+	// the merchant, and none of them drops an order.
+	if res != nil && res.Response != nil {
+		signed := res.Response.Header.Get(consts.WechatPaySignature) != ""
+		mayBeUnsigned := apiErr.StatusCode == http.StatusUnauthorized || apiErr.StatusCode == http.StatusTooManyRequests || apiErr.StatusCode >= 500
+		var verr error
+		switch {
+		case signed:
+			verr = c.validator.Validate(ctx, res.Response)
+		case !mayBeUnsigned:
+			verr = errors.New("the answer carries no Wechatpay-Signature")
+		}
+		if verr != nil {
+			e.Class, e.ReachedServer, e.Message, e.Err = Auth, true, "answer signature does not verify", verr
 			return e
 		}
 	}
 	e.Class = classOf(apiErr.StatusCode, apiErr.Code)
+	if e.Class == NotFound && op == "create" {
+		e.Class = Invalid // a create cannot miss an order: the URL is wrong
+	}
 	if e.Class == RateLimited {
 		e.RetryAfter = retryAfter(apiErr.Header.Get("Retry-After"), time.Now())
 	}

@@ -28,6 +28,9 @@ const (
 	Network
 	// NotFound: WeChat Pay knows no such order.
 	NotFound
+	// Internal: the request could not be made here (signing failed); it
+	// never left.
+	Internal
 )
 
 var classNames = map[Class]string{
@@ -37,6 +40,7 @@ var classNames = map[Class]string{
 	Transient:   "transient",
 	Network:     "network",
 	NotFound:    "not_found",
+	Internal:    "internal",
 }
 
 func (c Class) String() string {
@@ -80,8 +84,10 @@ type Error struct {
 	Violations []Violation
 	// RetryAfter is WeChat Pay's Retry-After, for RateLimited (0 if absent).
 	RetryAfter time.Duration
-	// ReachedServer is set for Network errors when the request may have
-	// reached WeChat Pay: its outcome is unknown, query before resending.
+	// ReachedServer is set when the request may have reached WeChat Pay
+	// and no answer we can trust says what became of it: a Network error
+	// after the connection was made, or an answer whose signature does not
+	// verify. Its outcome is unknown: query before resending.
 	ReachedServer bool
 	// RequestID is WeChat Pay's Request-ID header, for support tickets.
 	RequestID string
@@ -119,12 +125,11 @@ func (e *Error) Error() string {
 		}
 		fmt.Fprintf(&b, " %s %s", v.Field, v.Issue)
 	}
-	if e.Class == Network {
-		if e.ReachedServer {
-			b.WriteString(" (the request may have reached WeChat Pay: outcome unknown)")
-		} else {
-			b.WriteString(" (the request did not reach WeChat Pay)")
-		}
+	switch {
+	case e.ReachedServer:
+		b.WriteString(" (the request may have reached WeChat Pay: outcome unknown)")
+	case e.Class == Network:
+		b.WriteString(" (the request did not reach WeChat Pay)")
 	}
 	if e.Err != nil {
 		fmt.Fprintf(&b, ": %v", e.Err)
@@ -153,8 +158,8 @@ func (e *Error) Retryable() bool {
 }
 
 // Ambiguous says whether the operation may have taken effect at WeChat Pay
-// although no answer says so: reconcile by query before resending. A system
-// error counts: WeChat Pay may have applied the request before failing.
+// although no trusted answer says so: reconcile by query before resending.
+// A system error counts: WeChat Pay may have applied the request first.
 func (e *Error) Ambiguous() bool {
-	return (e.Class == Network && e.ReachedServer) || e.Class == Transient
+	return e.ReachedServer || e.Class == Transient
 }

@@ -228,7 +228,6 @@ func (r *CompleteRequest) Validate() error {
 	switch r.FinishType {
 	case FinishTypeCancel:
 		v.required("/cancel_reason", r.CancelReason)
-		v.maxChars("/cancel_reason", r.CancelReason, MaxReasonLen)
 	case FinishTypeFinish:
 		if len(r.Fees) == 0 {
 			v.add("/fees", "is required when finish_type is 2 (finish and charge)")
@@ -236,17 +235,28 @@ func (r *CompleteRequest) Validate() error {
 	default:
 		v.add("/finish_type", fmt.Sprintf("must be 1 (cancel) or 2 (finish and charge), got %d", r.FinishType))
 	}
+	v.maxChars("/cancel_reason", r.CancelReason, MaxReasonLen)
 	v.time("/real_service_start_time", r.RealServiceStartTime, false)
 	v.time("/real_service_end_time", r.RealServiceEndTime, false)
 	v.maxChars("/real_service_end_location", r.RealServiceEndLocation, MaxLocationLen)
 	v.fees(r.Fees)
 	v.discounts(r.Discounts)
+	for i, d := range r.Discounts {
+		if d.DiscountAmount == 0 {
+			// WeChat Pay wants the amount of every discount it is told of.
+			v.add(fmt.Sprintf("/discounts/%d/discount_amount", i), "is required in a complete (a positive amount in fen)")
+		}
+	}
 	if r.TotalAmount != nil {
 		v.nonNegative("/total_amount", *r.TotalAmount)
-		if r.FinishType == FinishTypeFinish && *r.TotalAmount >= 0 {
-			if want := r.sum(); *r.TotalAmount != want {
-				v.add("/total_amount", fmt.Sprintf("must equal the fees less the discounts, %d, got %d", want, *r.TotalAmount))
-			}
+	}
+	if r.FinishType == FinishTypeFinish {
+		want := r.sum()
+		switch {
+		case want < 0:
+			v.add("/total_amount", fmt.Sprintf("the discounts exceed the fees: fees less discounts is %d", want))
+		case r.TotalAmount != nil && *r.TotalAmount >= 0 && *r.TotalAmount != want:
+			v.add("/total_amount", fmt.Sprintf("must equal the fees less the discounts, %d, got %d", want, *r.TotalAmount))
 		}
 	}
 	return v.err("complete")

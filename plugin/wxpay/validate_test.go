@@ -129,10 +129,14 @@ func TestCompleteValidation(t *testing.T) {
 		{"total mismatch", func(r *CompleteRequest) { r.TotalAmount = ptr[int64](300) }, "/total_amount"},
 		{"negative total", func(r *CompleteRequest) { r.TotalAmount = ptr[int64](-1) }, "/total_amount"},
 		{"six discounts", func(r *CompleteRequest) {
-			r.Discounts = []Discount{{DiscountName: "a"}, {DiscountName: "b"}, {DiscountName: "c"}, {DiscountName: "d"}, {DiscountName: "e"}, {DiscountName: "f"}}
+			r.Discounts = []Discount{{DiscountName: "a", DiscountAmount: 1}, {DiscountName: "b", DiscountAmount: 1}, {DiscountName: "c", DiscountAmount: 1},
+				{DiscountName: "d", DiscountAmount: 1}, {DiscountName: "e", DiscountAmount: 1}, {DiscountName: "f", DiscountAmount: 1}}
 			r.TotalAmount = nil
 		}, "/discounts"},
 		{"end location too long", func(r *CompleteRequest) { r.RealServiceEndLocation = strings.Repeat("l", 51) }, "/real_service_end_location"},
+		{"discount without amount", func(r *CompleteRequest) { r.Discounts[0].DiscountAmount = 0; r.TotalAmount = nil }, "/discounts/0/discount_amount"},
+		{"discounts exceed fees, no total", func(r *CompleteRequest) { r.Discounts[0].DiscountAmount = 301; r.TotalAmount = nil }, "/total_amount"},
+		{"long cancel reason on a finish", func(r *CompleteRequest) { r.CancelReason = strings.Repeat("因", 51) }, "/cancel_reason"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
