@@ -59,12 +59,12 @@ func (s *Sandbox) serveV3(w http.ResponseWriter, r *http.Request) {
 	start := s.now()
 	f, fault := s.pickFault()
 	if !sleep(r.Context(), time.Duration(f.LatencyMS)*time.Millisecond) {
-		s.logf("sandbox: %s %s: client went away during latency", r.Method, r.URL.RequestURI())
+		s.logf("sandbox: %s %s: client went away during latency", r.Method, logURI(r))
 		return
 	}
 	switch fault {
 	case FaultOffline:
-		s.logf("sandbox: %s %s: fault offline, connection reset", r.Method, r.URL.RequestURI())
+		s.logf("sandbox: %s %s: fault offline, connection reset", r.Method, logURI(r))
 		resetConn(w)
 		return
 	case FaultError:
@@ -80,12 +80,12 @@ func (s *Sandbox) serveV3(w http.ResponseWriter, r *http.Request) {
 
 	status, resp := s.handleV3(r)
 	if fault == FaultDropResponse {
-		s.logf("sandbox: %s %s -> %d done, fault drop_response, connection reset", r.Method, r.URL.RequestURI(), status)
+		s.logf("sandbox: %s %s -> %d done, fault drop_response, connection reset", r.Method, logURI(r), status)
 		resetConn(w)
 		return
 	}
 	s.answer(w, r, status, resp)
-	s.logf("sandbox: %s %s -> %d (%s)", r.Method, r.URL.RequestURI(), status, s.now().Sub(start))
+	s.logf("sandbox: %s %s -> %d (%s)", r.Method, logURI(r), status, s.now().Sub(start))
 }
 
 func (s *Sandbox) handleV3(r *http.Request) (int, any) {
@@ -404,4 +404,17 @@ func readBody(r *http.Request, max int64) ([]byte, error) {
 		return nil, nil
 	}
 	return io.ReadAll(io.LimitReader(r.Body, max+1))
+}
+
+// logURI is the request's path and query for the log, with the openid
+// (personal data) left out.
+func logURI(r *http.Request) string {
+	q := r.URL.Query()
+	if q.Has("openid") {
+		q.Set("openid", "(redacted)")
+	}
+	if len(q) == 0 {
+		return r.URL.Path
+	}
+	return r.URL.Path + "?" + q.Encode()
 }

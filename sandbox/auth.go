@@ -133,7 +133,13 @@ func (s *Sandbox) verifyRequest(r *http.Request, body []byte) *apiError {
 	if derr != nil {
 		return signError("signature in Authorization header is not base64")
 	}
-	msg := r.Method + "\n" + r.URL.RequestURI() + "\n" + p.Timestamp + "\n" + p.Nonce + "\n" + string(body) + "\n"
+	// The request target exactly as the client sent (and signed) it: a
+	// re-encoded URL would differ for a client that sends "|" raw.
+	uri := r.RequestURI
+	if uri == "" { // a handler called directly, without net/http's server
+		uri = r.URL.RequestURI()
+	}
+	msg := r.Method + "\n" + uri + "\n" + p.Timestamp + "\n" + p.Nonce + "\n" + string(body) + "\n"
 	sum := sha256.Sum256([]byte(msg))
 	if rsa.VerifyPKCS1v15(&c.MerchantPrivateKey.PublicKey, crypto.SHA256, sum[:], sig) != nil {
 		return signError("signature verification failed: the signed message must be METHOD\\nREQUEST_URI\\nTIMESTAMP\\nNONCE\\nBODY\\n signed with the merchant private key")

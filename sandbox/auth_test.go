@@ -2,9 +2,13 @@ package sandbox
 
 import (
 	"context"
+	"fmt"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/wechatpay-apiv3/wechatpay-go/utils"
 )
 
 func TestSignatureErrors(t *testing.T) {
@@ -119,5 +123,31 @@ func TestUnknownPathAndMethod(t *testing.T) {
 	a := admin(t, srv, "GET", "/elsewhere", "")
 	if a.Status != 404 || a.Header.Get("Request-Id") == "" {
 		t.Fatalf("got %d %s", a.Status, a.Body)
+	}
+}
+
+// A client that sends "|" raw in the path (as Node's URL does) signs the
+// raw target; the sandbox must check that, not a re-encoded one.
+func TestSignatureOverTheRawRequestTarget(t *testing.T) {
+	c := testCreds(t)
+	srv := startServer(t, Options{Credentials: c})
+	sdkCreate(t, pubKeyClient(t, c), srv, "K|2")
+	target := "/v3/payscore/smartretail-orders/K|2/cancel"
+	body := mustJSON(map[string]any{"appid": c.AppID, "service_id": c.ServiceID, "reason": "r"})
+	req, err := http.NewRequest("POST", srv.URL+"/placeholder", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.URL.Opaque = target // sent exactly so, "|" unescaped
+	ts := fmt.Sprint(time.Now().Unix())
+	sig, err := utils.SignSHA256WithRSA("POST\n"+target+"\n"+ts+"\nn1\n"+body+"\n", c.MerchantPrivateKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", fmt.Sprintf(`%s mchid="%s",nonce_str="n1",timestamp="%s",serial_no="%s",signature="%s"`,
+		AuthScheme, c.MchID, ts, c.MerchantSerialNo, sig))
+	req.Header.Set("Content-Type", "application/json")
+	if a := do(t, req); a.Status != 200 {
+		t.Fatalf("cancel with a raw | in the path: %d %s", a.Status, a.Body)
 	}
 }
