@@ -26,6 +26,7 @@ import (
 	"github.com/kioskpay/smartretail/shared"
 	"github.com/kioskpay/smartretail/shared/config"
 	v1 "github.com/kioskpay/smartretail/shared/proto/smartretail/v1"
+	"google.golang.org/grpc/codes"
 )
 
 // DefaultStartTimeout bounds how long Start waits for the plugin's handshake.
@@ -65,6 +66,7 @@ type Client struct {
 	orders   shared.Orders
 	restarts int
 	closed   bool
+	starting chan struct{} // closed when a restart in progress ends
 }
 
 // ErrClosed is returned by calls on a closed Client.
@@ -96,16 +98,21 @@ func Start(ctx context.Context, opts Options) (*Client, error) {
 		opts.StartTimeout = DefaultStartTimeout
 	}
 	c := &Client{opts: opts, cfg: cfg}
-	if err := c.launch(ctx); err != nil {
+	var err error
+	if c.proc, c.cmd, c.orders, err = c.launch(ctx); err != nil {
 		return nil, err
 	}
 	return c, nil
 }
 
-// launch starts a plugin process and configures it. Called with c.mu held
-// or before c is shared.
-func (c *Client) launch(ctx context.Context) error {
+// launch starts a plugin process and configures it, within ctx.
+func (c *Client) launch(ctx context.Context) (*goplugin.Client, *exec.Cmd, shared.Orders, error) {
 	cmd := exec.Command(c.opts.PluginPath, c.opts.PluginArgs...)
+	timeout := c.opts.StartTimeout
+	if d, ok := ctx.Deadline(); ok && time.Until(d) < timeout {
+		// go-plugin's handshake wait takes no context: bound it by ours.
+		timeout = max(time.Until(d), time.Millisecond)
+	}
 	cc := &goplugin.ClientConfig{
 		HandshakeConfig:  shared.Handshake,
 		VersionedPlugins: shared.VersionedPlugins(nil),
@@ -113,58 +120,106 @@ func (c *Client) launch(ctx context.Context) error {
 		AllowedProtocols: []goplugin.Protocol{goplugin.ProtocolGRPC},
 		AutoMTLS:         !c.opts.DisableAutoMTLS,
 		Logger:           c.opts.Logger,
-		StartTimeout:     c.opts.StartTimeout,
+		StartTimeout:     timeout,
 		GRPCDialOptions:  shared.GRPCDialOptions(),
 	}
 	if len(c.opts.Checksum) > 0 {
 		cc.SecureConfig = &goplugin.SecureConfig{Checksum: c.opts.Checksum, Hash: sha256.New()}
 	}
 	proc := goplugin.NewClient(cc)
-	rpc, err := proc.Client()
-	if err != nil {
-		proc.Kill()
-		if errors.Is(err, goplugin.ErrChecksumsDoNotMatch) {
-			return fmt.Errorf("smartretail host: %s is not the expected plugin binary (SHA-256 checksum does not match): %w", c.opts.PluginPath, err)
+	type started struct {
+		orders shared.Orders
+		err    error
+	}
+	ch := make(chan started, 1)
+	go func() {
+		rpc, err := proc.Client()
+		if err != nil {
+			ch <- started{err: err}
+			return
 		}
-		return fmt.Errorf("smartretail host: starting plugin %s: %w", c.opts.PluginPath, err)
+		raw, err := rpc.Dispense(shared.PluginName)
+		if err != nil {
+			ch <- started{err: err}
+			return
+		}
+		ch <- started{orders: raw.(shared.Orders)}
+	}()
+	var st started
+	select {
+	case st = <-ch:
+	case <-ctx.Done():
+		// Give up now; the handshake wait ends by itself, then the process goes.
+		go func() { <-ch; proc.Kill() }()
+		return nil, nil, nil, fmt.Errorf("smartretail host: starting plugin %s: %w", c.opts.PluginPath, ctx.Err())
 	}
-	raw, err := rpc.Dispense(shared.PluginName)
-	if err != nil {
+	if st.err != nil {
 		proc.Kill()
-		return fmt.Errorf("smartretail host: plugin %s: %w", c.opts.PluginPath, err)
+		if errors.Is(st.err, goplugin.ErrChecksumsDoNotMatch) {
+			return nil, nil, nil, fmt.Errorf("smartretail host: %s is not the expected plugin binary (SHA-256 checksum does not match): %w", c.opts.PluginPath, st.err)
+		}
+		return nil, nil, nil, fmt.Errorf("smartretail host: starting plugin %s: %w", c.opts.PluginPath, st.err)
 	}
-	orders := raw.(shared.Orders)
-	if _, err := orders.Configure(ctx, &v1.ConfigureRequest{Config: c.cfg}); err != nil {
+	if _, err := st.orders.Configure(ctx, &v1.ConfigureRequest{Config: c.cfg}); err != nil {
 		proc.Kill()
-		return err
+		return nil, nil, nil, err
 	}
-	c.proc, c.cmd, c.orders = proc, cmd, orders
-	return nil
+	return proc, cmd, st.orders, nil
 }
 
 // plugin returns the running plugin's Orders, restarting a plugin that has
 // exited: once per Client, with the same configuration. A second exit is
-// an error that says how the process ended.
+// an error that says how the process ended. A restart runs without the
+// lock, so Close and other calls are never held behind it.
 func (c *Client) plugin(ctx context.Context) (shared.Orders, error) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.closed {
-		return nil, ErrClosed
+	for {
+		switch {
+		case c.closed:
+			c.mu.Unlock()
+			return nil, ErrClosed
+		case c.starting != nil:
+			wait := c.starting
+			c.mu.Unlock()
+			select {
+			case <-wait:
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+			c.mu.Lock()
+			continue
+		case !c.proc.Exited():
+			o := c.orders
+			c.mu.Unlock()
+			return o, nil
+		}
+		how := exitDescription(c.cmd)
+		if c.restarts >= 1 {
+			c.mu.Unlock()
+			return nil, &shared.Error{Class: shared.ClassInternal,
+				Message: fmt.Sprintf("smartretail plugin exited (%s) and was already restarted once; see its log on stderr", how)}
+		}
+		c.restarts++
+		c.starting = make(chan struct{})
+		c.mu.Unlock()
+		c.opts.Logger.Warn("smartretail plugin exited; restarting it", "how", how)
+		proc, cmd, orders, err := c.launch(ctx)
+		c.mu.Lock()
+		close(c.starting)
+		c.starting = nil
+		if err != nil {
+			c.mu.Unlock()
+			return nil, fmt.Errorf("smartretail plugin exited (%s); restarting it failed: %w", how, err)
+		}
+		if c.closed {
+			c.mu.Unlock()
+			proc.Kill()
+			return nil, ErrClosed
+		}
+		c.proc, c.cmd, c.orders = proc, cmd, orders
+		c.mu.Unlock()
+		return orders, nil
 	}
-	if !c.proc.Exited() {
-		return c.orders, nil
-	}
-	how := exitDescription(c.cmd)
-	if c.restarts >= 1 {
-		return nil, &shared.Error{Class: shared.ClassInternal,
-			Message: fmt.Sprintf("smartretail plugin exited (%s) and was already restarted once; see its log on stderr", how)}
-	}
-	c.restarts++
-	c.opts.Logger.Warn("smartretail plugin exited; restarting it", "how", how)
-	if err := c.launch(ctx); err != nil {
-		return nil, fmt.Errorf("smartretail plugin exited (%s); restarting it failed: %w", how, err)
-	}
-	return c.orders, nil
 }
 
 func exitDescription(cmd *exec.Cmd) string {
@@ -174,39 +229,54 @@ func exitDescription(cmd *exec.Cmd) string {
 	return "process gone"
 }
 
-// call runs f on the plugin. If the plugin died during the call, the error
-// says so instead of a bare transport error.
-func call[T any](ctx context.Context, c *Client, f func(shared.Orders) (T, error)) (T, error) {
+// call runs f on the plugin. When the call ends without the plugin's own
+// answer (the plugin died, the deadline passed), a call that changes an
+// order (mutates) reports that its outcome is unknown, never that it failed:
+// the request may have reached WeChat Pay.
+func call[T any](ctx context.Context, c *Client, mutates bool, f func(shared.Orders) (T, error)) (T, error) {
 	var zero T
 	o, err := c.plugin(ctx)
 	if err != nil {
 		return zero, err
 	}
 	resp, err := f(o)
-	if err != nil {
-		c.mu.Lock()
-		exited, cmd := c.proc.Exited(), c.cmd
-		c.mu.Unlock()
-		if exited {
-			return zero, &shared.Error{Class: shared.ClassInternal,
-				Message: fmt.Sprintf("smartretail plugin exited during the call (%s); the next call restarts it: %v", exitDescription(cmd), err)}
-		}
-		return zero, err
+	if err == nil {
+		return resp, nil
 	}
-	return resp, nil
+	c.mu.Lock()
+	exited, cmd := c.proc.Exited(), c.cmd
+	c.mu.Unlock()
+	var se *shared.Error
+	fromPlugin := errors.As(err, &se) && se.Class != shared.ClassInternal
+	switch {
+	case fromPlugin:
+		return zero, err
+	case exited:
+		e := &shared.Error{Class: shared.ClassInternal,
+			Message: fmt.Sprintf("smartretail plugin exited during the call (%s); the next call restarts it: %v", exitDescription(cmd), err)}
+		if mutates {
+			e.Class, e.ReachedServer = shared.ClassNetwork, true
+			e.Message += "; the request may have reached WeChat Pay: query by out_order_no before sending it again"
+		}
+		return zero, e
+	case mutates && se != nil && (se.Code == codes.DeadlineExceeded || se.Code == codes.Canceled || se.Code == codes.Unavailable):
+		return zero, &shared.Error{Class: shared.ClassNetwork, ReachedServer: true, Code: se.Code,
+			Message: "no answer from the plugin before the call ended (" + se.Message + "); the request may have reached WeChat Pay: query by out_order_no before sending it again"}
+	}
+	return zero, err
 }
 
 // Create creates an order. out_order_no is the idempotency key: keep it
 // with the sale and reuse it for any retry.
 func (c *Client) Create(ctx context.Context, order *v1.NewOrder) (*v1.CreateOrderResponse, error) {
-	return call(ctx, c, func(o shared.Orders) (*v1.CreateOrderResponse, error) {
+	return call(ctx, c, true, func(o shared.Orders) (*v1.CreateOrderResponse, error) {
 		return o.CreateOrder(ctx, &v1.CreateOrderRequest{Order: order})
 	})
 }
 
 // Query reads an order by out_order_no or query_id.
 func (c *Client) Query(ctx context.Context, req *v1.QueryOrderRequest) (*v1.Order, error) {
-	resp, err := call(ctx, c, func(o shared.Orders) (*v1.QueryOrderResponse, error) { return o.QueryOrder(ctx, req) })
+	resp, err := call(ctx, c, false, func(o shared.Orders) (*v1.QueryOrderResponse, error) { return o.QueryOrder(ctx, req) })
 	if err != nil {
 		return nil, err
 	}
@@ -215,25 +285,25 @@ func (c *Client) Query(ctx context.Context, req *v1.QueryOrderRequest) (*v1.Orde
 
 // Cancel revokes an order that has not been completed.
 func (c *Client) Cancel(ctx context.Context, req *v1.CancelOrderRequest) (*v1.CancelOrderResponse, error) {
-	return call(ctx, c, func(o shared.Orders) (*v1.CancelOrderResponse, error) { return o.CancelOrder(ctx, req) })
+	return call(ctx, c, true, func(o shared.Orders) (*v1.CancelOrderResponse, error) { return o.CancelOrder(ctx, req) })
 }
 
 // Complete finishes (finish_type 2, charging the fees) or cancels
 // (finish_type 1) an order the user accepted.
 func (c *Client) Complete(ctx context.Context, req *v1.CompleteOrderRequest) (*v1.CompleteOrderResponse, error) {
-	return call(ctx, c, func(o shared.Orders) (*v1.CompleteOrderResponse, error) { return o.CompleteOrder(ctx, req) })
+	return call(ctx, c, true, func(o shared.Orders) (*v1.CompleteOrderResponse, error) { return o.CompleteOrder(ctx, req) })
 }
 
 // Status reports the plugin's state.
 func (c *Client) Status(ctx context.Context) (*v1.GetStatusResponse, error) {
-	return call(ctx, c, func(o shared.Orders) (*v1.GetStatusResponse, error) { return o.GetStatus(ctx, &v1.GetStatusRequest{}) })
+	return call(ctx, c, false, func(o shared.Orders) (*v1.GetStatusResponse, error) { return o.GetStatus(ctx, &v1.GetStatusRequest{}) })
 }
 
 // Events calls fn for every event after afterSequence until ctx ends or fn
 // returns an error. Keep the last sequence seen: passing it back after a
 // reconnect resumes without a gap.
 func (c *Client) Events(ctx context.Context, afterSequence uint64, fn func(*v1.Event) error) error {
-	_, err := call(ctx, c, func(o shared.Orders) (struct{}, error) {
+	_, err := call(ctx, c, false, func(o shared.Orders) (struct{}, error) {
 		return struct{}{}, o.WatchEvents(ctx, &v1.WatchEventsRequest{AfterSequence: afterSequence}, fn)
 	})
 	return err
@@ -253,11 +323,13 @@ func (c *Client) PID() int {
 // two seconds) and waits for it to exit.
 func (c *Client) Close() error {
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	if c.closed {
+		c.mu.Unlock()
 		return nil
 	}
 	c.closed = true
-	c.proc.Kill()
+	proc := c.proc
+	c.mu.Unlock()
+	proc.Kill() // a restart in progress sees closed and kills its own
 	return nil
 }

@@ -19,3 +19,7 @@ func watchParent(ppid int, every time.Duration, gone func()) {
 		}
 	}
 }
+
+// hostAlreadyGone: a plugin is never started by init, so a parent pid of 1
+// means the host died before we looked (and we were re-parented to init).
+func hostAlreadyGone(ppid int) bool { return ppid == 1 && IsPluginLaunch() }

@@ -36,11 +36,18 @@ func Serve() {
 	})
 	svc := NewService(log)
 
+	// A dead host leaves our stderr a broken pipe: a log write would then
+	// kill us with SIGPIPE before the outbox is closed. Ignored, the write
+	// fails instead and shutdown goes on.
+	signal.Ignore(syscall.SIGPIPE)
+
 	var once sync.Once
 	shutdown := func(reason string, code int) {
 		once.Do(func() {
+			// Close first: the log line may go nowhere.
+			err := svc.Close()
 			log.Info("plugin stopping", "reason", reason)
-			if err := svc.Close(); err != nil {
+			if err != nil {
 				log.Error("close failed", "error", err)
 				code = 1
 			}
@@ -60,7 +67,11 @@ func Serve() {
 
 	// go-plugin does not notice a host that died (go-plugin #10, #210): the
 	// plugin would run on as an orphan and hold the outbox lock forever.
-	go watchParent(os.Getppid(), parentPollInterval, func() { shutdown("host process exited", 0) })
+	ppid := os.Getppid()
+	if hostAlreadyGone(ppid) {
+		shutdown("host process exited before the plugin started", 0)
+	}
+	go watchParent(ppid, parentPollInterval, func() { shutdown("host process exited", 0) })
 
 	goplugin.Serve(&goplugin.ServeConfig{
 		HandshakeConfig:  shared.Handshake,

@@ -7,6 +7,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base32"
+	"net/url"
 	"sync"
 	"time"
 
@@ -102,7 +103,7 @@ func (s *Service) Configure(_ context.Context, r *v1.ConfigureRequest) (*v1.Conf
 	s.mu.Lock()
 	s.cur = &configured{cfg: cfg, client: client, verifyMode: mode}
 	s.mu.Unlock()
-	s.log.Info("configured", "mchid", cfg.MchID, "api_base_url", cfg.APIBaseURL, "verify_mode", mode)
+	s.log.Info("configured", "mchid", cfg.MchID, "api_base_url", redactURL(cfg.APIBaseURL), "verify_mode", mode)
 	return &v1.ConfigureResponse{VerifyMode: mode, PluginVersion: Version}, nil
 }
 
@@ -213,4 +214,13 @@ func NewOutOrderNo(now time.Time) string {
 	var b [10]byte
 	_, _ = rand.Read(b[:]) // never fails: the runtime aborts first
 	return "SR" + wxpay.FormatTime(now) + base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b[:])
+}
+
+// redactURL hides a password in a URL before it is logged.
+func redactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	return u.Redacted()
 }

@@ -29,6 +29,8 @@ const (
 	ClassNetwork       Class = "NETWORK"        // WeChat Pay could not be reached
 	ClassNotFound      Class = "NOT_FOUND"      // no such order
 	ClassNotConfigured Class = "NOT_CONFIGURED" // Configure has not succeeded
+	ClassOfflineLimit  Class = "OFFLINE_LIMIT"  // an offline limit would be passed; Reason says which
+	ClassOutbox        Class = "OUTBOX"         // the outbox could not keep the order (disk, lock, key)
 	ClassInternal      Class = "INTERNAL"       // the plugin failed; its log says why
 )
 
@@ -75,6 +77,12 @@ type Error struct {
 	// ReachedServer: the request may have reached WeChat Pay though no
 	// answer came; its outcome is unknown until a query.
 	ReachedServer bool
+	// OutOrderNo names the order the failed call was about, so a host that
+	// let the plugin mint it can still query or retry it.
+	OutOrderNo string
+	// Reason is a finer code within the class, for hosts to switch on
+	// (MAX_QUEUED_ORDERS, OFFLINE, ...).
+	Reason string
 	// Code is the gRPC code, filled when the error came over the wire.
 	Code codes.Code
 }
@@ -119,6 +127,8 @@ func (e *Error) GRPCCode() codes.Code {
 		return codes.NotFound
 	case ClassNotConfigured:
 		return codes.FailedPrecondition
+	case ClassOfflineLimit:
+		return codes.ResourceExhausted
 	default:
 		return codes.Internal
 	}
@@ -130,6 +140,12 @@ func (e *Error) GRPCStatus() *status.Status {
 	meta := map[string]string{"message": e.Message}
 	if e.ReachedServer {
 		meta["reached_server"] = "true"
+	}
+	if e.OutOrderNo != "" {
+		meta["out_order_no"] = e.OutOrderNo
+	}
+	if e.Reason != "" {
+		meta["reason"] = e.Reason
 	}
 	details := []protoadapt.MessageV1{&errdetails.ErrorInfo{Reason: string(e.Class), Domain: DomainSmartretail, Metadata: meta}}
 	if w := e.WeChatPay; w != nil {
@@ -164,8 +180,8 @@ func (e *Error) GRPCStatus() *status.Status {
 }
 
 // ToStatus turns what the plugin returned into what gRPC sends. An error
-// that is not an *Error is an internal failure: its text stays in the
-// plugin's log, and the host is told only that.
+// that is not an *Error is an internal failure, sent with its text (errors
+// never carry secrets).
 func ToStatus(err error) error {
 	if err == nil {
 		return nil
@@ -208,6 +224,8 @@ func FromStatus(err error) error {
 					e.Message = m
 				}
 				e.ReachedServer = d.GetMetadata()["reached_server"] == "true"
+				e.OutOrderNo = d.GetMetadata()["out_order_no"]
+				e.Reason = d.GetMetadata()["reason"]
 			case DomainWeChatPay:
 				m := d.GetMetadata()
 				httpStatus, _ := strconv.Atoi(m["http_status"])

@@ -112,6 +112,20 @@ func Parse(data []byte) (*Config, error) {
 	if _, err := dec.Token(); err != io.EOF {
 		return nil, errors.New("unexpected data after the JSON object")
 	}
+	// encoding/json matches keys case-insensitively; the file's keys are
+	// exact, so "MchID" is as unknown as "mch_id".
+	var keys map[string]json.RawMessage
+	if err := json.Unmarshal(data, &keys); err == nil {
+		known := map[string]bool{}
+		for _, k := range FileKeys() {
+			known[k] = true
+		}
+		for k := range keys {
+			if !known[k] {
+				return nil, problem(k, "unknown key (keys are exact and lower case; known keys: %s)", strings.Join(FileKeys(), ", "))
+			}
+		}
+	}
 	c.fillDefaults()
 	if err := c.Validate(); err != nil {
 		return nil, err

@@ -138,6 +138,8 @@ func TestLoadRefusesBadFiles(t *testing.T) {
 			s = strings.Replace(s, `"mchid": "1900000109",`, "", 1)
 			return strings.Replace(s, `"service_id": "500001"`, `"api_base_url": "http://127.0.0.1:1"`, 1)
 		}, []string{`key "mchid": missing`, `key "service_id": missing`}},
+		{"wrong case", func(s string) string { return strings.Replace(s, `"mchid"`, `"MchID"`, 1) },
+			[]string{`key "MchID": unknown key`}},
 		{"wrong type", func(s string) string { return strings.Replace(s, `"1900000109"`, `1900000109`, 1) },
 			[]string{`key "mchid"`, "want a string"}},
 		{"short apiv3 key", func(s string) string { return strings.Replace(s, testAPIv3Key, testAPIv3Key[1:], 1) },
