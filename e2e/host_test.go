@@ -223,8 +223,8 @@ func TestAuthFailuresOverTheWire(t *testing.T) {
 		c, _ := startHost(t, host.Options{Config: cfg})
 		_, err := c.Create(ctxFor(t), &v1.NewOrder{OutOrderNo: "FORGED-1"})
 		se := wantStatus(t, err, codes.Unauthenticated, shared.ClassAuth)
-		if !strings.Contains(se.Message, "signature does not verify") {
-			t.Errorf("message %q", se.Message)
+		if !strings.Contains(se.Message, "signature does not verify") || !se.ReachedServer {
+			t.Errorf("message %q, reached_server %v: an unverified answer leaves the outcome unknown", se.Message, se.ReachedServer)
 		}
 	})
 }
@@ -263,5 +263,21 @@ func TestConfigureRefusalReachesStart(t *testing.T) {
 	}
 	if strings.Contains(se.Error(), cfg.Apiv3Key) {
 		t.Error("the error leaks the APIv3 key")
+	}
+}
+
+// A create cut off by the caller's deadline may still have reached WeChat
+// Pay: the host says the outcome is unknown, never that it failed.
+func TestDeadlineOnACreateIsAmbiguous(t *testing.T) {
+	c, env := startHost(t, host.Options{})
+	if err := env.srv.Sandbox.SetFaults(sandboxLatency(800)); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	_, err := c.Create(ctx, &v1.NewOrder{OutOrderNo: "LATE-1"})
+	se := wantStatus(t, err, codes.DeadlineExceeded, shared.ClassNetwork)
+	if !se.ReachedServer {
+		t.Errorf("a create cut off by the deadline is not marked as possibly arrived: %+v", se)
 	}
 }

@@ -4,6 +4,7 @@ package e2e
 
 import (
 	"bufio"
+	"fmt"
 	"os"
 	"os/exec"
 	"strconv"
@@ -114,4 +115,25 @@ func killAndWait(t *testing.T, pid int) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	time.Sleep(100 * time.Millisecond) // let go-plugin mark the client exited
+}
+
+// The host library turns go-plugin's AutoMTLS on: the plugin it starts has
+// the host's certificate in its environment (and so serves only TLS, which
+// TestForeignHostOnTheWireWithMTLS shows for a plugin given one).
+func TestHostStartsThePluginWithMTLS(t *testing.T) {
+	for _, disable := range []bool{false, true} {
+		c, _ := startHost(t, host.Options{DisableAutoMTLS: disable})
+		environ, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", c.PID()))
+		if err != nil {
+			t.Skipf("cannot read the plugin's environment here: %v", err)
+		}
+		has := strings.Contains(string(environ), "PLUGIN_CLIENT_CERT=-----BEGIN CERTIFICATE-----")
+		if has == disable {
+			t.Errorf("DisableAutoMTLS=%v: the plugin has a client certificate: %v", disable, has)
+		}
+		if _, err := c.Status(ctxFor(t)); err != nil {
+			t.Errorf("DisableAutoMTLS=%v: %v", disable, err)
+		}
+		c.Close()
+	}
 }

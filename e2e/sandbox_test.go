@@ -76,3 +76,5 @@ func loadConfig(path string) (*v1.Config, error) {
 }
 
 func cloneConfig(c *v1.Config) *v1.Config { return proto.Clone(c).(*v1.Config) }
+
+func sandboxLatency(ms int) sandbox.Faults { return sandbox.Faults{Mode: "none", LatencyMS: ms} }
