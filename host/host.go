@@ -266,12 +266,17 @@ func call[T any](ctx context.Context, c *Client, mutates bool, f func(shared.Ord
 	return zero, err
 }
 
-// Create creates an order. out_order_no is the idempotency key: keep it
+// Create creates an order, online first and queued when WeChat Pay cannot
+// be reached (PREFER_ONLINE). out_order_no is the idempotency key: keep it
 // with the sale and reuse it for any retry.
 func (c *Client) Create(ctx context.Context, order *v1.NewOrder) (*v1.CreateOrderResponse, error) {
-	return call(ctx, c, true, func(o shared.Orders) (*v1.CreateOrderResponse, error) {
-		return o.CreateOrder(ctx, &v1.CreateOrderRequest{Order: order})
-	})
+	return c.CreateOrder(ctx, &v1.CreateOrderRequest{Order: order})
+}
+
+// CreateOrder is Create with the whole request, for an offline_behavior
+// other than PREFER_ONLINE.
+func (c *Client) CreateOrder(ctx context.Context, req *v1.CreateOrderRequest) (*v1.CreateOrderResponse, error) {
+	return call(ctx, c, true, func(o shared.Orders) (*v1.CreateOrderResponse, error) { return o.CreateOrder(ctx, req) })
 }
 
 // Query reads an order by out_order_no or query_id.
@@ -299,14 +304,86 @@ func (c *Client) Status(ctx context.Context) (*v1.GetStatusResponse, error) {
 	return call(ctx, c, false, func(o shared.Orders) (*v1.GetStatusResponse, error) { return o.GetStatus(ctx, &v1.GetStatusRequest{}) })
 }
 
-// Events calls fn for every event after afterSequence until ctx ends or fn
-// returns an error. Keep the last sequence seen: passing it back after a
-// reconnect resumes without a gap.
+// Events calls fn for every event after afterSequence, in order, until
+// ctx ends (nil) or fn returns an error (that error). Events come from the
+// plugin's durable log: if the stream breaks (the plugin restarted, or was
+// reconfigured) it is resumed after the last event fn saw, so none is missed
+// or repeated. Keep the last sequence seen across host restarts too, and
+// pass it back here.
 func (c *Client) Events(ctx context.Context, afterSequence uint64, fn func(*v1.Event) error) error {
-	_, err := call(ctx, c, false, func(o shared.Orders) (struct{}, error) {
-		return struct{}{}, o.WatchEvents(ctx, &v1.WatchEventsRequest{AfterSequence: afterSequence}, fn)
+	last := afterSequence
+	var fnErr error
+	for {
+		_, err := call(ctx, c, false, func(o shared.Orders) (struct{}, error) {
+			return struct{}{}, o.WatchEvents(ctx, &v1.WatchEventsRequest{AfterSequence: last}, func(ev *v1.Event) error {
+				if err := fn(ev); err != nil {
+					fnErr = err
+					return err
+				}
+				last = ev.GetSequence()
+				return nil
+			})
+		})
+		switch {
+		case fnErr != nil:
+			return fnErr
+		case ctx.Err() != nil:
+			return nil
+		case err == nil:
+			continue // the plugin ended the stream: watch again
+		}
+		var se *shared.Error
+		if errors.As(err, &se) && (se.Class == shared.ClassNotConfigured || se.Code == codes.Unavailable) {
+			// Reconfigured, or the plugin went away: a moment, then resume.
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(100 * time.Millisecond):
+			}
+			continue
+		}
+		return err
+	}
+}
+
+// ListQueue lists the orders waiting in the plugin's outbox, or (failed)
+// its failed list.
+func (c *Client) ListQueue(ctx context.Context, failed bool) ([]*v1.QueuedOrder, error) {
+	resp, err := call(ctx, c, false, func(o shared.Orders) (*v1.ListQueueResponse, error) {
+		return o.ListQueue(ctx, &v1.ListQueueRequest{Failed: failed})
+	})
+	return resp.GetOrders(), err
+}
+
+// RetryFailed puts a failed order back in the queue.
+func (c *Client) RetryFailed(ctx context.Context, outOrderNo string) (*v1.QueuedOrder, error) {
+	resp, err := call(ctx, c, true, func(o shared.Orders) (*v1.RetryFailedResponse, error) {
+		return o.RetryFailed(ctx, &v1.RetryFailedRequest{OutOrderNo: outOrderNo})
+	})
+	return resp.GetOrder(), err
+}
+
+// DropFailed deletes a failed order from the outbox for good.
+func (c *Client) DropFailed(ctx context.Context, outOrderNo string) error {
+	_, err := call(ctx, c, true, func(o shared.Orders) (*v1.DropFailedResponse, error) {
+		return o.DropFailed(ctx, &v1.DropFailedRequest{OutOrderNo: outOrderNo})
 	})
 	return err
+}
+
+// Drain asks the plugin to send its queue now and returns how many orders
+// still have work.
+func (c *Client) Drain(ctx context.Context) (int64, error) {
+	resp, err := call(ctx, c, false, func(o shared.Orders) (*v1.DrainResponse, error) { return o.Drain(ctx, &v1.DrainRequest{}) })
+	return resp.GetPendingCount(), err
+}
+
+// CompactOutbox rewrites the outbox file and returns its sizes before and after.
+func (c *Client) CompactOutbox(ctx context.Context) (before, after int64, err error) {
+	resp, err := call(ctx, c, false, func(o shared.Orders) (*v1.CompactOutboxResponse, error) {
+		return o.CompactOutbox(ctx, &v1.CompactOutboxRequest{})
+	})
+	return resp.GetSizeBefore(), resp.GetSizeAfter(), err
 }
 
 // PID is the plugin process's id (for diagnostics), or 0.

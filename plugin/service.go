@@ -1,19 +1,24 @@
 // Package plugin is the inside of the smartretail-plugin binary: Service
-// implements the contract (shared.Orders) on the WeChat Pay client, and
-// Serve runs it under go-plugin with signal handling and a parent watch.
+// implements the contract (shared.Orders) on the WeChat Pay client, the
+// outbox and the forwarder, and Serve runs it under go-plugin with signal
+// handling and a parent watch.
 package plugin
 
 import (
 	"context"
 	"crypto/rand"
 	"encoding/base32"
+	"errors"
 	"net/url"
 	"sync"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/kioskpay/smartretail/plugin/forward"
+	"github.com/kioskpay/smartretail/plugin/outbox"
 	"github.com/kioskpay/smartretail/plugin/wxpay"
 	"github.com/kioskpay/smartretail/shared"
 	"github.com/kioskpay/smartretail/shared/config"
@@ -27,16 +32,28 @@ var Version = "0.1.0-dev"
 type Service struct {
 	log     hclog.Logger
 	started time.Time
+	now     func() time.Time
 
 	mu  sync.RWMutex
 	cur *configured // nil until Configure succeeds
 }
 
-// configured is one accepted configuration and the client built from it.
+// configured is one accepted configuration and what runs on it.
 type configured struct {
 	cfg        *config.Config
 	client     *wxpay.Client
 	verifyMode string
+	store      *outbox.Store
+	fwd        *forward.Forwarder
+	limits     outbox.Limits
+	stop       context.CancelFunc
+	stopped    chan struct{}
+}
+
+// shutdown stops the forwarder (it finishes the operations in hand).
+func (c *configured) shutdown() {
+	c.stop()
+	<-c.stopped
 }
 
 var _ shared.Orders = (*Service)(nil)
@@ -47,15 +64,20 @@ func NewService(log hclog.Logger) *Service {
 	if log == nil {
 		log = hclog.NewNullLogger()
 	}
-	return &Service{log: log, started: time.Now()}
+	return &Service{log: log, started: time.Now(), now: time.Now}
 }
 
-// Close releases what the Service holds. Safe to call more than once.
+// Close stops the forwarder and closes the outbox. Safe to call twice.
 func (s *Service) Close() error {
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	cur := s.cur
 	s.cur = nil
-	return nil
+	s.mu.Unlock()
+	if cur == nil {
+		return nil
+	}
+	cur.shutdown()
+	return cur.store.Close()
 }
 
 func (s *Service) current() (*configured, error) {
@@ -67,8 +89,9 @@ func (s *Service) current() (*configured, error) {
 	return s.cur, nil
 }
 
-// Configure checks the configuration (keys, key files) and makes it current.
-// A refused configuration leaves the previous one in place.
+// Configure checks the configuration (keys, key files, the outbox and its
+// key) and makes it current. A refused configuration leaves the previous
+// one in place.
 func (s *Service) Configure(_ context.Context, r *v1.ConfigureRequest) (*v1.ConfigureResponse, error) {
 	if r.GetConfig() == nil {
 		return nil, &shared.Error{Class: shared.ClassInvalid, Message: "configuration refused",
@@ -100,110 +123,90 @@ func (s *Service) Configure(_ context.Context, r *v1.ConfigureRequest) (*v1.Conf
 	if keys.WeChatPayCertificate != nil {
 		mode = "certificate"
 	}
+
 	s.mu.Lock()
-	s.cur = &configured{cfg: cfg, client: client, verifyMode: mode}
-	s.mu.Unlock()
-	s.log.Info("configured", "mchid", cfg.MchID, "api_base_url", redactURL(cfg.APIBaseURL), "verify_mode", mode)
+	defer s.mu.Unlock()
+	old := s.cur
+	var store *outbox.Store
+	if old != nil && old.cfg.OutboxPath == cfg.OutboxPath && old.cfg.OutboxKeyFile == cfg.OutboxKeyFile {
+		store = old.store // the same outbox: keep it open
+	} else if store, err = s.openOutbox(cfg); err != nil {
+		return nil, err
+	}
+	if old != nil {
+		old.shutdown()
+		if old.store != store {
+			if err := old.store.Close(); err != nil {
+				s.log.Error("closing the previous outbox failed", "error", err)
+			}
+		}
+	}
+	maxOrders, orderAmount, totalAmount := cfg.Limits()
+	cur := &configured{cfg: cfg, client: client, verifyMode: mode, store: store,
+		limits: outbox.Limits{MaxOrders: int(maxOrders), MaxOrderAmount: orderAmount, MaxTotalAmount: totalAmount}}
+	cur.fwd = forward.New(forward.Options{Store: store, WeChat: client, Concurrency: cfg.Concurrency(),
+		MaxAge: cfg.MaxAge(), Log: s.log.Named("forward")})
+	ctx, cancel := context.WithCancel(context.Background())
+	cur.stop, cur.stopped = cancel, make(chan struct{})
+	go func() {
+		defer close(cur.stopped)
+		cur.fwd.Run(ctx)
+	}()
+	s.cur = cur
+	s.log.Info("configured", "mchid", cfg.MchID, "api_base_url", redactURL(cfg.APIBaseURL), "verify_mode", mode, "outbox", cfg.OutboxPath)
 	return &v1.ConfigureResponse{VerifyMode: mode, PluginVersion: Version}, nil
 }
 
-// CreateOrder sends a create to WeChat Pay. An empty out_order_no is
-// generated here and returned in the answer.
-func (s *Service) CreateOrder(ctx context.Context, r *v1.CreateOrderRequest) (*v1.CreateOrderResponse, error) {
-	c, err := s.current()
-	if err != nil {
-		return nil, err
+func (s *Service) openOutbox(cfg *config.Config) (*outbox.Store, error) {
+	store, err := outbox.Open(outbox.Options{
+		Path:      cfg.OutboxPath,
+		KeyFile:   cfg.OutboxKeyFile,
+		Retention: cfg.Retention(),
+		Logf:      func(format string, a ...any) { s.log.Warn("outbox: " + sprintf(format, a...)) },
+	})
+	if err == nil {
+		return store, nil
 	}
-	req := createToWx(r.GetOrder())
-	if req.OutOrderNo == "" {
-		req.OutOrderNo = NewOutOrderNo(time.Now())
+	key := "outbox_path"
+	if errors.Is(err, outbox.ErrWrongKey) || isKeyFileError(err, cfg.OutboxKeyFile) {
+		key = "outbox_key_file"
 	}
-	resp, err := c.client.Create(ctx, req)
-	if err != nil {
-		s.logFailure("create", req.OutOrderNo, err)
-		return nil, fromWxpay(err, "order")
-	}
-	s.log.Info("order created", "out_order_no", resp.OutOrderNo, "order_id", resp.OrderID)
-	return &v1.CreateOrderResponse{Disposition: v1.Disposition_DISPOSITION_SUBMITTED, Order: createdFromWx(resp)}, nil
-}
-
-// QueryOrder asks WeChat Pay for an order's state.
-func (s *Service) QueryOrder(ctx context.Context, r *v1.QueryOrderRequest) (*v1.QueryOrderResponse, error) {
-	c, err := s.current()
-	if err != nil {
-		return nil, err
-	}
-	o, err := c.client.Query(ctx, queryToWx(r))
-	if err != nil {
-		return nil, fromWxpay(err, "")
-	}
-	return &v1.QueryOrderResponse{Order: orderFromWx(o)}, nil
-}
-
-// CancelOrder revokes an order not yet completed.
-func (s *Service) CancelOrder(ctx context.Context, r *v1.CancelOrderRequest) (*v1.CancelOrderResponse, error) {
-	c, err := s.current()
-	if err != nil {
-		return nil, err
-	}
-	ref, err := c.client.Cancel(ctx, cancelToWx(r))
-	if err != nil {
-		s.logFailure("cancel", r.GetOutOrderNo(), err)
-		return nil, fromWxpay(err, "")
-	}
-	s.log.Info("order cancelled", "out_order_no", ref.OutOrderNo)
-	return &v1.CancelOrderResponse{Disposition: v1.Disposition_DISPOSITION_SUBMITTED, Order: refFromWx(ref)}, nil
-}
-
-// CompleteOrder finishes (and charges) or cancels an accepted order.
-func (s *Service) CompleteOrder(ctx context.Context, r *v1.CompleteOrderRequest) (*v1.CompleteOrderResponse, error) {
-	c, err := s.current()
-	if err != nil {
-		return nil, err
-	}
-	ref, err := c.client.Complete(ctx, completeToWx(r))
-	if err != nil {
-		s.logFailure("complete", r.GetOutOrderNo(), err)
-		return nil, fromWxpay(err, "")
-	}
-	s.log.Info("order completed", "out_order_no", ref.OutOrderNo, "finish_type", r.GetFinishType())
-	return &v1.CompleteOrderResponse{Disposition: v1.Disposition_DISPOSITION_SUBMITTED, Order: refFromWx(ref)}, nil
-}
-
-// logFailure logs a failed call: a refused request is the host's to handle
-// and only worth a debug line; anything else is a warning.
-func (s *Service) logFailure(op, outOrderNo string, err error) {
-	if wxpay.ClassOf(err) == wxpay.Invalid {
-		s.log.Debug(op+" refused", "out_order_no", outOrderNo, "error", err)
-		return
-	}
-	s.log.Warn(op+" failed", "out_order_no", outOrderNo, "error", err)
+	return nil, &shared.Error{Class: shared.ClassInvalid, Message: "configuration refused: the outbox cannot be opened",
+		Violations: []shared.FieldViolation{{Field: "config." + key, Description: err.Error()}}}
 }
 
 // GetStatus answers even before Configure: it is how a host learns that it
 // still has to configure.
 func (s *Service) GetStatus(context.Context, *v1.GetStatusRequest) (*v1.GetStatusResponse, error) {
 	resp := &v1.GetStatusResponse{PluginVersion: Version, StartedAt: timestamppb.New(s.started)}
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	if s.cur != nil {
-		resp.Configured = true
-		resp.Mchid = s.cur.cfg.MchID
-		resp.ApiBaseUrl = s.cur.cfg.APIBaseURL
-		resp.VerifyMode = s.cur.verifyMode
+	c, err := s.current()
+	if err != nil {
+		return resp, nil
+	}
+	resp.Configured = true
+	resp.Mchid = c.cfg.MchID
+	resp.ApiBaseUrl = redactURL(c.cfg.APIBaseURL)
+	resp.VerifyMode = c.verifyMode
+	state, since, lastErr, lastErrAt := c.fwd.Network()
+	resp.NetworkStatus = networkStatus(string(state))
+	resp.NetworkStatusSince = timestamppb.New(since)
+	resp.LastError = lastErr
+	if !lastErrAt.IsZero() {
+		resp.LastErrorAt = timestamppb.New(lastErrAt)
+	}
+	st, err := c.store.Stats()
+	if err != nil {
+		return nil, outboxError(err)
+	}
+	resp.QueuedCount = int64(st.QueuedCount)
+	resp.QueuedAmount = st.QueuedAmount
+	resp.FailedCount = int64(st.FailedCount)
+	resp.PendingCount = int64(st.WorkCount)
+	resp.CorruptCount = int64(st.CorruptCount)
+	if !st.OldestWork.IsZero() {
+		resp.OldestQueuedAge = durationpb.New(s.now().Sub(st.OldestWork))
 	}
 	return resp, nil
-}
-
-// WatchEvents holds the stream open until the host cancels. Events (queued,
-// submitted, failed orders, network changes) are produced by the outbox
-// and forwarder; until then there are none to send.
-func (s *Service) WatchEvents(ctx context.Context, _ *v1.WatchEventsRequest, _ func(*v1.Event) error) error {
-	if _, err := s.current(); err != nil {
-		return err
-	}
-	<-ctx.Done()
-	return nil
 }
 
 // NewOutOrderNo mints an out_order_no for a host that gave none: "SR", the
@@ -216,7 +219,7 @@ func NewOutOrderNo(now time.Time) string {
 	return "SR" + wxpay.FormatTime(now) + base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b[:])
 }
 
-// redactURL hides a password in a URL before it is logged.
+// redactURL hides a password in a URL before it is logged or reported.
 func redactURL(raw string) string {
 	u, err := url.Parse(raw)
 	if err != nil {

@@ -73,3 +73,28 @@ func (c *GRPCClient) WatchEvents(ctx context.Context, r *v1.WatchEventsRequest, 
 		}
 	}
 }
+
+func (c *GRPCClient) ListQueue(ctx context.Context, r *v1.ListQueueRequest) (*v1.ListQueueResponse, error) {
+	resp, err := c.client.ListQueue(ctx, r)
+	return resp, FromStatus(err)
+}
+
+func (c *GRPCClient) RetryFailed(ctx context.Context, r *v1.RetryFailedRequest) (*v1.RetryFailedResponse, error) {
+	resp, err := c.client.RetryFailed(ctx, r)
+	return resp, FromStatus(err)
+}
+
+func (c *GRPCClient) DropFailed(ctx context.Context, r *v1.DropFailedRequest) (*v1.DropFailedResponse, error) {
+	resp, err := c.client.DropFailed(ctx, r)
+	return resp, FromStatus(err)
+}
+
+func (c *GRPCClient) Drain(ctx context.Context, r *v1.DrainRequest) (*v1.DrainResponse, error) {
+	resp, err := c.client.Drain(ctx, r)
+	return resp, FromStatus(err)
+}
+
+func (c *GRPCClient) CompactOutbox(ctx context.Context, r *v1.CompactOutboxRequest) (*v1.CompactOutboxResponse, error) {
+	resp, err := c.client.CompactOutbox(ctx, r)
+	return resp, FromStatus(err)
+}

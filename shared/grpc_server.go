@@ -46,3 +46,28 @@ func (s *GRPCServer) GetStatus(ctx context.Context, r *v1.GetStatusRequest) (*v1
 func (s *GRPCServer) WatchEvents(r *v1.WatchEventsRequest, stream v1.OrderService_WatchEventsServer) error {
 	return ToStatus(s.Impl.WatchEvents(stream.Context(), r, stream.Send))
 }
+
+func (s *GRPCServer) ListQueue(ctx context.Context, r *v1.ListQueueRequest) (*v1.ListQueueResponse, error) {
+	resp, err := s.Impl.ListQueue(ctx, r)
+	return resp, ToStatus(err)
+}
+
+func (s *GRPCServer) RetryFailed(ctx context.Context, r *v1.RetryFailedRequest) (*v1.RetryFailedResponse, error) {
+	resp, err := s.Impl.RetryFailed(ctx, r)
+	return resp, ToStatus(err)
+}
+
+func (s *GRPCServer) DropFailed(ctx context.Context, r *v1.DropFailedRequest) (*v1.DropFailedResponse, error) {
+	resp, err := s.Impl.DropFailed(ctx, r)
+	return resp, ToStatus(err)
+}
+
+func (s *GRPCServer) Drain(ctx context.Context, r *v1.DrainRequest) (*v1.DrainResponse, error) {
+	resp, err := s.Impl.Drain(ctx, r)
+	return resp, ToStatus(err)
+}
+
+func (s *GRPCServer) CompactOutbox(ctx context.Context, r *v1.CompactOutboxRequest) (*v1.CompactOutboxResponse, error) {
+	resp, err := s.Impl.CompactOutbox(ctx, r)
+	return resp, ToStatus(err)
+}

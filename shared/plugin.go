@@ -45,6 +45,11 @@ type Orders interface {
 	// WatchEvents calls send for each event after req.AfterSequence until
 	// ctx ends or send fails.
 	WatchEvents(ctx context.Context, req *v1.WatchEventsRequest, send func(*v1.Event) error) error
+	ListQueue(context.Context, *v1.ListQueueRequest) (*v1.ListQueueResponse, error)
+	RetryFailed(context.Context, *v1.RetryFailedRequest) (*v1.RetryFailedResponse, error)
+	DropFailed(context.Context, *v1.DropFailedRequest) (*v1.DropFailedResponse, error)
+	Drain(context.Context, *v1.DrainRequest) (*v1.DrainResponse, error)
+	CompactOutbox(context.Context, *v1.CompactOutboxRequest) (*v1.CompactOutboxResponse, error)
 }
 
 // OrdersPlugin is the go-plugin glue: gRPC only.

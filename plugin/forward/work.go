@@ -134,22 +134,21 @@ func (f *Forwarder) settle(no string, i int, kind outbox.OpKind, result any, err
 		return false
 	}
 	f.Observe(err)
-	switch we.Class {
-	case wxpay.Network:
-		if we.ReachedServer {
-			// It may have arrived: keep it in flight, to be reconciled.
-			f.note(no, i, kind, we.Error(), false)
-		} else {
-			f.note(no, i, kind, we.Error(), true)
-		}
+	switch {
+	case we.Class == wxpay.Network && !we.ReachedServer:
+		f.note(no, i, kind, we.Error(), true) // it never arrived; Observe set the backoff
 		return false
-	case wxpay.Transient:
-		f.note(no, i, kind, we.Error(), false) // a system error may have applied it
-		f.pause(0)
-		return false
-	case wxpay.RateLimited:
+	case we.Class == wxpay.RateLimited:
 		f.note(no, i, kind, we.Error(), true) // refused unprocessed: send again later
 		f.pause(we.RetryAfter)
+		return false
+	case we.Ambiguous():
+		// It may have been applied (no answer, a system error, an answer
+		// that does not verify): keep it in flight, to be reconciled.
+		f.note(no, i, kind, we.Error(), false)
+		if we.Class != wxpay.Network {
+			f.pause(0)
+		}
 		return false
 	default:
 		return f.fail(no, i, kind, we.Code, we.Error())
@@ -163,11 +162,8 @@ func (f *Forwarder) settleQueryError(no string, i int, kind outbox.OpKind, err e
 		return
 	}
 	f.Observe(err)
-	switch we.Class {
-	case wxpay.RateLimited:
+	if we.Class != wxpay.Network { // Observe set the backoff for that one
 		f.pause(we.RetryAfter)
-	case wxpay.Transient:
-		f.pause(0)
 	}
 	f.note(no, i, kind, "query before sending: "+we.Error(), false)
 }

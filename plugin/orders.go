@@ -1,0 +1,431 @@
+package plugin
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/kioskpay/smartretail/plugin/outbox"
+	"github.com/kioskpay/smartretail/plugin/wxpay"
+	"github.com/kioskpay/smartretail/shared"
+	v1 "github.com/kioskpay/smartretail/shared/proto/smartretail/v1"
+)
+
+// Reasons in shared.Error for a create that was not queued.
+const (
+	ReasonOffline                 = "OFFLINE"
+	ReasonNeedsConfirmationOnline = "NEEDS_CONFIRMATION_ONLINE"
+)
+
+// CreateOrder sends a create to WeChat Pay, or keeps it in the outbox as
+// the offline behaviour says. An empty out_order_no is minted here, stored
+// with the order before anything is sent, and returned.
+func (s *Service) CreateOrder(ctx context.Context, r *v1.CreateOrderRequest) (*v1.CreateOrderResponse, error) {
+	c, err := s.current()
+	if err != nil {
+		return nil, err
+	}
+	req := createToWx(r.GetOrder())
+	if req.OutOrderNo == "" {
+		req.OutOrderNo = NewOutOrderNo(s.now())
+	}
+	c.defaults(&req.AppID, &req.ServiceID)
+	no := req.OutOrderNo
+	if err := req.Validate(); err != nil {
+		return nil, withOrder(fromWxpay(err, "order"), no)
+	}
+	body, _ := json.Marshal(req)
+
+	// An order the outbox holds is never sent from here: the forwarder owns
+	// it. The same request again is answered from the outbox.
+	if o, err := c.store.Get(no); err != nil {
+		return nil, withOrder(outboxError(err), no)
+	} else if o != nil && o.Has(outbox.OpCreate) {
+		return s.existingCreate(ctx, c, o, req, body)
+	}
+
+	behavior := r.GetOfflineBehavior()
+	needsConfirm := req.NeedUserConfirm == nil || *req.NeedUserConfirm
+	mayQueue := behavior != v1.OfflineBehavior_OFFLINE_BEHAVIOR_REQUIRE_ONLINE && (!needsConfirm || c.cfg.OfflineAllowUserConfirm)
+	notQueued := func(reached bool, cause error) error {
+		reason, msg := ReasonOffline, "WeChat Pay cannot be reached and the order was not queued (REQUIRE_ONLINE)"
+		if behavior != v1.OfflineBehavior_OFFLINE_BEHAVIOR_REQUIRE_ONLINE {
+			reason, msg = ReasonNeedsConfirmationOnline, "WeChat Pay cannot be reached; this order needs the customer's confirmation now, so it was not queued: ask the customer to pay another way or try again"
+		}
+		if reached {
+			msg += "; the request may have reached WeChat Pay: the plugin reconciles it (watch for ORDER_SUBMITTED or ORDER_FAILED, or query it) and never sends it again"
+		}
+		e := &shared.Error{Class: shared.ClassNetwork, Message: msg, Reason: reason, ReachedServer: reached, OutOrderNo: no}
+		if cause != nil {
+			e.Message += ": " + cause.Error()
+		}
+		return e
+	}
+
+	if behavior == v1.OfflineBehavior_OFFLINE_BEHAVIOR_FORCE_OFFLINE {
+		if !mayQueue {
+			return nil, &shared.Error{Class: shared.ClassInvalid, Reason: ReasonNeedsConfirmationOnline, OutOrderNo: no,
+				Message: "FORCE_OFFLINE: this order needs the customer's confirmation (need_user_confirm), which cannot wait offline; set offline_allow_user_confirm to allow it"}
+		}
+		return s.queueCreate(c, req, body, outbox.OpPending, 0, "")
+	}
+	if mayQueue && c.fwd.Offline() {
+		// Known offline: queue at once rather than wait out a timeout.
+		return s.queueCreate(c, req, body, outbox.OpPending, 0, "")
+	}
+
+	resp, err := c.client.Create(ctx, req)
+	c.fwd.Observe(err)
+	if err == nil {
+		s.log.Info("order created", "out_order_no", no, "order_id", resp.OrderID)
+		return &v1.CreateOrderResponse{Disposition: v1.Disposition_DISPOSITION_SUBMITTED, Order: createdFromWx(resp)}, nil
+	}
+	s.logFailure("create", no, err)
+	var we *wxpay.Error
+	if !errors.As(err, &we) {
+		return nil, withOrder(err, no)
+	}
+	switch {
+	case we.Ambiguous():
+		// It may exist at WeChat Pay: never report it failed. Keep it in
+		// flight in the outbox, so the forwarder reconciles it by query.
+		if mayQueue {
+			return s.queueCreate(c, req, body, outbox.OpInFlight, 1, we.Error())
+		}
+		if err := s.keepForReconciliation(c, req, body, we.Error()); err != nil {
+			return nil, withOrder(err, no)
+		}
+		if we.Class == wxpay.Auth {
+			return nil, withOrder(fromWxpay(err, "order"), no) // a setup problem, said as such
+		}
+		return nil, notQueued(true, we)
+	case we.Class == wxpay.Network || we.Class == wxpay.RateLimited:
+		// It did not arrive, or WeChat Pay turned it away unprocessed.
+		if mayQueue {
+			return s.queueCreate(c, req, body, outbox.OpPending, 0, we.Error())
+		}
+		if we.Class == wxpay.RateLimited {
+			return nil, withOrder(fromWxpay(err, "order"), no)
+		}
+		return nil, notQueued(false, we)
+	default:
+		return nil, withOrder(fromWxpay(err, "order"), no)
+	}
+}
+
+// queueCreate commits a new order to the outbox (fsync) before answering
+// QUEUED, with its limits checked in the same transaction.
+func (s *Service) queueCreate(c *configured, req wxpay.CreateRequest, body json.RawMessage, state outbox.OpState, attempts int, lastErr string) (*v1.CreateOrderResponse, error) {
+	now := s.now()
+	o := &outbox.Order{OutOrderNo: req.OutOrderNo, StoredAt: now, Amount: queuedAmount(req),
+		Ops: []outbox.Op{{Kind: outbox.OpCreate, Body: body, State: state, AddedAt: now, Attempts: attempts, LastError: lastErr}}}
+	stored, existed, err := c.store.Enqueue(o, c.limits, outbox.Event{Type: outbox.EventOrderQueued, Op: outbox.OpCreate})
+	if err != nil {
+		return nil, withOrder(outboxError(err), req.OutOrderNo)
+	}
+	if existed {
+		return s.existingCreate(context.Background(), c, stored, req, body)
+	}
+	c.fwd.Wake()
+	s.log.Info("order queued", "out_order_no", req.OutOrderNo, "in_flight", state == outbox.OpInFlight)
+	return &v1.CreateOrderResponse{Disposition: v1.Disposition_DISPOSITION_QUEUED,
+		Order:    &v1.CreatedOrder{Appid: req.AppID, Mchid: c.cfg.MchID, OutOrderNo: req.OutOrderNo, ServiceId: req.ServiceID},
+		StoredAt: timestamppb.New(stored.StoredAt)}, nil
+}
+
+// keepForReconciliation records a create the host would not queue but that
+// may have reached WeChat Pay: it is only ever queried, never resent.
+func (s *Service) keepForReconciliation(c *configured, req wxpay.CreateRequest, body json.RawMessage, lastErr string) error {
+	now := s.now()
+	o := &outbox.Order{OutOrderNo: req.OutOrderNo, StoredAt: now, ReconcileOnly: true,
+		Ops: []outbox.Op{{Kind: outbox.OpCreate, Body: body, State: outbox.OpInFlight, AddedAt: now, Attempts: 1, LastError: lastErr}}}
+	if _, _, err := c.store.Enqueue(o, outbox.Limits{}, outbox.Event{Type: outbox.EventOrderQueued, Op: outbox.OpCreate,
+		Message: "outcome unknown: reconciling, never resent"}); err != nil {
+		return outboxError(err)
+	}
+	c.fwd.Wake()
+	return nil
+}
+
+// existingCreate answers a create for an out_order_no the outbox holds.
+func (s *Service) existingCreate(ctx context.Context, c *configured, o *outbox.Order, req wxpay.CreateRequest, body json.RawMessage) (*v1.CreateOrderResponse, error) {
+	op := o.Ops[0]
+	if op.Kind != outbox.OpCreate || !outbox.SameBody(op.Body, body) {
+		return nil, &shared.Error{Class: shared.ClassInvalid, OutOrderNo: o.OutOrderNo,
+			Message:    "out_order_no " + o.OutOrderNo + " is already in the outbox with different parameters",
+			Violations: []shared.FieldViolation{{Field: "order.out_order_no", Description: "already used for another order; a retry must send the same request"}}}
+	}
+	switch o.State() {
+	case outbox.StateFailed:
+		return nil, failedError(o)
+	case outbox.StateSubmitted:
+		var resp wxpay.CreateResponse
+		if json.Unmarshal(op.Result, &resp) == nil && resp.OrderID != "" {
+			return &v1.CreateOrderResponse{Disposition: v1.Disposition_DISPOSITION_SUBMITTED, Order: createdFromWx(&resp)}, nil
+		}
+	}
+	if o.ReconcileOnly && op.State == outbox.OpInFlight {
+		// The host tries again online. The same create is answered with
+		// the same order, so this cannot make a second one.
+		resp, err := c.client.Create(ctx, req)
+		c.fwd.Observe(err)
+		if err != nil {
+			return nil, withOrder(fromWxpay(err, "order"), o.OutOrderNo)
+		}
+		now := s.now()
+		_, merr := c.store.Modify(o.OutOrderNo, func(cur *outbox.Order) (*outbox.Order, []outbox.Event, error) {
+			if cur != nil && cur.Ops[0].State == outbox.OpInFlight {
+				cur.Ops[0].State, cur.Ops[0].DoneAt = outbox.OpDone, now
+				cur.Ops[0].Result, _ = json.Marshal(resp)
+				return cur, []outbox.Event{{Type: outbox.EventOrderSubmitted, Op: outbox.OpCreate, OrderID: resp.OrderID, Package: resp.Package}}, nil
+			}
+			return cur, nil, nil
+		})
+		if merr != nil {
+			s.log.Error("recording a reconciled create failed", "out_order_no", o.OutOrderNo, "error", merr)
+		}
+		return &v1.CreateOrderResponse{Disposition: v1.Disposition_DISPOSITION_SUBMITTED, Order: createdFromWx(resp)}, nil
+	}
+	return &v1.CreateOrderResponse{Disposition: v1.Disposition_DISPOSITION_QUEUED,
+		Order:    &v1.CreatedOrder{Appid: req.AppID, Mchid: c.cfg.MchID, OutOrderNo: o.OutOrderNo, ServiceId: req.ServiceID},
+		StoredAt: timestamppb.New(o.StoredAt)}, nil
+}
+
+// queuedAmount is what a waiting order can cost the customer at most:
+// its risk amount, or its fees when it names no risk amount.
+func queuedAmount(r wxpay.CreateRequest) int64 {
+	if r.RiskAmount > 0 {
+		return r.RiskAmount
+	}
+	var sum int64
+	for _, f := range r.Fees {
+		sum += f.FeeAmount
+	}
+	return sum
+}
+
+func (c *configured) defaults(appID, serviceID *string) {
+	if *appID == "" {
+		*appID = c.cfg.AppID
+	}
+	if *serviceID == "" {
+		*serviceID = c.cfg.ServiceID
+	}
+}
+
+// CancelOrder revokes an order not yet completed, or queues the cancel
+// behind the order's other operations.
+func (s *Service) CancelOrder(ctx context.Context, r *v1.CancelOrderRequest) (*v1.CancelOrderResponse, error) {
+	c, err := s.current()
+	if err != nil {
+		return nil, err
+	}
+	req := cancelToWx(r)
+	c.defaults(&req.AppID, &req.ServiceID)
+	if err := req.Validate(); err != nil {
+		return nil, withOrder(fromWxpay(err, ""), req.OutOrderNo)
+	}
+	body, _ := json.Marshal(req)
+	disp, ref, storedAt, err := s.operation(ctx, c, req.OutOrderNo, outbox.OpCancel, body, func() (*wxpay.OrderRef, error) {
+		return c.client.Cancel(ctx, req)
+	}, wxpay.OrderRef{AppID: req.AppID, ServiceID: req.ServiceID})
+	if err != nil {
+		return nil, err
+	}
+	return &v1.CancelOrderResponse{Disposition: disp, Order: ref, StoredAt: storedAt}, nil
+}
+
+// CompleteOrder finishes (and charges) or cancels an accepted order, or
+// queues the complete behind the order's other operations.
+func (s *Service) CompleteOrder(ctx context.Context, r *v1.CompleteOrderRequest) (*v1.CompleteOrderResponse, error) {
+	c, err := s.current()
+	if err != nil {
+		return nil, err
+	}
+	req := completeToWx(r)
+	c.defaults(&req.AppID, &req.ServiceID)
+	if err := req.Validate(); err != nil {
+		return nil, withOrder(fromWxpay(err, ""), req.OutOrderNo)
+	}
+	body, _ := json.Marshal(req)
+	disp, ref, storedAt, err := s.operation(ctx, c, req.OutOrderNo, outbox.OpComplete, body, func() (*wxpay.OrderRef, error) {
+		return c.client.Complete(ctx, req)
+	}, wxpay.OrderRef{AppID: req.AppID, ServiceID: req.ServiceID})
+	if err != nil {
+		return nil, err
+	}
+	return &v1.CompleteOrderResponse{Disposition: disp, Order: ref, StoredAt: storedAt}, nil
+}
+
+// operation runs a cancel or complete: behind the order's queued work if it
+// has any, online otherwise, and into the outbox when WeChat Pay cannot be
+// reached or the outcome is unknown.
+func (s *Service) operation(ctx context.Context, c *configured, no string, kind outbox.OpKind, body json.RawMessage,
+	send func() (*wxpay.OrderRef, error), ids wxpay.OrderRef) (v1.Disposition, *v1.OrderRef, *timestamppb.Timestamp, error) {
+	queuedRef := &v1.OrderRef{Appid: ids.AppID, Mchid: c.cfg.MchID, OutOrderNo: no, ServiceId: ids.ServiceID}
+	o, err := c.store.Get(no)
+	if err != nil {
+		return 0, nil, nil, withOrder(outboxError(err), no)
+	}
+	if o != nil {
+		if o.Failure != nil {
+			return 0, nil, nil, failedError(o)
+		}
+		for _, op := range o.Ops {
+			switch {
+			case op.Kind == kind && outbox.SameBody(op.Body, body) && op.State == outbox.OpDone:
+				var ref wxpay.OrderRef
+				_ = json.Unmarshal(op.Result, &ref)
+				return v1.Disposition_DISPOSITION_SUBMITTED, refFromWx(&ref), nil, nil
+			case op.Kind == kind && outbox.SameBody(op.Body, body):
+				return v1.Disposition_DISPOSITION_QUEUED, queuedRef, timestamppb.New(op.AddedAt), nil
+			case op.Kind == outbox.OpCancel || op.Kind == outbox.OpComplete:
+				return 0, nil, nil, &shared.Error{Class: shared.ClassInvalid, OutOrderNo: no,
+					Message: fmt.Sprintf("order %s already has a %s in the outbox; it cannot also be sent a %s", no, op.Kind, kind)}
+			}
+		}
+		if o.Next() >= 0 {
+			// Behind its create: operations of one order go strictly in order.
+			stored, err := s.appendOp(c, no, kind, body, outbox.OpPending, 0, "")
+			if err != nil {
+				return 0, nil, nil, err
+			}
+			return v1.Disposition_DISPOSITION_QUEUED, queuedRef, timestamppb.New(stored), nil
+		}
+	}
+	if c.fwd.Offline() {
+		stored, err := s.appendOp(c, no, kind, body, outbox.OpPending, 0, "")
+		if err != nil {
+			return 0, nil, nil, err
+		}
+		return v1.Disposition_DISPOSITION_QUEUED, queuedRef, timestamppb.New(stored), nil
+	}
+	ref, err := send()
+	c.fwd.Observe(err)
+	if err == nil {
+		s.log.Info(string(kind)+" sent", "out_order_no", no)
+		if o != nil { // keep the outbox's record of the order whole
+			if _, err := s.appendOp(c, no, kind, body, outbox.OpDone, 1, ""); err != nil {
+				s.log.Warn("recording a sent operation failed", "out_order_no", no, "error", err)
+			}
+		}
+		return v1.Disposition_DISPOSITION_SUBMITTED, refFromWx(ref), nil, nil
+	}
+	s.logFailure(string(kind), no, err)
+	var we *wxpay.Error
+	switch {
+	case !errors.As(err, &we):
+		return 0, nil, nil, withOrder(err, no)
+	case we.Ambiguous():
+		stored, aerr := s.appendOp(c, no, kind, body, outbox.OpInFlight, 1, we.Error())
+		if aerr != nil {
+			return 0, nil, nil, aerr
+		}
+		return v1.Disposition_DISPOSITION_QUEUED, queuedRef, timestamppb.New(stored), nil
+	case we.Class == wxpay.Network || we.Class == wxpay.RateLimited:
+		stored, aerr := s.appendOp(c, no, kind, body, outbox.OpPending, 0, we.Error())
+		if aerr != nil {
+			return 0, nil, nil, aerr
+		}
+		return v1.Disposition_DISPOSITION_QUEUED, queuedRef, timestamppb.New(stored), nil
+	default:
+		return 0, nil, nil, withOrder(fromWxpay(err, ""), no)
+	}
+}
+
+// appendOp adds an operation to the order's record (making one for an
+// order created elsewhere) and returns when it was stored.
+func (s *Service) appendOp(c *configured, no string, kind outbox.OpKind, body json.RawMessage, state outbox.OpState, attempts int, lastErr string) (storedAt time.Time, err error) {
+	now := s.now()
+	_, err = c.store.Modify(no, func(o *outbox.Order) (*outbox.Order, []outbox.Event, error) {
+		if o == nil {
+			o = &outbox.Order{OutOrderNo: no, StoredAt: now}
+		}
+		op := outbox.Op{Kind: kind, Body: body, State: state, AddedAt: now, Attempts: attempts, LastError: lastErr}
+		if state == outbox.OpDone {
+			op.DoneAt = now
+		}
+		o.Ops = append(o.Ops, op)
+		if state == outbox.OpDone {
+			return o, nil, nil
+		}
+		return o, []outbox.Event{{Type: outbox.EventOperationQueued, Op: kind}}, nil
+	})
+	if err != nil {
+		return time.Time{}, withOrder(outboxError(err), no)
+	}
+	if state != outbox.OpDone {
+		c.fwd.Wake()
+		s.log.Info(string(kind)+" queued", "out_order_no", no)
+	}
+	return now, nil
+}
+
+// withOrder names the order in an error, so a host that let the plugin
+// mint out_order_no can still find it.
+func withOrder(err error, no string) error {
+	var se *shared.Error
+	if errors.As(err, &se) && se.OutOrderNo == "" {
+		se.OutOrderNo = no
+	}
+	return err
+}
+
+// failedError is the answer for an order on the failed list.
+func failedError(o *outbox.Order) error {
+	f := o.Failure
+	return &shared.Error{Class: shared.ClassInvalid, OutOrderNo: o.OutOrderNo, Reason: f.Code,
+		WeChatPay: &shared.WeChatPayAnswer{Code: f.Code, Message: f.Message},
+		Message:   fmt.Sprintf("order %s is on the failed list (%s: %s): retry it with RetryFailed or drop it", o.OutOrderNo, f.Code, f.Message)}
+}
+
+func outboxError(err error) error {
+	var le *outbox.LimitError
+	if errors.As(err, &le) {
+		return &shared.Error{Class: shared.ClassOfflineLimit, Reason: le.Reason, Message: "not queued: " + le.Message}
+	}
+	return &shared.Error{Class: shared.ClassOutbox, Message: "the outbox could not keep the order: " + err.Error()}
+}
+
+// QueryOrder answers from the outbox for an order whose create has not
+// reached WeChat Pay yet, and from WeChat Pay otherwise.
+func (s *Service) QueryOrder(ctx context.Context, r *v1.QueryOrderRequest) (*v1.QueryOrderResponse, error) {
+	c, err := s.current()
+	if err != nil {
+		return nil, err
+	}
+	var o *outbox.Order
+	if r.GetOutOrderNo() != "" {
+		if o, err = c.store.Get(r.GetOutOrderNo()); err != nil {
+			return nil, outboxError(err)
+		}
+	}
+	if o != nil && o.Has(outbox.OpCreate) && o.Ops[0].State != outbox.OpDone {
+		return &v1.QueryOrderResponse{Order: s.orderFromQueued(c, o), Queued: queuedFromOutbox(o)}, nil
+	}
+	req := queryToWx(r)
+	got, err := c.client.Query(ctx, req)
+	c.fwd.Observe(err)
+	if err != nil {
+		return nil, fromWxpay(err, "")
+	}
+	resp := &v1.QueryOrderResponse{Order: orderFromWx(got)}
+	if o != nil {
+		resp.Queued = queuedFromOutbox(o)
+	}
+	return resp, nil
+}
+
+// logFailure logs a failed call: a refused request is the host's to handle
+// and only worth a debug line; anything else is a warning.
+func (s *Service) logFailure(op, outOrderNo string, err error) {
+	if wxpay.ClassOf(err) == wxpay.Invalid {
+		s.log.Debug(op+" refused", "out_order_no", outOrderNo, "error", err)
+		return
+	}
+	s.log.Warn(op+" failed", "out_order_no", outOrderNo, "error", err)
+}
