@@ -36,6 +36,13 @@ var (
 // returns the host side of it, as a host would see it after Dispense.
 func harness(t *testing.T) shared.Orders {
 	t.Helper()
+	o, _ := harnessWith(t)
+	return o
+}
+
+// harnessWith also returns the Service behind the connection.
+func harnessWith(t *testing.T) (shared.Orders, *plugin.Service) {
+	t.Helper()
 	svc := plugin.NewService(nil)
 	client, _ := goplugin.TestPluginGRPCConn(t, false, map[string]goplugin.Plugin{
 		shared.PluginName: &shared.OrdersPlugin{Impl: svc},
@@ -50,7 +57,7 @@ func harness(t *testing.T) shared.Orders {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return raw.(shared.Orders)
+	return raw.(shared.Orders), svc
 }
 
 // sandboxConfig starts a sandbox and returns the Configure message for it.

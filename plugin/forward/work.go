@@ -211,6 +211,9 @@ func (f *Forwarder) reconcile(ctx context.Context, o *outbox.Order, i int) bool 
 		case notFound:
 			return f.send(ctx, o, i) // it never arrived: sending it now is its first arrival
 		}
+		if o.ReconcileOnly {
+			return f.done(o.OutOrderNo, i, op.Kind, q) // it exists; never sent again
+		}
 		// It exists. The same create again is answered with the same order
 		// (out_order_no is the idempotency key) and gives back its package.
 		var r wxpay.CreateRequest

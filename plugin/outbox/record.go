@@ -108,6 +108,9 @@ func (o *Order) Next() int {
 // CreatePending says whether the order's create has not been confirmed: it
 // then counts against the offline limits.
 func (o *Order) CreatePending() bool {
+	if o.ReconcileOnly {
+		return false // never sent from the outbox: it does not wait to be
+	}
 	for _, op := range o.Ops {
 		if op.Kind == OpCreate {
 			return op.State != OpDone && o.Failure == nil
