@@ -22,11 +22,11 @@ import (
 // offlineEnv is a configured plugin (in-process, over gRPC) in front of a
 // sandbox that counts the WeChat Pay requests reaching it.
 type offlineEnv struct {
-	o      shared.Orders
-	svc    *plugin.Service
-	sb     *sandbox.Sandbox
-	calls  atomic.Int64
-	cfg    *v1.Config
+	o     shared.Orders
+	svc   *plugin.Service
+	sb    *sandbox.Sandbox
+	calls atomic.Int64
+	cfg   *v1.Config
 }
 
 func newOfflineEnv(t *testing.T, edit func(*v1.Config)) *offlineEnv {
