@@ -8,6 +8,7 @@
 //	smartretail cancel  --config FILE [--json FILE]
 //	smartretail complete --config FILE [--json FILE]
 //	smartretail status  --config FILE
+//	smartretail queue   status|list|failed|retry|drop|drain|compact --config FILE
 //
 // The binary is also the plugin: started by go-plugin (the handshake cookie
 // in its environment) it serves the plugin instead, so `go run
@@ -44,6 +45,7 @@ func commands() []command {
 		{"cancel", "cancel an order (JSON request: out_order_no, reason)", runCancel},
 		{"complete", "complete an order (JSON request: out_order_no, finish_type, fees, ...)", runComplete},
 		{"status", "show the plugin's status", runStatus},
+		{"queue", "see and act on the offline outbox: status, list, failed, retry, drop, drain, compact", runQueue},
 	}
 }
 

@@ -263,3 +263,61 @@ func TestSandboxCommand(t *testing.T) {
 type discard struct{}
 
 func (discard) Write(p []byte) (int, error) { return len(p), nil }
+
+func TestQueueCommands(t *testing.T) {
+	srv, cfg := sandboxConfig(t)
+	srv.Sandbox.SetFaults(sandbox.Faults{Mode: sandbox.FaultOffline})
+	code, out, errOut := runCLI(t, `{"out_order_no":"Q-1","risk_amount":700,"need_user_confirm":false}`, "create", "--config", cfg, "--offline", "force-offline")
+	if code != 0 || !strings.Contains(out, "DISPOSITION_QUEUED") || !strings.Contains(out, "stored_at") {
+		t.Fatalf("force-offline create: %d %s %s", code, out, errOut)
+	}
+	// An order WeChat Pay will refuse for good (an unknown service).
+	runCLI(t, `{"out_order_no":"Q-BAD","service_id":"404404","need_user_confirm":false}`, "create", "--config", cfg, "--offline", "force-offline")
+	code, out, _ = runCLI(t, "", "queue", "status", "--config", cfg)
+	if code != 0 || !strings.Contains(out, `"queued_count": "2"`) || !strings.Contains(out, `"queued_amount": "700"`) {
+		t.Fatalf("queue status: %d %s", code, out)
+	}
+	code, out, _ = runCLI(t, "", "queue", "list", "--config", cfg)
+	if code != 0 || !strings.Contains(out, `"out_order_no": "Q-1"`) || !strings.Contains(out, "Q-BAD") {
+		t.Fatalf("queue list: %d %s", code, out)
+	}
+	// Still offline: drain gives up after its timeout, non-zero.
+	code, _, errOut = runCLI(t, "", "queue", "drain", "--config", cfg, "--timeout", "500ms")
+	if code != 1 || !strings.Contains(errOut, "still pending") {
+		t.Fatalf("drain while offline: %d %s", code, errOut)
+	}
+	srv.Sandbox.SetFaults(sandbox.Faults{Mode: sandbox.FaultNone})
+	code, _, errOut = runCLI(t, "", "queue", "drain", "--config", cfg, "--timeout", "20s")
+	if code != 0 || !strings.Contains(errOut, "drain: 0 pending") {
+		t.Fatalf("drain: %d %s", code, errOut)
+	}
+	if so, ok := srv.Sandbox.Order("Q-1"); !ok || so.CreateRequests != 1 {
+		t.Errorf("Q-1 at the sandbox: %+v", so)
+	}
+	code, out, _ = runCLI(t, "", "queue", "failed", "--config", cfg)
+	if code != 0 || !strings.Contains(out, `"failure_code": "NO_AUTH"`) {
+		t.Fatalf("queue failed: %d %s", code, out)
+	}
+	code, _, _ = runCLI(t, "n\n", "queue", "drop", "--config", cfg, "Q-BAD")
+	if code != 1 {
+		t.Errorf("drop answered no: exit %d", code)
+	}
+	code, out, _ = runCLI(t, "", "queue", "retry", "--config", cfg, "Q-BAD")
+	if code != 0 || !strings.Contains(out, "Q-BAD") {
+		t.Errorf("retry: %d %s", code, out)
+	}
+	runCLI(t, "", "queue", "drain", "--config", cfg, "--timeout", "10s")
+	if code, _, errOut := runCLI(t, "", "queue", "drop", "--config", cfg, "--yes", "Q-BAD"); code != 0 {
+		t.Errorf("drop --yes: %d %s", code, errOut)
+	}
+	code, out, _ = runCLI(t, "", "queue", "failed", "--config", cfg)
+	if code != 0 || strings.Contains(out, "Q-BAD") {
+		t.Errorf("after drop: %s", out)
+	}
+	if code, out, _ := runCLI(t, "", "queue", "compact", "--config", cfg); code != 0 || !strings.Contains(out, "size_after") {
+		t.Errorf("compact: %d %s", code, out)
+	}
+	if code, _, _ := runCLI(t, "", "queue", "retry", "--config", cfg); code != exitUsage {
+		t.Errorf("retry without a number: exit %d", code)
+	}
+}

@@ -127,12 +127,22 @@ func jsonFlag(fs *flag.FlagSet) *string {
 func runCreate(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return orderCommand(ctx, "create", args, stdout, stderr, func(fs *flag.FlagSet) func() (action, error) {
 		file := jsonFlag(fs)
+		behavior := fs.String("offline", "prefer-online", "when WeChat Pay cannot be reached: prefer-online (queue), require-online (fail), force-offline (queue without trying)")
 		return func() (action, error) {
 			var order v1.NewOrder
 			if err := readRequest(*file, stdin, &order); err != nil {
 				return nil, err
 			}
-			return func(ctx context.Context, c *host.Client) (proto.Message, error) { return c.Create(ctx, &order) }, nil
+			b, ok := map[string]v1.OfflineBehavior{
+				"prefer-online":  v1.OfflineBehavior_OFFLINE_BEHAVIOR_PREFER_ONLINE,
+				"require-online": v1.OfflineBehavior_OFFLINE_BEHAVIOR_REQUIRE_ONLINE,
+				"force-offline":  v1.OfflineBehavior_OFFLINE_BEHAVIOR_FORCE_OFFLINE,
+			}[*behavior]
+			if !ok {
+				return nil, fmt.Errorf("%w: --offline %q: want prefer-online, require-online or force-offline", errUsage, *behavior)
+			}
+			req := &v1.CreateOrderRequest{Order: &order, OfflineBehavior: b}
+			return func(ctx context.Context, c *host.Client) (proto.Message, error) { return c.CreateOrder(ctx, req) }, nil
 		}
 	})
 }
@@ -220,6 +230,8 @@ type cliError struct {
 		WeChatMessage string                  `json:"wechat_message,omitempty"`
 		Field         string                  `json:"field,omitempty"`
 		Violations    []shared.FieldViolation `json:"violations,omitempty"`
+		Reason        string                  `json:"reason,omitempty"`
+		OutOrderNo    string                  `json:"out_order_no,omitempty"`
 		RetryAfterMS  int64                   `json:"retry_after_ms,omitempty"`
 		ReachedServer bool                    `json:"reached_server,omitempty"`
 	} `json:"error"`
@@ -244,6 +256,7 @@ func printError(stderr io.Writer, err error) int {
 			e.Field, e.Violations = se.Violations[0].Field, se.Violations
 		}
 		e.RetryAfterMS = se.RetryAfter.Milliseconds()
+		e.Reason, e.OutOrderNo = se.Reason, se.OutOrderNo
 		e.ReachedServer = se.ReachedServer
 	case errors.Is(err, errUsage):
 		e.Class = "USAGE"

@@ -112,7 +112,7 @@ func (f *Forwarder) withFinishTicket(ctx context.Context, o *outbox.Order, i int
 	q, err := f.opts.WeChat.Query(cctx, wxpay.QueryRequest{OutOrderNo: o.OutOrderNo, AppID: r.AppID, ServiceID: r.ServiceID})
 	if err != nil {
 		if ctx.Err() == nil {
-			f.settleQueryError(o.OutOrderNo, i, outbox.OpComplete, err)
+			f.queryFailed(o.OutOrderNo, i, outbox.OpComplete, err)
 		}
 		return nil, false
 	}
@@ -155,17 +155,25 @@ func (f *Forwarder) settle(no string, i int, kind outbox.OpKind, result any, err
 	}
 }
 
-// settleQueryError handles a failed query made on behalf of operation i.
-func (f *Forwarder) settleQueryError(no string, i int, kind outbox.OpKind, err error) {
+// queryFailed handles a failed query made on behalf of operation i. A
+// query WeChat Pay refuses for good (the service or app is not the
+// merchant's) says the operation, made with the same ids, would be refused
+// too: the order fails with that code. Anything else waits.
+func (f *Forwarder) queryFailed(no string, i int, kind outbox.OpKind, err error) bool {
 	var we *wxpay.Error
 	if !errors.As(err, &we) {
-		return
+		return false
+	}
+	if !we.Retryable() && !we.Ambiguous() {
+		f.Observe(err)
+		return f.fail(no, i, kind, we.Code, "WeChat Pay refused the query for this order: "+we.Error())
 	}
 	f.Observe(err)
 	if we.Class != wxpay.Network { // Observe set the backoff for that one
 		f.pause(we.RetryAfter)
 	}
 	f.note(no, i, kind, "query before sending: "+we.Error(), false)
+	return false
 }
 
 // pause holds every attempt back: Retry-After when WeChat Pay gave one,
@@ -197,8 +205,7 @@ func (f *Forwarder) reconcile(ctx context.Context, o *outbox.Order, i int) bool 
 	}
 	notFound := wxpay.ClassOf(err) == wxpay.NotFound
 	if err != nil && !notFound {
-		f.settleQueryError(o.OutOrderNo, i, op.Kind, err)
-		return false
+		return f.queryFailed(o.OutOrderNo, i, op.Kind, err)
 	}
 	f.Observe(nil)
 	switch op.Kind {

@@ -1,0 +1,161 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/kioskpay/smartretail/host"
+	v1 "github.com/kioskpay/smartretail/shared/proto/smartretail/v1"
+)
+
+// queueCommands are the subcommands of "smartretail queue".
+var queueCommands = []struct{ name, summary string }{
+	{"status", "network status, queued orders and amount, oldest age, failed count"},
+	{"list", "orders waiting in the outbox"},
+	{"failed", "the failed list, with WeChat Pay's codes"},
+	{"retry", "put a failed order back in the queue: retry OUT_ORDER_NO"},
+	{"drop", "delete a failed order for good: drop OUT_ORDER_NO (asks first, or --yes)"},
+	{"drain", "send the queue now and wait until it is empty: drain [--timeout 2m]"},
+	{"compact", "rewrite the outbox file without its free pages"},
+}
+
+func queueUsage(w io.Writer) {
+	fmt.Fprintln(w, "usage: smartretail queue SUBCOMMAND [flags] [OUT_ORDER_NO]")
+	fmt.Fprintln(w)
+	for _, c := range queueCommands {
+		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "The plugin this starts opens the outbox named in the config: stop the kiosk's own plugin first,")
+	fmt.Fprintln(w, "or it holds the outbox's lock (the error names its pid).")
+}
+
+func runQueue(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		queueUsage(stderr)
+		if len(args) == 0 {
+			return exitUsage
+		}
+		return 0
+	}
+	sub, args := args[0], args[1:]
+	fs := flag.NewFlagSet("queue "+sub, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var h hostFlags
+	h.register(fs)
+	yes := fs.Bool("yes", false, "drop: do not ask")
+	timeout := fs.Duration("drain-timeout", 2*time.Minute, "drain: how long to wait for the queue to empty")
+	if sub == "drain" {
+		// "drain --timeout D" reads naturally; the other commands' --timeout bounds the whole command.
+		for i, a := range args {
+			if a == "--timeout" || a == "-timeout" {
+				args[i] = "--drain-timeout"
+			} else if strings.HasPrefix(a, "--timeout=") || strings.HasPrefix(a, "-timeout=") {
+				args[i] = "--drain-timeout=" + a[strings.Index(a, "=")+1:]
+			}
+		}
+	}
+	if err := fs.Parse(args); err != nil {
+		return exitUsage
+	}
+	known := false
+	for _, c := range queueCommands {
+		known = known || c.name == sub
+	}
+	if !known {
+		fmt.Fprintf(stderr, "smartretail queue: unknown subcommand %q\n\n", sub)
+		queueUsage(stderr)
+		return exitUsage
+	}
+	needsNo := sub == "retry" || sub == "drop"
+	if needsNo && fs.NArg() != 1 || !needsNo && fs.NArg() != 0 {
+		return printError(stderr, fmt.Errorf("%w: queue %s takes %s", errUsage, sub, map[bool]string{true: "one OUT_ORDER_NO", false: "no arguments"}[needsNo]))
+	}
+	if sub == "drop" && !*yes {
+		fmt.Fprintf(stderr, "Drop failed order %s from the outbox for good? It will never be sent. [y/N] ", fs.Arg(0))
+		answer, _ := bufio.NewReader(stdin).ReadString('\n')
+		if a := strings.ToLower(strings.TrimSpace(answer)); a != "y" && a != "yes" {
+			fmt.Fprintln(stderr, "not dropped")
+			return 1
+		}
+	}
+	total := h.timeout
+	if sub == "drain" && *timeout+30*time.Second > total {
+		total = *timeout + 30*time.Second
+	}
+	ctx, cancel := context.WithTimeout(ctx, total)
+	defer cancel()
+	c, err := h.start(ctx, stderr)
+	if err != nil {
+		return printError(stderr, err)
+	}
+	defer c.Close()
+	var resp proto.Message
+	switch sub {
+	case "status":
+		resp, err = c.Status(ctx)
+	case "list", "failed":
+		var orders []*v1.QueuedOrder
+		orders, err = c.ListQueue(ctx, sub == "failed")
+		resp = &v1.ListQueueResponse{Orders: orders}
+	case "retry":
+		var o *v1.QueuedOrder
+		o, err = c.RetryFailed(ctx, fs.Arg(0))
+		resp = &v1.RetryFailedResponse{Order: o}
+	case "drop":
+		err = c.DropFailed(ctx, fs.Arg(0))
+		resp = &v1.DropFailedResponse{}
+	case "compact":
+		var before, after int64
+		before, after, err = c.CompactOutbox(ctx)
+		resp = &v1.CompactOutboxResponse{SizeBefore: before, SizeAfter: after}
+	case "drain":
+		return drain(ctx, c, *timeout, stdout, stderr)
+	}
+	if err != nil {
+		return printError(stderr, err)
+	}
+	return printJSON(stdout, stderr, resp)
+}
+
+// drain asks the plugin to send its queue and shows progress until nothing
+// is pending, or the timeout passes (exit 1).
+func drain(ctx context.Context, c *host.Client, timeout time.Duration, stdout, stderr io.Writer) int {
+	deadline := time.Now().Add(timeout)
+	last := int64(-1)
+	for {
+		pending, err := c.Drain(ctx)
+		if err != nil {
+			return printError(stderr, err)
+		}
+		st, err := c.Status(ctx)
+		if err != nil {
+			return printError(stderr, err)
+		}
+		if pending != last {
+			fmt.Fprintf(stderr, "drain: %d pending, %d failed, network %s\n", pending, st.GetFailedCount(),
+				strings.TrimPrefix(st.GetNetworkStatus().String(), "NETWORK_STATUS_"))
+			last = pending
+		}
+		if pending == 0 {
+			return printJSON(stdout, stderr, st)
+		}
+		if time.Now().After(deadline) {
+			fmt.Fprintf(stderr, "drain: %d orders still pending after %v (last error: %s)\n", pending, timeout, st.GetLastError())
+			printJSON(stdout, stderr, st)
+			return 1
+		}
+		select {
+		case <-ctx.Done():
+			return printError(stderr, ctx.Err())
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
