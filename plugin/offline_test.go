@@ -417,3 +417,27 @@ func TestQueuedOrdersSurviveARestart(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// A host that retries a complete whose answer it lost (the plugin crashed)
+// gets a success, not "order state invalid"; a different complete is still
+// refused.
+func TestRetriedCompleteIsASuccess(t *testing.T) {
+	e := newOfflineEnv(t, nil)
+	if _, err := e.create(t, noConfirm("RC-1", 100), 0); err != nil {
+		t.Fatal(err)
+	}
+	total := int64(300)
+	req := &v1.CompleteOrderRequest{OutOrderNo: "RC-1", FinishType: 2, Fees: []*v1.Fee{{FeeName: "水", FeeCount: 1, FeeAmount: 300}}, TotalAmount: &total}
+	for i := 0; i < 2; i++ {
+		resp, err := e.o.CompleteOrder(ctx(t), req)
+		if err != nil || resp.GetDisposition() != v1.Disposition_DISPOSITION_SUBMITTED {
+			t.Fatalf("complete #%d: %v, %v", i+1, resp, err)
+		}
+	}
+	other := proto.Clone(req).(*v1.CompleteOrderRequest)
+	other.Fees[0].FeeAmount, *other.TotalAmount = 500, 500
+	_, err := e.o.CompleteOrder(ctx(t), other)
+	if se := asShared(t, err, codes.FailedPrecondition, shared.ClassInvalid); se.WeChatPay.GetCode() != "INVALID_REQUEST" {
+		t.Errorf("a different complete: %+v", se)
+	}
+}

@@ -9,6 +9,7 @@ import (
 
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/kioskpay/smartretail/plugin/forward"
 	"github.com/kioskpay/smartretail/plugin/outbox"
 	"github.com/kioskpay/smartretail/plugin/wxpay"
 	"github.com/kioskpay/smartretail/shared"
@@ -332,6 +333,14 @@ func (s *Service) operation(ctx context.Context, c *configured, no string, kind 
 			return 0, nil, nil, aerr
 		}
 		return v1.Disposition_DISPOSITION_QUEUED, queuedRef, timestamppb.New(stored), nil
+	case we.Class == wxpay.Invalid && we.Code == "INVALID_REQUEST":
+		// Perhaps an earlier attempt whose answer was lost (a host retrying
+		// after a crash) already applied it: then this is a success.
+		if q, qerr := c.client.Query(ctx, wxpay.QueryRequest{OutOrderNo: no, AppID: ids.AppID, ServiceID: ids.ServiceID}); qerr == nil && forward.AlreadyApplied(q, kind, body) {
+			s.log.Info(string(kind)+" was already applied", "out_order_no", no)
+			return v1.Disposition_DISPOSITION_SUBMITTED, &v1.OrderRef{Appid: q.AppID, Mchid: q.MchID, OutOrderNo: no, ServiceId: q.ServiceID}, nil, nil
+		}
+		return 0, nil, nil, withOrder(fromWxpay(err, ""), no)
 	default:
 		return 0, nil, nil, withOrder(fromWxpay(err, ""), no)
 	}

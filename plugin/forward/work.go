@@ -150,9 +150,38 @@ func (f *Forwarder) settle(no string, i int, kind outbox.OpKind, result any, err
 			f.pause(0)
 		}
 		return false
+	case we.Class == wxpay.Invalid && kind != outbox.OpCreate:
+		// Refused: perhaps because an earlier attempt, whose answer was
+		// lost, already applied it. WeChat Pay's order says.
+		if q, ok := f.queryQuietly(no, kind); ok {
+			o, _ := f.opts.Store.Get(no)
+			if o != nil && i < len(o.Ops) && AlreadyApplied(q, kind, o.Ops[i].Body) {
+				return f.done(no, i, kind, q)
+			}
+		}
+		return f.fail(no, i, kind, we.Code, we.Error())
 	default:
 		return f.fail(no, i, kind, we.Code, we.Error())
 	}
+}
+
+// queryQuietly reads the order for a decision; false when it cannot.
+func (f *Forwarder) queryQuietly(no string, kind outbox.OpKind) (*wxpay.Order, bool) {
+	o, err := f.opts.Store.Get(no)
+	if err != nil || o == nil {
+		return nil, false
+	}
+	var body json.RawMessage
+	for _, op := range o.Ops {
+		if op.Kind == kind {
+			body = op.Body
+		}
+	}
+	app, svc := idsOf(body)
+	ctx, cancel := context.WithTimeout(context.Background(), f.opts.CallTimeout)
+	defer cancel()
+	q, err := f.opts.WeChat.Query(ctx, wxpay.QueryRequest{OutOrderNo: no, AppID: app, ServiceID: svc})
+	return q, err == nil
 }
 
 // queryFailed handles a failed query made on behalf of operation i. A
