@@ -137,3 +137,16 @@ func TestHostStartsThePluginWithMTLS(t *testing.T) {
 		c.Close()
 	}
 }
+
+// Two plugins on one outbox: the second is refused, and told who holds it.
+func TestSecondProcessIsRefusedTheOutbox(t *testing.T) {
+	first, env := startHost(t, host.Options{})
+	_, err := host.Start(ctxFor(t), host.Options{PluginPath: pluginPath, ConfigPath: env.config, Logger: testLogger(t)})
+	if err == nil {
+		t.Fatal("a second plugin opened the same outbox")
+	}
+	want := fmt.Sprintf("locked by another process (pid %d", first.PID())
+	if !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "config.outbox_path") {
+		t.Errorf("error %q does not say %q about config.outbox_path", err, want)
+	}
+}

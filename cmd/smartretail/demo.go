@@ -15,6 +15,7 @@ import (
 	"github.com/kioskpay/smartretail/host"
 	"github.com/kioskpay/smartretail/sandbox"
 	"github.com/kioskpay/smartretail/shared"
+	"github.com/kioskpay/smartretail/shared/config"
 	v1 "github.com/kioskpay/smartretail/shared/proto/smartretail/v1"
 )
 
@@ -63,6 +64,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	d.daySale(ctx)
 	d.walkAway(ctx)
 	d.badRequest(ctx)
+	d.offline(ctx)
 
 	d.say("")
 	d.say("summary: %d checks passed, %d failed", d.ok, d.fail)
@@ -104,6 +106,15 @@ func (d *demo) setUp(ctx context.Context, pluginFlag string, verbose bool, stder
 	}
 	cfg, err := d.srv.WriteConfig(dir)
 	if err != nil {
+		return err
+	}
+	// Small offline limits, so the offline chapter can show one refusing.
+	c, err := config.Load(cfg)
+	if err != nil {
+		return err
+	}
+	c.OfflineMaxOrders, c.OfflineMaxOrderAmount, c.OfflineMaxTotalAmount = demoMaxOrders, demoMaxOrderAmount, demoMaxOrders*demoMaxOrderAmount
+	if err := c.Write(cfg); err != nil {
 		return err
 	}
 	path, how, err := findPlugin(pluginFlag)

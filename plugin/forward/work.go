@@ -241,7 +241,7 @@ func (f *Forwarder) reconcile(ctx context.Context, o *outbox.Order, i int) bool 
 	case outbox.OpCreate:
 		switch {
 		case notFound && o.ReconcileOnly:
-			return f.fail(o.OutOrderNo, i, op.Kind, CodeNotCreated, "WeChat Pay has no such order: it was not created, and the host asked never to queue it")
+			return f.notCreated(o.OutOrderNo)
 		case notFound && f.opts.Now().Sub(o.StoredAt) > f.opts.MaxAge:
 			return f.fail(o.OutOrderNo, i, op.Kind, CodeExpiredOffline, fmt.Sprintf("WeChat Pay has no such order, and it is older than %v: not sent again", f.opts.MaxAge))
 		case notFound:
@@ -349,6 +349,23 @@ func (f *Forwarder) note(no string, i int, kind outbox.OpKind, errText string, n
 	if err != nil {
 		f.opts.Log.Error("recording an attempt failed", "out_order_no", no, "error", err)
 	}
+}
+
+// notCreated settles a reconcile-only order WeChat Pay does not have: the
+// host was told it was not queued, so there is nothing to retry. It leaves
+// the outbox, with an ORDER_FAILED event saying so.
+func (f *Forwarder) notCreated(no string) bool {
+	_, err := f.opts.Store.Modify(no, func(o *outbox.Order) (*outbox.Order, []outbox.Event, error) {
+		if o == nil || !o.ReconcileOnly {
+			return o, nil, nil
+		}
+		return nil, []outbox.Event{{Type: outbox.EventOrderFailed, Op: outbox.OpCreate, Code: CodeNotCreated,
+			Message: "WeChat Pay has no such order: it was not created (the host was told it was not queued)"}}, nil
+	})
+	if err != nil {
+		f.opts.Log.Error("settling a reconcile-only order failed", "out_order_no", no, "error", err)
+	}
+	return false
 }
 
 // fail moves the order to the failed list with WeChat Pay's code.

@@ -226,6 +226,7 @@ type Stats struct {
 	WorkCount    int       // orders with any operation waiting
 	OldestWork   time.Time // when the oldest of those was stored; zero if none
 	CorruptCount int       // records set aside
+	LastEventSeq uint64    // the newest event's sequence number
 }
 
 // Stats reads the counters; it does not scan the records.
@@ -242,6 +243,7 @@ func (s *Store) Stats() (Stats, error) {
 			}
 		}
 		out.CorruptCount = tx.tx.Bucket(bucketCorrupt).Stats().KeyN
+		out.LastEventSeq = tx.tx.Bucket(bucketEvents).Sequence()
 		return nil
 	})
 	return out, err

@@ -2049,8 +2049,11 @@ type GetStatusResponse struct {
 	LastErrorAt        *timestamppb.Timestamp `protobuf:"bytes,14,opt,name=last_error_at,json=lastErrorAt,proto3" json:"last_error_at,omitempty"`
 	PendingCount       int64                  `protobuf:"varint,15,opt,name=pending_count,json=pendingCount,proto3" json:"pending_count,omitempty"` // orders with any operation waiting (creates, cancels, completes)
 	CorruptCount       int64                  `protobuf:"varint,16,opt,name=corrupt_count,json=corruptCount,proto3" json:"corrupt_count,omitempty"` // outbox records set aside because they could not be read
-	unknownFields      protoimpl.UnknownFields
-	sizeCache          protoimpl.SizeCache
+	// The sequence number of the newest event: WatchEvents from here sees
+	// only what happens next.
+	LastEventSequence uint64 `protobuf:"varint,17,opt,name=last_event_sequence,json=lastEventSequence,proto3" json:"last_event_sequence,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *GetStatusResponse) Reset() {
@@ -2191,6 +2194,13 @@ func (x *GetStatusResponse) GetPendingCount() int64 {
 func (x *GetStatusResponse) GetCorruptCount() int64 {
 	if x != nil {
 		return x.CorruptCount
+	}
+	return 0
+}
+
+func (x *GetStatusResponse) GetLastEventSequence() uint64 {
+	if x != nil {
+		return x.LastEventSequence
 	}
 	return 0
 }
@@ -2966,7 +2976,7 @@ const file_smartretail_v1_orders_proto_rawDesc = "" +
 	"\vdisposition\x18\x01 \x01(\x0e2\x1b.smartretail.v1.DispositionR\vdisposition\x12.\n" +
 	"\x05order\x18\x02 \x01(\v2\x18.smartretail.v1.OrderRefR\x05order\x127\n" +
 	"\tstored_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\bstoredAt\"\x12\n" +
-	"\x10GetStatusRequest\"\xdd\x05\n" +
+	"\x10GetStatusRequest\"\x8d\x06\n" +
 	"\x11GetStatusResponse\x12\x1e\n" +
 	"\n" +
 	"configured\x18\x01 \x01(\bR\n" +
@@ -2990,7 +3000,8 @@ const file_smartretail_v1_orders_proto_rawDesc = "" +
 	"last_error\x18\r \x01(\tR\tlastError\x12>\n" +
 	"\rlast_error_at\x18\x0e \x01(\v2\x1a.google.protobuf.TimestampR\vlastErrorAt\x12#\n" +
 	"\rpending_count\x18\x0f \x01(\x03R\fpendingCount\x12#\n" +
-	"\rcorrupt_count\x18\x10 \x01(\x03R\fcorruptCount\";\n" +
+	"\rcorrupt_count\x18\x10 \x01(\x03R\fcorruptCount\x12.\n" +
+	"\x13last_event_sequence\x18\x11 \x01(\x04R\x11lastEventSequence\";\n" +
 	"\x12WatchEventsRequest\x12%\n" +
 	"\x0eafter_sequence\x18\x01 \x01(\x04R\rafterSequence\"\xeb\x02\n" +
 	"\x05Event\x12\x1a\n" +

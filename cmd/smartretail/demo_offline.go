@@ -1,0 +1,149 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/kioskpay/smartretail/sandbox"
+	"github.com/kioskpay/smartretail/shared"
+	v1 "github.com/kioskpay/smartretail/shared/proto/smartretail/v1"
+)
+
+// The demo's offline limits (config.json): small, so that one shows.
+const (
+	demoMaxOrders      = 8
+	demoMaxOrderAmount = 30000 // fen: 300 CNY for one order
+)
+
+// offline is the demo's offline chapter: the network drops, sales go on,
+// the network comes back flaky, the queue drains.
+func (d *demo) offline(ctx context.Context) {
+	d.say("")
+	d.say("4. The cabinet's network drops. Sales go on: the plugin keeps them in its outbox.")
+	if err := d.srv.Sandbox.SetFaults(sandbox.Faults{Mode: sandbox.FaultOffline}); err != nil {
+		d.check("network down (sandbox offline)", err)
+		return
+	}
+	// Watch events from now on, as a kiosk's UI would.
+	st, err := d.kiosk.Status(ctx)
+	if !d.check("status read", err) {
+		return
+	}
+	from := st.GetLastEventSequence()
+	var mu sync.Mutex
+	events := map[v1.EventType]int{}
+	wctx, stopWatch := context.WithCancel(ctx)
+	watched := make(chan struct{})
+	go func() {
+		defer close(watched)
+		_ = d.kiosk.Events(wctx, from, func(ev *v1.Event) error {
+			mu.Lock()
+			events[ev.GetType()]++
+			mu.Unlock()
+			return nil
+		})
+	}()
+
+	f := false
+	var sales []string
+	for i := 1; i <= 5; i++ {
+		no := fmt.Sprintf("OFF-%d-%d", time.Now().Unix(), i)
+		resp, err := d.kiosk.Create(ctx, &v1.NewOrder{OutOrderNo: no, ServiceStartTime: "OnAccept", RiskAmount: 20000, NeedUserConfirm: &f})
+		if !d.check(fmt.Sprintf("sale %d queued offline", i), errors.Join(err, want(resp.GetDisposition(), v1.Disposition_DISPOSITION_QUEUED))) {
+			continue
+		}
+		total := int64(100 * (i + 2))
+		comp, err := d.kiosk.Complete(ctx, &v1.CompleteOrderRequest{OutOrderNo: no, FinishType: 2,
+			Fees: []*v1.Fee{{FeeName: "矿泉水", FeeCount: int64(i), FeeAmount: total}}, TotalAmount: &total})
+		if d.check(fmt.Sprintf("   its complete (%d fen) queued behind it", total), errors.Join(err, want(comp.GetDisposition(), v1.Disposition_DISPOSITION_QUEUED))) {
+			sales = append(sales, no)
+		}
+	}
+	st, err = d.kiosk.Status(ctx)
+	if d.check("status", err) {
+		d.say("         network %s, %d orders queued, %d fen at risk, oldest %v; limits: %d orders, %d fen for one order",
+			strings.TrimPrefix(st.GetNetworkStatus().String(), "NETWORK_STATUS_"), st.GetQueuedCount(), st.GetQueuedAmount(),
+			st.GetOldestQueuedAge().AsDuration().Round(time.Millisecond), demoMaxOrders, demoMaxOrderAmount)
+	}
+
+	d.say("   A customer fills a trolley worth more than the offline limit for one order.")
+	_, err = d.kiosk.Create(ctx, &v1.NewOrder{ServiceStartTime: "OnAccept", RiskAmount: demoMaxOrderAmount + 1, NeedUserConfirm: &f})
+	var se *shared.Error
+	if errors.As(err, &se) {
+		d.say("         refused: %s (%s)", se.Reason, se.Message)
+	}
+	d.check("refused with OFFLINE_LIMIT / MAX_ORDER_AMOUNT", errors.Join(wantClass(err, shared.ClassOfflineLimit), want(reasonOf(err), "MAX_ORDER_AMOUNT")))
+
+	d.say("   A customer whose order needs confirmation in WeChat (need_user_confirm) tries to buy.")
+	_, err = d.kiosk.Create(ctx, &v1.NewOrder{ServiceStartTime: "OnAccept", RiskAmount: 20000})
+	if errors.As(err, &se) {
+		d.say("         refused: %s: %s", se.Reason, firstSentence(se.Message))
+	}
+	d.check("refused with NEEDS_CONFIRMATION_ONLINE, not queued", want(reasonOf(err), "NEEDS_CONFIRMATION_ONLINE"))
+
+	d.say("")
+	d.say("5. The network comes back, flaky: a third of the answers are lost on the way back.")
+	d.srv.Sandbox.SetFaults(sandbox.Faults{Mode: sandbox.FaultDropResponse, Probability: 0.3})
+	deadline := time.Now().Add(60 * time.Second)
+	last := int64(-1)
+	for {
+		pending, err := d.kiosk.Drain(ctx)
+		if err != nil {
+			d.check("drain", err)
+			break
+		}
+		if pending != last {
+			d.say("         draining: %d orders with work left", pending)
+			last = pending
+		}
+		if pending == 0 || time.Now().After(deadline) {
+			d.check("the queue drained", want(pending, int64(0)))
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	d.srv.Sandbox.SetFaults(sandbox.Faults{Mode: sandbox.FaultNone})
+	time.Sleep(200 * time.Millisecond) // let the last events arrive
+	stopWatch()
+	<-watched
+	mu.Lock()
+	d.say("         events seen: %d ORDER_SUBMITTED, %d OPERATION_SUBMITTED, %d NETWORK_STATUS_CHANGED, %d ORDER_FAILED",
+		events[v1.EventType_EVENT_TYPE_ORDER_SUBMITTED], events[v1.EventType_EVENT_TYPE_OPERATION_SUBMITTED],
+		events[v1.EventType_EVENT_TYPE_NETWORK_STATUS_CHANGED], events[v1.EventType_EVENT_TYPE_ORDER_FAILED])
+	mu.Unlock()
+	for _, no := range sales {
+		o, ok := d.srv.Sandbox.Order(no)
+		d.check(fmt.Sprintf("%s at WeChat Pay: FINISHED, one order (%d create requests)", no, o.CreateRequests),
+			errors.Join(want(ok, true), want(o.State, sandbox.StateFinished)))
+	}
+	if st, err := d.kiosk.Status(ctx); d.check("final status", err) {
+		d.check("nothing failed, nothing left", errors.Join(want(st.GetFailedCount(), int64(0)), want(st.GetPendingCount(), int64(0))))
+	}
+}
+
+func wantClass(err error, class shared.Class) error {
+	var se *shared.Error
+	if !errors.As(err, &se) {
+		return fmt.Errorf("got %v, want a %s error", err, class)
+	}
+	return want(se.Class, class)
+}
+
+func reasonOf(err error) string {
+	var se *shared.Error
+	if errors.As(err, &se) {
+		return se.Reason
+	}
+	return ""
+}
+
+func firstSentence(s string) string {
+	if i := strings.Index(s, ";"); i > 0 {
+		return s[:i]
+	}
+	return s
+}
