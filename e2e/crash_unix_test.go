@@ -78,6 +78,7 @@ func TestCrashesLoseNothingAndChargeNothingTwice(t *testing.T) {
 		// drains; it is killed at a random instant.
 		var wg sync.WaitGroup
 		stop := make(chan struct{})
+		salesRng := rand.New(rand.NewPCG(seed, uint64(round))) // the sales goroutine's own
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -87,7 +88,7 @@ func TestCrashesLoseNothingAndChargeNothingTwice(t *testing.T) {
 					return
 				default:
 				}
-				step(ctx, c, s, rng.IntN(2) == 0)
+				step(ctx, c, s, salesRng.IntN(2) == 0)
 			}
 		}()
 		time.Sleep(time.Duration(20+rng.IntN(400)) * time.Millisecond)

@@ -22,6 +22,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"sync"
 	"syscall"
 
 	"github.com/kioskpay/smartretail/plugin"
@@ -63,6 +64,9 @@ func main() {
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	// The plugin's log reaches stderr from go-plugin's goroutines while
+	// commands write their own lines: one lock keeps the writes whole.
+	stderr = &lockedWriter{w: stderr}
 	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
 		usage(stdout)
 		if len(args) == 0 {
@@ -92,3 +96,15 @@ func usage(w io.Writer) {
 
 // errUsage marks an error in the command line itself.
 var errUsage = errors.New("usage")
+
+// lockedWriter serialises writes to w.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
