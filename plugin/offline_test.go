@@ -31,13 +31,7 @@ type offlineEnv struct {
 
 func newOfflineEnv(t *testing.T, edit func(*v1.Config)) *offlineEnv {
 	t.Helper()
-	credsOnce.Do(func() {
-		var err error
-		if creds, err = sandbox.GenerateCredentials(); err != nil {
-			panic(err)
-		}
-	})
-	sb, err := sandbox.New(sandbox.Options{Credentials: creds})
+	sb, err := sandbox.New(sandbox.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,7 +43,7 @@ func newOfflineEnv(t *testing.T, edit func(*v1.Config)) *offlineEnv {
 		sb.ServeHTTP(w, r)
 	}))
 	t.Cleanup(func() { ts.Close(); sb.Close() })
-	path, err := (&sandbox.Server{URL: ts.URL, Sandbox: sb, Credentials: creds}).WriteConfig(t.TempDir())
+	path, err := (&sandbox.Server{URL: ts.URL, Sandbox: sb, Credentials: sb.Credentials()}).WriteConfig(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -321,14 +321,14 @@ func (s *Service) operation(ctx context.Context, c *configured, no string, kind 
 	switch {
 	case !errors.As(err, &we):
 		return 0, nil, nil, withOrder(err, no)
-	case we.Ambiguous():
-		stored, aerr := s.appendOp(c, no, kind, body, outbox.OpInFlight, 1, we.Error())
-		if aerr != nil {
-			return 0, nil, nil, aerr
+	case we.Ambiguous() || we.Class == wxpay.Network || we.Class == wxpay.RateLimited:
+		// In flight when it may have arrived (reconciled before any resend),
+		// pending when it surely did not.
+		state, attempts := outbox.OpPending, 0
+		if we.Ambiguous() {
+			state, attempts = outbox.OpInFlight, 1
 		}
-		return v1.Disposition_DISPOSITION_QUEUED, queuedRef, timestamppb.New(stored), nil
-	case we.Class == wxpay.Network || we.Class == wxpay.RateLimited:
-		stored, aerr := s.appendOp(c, no, kind, body, outbox.OpPending, 0, we.Error())
+		stored, aerr := s.appendOp(c, no, kind, body, state, attempts, we.Error())
 		if aerr != nil {
 			return 0, nil, nil, aerr
 		}

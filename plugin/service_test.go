@@ -12,7 +12,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -25,11 +24,6 @@ import (
 	"github.com/kioskpay/smartretail/shared"
 	"github.com/kioskpay/smartretail/shared/config"
 	v1 "github.com/kioskpay/smartretail/shared/proto/smartretail/v1"
-)
-
-var (
-	credsOnce sync.Once
-	creds     *sandbox.Credentials
 )
 
 // harness serves a Service over go-plugin's in-process gRPC pair and
@@ -63,13 +57,7 @@ func harnessWith(t *testing.T) (shared.Orders, *plugin.Service) {
 // sandboxConfig starts a sandbox and returns the Configure message for it.
 func sandboxConfig(t *testing.T) (*sandbox.Server, *v1.Config, string) {
 	t.Helper()
-	credsOnce.Do(func() {
-		var err error
-		if creds, err = sandbox.GenerateCredentials(); err != nil {
-			panic(err)
-		}
-	})
-	srv, err := sandbox.NewServer(sandbox.Options{Credentials: creds})
+	srv, err := sandbox.NewServer(sandbox.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

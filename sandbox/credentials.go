@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/wechatpay-apiv3/wechatpay-go/utils"
@@ -166,6 +167,20 @@ type credentialsJSON struct {
 	PublicKeyID      string `json:"public_key_id"`
 	PlatformSerialNo string `json:"platform_certificate_serial_no"` // informative only
 	APIv3Key         string `json:"apiv3_key"`
+}
+
+var (
+	defaultOnce  sync.Once
+	defaultCreds *Credentials
+	defaultErr   error
+)
+
+// DefaultCredentials is one set of credentials generated on first use and
+// shared by the whole process, so that tests which need no particular keys
+// pay for RSA key generation once.
+func DefaultCredentials() (*Credentials, error) {
+	defaultOnce.Do(func() { defaultCreds, defaultErr = GenerateCredentials() })
+	return defaultCreds, defaultErr
 }
 
 // LoadOrCreateCredentials generates credentials on first use and reuses them

@@ -61,7 +61,9 @@ func (f Faults) normalize() (Faults, error) {
 
 // Options configure a Sandbox.
 type Options struct {
-	Credentials *Credentials // required
+	// Credentials: the merchant's and the platform's keys and ids. Nil
+	// means DefaultCredentials, one set shared by the whole process.
+	Credentials *Credentials
 	// Dir, when set, holds the order log (OrdersFile); orders then survive a
 	// restart. "" keeps orders in memory only.
 	Dir string
@@ -103,7 +105,15 @@ type Sandbox struct {
 }
 
 // New makes a Sandbox; with opts.Dir it replays the order log there.
+// Without Credentials it uses DefaultCredentials.
 func New(opts Options) (*Sandbox, error) {
+	if opts.Credentials == nil {
+		c, err := DefaultCredentials()
+		if err != nil {
+			return nil, err
+		}
+		opts.Credentials = c
+	}
 	if err := opts.Credentials.validate(); err != nil {
 		return nil, err
 	}

@@ -237,8 +237,17 @@ func TestLoadOrCreateCredentials(t *testing.T) {
 }
 
 func TestNewRejectsBadCredentials(t *testing.T) {
-	if _, err := New(Options{}); err == nil {
-		t.Fatal("nil credentials accepted")
+	// No credentials means the process-wide default set, generated once.
+	a, err := New(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := New(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Credentials() == nil || a.Credentials() != b.Credentials() {
+		t.Error("two sandboxes without credentials do not share the default set")
 	}
 	c := *testCreds(t)
 	c.APIv3Key = "short"

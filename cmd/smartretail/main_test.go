@@ -49,11 +49,7 @@ func runCLI(t *testing.T, stdinText string, args ...string) (int, string, string
 
 func sandboxConfig(t *testing.T) (*sandbox.Server, string) {
 	t.Helper()
-	c, err := sandbox.GenerateCredentials()
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := sandbox.NewServer(sandbox.Options{Credentials: c})
+	srv, err := sandbox.NewServer(sandbox.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

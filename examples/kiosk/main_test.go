@@ -22,11 +22,7 @@ func TestMain(m *testing.M) {
 }
 
 func TestKiosk(t *testing.T) {
-	creds, err := sandbox.GenerateCredentials()
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := sandbox.NewServer(sandbox.Options{Credentials: creds})
+	srv, err := sandbox.NewServer(sandbox.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

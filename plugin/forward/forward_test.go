@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,10 +14,8 @@ import (
 	"github.com/kioskpay/smartretail/sandbox"
 )
 
-var (
-	credsOnce sync.Once
-	creds     *sandbox.Credentials
-)
+// creds are the sandbox's: DefaultCredentials, set by setup.
+var creds *sandbox.Credentials
 
 type env struct {
 	srv   *sandbox.Server
@@ -30,16 +27,11 @@ type env struct {
 
 func setup(t *testing.T, maxAge time.Duration) *env {
 	t.Helper()
-	credsOnce.Do(func() {
-		var err error
-		if creds, err = sandbox.GenerateCredentials(); err != nil {
-			panic(err)
-		}
-	})
-	srv, err := sandbox.NewServer(sandbox.Options{Credentials: creds})
+	srv, err := sandbox.NewServer(sandbox.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
+	creds = srv.Credentials
 	t.Cleanup(func() { srv.Close() })
 	store, err := outbox.Open(outbox.Options{Path: filepath.Join(t.TempDir(), "outbox.db")})
 	if err != nil {
