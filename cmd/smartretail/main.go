@@ -47,6 +47,7 @@ func commands() []command {
 		{"complete", "complete an order (JSON request: out_order_no, finish_type, fees, ...)", runComplete},
 		{"status", "show the plugin's status", runStatus},
 		{"queue", "see and act on the offline outbox: status, list, failed, retry, drop, drain, compact", runQueue},
+		{"bench", "measure enqueue, online create, drain, start and memory against their limits (--quick, --json)", runBench},
 	}
 }
 
@@ -54,6 +55,10 @@ func main() {
 	// go-plugin starts this same binary as the plugin when no separate
 	// smartretail-plugin binary is found.
 	if plugin.IsPluginLaunch() {
+		if len(os.Args) > 1 && os.Args[1] == noopPluginArg {
+			serveNoop()
+			return
+		}
 		plugin.Serve()
 		return
 	}

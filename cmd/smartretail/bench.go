@@ -1,0 +1,622 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/wechatpay-apiv3/wechatpay-go/core"
+	"github.com/wechatpay-apiv3/wechatpay-go/core/option"
+
+	"github.com/kioskpay/smartretail/host"
+	"github.com/kioskpay/smartretail/plugin/outbox"
+	"github.com/kioskpay/smartretail/plugin/wxpay"
+	"github.com/kioskpay/smartretail/sandbox"
+	"github.com/kioskpay/smartretail/shared/config"
+	v1 "github.com/kioskpay/smartretail/shared/proto/smartretail/v1"
+)
+
+// benchRow is one line of "smartretail bench": a measurement, what it is
+// compared with in the same run, and the target for the ratio.
+type benchRow struct {
+	Name          string   `json:"name"`
+	Value         float64  `json:"value"`
+	Unit          string   `json:"unit"`
+	Baseline      string   `json:"baseline"`
+	BaselineValue float64  `json:"baseline_value"`
+	Ratio         float64  `json:"ratio"`
+	Target        string   `json:"target"`
+	OK            *bool    `json:"ok"`
+	limit         float64  // the target's number
+	atLeast       bool     // ratio >= limit (else <=)
+	_             struct{} // keep literal construction keyed
+}
+
+// sizes of a run; --quick shrinks them to prove the command works.
+type benchSizes struct {
+	enqueue, parallel, callers, syncs, online, drain, drainLatencyMS, starts, rssQueued, scaleFill, scaleN int
+}
+
+var fullSizes = benchSizes{enqueue: 2000, parallel: 2000, callers: 16, syncs: 2000, online: 200, drain: 5000,
+	drainLatencyMS: 20, starts: 10, rssQueued: 10000, scaleFill: 100000, scaleN: 500}
+var quickSizes = benchSizes{enqueue: 100, parallel: 160, callers: 16, syncs: 200, online: 20, drain: 100,
+	drainLatencyMS: 20, starts: 3, rssQueued: 500, scaleFill: 2000, scaleN: 50}
+
+type bench struct {
+	out     io.Writer
+	stderr  io.Writer
+	sizes   benchSizes
+	dir     string
+	plugin  string
+	self    string
+	srv     *sandbox.Server
+	base    *config.Config
+	seq     atomic.Int64
+	rows    []benchRow
+	jsonOut bool
+}
+
+func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	quick := fs.Bool("quick", false, "small sizes: shows the command works, measures little")
+	jsonOut := fs.Bool("json", false, "one JSON object per row instead of a table")
+	dir := fs.String("dir", "", "folder for outboxes and the fdatasync baseline (default: a new temporary folder)")
+	pluginFlag := fs.String("plugin", os.Getenv("SMARTRETAIL_PLUGIN_PATH"), "smartretail-plugin binary (default: beside this CLI, then PATH, then the CLI itself)")
+	if err := fs.Parse(args); err != nil {
+		return exitUsage
+	}
+	b := &bench{out: stdout, stderr: stderr, sizes: fullSizes, jsonOut: *jsonOut}
+	if *quick {
+		b.sizes = quickSizes
+	}
+	if err := b.setUp(*dir, *pluginFlag); err != nil {
+		fmt.Fprintf(stderr, "smartretail bench: %v\n", err)
+		return 1
+	}
+	defer b.tearDown(*dir == "")
+	steps := []struct {
+		name string
+		run  func(context.Context) error
+	}{
+		{"enqueue", b.enqueue},
+		{"online create", b.onlineCreate},
+		{"drain", b.drain},
+		{"start and memory", b.start},
+		{"scale", b.scale},
+	}
+	failed := false
+	for _, s := range steps {
+		fmt.Fprintf(stderr, "bench: %s...\n", s.name)
+		if err := s.run(ctx); err != nil {
+			fmt.Fprintf(stderr, "smartretail bench: %s: %v\n", s.name, err)
+			failed = true
+		}
+	}
+	b.print()
+	if failed {
+		return 1
+	}
+	return 0
+}
+
+func (b *bench) setUp(dir, pluginFlag string) error {
+	var err error
+	if dir == "" {
+		if b.dir, err = os.MkdirTemp("", "smartretail-bench-"); err != nil {
+			return err
+		}
+	} else {
+		b.dir = dir
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return err
+		}
+	}
+	if b.plugin, _, err = findPlugin(pluginFlag); err != nil {
+		return err
+	}
+	if b.self, err = os.Executable(); err != nil {
+		return err
+	}
+	if b.srv, err = sandbox.NewServer(sandbox.Options{}); err != nil {
+		return err
+	}
+	path, err := b.srv.WriteConfig(b.dir)
+	if err != nil {
+		return err
+	}
+	if b.base, err = config.Load(path); err != nil {
+		return err
+	}
+	b.base.OfflineMaxOrders, b.base.OfflineMaxOrderAmount, b.base.OfflineMaxTotalAmount = 1<<40, 1<<40, 1<<50
+	return nil
+}
+
+func (b *bench) tearDown(removeDir bool) {
+	if b.srv != nil {
+		b.srv.Close()
+	}
+	if removeDir {
+		os.RemoveAll(b.dir)
+	}
+}
+
+// configFor writes a config with its own outbox, pointing at url.
+func (b *bench) configFor(name, url string) (string, *config.Config, error) {
+	c := *b.base
+	c.APIBaseURL = url
+	c.OutboxPath = filepath.Join(b.dir, name+".db")
+	c.OutboxKeyFile = filepath.Join(b.dir, "outbox.key")
+	path := filepath.Join(b.dir, name+".json")
+	return path, &c, c.Write(path)
+}
+
+// refusedURL is an address nothing listens on: WeChat Pay unreachable.
+func refusedURL() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return "http://" + addr, nil
+}
+
+func (b *bench) startHost(ctx context.Context, cfgPath, pluginPath string, args ...string) (*host.Client, error) {
+	return host.Start(ctx, host.Options{PluginPath: pluginPath, PluginArgs: args, ConfigPath: cfgPath,
+		Logger: hclog.New(&hclog.LoggerOptions{Output: b.stderr, Level: hclog.Error})})
+}
+
+func (b *bench) newOrder() *v1.NewOrder {
+	f := false
+	return &v1.NewOrder{OutOrderNo: fmt.Sprintf("BN%d-%d", time.Now().Unix()%100000, b.seq.Add(1)), ServiceStartTime: "OnAccept",
+		ServiceIntroduction: "智慧零售柜", RiskAmount: 20000, NeedUserConfirm: &f, Openid: "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o",
+		Fees: []*v1.Fee{{FeeName: "矿泉水", FeeCount: 1, FeeAmount: 300}}}
+}
+
+// enqueueOnce is one FORCE_OFFLINE create through host -> plugin -> outbox.
+func (b *bench) enqueueOnce(ctx context.Context, c *host.Client) (time.Duration, error) {
+	start := time.Now()
+	resp, err := c.CreateOrder(ctx, &v1.CreateOrderRequest{Order: b.newOrder(), OfflineBehavior: v1.OfflineBehavior_OFFLINE_BEHAVIOR_FORCE_OFFLINE})
+	if err == nil && resp.GetDisposition() != v1.Disposition_DISPOSITION_QUEUED {
+		err = fmt.Errorf("disposition %v", resp.GetDisposition())
+	}
+	return time.Since(start), err
+}
+
+func (b *bench) enqueueSerial(ctx context.Context, c *host.Client, n int) ([]time.Duration, error) {
+	lat := make([]time.Duration, 0, n)
+	for i := 0; i < n; i++ {
+		d, err := b.enqueueOnce(ctx, c)
+		if err != nil {
+			return nil, err
+		}
+		lat = append(lat, d)
+	}
+	return lat, nil
+}
+
+// recordSize is the size of a sealed queued-order record, for the
+// fdatasync baseline.
+func (b *bench) recordSize() int {
+	body, _ := json.Marshal(b.newOrder())
+	o := outbox.Order{OutOrderNo: "BN00000-000000", StoredAt: time.Now(), Amount: 20000,
+		Ops: []outbox.Op{{Kind: outbox.OpCreate, Body: body, State: outbox.OpPending, AddedAt: time.Now()}}}
+	rec, _ := json.Marshal(o)
+	return len(rec) + 29 // sealing: version, nonce, tag
+}
+
+// fdatasyncRate is the physical limit: appending a record of that size to
+// a file in the same folder and fdatasync'ing it, one at a time.
+func (b *bench) fdatasyncRate(n int) (float64, error) {
+	f, err := os.CreateTemp(b.dir, "fdatasync-")
+	if err != nil {
+		return 0, err
+	}
+	defer os.Remove(f.Name())
+	defer f.Close()
+	rec := make([]byte, b.recordSize())
+	start := time.Now()
+	for i := 0; i < n; i++ {
+		if _, err := f.Write(rec); err != nil {
+			return 0, err
+		}
+		if err := datasync(f); err != nil {
+			return 0, err
+		}
+	}
+	return float64(n) / time.Since(start).Seconds(), nil
+}
+
+func (b *bench) enqueue(ctx context.Context) error {
+	url, err := refusedURL()
+	if err != nil {
+		return err
+	}
+	path, _, err := b.configFor("enqueue", url)
+	if err != nil {
+		return err
+	}
+	c, err := b.startHost(ctx, path, b.plugin)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	// Let the forwarder find WeChat Pay unreachable first, so it is quiet.
+	if _, err := b.enqueueOnce(ctx, c); err != nil {
+		return err
+	}
+	time.Sleep(200 * time.Millisecond)
+	syncRate, err := b.fdatasyncRate(b.sizes.syncs)
+	if err != nil {
+		return err
+	}
+	lat, err := b.enqueueSerial(ctx, c, b.sizes.enqueue)
+	if err != nil {
+		return err
+	}
+	var total time.Duration
+	for _, d := range lat {
+		total += d
+	}
+	rate := float64(len(lat)) / total.Seconds()
+	med, p99 := percentile(lat, 50), percentile(lat, 99)
+	b.add(benchRow{Name: "enqueue_median", Value: ms(med), Unit: "ms"})
+	b.add(benchRow{Name: "enqueue_p99", Value: ms(p99), Unit: "ms"})
+	b.add(benchRow{Name: "enqueue_rate", Value: rate, Unit: "orders/s", Baseline: "fdatasync_rate", BaselineValue: syncRate,
+		Ratio: rate / syncRate, limit: 0.4, atLeast: true})
+
+	// 16 callers at once: the group commit.
+	var wg sync.WaitGroup
+	var firstErr atomic.Value
+	per := b.sizes.parallel / b.sizes.callers
+	start := time.Now()
+	for i := 0; i < b.sizes.callers; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := 0; j < per; j++ {
+				if _, err := b.enqueueOnce(ctx, c); err != nil {
+					firstErr.CompareAndSwap(nil, err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if err, _ := firstErr.Load().(error); err != nil {
+		return err
+	}
+	prate := float64(per*b.sizes.callers) / time.Since(start).Seconds()
+	b.add(benchRow{Name: fmt.Sprintf("enqueue_rate_%d_callers", b.sizes.callers), Value: prate, Unit: "orders/s",
+		Baseline: "fdatasync_rate", BaselineValue: syncRate, Ratio: prate / syncRate, limit: 1.0, atLeast: true})
+	b.add(benchRow{Name: "fdatasync_rate", Value: syncRate, Unit: "syncs/s"})
+	// Where the time of one enqueue goes that is not the disk's: a round
+	// trip host -> plugin that touches nothing.
+	rt := make([]time.Duration, 0, 200)
+	for i := 0; i < 200; i++ {
+		s := time.Now()
+		if _, err := c.Status(ctx); err != nil {
+			return err
+		}
+		rt = append(rt, time.Since(s))
+	}
+	b.add(benchRow{Name: "grpc_roundtrip_median", Value: ms(percentile(rt, 50)), Unit: "ms"})
+	return nil
+}
+
+func (b *bench) onlineCreate(ctx context.Context) error {
+	path, cfg, err := b.configFor("online", b.srv.URL)
+	if err != nil {
+		return err
+	}
+	c, err := b.startHost(ctx, path, b.plugin)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	cr := b.srv.Credentials
+	bare, err := core.NewClient(ctx, option.WithWechatPayPublicKeyAuthCipher(cr.MchID, cr.MerchantSerialNo,
+		cr.MerchantPrivateKey, cr.PublicKeyID, cr.WechatPayPublicKey()))
+	if err != nil {
+		return err
+	}
+	var viaPlugin, direct []time.Duration
+	for i := 0; i < b.sizes.online+5; i++ { // the first few warm both paths up
+		order := b.newOrder()
+		s := time.Now()
+		resp, err := c.Create(ctx, order)
+		if err != nil {
+			return err
+		}
+		if resp.GetDisposition() != v1.Disposition_DISPOSITION_SUBMITTED {
+			return fmt.Errorf("online create was %v", resp.GetDisposition())
+		}
+		d1 := time.Since(s)
+		req := wxpay.CreateRequest{AppID: cfg.AppID, ServiceID: cfg.ServiceID, OutOrderNo: b.newOrder().GetOutOrderNo(),
+			ServiceStartTime: "OnAccept", ServiceIntroduction: order.GetServiceIntroduction(), RiskAmount: order.GetRiskAmount(),
+			NeedUserConfirm: order.NeedUserConfirm, OpenID: order.GetOpenid(), Fees: []wxpay.Fee{{FeeName: "矿泉水", FeeCount: 1, FeeAmount: 300}}}
+		s = time.Now()
+		if _, err := bare.Post(ctx, b.srv.URL+"/v3/payscore/smartretail-orders", req); err != nil {
+			return err
+		}
+		d2 := time.Since(s)
+		if i >= 5 {
+			viaPlugin, direct = append(viaPlugin, d1), append(direct, d2)
+		}
+	}
+	pm, dm := percentile(viaPlugin, 50), percentile(direct, 50)
+	b.add(benchRow{Name: "online_create_median", Value: ms(pm), Unit: "ms", Baseline: "bare_core_client_median",
+		BaselineValue: ms(dm), Ratio: float64(pm) / float64(dm), limit: 1.15})
+	return nil
+}
+
+// prefill commits n queued creates straight into an outbox, many at once.
+func (b *bench) prefill(cfg *config.Config, n int) error {
+	st, err := outbox.Open(outbox.Options{Path: cfg.OutboxPath, KeyFile: cfg.OutboxKeyFile})
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	var wg sync.WaitGroup
+	var firstErr atomic.Value
+	workers := 32
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for i := w; i < n; i += workers {
+				order := b.newOrder()
+				req := wxpay.CreateRequest{AppID: cfg.AppID, ServiceID: cfg.ServiceID, OutOrderNo: order.GetOutOrderNo(),
+					ServiceStartTime: "OnAccept", RiskAmount: 20000, NeedUserConfirm: order.NeedUserConfirm, OpenID: order.GetOpenid()}
+				body, _ := json.Marshal(req)
+				o := &outbox.Order{OutOrderNo: req.OutOrderNo, Amount: 20000,
+					Ops: []outbox.Op{{Kind: outbox.OpCreate, Body: body, State: outbox.OpPending, AddedAt: time.Now()}}}
+				if _, _, err := st.Enqueue(o, outbox.Limits{}, outbox.Event{Type: outbox.EventOrderQueued, Op: outbox.OpCreate}); err != nil {
+					firstErr.CompareAndSwap(nil, err)
+					return
+				}
+			}
+		}(w)
+	}
+	wg.Wait()
+	if err, _ := firstErr.Load().(error); err != nil {
+		return err
+	}
+	return nil
+}
+
+func (b *bench) drain(ctx context.Context) error {
+	path, cfg, err := b.configFor("drain", b.srv.URL)
+	if err != nil {
+		return err
+	}
+	if err := b.prefill(cfg, b.sizes.drain); err != nil {
+		return err
+	}
+	if err := b.srv.Sandbox.SetFaults(sandbox.Faults{Mode: sandbox.FaultNone, LatencyMS: b.sizes.drainLatencyMS}); err != nil {
+		return err
+	}
+	defer b.srv.Sandbox.SetFaults(sandbox.Faults{Mode: sandbox.FaultNone})
+	before := len(b.srv.Sandbox.Orders())
+	start := time.Now()
+	c, err := b.startHost(ctx, path, b.plugin)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	for {
+		st, err := c.Status(ctx)
+		if err != nil {
+			return err
+		}
+		if st.GetPendingCount() == 0 {
+			break
+		}
+		if st.GetFailedCount() > 0 {
+			return fmt.Errorf("%d orders failed while draining: %s", st.GetFailedCount(), st.GetLastError())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	took := time.Since(start)
+	if got := len(b.srv.Sandbox.Orders()) - before; got != b.sizes.drain {
+		return fmt.Errorf("%d orders reached the sandbox, want %d", got, b.sizes.drain)
+	}
+	bound := time.Duration(b.sizes.drain) * time.Duration(b.sizes.drainLatencyMS) * time.Millisecond / time.Duration(cfg.Concurrency())
+	b.add(benchRow{Name: fmt.Sprintf("drain_%d_at_%dms", b.sizes.drain, b.sizes.drainLatencyMS), Value: took.Seconds(), Unit: "s",
+		Baseline: "orders x latency / concurrency", BaselineValue: bound.Seconds(), Ratio: took.Seconds() / bound.Seconds(), limit: 1.2})
+	return nil
+}
+
+// startOnce is host.Start until the first GetStatus answers.
+func (b *bench) startOnce(ctx context.Context, path string, args ...string) (time.Duration, error) {
+	s := time.Now()
+	c, err := b.startHost(ctx, path, b.self, args...)
+	if err != nil {
+		return 0, err
+	}
+	defer c.Close()
+	if _, err := c.Status(ctx); err != nil {
+		return 0, err
+	}
+	return time.Since(s), nil
+}
+
+func (b *bench) start(ctx context.Context) error {
+	url, err := refusedURL()
+	if err != nil {
+		return err
+	}
+	path, cfg, err := b.configFor("start", url)
+	if err != nil {
+		return err
+	}
+	// The same binary both times: the CLI, as the plugin and as a plugin
+	// that does nothing.
+	var real, noop []time.Duration
+	for i := 0; i < b.sizes.starts; i++ {
+		d, err := b.startOnce(ctx, path)
+		if err != nil {
+			return err
+		}
+		n, err := b.startOnce(ctx, path, noopPluginArg)
+		if err != nil {
+			return err
+		}
+		real, noop = append(real, d), append(noop, n)
+	}
+	rm, nm := percentile(real, 50), percentile(noop, 50)
+	b.add(benchRow{Name: "start_median", Value: ms(rm), Unit: "ms", Baseline: "do_nothing_plugin_median", BaselineValue: ms(nm),
+		Ratio: float64(rm) / float64(nm), limit: 1.5})
+
+	if runtime.GOOS != "linux" {
+		return nil
+	}
+	rss := func() (float64, error) {
+		c, err := b.startHost(ctx, path, b.plugin)
+		if err != nil {
+			return 0, err
+		}
+		defer c.Close()
+		if _, err := c.Status(ctx); err != nil {
+			return 0, err
+		}
+		return rssMiB(c.PID())
+	}
+	idle, err := rss()
+	if err != nil {
+		return err
+	}
+	b.add(benchRow{Name: "rss_idle", Value: idle, Unit: "MiB", Baseline: "target", BaselineValue: 40, Ratio: idle / 40, limit: 1})
+	if err := b.prefill(cfg, b.sizes.rssQueued); err != nil {
+		return err
+	}
+	full, err := rss()
+	if err != nil {
+		return err
+	}
+	b.add(benchRow{Name: fmt.Sprintf("rss_%d_queued", b.sizes.rssQueued), Value: full, Unit: "MiB", Baseline: "target",
+		BaselineValue: 64, Ratio: full / 64, limit: 1})
+	return nil
+}
+
+// rssMiB reads a process's resident set from /proc.
+func rssMiB(pid int) (float64, error) {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmRSS:" {
+			kb, err := strconv.ParseFloat(f[1], 64)
+			return kb / 1024, err
+		}
+	}
+	return 0, errors.New("no VmRSS in /proc status")
+}
+
+func (b *bench) scale(ctx context.Context) error {
+	url, err := refusedURL()
+	if err != nil {
+		return err
+	}
+	measure := func(name string, fill int) (time.Duration, error) {
+		path, cfg, err := b.configFor(name, url)
+		if err != nil {
+			return 0, err
+		}
+		if fill > 0 {
+			if err := b.prefill(cfg, fill); err != nil {
+				return 0, err
+			}
+		}
+		c, err := b.startHost(ctx, path, b.plugin)
+		if err != nil {
+			return 0, err
+		}
+		defer c.Close()
+		if _, err := b.enqueueOnce(ctx, c); err != nil {
+			return 0, err
+		}
+		time.Sleep(200 * time.Millisecond) // the forwarder finds WeChat Pay unreachable and goes quiet
+		lat, err := b.enqueueSerial(ctx, c, b.sizes.scaleN)
+		if err != nil {
+			return 0, err
+		}
+		return percentile(lat, 50), nil
+	}
+	empty, err := measure("scale-empty", 0)
+	if err != nil {
+		return err
+	}
+	full, err := measure("scale-full", b.sizes.scaleFill)
+	if err != nil {
+		return err
+	}
+	b.add(benchRow{Name: fmt.Sprintf("enqueue_median_with_%d_queued", b.sizes.scaleFill), Value: ms(full), Unit: "ms",
+		Baseline: "enqueue_median_empty_outbox", BaselineValue: ms(empty), Ratio: float64(full) / float64(empty), limit: 1.3})
+	return nil
+}
+
+func (b *bench) add(r benchRow) {
+	if r.limit > 0 {
+		ok := r.Ratio <= r.limit
+		r.Target = fmt.Sprintf("<= %g", r.limit)
+		if r.atLeast {
+			ok = r.Ratio >= r.limit
+			r.Target = fmt.Sprintf(">= %g", r.limit)
+		}
+		r.OK = &ok
+	}
+	b.rows = append(b.rows, r)
+}
+
+func (b *bench) print() {
+	if b.jsonOut {
+		enc := json.NewEncoder(b.out)
+		for _, r := range b.rows {
+			_ = enc.Encode(r)
+		}
+		return
+	}
+	fmt.Fprintf(b.out, "%-34s %12s %-9s %-32s %12s %7s %-7s %s\n", "name", "value", "unit", "baseline", "baseline", "ratio", "target", "ok")
+	for _, r := range b.rows {
+		base, ratio, ok := "", "", ""
+		if r.Baseline != "" {
+			base, ratio = fmt.Sprintf("%12.3f", r.BaselineValue), fmt.Sprintf("%7.3f", r.Ratio)
+		}
+		if r.OK != nil {
+			ok = map[bool]string{true: "yes", false: "NO"}[*r.OK]
+		}
+		fmt.Fprintf(b.out, "%-34s %12.3f %-9s %-32s %12s %7s %-7s %s\n", r.Name, r.Value, r.Unit, r.Baseline, base, ratio, r.Target, ok)
+	}
+}
+
+func percentile(ds []time.Duration, p int) time.Duration {
+	if len(ds) == 0 {
+		return 0
+	}
+	s := append([]time.Duration(nil), ds...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	i := (len(s)*p + 99) / 100
+	if i < 1 {
+		i = 1
+	}
+	return s[i-1]
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }

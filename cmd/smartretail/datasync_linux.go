@@ -1,0 +1,9 @@
+package main
+
+import (
+	"os"
+	"syscall"
+)
+
+// datasync is fdatasync: what a commit of appended data needs.
+func datasync(f *os.File) error { return syscall.Fdatasync(int(f.Fd())) }

@@ -1,0 +1,8 @@
+//go:build !linux
+
+package main
+
+import "os"
+
+// datasync falls back to fsync where fdatasync is not offered.
+func datasync(f *os.File) error { return f.Sync() }
