@@ -82,7 +82,7 @@ func (s *Service) CreateOrder(ctx context.Context, r *v1.CreateOrderRequest) (*v
 	resp, err := c.client.Create(ctx, req)
 	c.fwd.Observe(err)
 	if err == nil {
-		s.log.Info("order created", "out_order_no", no, "order_id", resp.OrderID)
+		s.log.Debug("order created", "out_order_no", no, "order_id", resp.OrderID)
 		return &v1.CreateOrderResponse{Disposition: v1.Disposition_DISPOSITION_SUBMITTED, Order: createdFromWx(resp)}, nil
 	}
 	s.logFailure("create", no, err)
@@ -132,7 +132,7 @@ func (s *Service) queueCreate(c *configured, req wxpay.CreateRequest, body json.
 		return s.existingCreate(context.Background(), c, stored, req, body)
 	}
 	c.fwd.Wake()
-	s.log.Info("order queued", "out_order_no", req.OutOrderNo, "in_flight", state == outbox.OpInFlight)
+	s.log.Debug("order queued", "out_order_no", req.OutOrderNo, "in_flight", state == outbox.OpInFlight)
 	return &v1.CreateOrderResponse{Disposition: v1.Disposition_DISPOSITION_QUEUED,
 		Order:    &v1.CreatedOrder{Appid: req.AppID, Mchid: c.cfg.MchID, OutOrderNo: req.OutOrderNo, ServiceId: req.ServiceID},
 		StoredAt: timestamppb.New(stored.StoredAt)}, nil
@@ -308,7 +308,7 @@ func (s *Service) operation(ctx context.Context, c *configured, no string, kind 
 	ref, err := send()
 	c.fwd.Observe(err)
 	if err == nil {
-		s.log.Info(string(kind)+" sent", "out_order_no", no)
+		s.log.Debug(string(kind)+" sent", "out_order_no", no)
 		if o != nil { // keep the outbox's record of the order whole
 			if _, err := s.appendOp(c, no, kind, body, outbox.OpDone, 1, ""); err != nil {
 				s.log.Warn("recording a sent operation failed", "out_order_no", no, "error", err)
@@ -369,7 +369,7 @@ func (s *Service) appendOp(c *configured, no string, kind outbox.OpKind, body js
 	}
 	if state != outbox.OpDone {
 		c.fwd.Wake()
-		s.log.Info(string(kind)+" queued", "out_order_no", no)
+		s.log.Debug(string(kind)+" queued", "out_order_no", no)
 	}
 	return now, nil
 }

@@ -44,6 +44,8 @@ const (
 	// ProbeOutOrderNo is queried to learn whether WeChat Pay answers when
 	// nothing else is waiting: any answer, "not found" included, is online.
 	ProbeOutOrderNo = "SMARTRETAIL-PROBE"
+	// sweepBatch is how many queued orders one read of the expiry sweep takes.
+	sweepBatch = 256
 	// Failure codes of our own, beside WeChat Pay's.
 	CodeExpiredOffline = "EXPIRED_OFFLINE"
 	CodeNotCreated     = "NOT_CREATED"
@@ -77,8 +79,8 @@ type Forwarder struct {
 	busy       map[string]bool
 	failures   int       // consecutive attempts without an answer
 	notBefore  time.Time // no attempt before this (backoff, Retry-After)
-	lastDrain  time.Time
 	sweepEvery time.Duration
+	pruneEvery time.Duration
 }
 
 // New returns a Forwarder; it does nothing until Run.
@@ -104,7 +106,7 @@ func New(opts Options) *Forwarder {
 	if opts.Log == nil {
 		opts.Log = hclog.NewNullLogger()
 	}
-	f := &Forwarder{opts: opts, wake: make(chan struct{}, 1), busy: map[string]bool{}, sweepEvery: time.Minute}
+	f := &Forwarder{opts: opts, wake: make(chan struct{}, 1), busy: map[string]bool{}, sweepEvery: time.Minute, pruneEvery: time.Hour}
 	f.net.state = Unknown
 	f.net.since = opts.Now()
 	return f
@@ -208,7 +210,10 @@ func (f *Forwarder) Run(ctx context.Context) {
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	done := make(chan struct{}, f.opts.Concurrency)
+	// The first prune waits an hour: a full read of the outbox has no
+	// business competing with a kiosk that just started selling.
 	var lastSweep time.Time
+	lastPrune := f.opts.Now()
 	for {
 		if ctx.Err() != nil {
 			return
@@ -217,6 +222,10 @@ func (f *Forwarder) Run(ctx context.Context) {
 		if now.Sub(lastSweep) >= f.sweepEvery {
 			f.sweep()
 			lastSweep = now
+		}
+		if now.Sub(lastPrune) >= f.pruneEvery {
+			f.prune()
+			lastPrune = now
 		}
 		wait := f.sweepEvery
 		f.mu.Lock()
@@ -290,21 +299,43 @@ func (f *Forwarder) probe(ctx context.Context) {
 	f.Observe(err)
 }
 
-// sweep moves creates that waited too long unsent to the failed list.
+// sweep moves creates that waited too long unsent to the failed list. It
+// reads the queue oldest first and stops at the first order young enough,
+// so it costs little however long the queue is; an order is written only
+// when it does expire.
 func (f *Forwarder) sweep() {
-	queued, err := f.opts.Store.List(outbox.StateQueued)
-	if err != nil {
-		f.opts.Log.Error("reading the outbox failed", "error", err)
-		return
-	}
-	for _, o := range queued {
-		f.mu.Lock()
-		busy := f.busy[o.OutOrderNo]
-		f.mu.Unlock()
-		if !busy {
-			f.expire(o.OutOrderNo)
+	cutoff := f.opts.Now().Add(-f.opts.MaxAge)
+	var seen map[string]bool
+	for {
+		due, err := f.opts.Store.Due(sweepBatch, func(no string) bool {
+			f.mu.Lock()
+			defer f.mu.Unlock()
+			return f.busy[no] || seen[no]
+		})
+		if err != nil {
+			f.opts.Log.Error("reading the outbox failed", "error", err)
+			return
+		}
+		if len(due) == 0 {
+			return
+		}
+		if seen == nil {
+			seen = map[string]bool{}
+		}
+		for _, o := range due {
+			if !o.StoredAt.Before(cutoff) {
+				return // the rest of the queue is younger still
+			}
+			seen[o.OutOrderNo] = true
+			if i := o.Next(); i >= 0 && o.Ops[i].Kind == outbox.OpCreate && o.Ops[i].State == outbox.OpPending {
+				f.expire(o.OutOrderNo)
+			}
 		}
 	}
+}
+
+// prune drops what the retention period no longer keeps.
+func (f *Forwarder) prune() {
 	if orders, events, err := f.opts.Store.Prune(); err != nil {
 		f.opts.Log.Error("pruning the outbox failed", "error", err)
 	} else if orders+events > 0 {

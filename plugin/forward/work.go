@@ -332,7 +332,7 @@ func (f *Forwarder) done(no string, i int, kind outbox.OpKind, result any) bool 
 		f.opts.Log.Error("recording a sent operation failed", "out_order_no", no, "op", kind, "error", err)
 		return false
 	}
-	f.opts.Log.Info("queued operation submitted", "out_order_no", no, "op", kind)
+	f.opts.Log.Debug("queued operation submitted", "out_order_no", no, "op", kind)
 	return true
 }
 
