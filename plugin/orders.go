@@ -184,7 +184,7 @@ func (s *Service) existingCreate(ctx context.Context, c *configured, o *outbox.O
 				cur.Ops[0].Result, _ = json.Marshal(resp)
 				return cur, []outbox.Event{{Type: outbox.EventOrderSubmitted, Op: outbox.OpCreate, OrderID: resp.OrderID, Package: resp.Package}}, nil
 			}
-			return cur, nil, nil
+			return nil, nil, outbox.ErrNoChange
 		})
 		if merr != nil {
 			s.log.Error("recording a reconciled create failed", "out_order_no", o.OutOrderNo, "error", merr)

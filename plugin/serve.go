@@ -3,6 +3,7 @@ package plugin
 import (
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"sync"
 	"syscall"
 	"time"
@@ -35,6 +36,7 @@ func Serve() {
 		JSONFormat: true,
 	})
 	svc := NewService(log)
+	stopProfile := startCPUProfile(log)
 
 	// A dead host leaves our stderr a broken pipe: a log write would then
 	// kill us with SIGPIPE before the outbox is closed. Ignored, the write
@@ -46,6 +48,7 @@ func Serve() {
 		once.Do(func() {
 			// Close first: the log line may go nowhere.
 			err := svc.Close()
+			stopProfile()
 			log.Info("plugin stopping", "reason", reason)
 			if err != nil {
 				log.Error("close failed", "error", err)
@@ -94,4 +97,27 @@ func envOr(key, def string) string {
 		return v
 	}
 	return def
+}
+
+// startCPUProfile writes a CPU profile to $SMARTRETAIL_CPU_PROFILE from now
+// until the plugin stops, for finding where time goes (go tool pprof).
+func startCPUProfile(log hclog.Logger) func() {
+	path := os.Getenv("SMARTRETAIL_CPU_PROFILE")
+	if path == "" {
+		return func() {}
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		log.Error("cpu profile", "error", err)
+		return func() {}
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		log.Error("cpu profile", "error", err)
+		f.Close()
+		return func() {}
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}
 }

@@ -351,11 +351,11 @@ func (f *Forwarder) expire(no string) bool {
 	_, err := f.opts.Store.Modify(no, func(o *outbox.Order) (*outbox.Order, []outbox.Event, error) {
 		expired = false
 		if o == nil || o.Failure != nil {
-			return o, nil, nil
+			return nil, nil, outbox.ErrNoChange
 		}
 		i := o.Next()
 		if i < 0 || o.Ops[i].Kind != outbox.OpCreate || o.Ops[i].State != outbox.OpPending || now.Sub(o.StoredAt) <= f.opts.MaxAge {
-			return o, nil, nil
+			return nil, nil, outbox.ErrNoChange
 		}
 		expired = true
 		msg := fmt.Sprintf("not sent within %v of being queued; it was never sent to WeChat Pay", f.opts.MaxAge)

@@ -25,7 +25,7 @@ type env struct {
 	stop  func()
 }
 
-func setup(t *testing.T, maxAge time.Duration) *env {
+func setup(t testing.TB, maxAge time.Duration) *env {
 	t.Helper()
 	srv, err := sandbox.NewServer(sandbox.Options{})
 	if err != nil {

@@ -306,7 +306,7 @@ func idsOf(body json.RawMessage) (appID, serviceID string) {
 func (f *Forwarder) modifyOp(no string, i int, kind outbox.OpKind, fn func(o *outbox.Order, op *outbox.Op) []outbox.Event) (*outbox.Order, error) {
 	return f.opts.Store.Modify(no, func(o *outbox.Order) (*outbox.Order, []outbox.Event, error) {
 		if o == nil || i >= len(o.Ops) || o.Ops[i].Kind != kind || o.Ops[i].State == outbox.OpDone || o.Failure != nil {
-			return o, nil, nil // changed under us (dropped, retried): leave it
+			return nil, nil, outbox.ErrNoChange // changed under us (dropped, retried): leave it
 		}
 		return o, fn(o, &o.Ops[i]), nil
 	})
@@ -357,7 +357,7 @@ func (f *Forwarder) note(no string, i int, kind outbox.OpKind, errText string, n
 func (f *Forwarder) notCreated(no string) bool {
 	_, err := f.opts.Store.Modify(no, func(o *outbox.Order) (*outbox.Order, []outbox.Event, error) {
 		if o == nil || !o.ReconcileOnly {
-			return o, nil, nil
+			return nil, nil, outbox.ErrNoChange
 		}
 		return nil, []outbox.Event{{Type: outbox.EventOrderFailed, Op: outbox.OpCreate, Code: CodeNotCreated,
 			Message: "WeChat Pay has no such order: it was not created (the host was told it was not queued)"}}, nil

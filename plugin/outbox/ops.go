@@ -89,12 +89,40 @@ func checkLimits(st stats, amount int64, lim Limits) error {
 	return nil
 }
 
+// ErrNoChange, returned by a Modify function, leaves the order as it is
+// without writing anything (no commit, no fsync): Modify then returns the
+// stored order and no error.
+var ErrNoChange = errors.New("outbox: no change")
+
 // Modify changes one order atomically: fn gets the stored order (nil if
-// none) and returns its new state (nil to delete it) and events to log.
-// fn must not keep or change anything outside: it may run more than once.
+// none) and returns its new state (nil to delete it) and events to log, or
+// ErrNoChange. fn must not keep or change anything outside: it may run more
+// than once.
 func (s *Store) Modify(outOrderNo string, fn func(o *Order) (*Order, []Event, error)) (*Order, error) {
 	var result *Order
-	err := s.update(func(tx *Tx) error {
+	var unchanged bool
+	err := s.view(func(tx *Tx) error {
+		// Decide on a read first: most calls that change nothing (a check
+		// that finds nothing to do) then cost no commit at all.
+		old, err := tx.get(outOrderNo)
+		if err != nil {
+			return err
+		}
+		var cur *Order
+		if old != nil {
+			c := *old
+			c.Ops = append([]Op(nil), old.Ops...)
+			cur = &c
+		}
+		if _, _, err := fn(cur); errors.Is(err, ErrNoChange) {
+			unchanged, result = true, old
+		}
+		return nil
+	})
+	if err != nil || unchanged {
+		return result, err
+	}
+	err = s.update(func(tx *Tx) error {
 		old, err := tx.get(outOrderNo)
 		if err != nil {
 			return err
@@ -106,6 +134,10 @@ func (s *Store) Modify(outOrderNo string, fn func(o *Order) (*Order, []Event, er
 			cur = &c
 		}
 		n, events, err := fn(cur)
+		if errors.Is(err, ErrNoChange) {
+			result = old // changed between the read and the write: nothing to do now
+			return nil
+		}
 		if err != nil {
 			return err
 		}
