@@ -632,7 +632,7 @@ func (b *bench) scale(ctx context.Context) error {
 		if _, err := b.enqueueOnce(ctx, c); err != nil {
 			return 0, err
 		}
-		time.Sleep(200 * time.Millisecond) // the forwarder finds WeChat Pay unreachable and goes quiet
+		time.Sleep(2 * time.Second) // the forwarder finds WeChat Pay unreachable and goes quiet; start-up garbage is collected
 		lat, err := b.enqueueSerial(ctx, c, b.sizes.scaleN)
 		if err != nil {
 			return 0, err

@@ -383,7 +383,7 @@ func (s *Store) Compact() (before, after int64, err error) {
 	}
 	tmp := path + ".compact"
 	_ = os.Remove(tmp)
-	dst, err := bolt.Open(tmp, 0o600, &bolt.Options{Timeout: s.opts.LockTimeout, FreelistType: bolt.FreelistMapType})
+	dst, err := bolt.Open(tmp, 0o600, boltOptions(s.opts.LockTimeout))
 	if err != nil {
 		return 0, 0, fmt.Errorf("outbox compact: %w", err)
 	}
@@ -403,7 +403,7 @@ func (s *Store) Compact() (before, after int64, err error) {
 	}
 	if err := os.Rename(tmp, path); err != nil {
 		// The old file is intact: reopen it.
-		s.db, _ = bolt.Open(path, 0o600, &bolt.Options{Timeout: s.opts.LockTimeout, FreelistType: bolt.FreelistMapType})
+		s.db, _ = bolt.Open(path, 0o600, boltOptions(s.opts.LockTimeout))
 		return 0, 0, fmt.Errorf("outbox compact: %w", err)
 	}
 	syncDir(filepath.Dir(path))

@@ -158,7 +158,7 @@ func Open(opts Options) (*Store, error) {
 }
 
 func openDB(path string, timeout time.Duration) (*bolt.DB, error) {
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: timeout, FreelistType: bolt.FreelistMapType})
+	db, err := bolt.Open(path, 0o600, boltOptions(timeout))
 	if errors.Is(err, bolt.ErrTimeout) {
 		return nil, &LockError{Path: path, PID: lockOwner(path)}
 	}
@@ -168,6 +168,13 @@ func openDB(path string, timeout time.Duration) (*bolt.DB, error) {
 	// Say who holds the lock, for the next process that finds it taken.
 	_ = os.WriteFile(path+".owner", []byte(strconv.Itoa(os.Getpid())+"\n"), 0o600)
 	return db, nil
+}
+
+// boltOptions: a hashmap freelist (fast to search when the file is
+// fragmented) that is not written at every commit: with many orders it
+// grew to be most of each commit's writes. bbolt rebuilds it at open.
+func boltOptions(timeout time.Duration) *bolt.Options {
+	return &bolt.Options{Timeout: timeout, FreelistType: bolt.FreelistMapType, NoFreelistSync: true}
 }
 
 // lockOwner reads the pid the lock holder wrote, if it still runs.
