@@ -34,17 +34,16 @@ import (
 // benchRow is one line of "smartretail bench": a measurement, what it is
 // compared with in the same run, and the target for the ratio.
 type benchRow struct {
-	Name          string   `json:"name"`
-	Value         float64  `json:"value"`
-	Unit          string   `json:"unit"`
-	Baseline      string   `json:"baseline"`
-	BaselineValue float64  `json:"baseline_value"`
-	Ratio         float64  `json:"ratio"`
-	Target        string   `json:"target"`
-	OK            *bool    `json:"ok"`
-	limit         float64  // the target's number
-	atLeast       bool     // ratio >= limit (else <=)
-	_             struct{} // keep literal construction keyed
+	Name          string  `json:"name"`
+	Value         float64 `json:"value"`
+	Unit          string  `json:"unit"`
+	Baseline      string  `json:"baseline"`
+	BaselineValue float64 `json:"baseline_value"`
+	Ratio         float64 `json:"ratio"`
+	Target        string  `json:"target"`
+	OK            *bool   `json:"ok"`
+	limit         float64 // the target's number
+	atLeast       bool    // ratio >= limit (else <=)
 }
 
 // sizes of a run; --quick shrinks them to prove the command works.
@@ -668,6 +667,7 @@ func (b *bench) add(r benchRow) {
 func (b *bench) print() {
 	if b.jsonOut {
 		enc := json.NewEncoder(b.out)
+		enc.SetEscapeHTML(false) // ">= 0.4", not "\u003e= 0.4"
 		for _, r := range b.rows {
 			_ = enc.Encode(r)
 		}
