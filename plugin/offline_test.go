@@ -22,11 +22,14 @@ import (
 // offlineEnv is a configured plugin (in-process, over gRPC) in front of a
 // sandbox that counts the WeChat Pay requests reaching it.
 type offlineEnv struct {
-	o     shared.Orders
-	svc   *plugin.Service
-	sb    *sandbox.Sandbox
-	calls atomic.Int64
-	cfg   *v1.Config
+	// failQueries makes every WeChat Pay query fail (the connection is
+	// dropped), to take away the plugin's means of checking.
+	failQueries atomic.Bool
+	o           shared.Orders
+	svc         *plugin.Service
+	sb          *sandbox.Sandbox
+	calls       atomic.Int64
+	cfg         *v1.Config
 }
 
 func newOfflineEnv(t *testing.T, edit func(*v1.Config)) *offlineEnv {
@@ -39,6 +42,9 @@ func newOfflineEnv(t *testing.T, edit func(*v1.Config)) *offlineEnv {
 	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if strings.HasPrefix(r.URL.Path, "/v3/") {
 			e.calls.Add(1)
+			if r.Method == http.MethodGet && e.failQueries.Load() {
+				panic(http.ErrAbortHandler) // no answer
+			}
 		}
 		sb.ServeHTTP(w, r)
 	}))
@@ -433,5 +439,29 @@ func TestRetriedCompleteIsASuccess(t *testing.T) {
 	_, err := e.o.CompleteOrder(ctx(t), other)
 	if se := asShared(t, err, codes.FailedPrecondition, shared.ClassInvalid); se.WeChatPay.GetCode() != "INVALID_REQUEST" {
 		t.Errorf("a different complete: %+v", se)
+	}
+}
+
+// A retried complete that WeChat Pay refuses while its order cannot be
+// checked is not reported refused: it is queued and reconciled.
+func TestRefusedRetryThatCannotBeCheckedIsQueued(t *testing.T) {
+	e := newOfflineEnv(t, nil)
+	if _, err := e.create(t, noConfirm("RQ-1", 100), 0); err != nil {
+		t.Fatal(err)
+	}
+	total := int64(300)
+	req := &v1.CompleteOrderRequest{OutOrderNo: "RQ-1", FinishType: 2, Fees: []*v1.Fee{{FeeName: "水", FeeCount: 1, FeeAmount: 300}}, TotalAmount: &total}
+	if _, err := e.o.CompleteOrder(ctx(t), req); err != nil {
+		t.Fatal(err)
+	}
+	e.failQueries.Store(true)
+	resp, err := e.o.CompleteOrder(ctx(t), req)
+	if err != nil || resp.GetDisposition() != v1.Disposition_DISPOSITION_QUEUED {
+		t.Fatalf("a retried complete that could not be checked: %v, %v", resp, err)
+	}
+	e.failQueries.Store(false)
+	e.waitPending(t, 10*time.Second)
+	if st := e.status(t); st.GetFailedCount() != 0 {
+		t.Errorf("the reconciled complete failed: %v", st)
 	}
 }

@@ -335,10 +335,20 @@ func (s *Service) operation(ctx context.Context, c *configured, no string, kind 
 		return v1.Disposition_DISPOSITION_QUEUED, queuedRef, timestamppb.New(stored), nil
 	case we.Class == wxpay.Invalid && we.Code == "INVALID_REQUEST":
 		// Perhaps an earlier attempt whose answer was lost (a host retrying
-		// after a crash) already applied it: then this is a success.
-		if q, qerr := c.client.Query(ctx, wxpay.QueryRequest{OutOrderNo: no, AppID: ids.AppID, ServiceID: ids.ServiceID}); qerr == nil && forward.AlreadyApplied(q, kind, body) {
+		// after a crash) already applied it: WeChat Pay's order says.
+		q, qerr := c.client.Query(ctx, wxpay.QueryRequest{OutOrderNo: no, AppID: ids.AppID, ServiceID: ids.ServiceID})
+		switch {
+		case qerr == nil && forward.AlreadyApplied(q, kind, body):
 			s.log.Info(string(kind)+" was already applied", "out_order_no", no)
 			return v1.Disposition_DISPOSITION_SUBMITTED, &v1.OrderRef{Appid: q.AppID, Mchid: q.MchID, OutOrderNo: no, ServiceId: q.ServiceID}, nil, nil
+		case qerr != nil && wxpay.ClassOf(qerr) != wxpay.NotFound:
+			// No answer to say which: when in doubt the outbox decides, by
+			// a query before anything is sent again.
+			stored, aerr := s.appendOp(c, no, kind, body, outbox.OpInFlight, 1, we.Error())
+			if aerr != nil {
+				return 0, nil, nil, aerr
+			}
+			return v1.Disposition_DISPOSITION_QUEUED, queuedRef, timestamppb.New(stored), nil
 		}
 		return 0, nil, nil, withOrder(fromWxpay(err, ""), no)
 	default:

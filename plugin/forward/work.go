@@ -152,12 +152,20 @@ func (f *Forwarder) settle(no string, i int, kind outbox.OpKind, result any, err
 		return false
 	case we.Class == wxpay.Invalid && kind != outbox.OpCreate:
 		// Refused: perhaps because an earlier attempt, whose answer was
-		// lost, already applied it. WeChat Pay's order says.
-		if q, ok := f.queryQuietly(no, kind); ok {
+		// lost, already applied it. WeChat Pay's order says; without its
+		// word, wait and ask again rather than call it failed.
+		q, qerr := f.queryQuietly(no, kind)
+		switch {
+		case qerr == nil:
 			o, _ := f.opts.Store.Get(no)
 			if o != nil && i < len(o.Ops) && AlreadyApplied(q, kind, o.Ops[i].Body) {
 				return f.done(no, i, kind, q)
 			}
+		case wxpay.ClassOf(qerr) != wxpay.NotFound:
+			f.Observe(qerr)
+			f.note(no, i, kind, we.Error()+"; the query to check it got: "+qerr.Error(), false)
+			f.pause(0)
+			return false
 		}
 		return f.fail(no, i, kind, we.Code, we.Error())
 	default:
@@ -165,11 +173,14 @@ func (f *Forwarder) settle(no string, i int, kind outbox.OpKind, result any, err
 	}
 }
 
-// queryQuietly reads the order for a decision; false when it cannot.
-func (f *Forwarder) queryQuietly(no string, kind outbox.OpKind) (*wxpay.Order, bool) {
+// queryQuietly reads WeChat Pay's order for a decision.
+func (f *Forwarder) queryQuietly(no string, kind outbox.OpKind) (*wxpay.Order, error) {
 	o, err := f.opts.Store.Get(no)
-	if err != nil || o == nil {
-		return nil, false
+	if err != nil {
+		return nil, err
+	}
+	if o == nil {
+		return nil, errors.New("the order left the outbox")
 	}
 	var body json.RawMessage
 	for _, op := range o.Ops {
@@ -180,8 +191,7 @@ func (f *Forwarder) queryQuietly(no string, kind outbox.OpKind) (*wxpay.Order, b
 	app, svc := idsOf(body)
 	ctx, cancel := context.WithTimeout(context.Background(), f.opts.CallTimeout)
 	defer cancel()
-	q, err := f.opts.WeChat.Query(ctx, wxpay.QueryRequest{OutOrderNo: no, AppID: app, ServiceID: svc})
-	return q, err == nil
+	return f.opts.WeChat.Query(ctx, wxpay.QueryRequest{OutOrderNo: no, AppID: app, ServiceID: svc})
 }
 
 // queryFailed handles a failed query made on behalf of operation i. A
