@@ -333,6 +333,16 @@ func (c *Client) Events(ctx context.Context, afterSequence uint64, fn func(*v1.E
 			continue // the plugin ended the stream: watch again
 		}
 		var se *shared.Error
+		if errors.As(err, &se) && (se.Code == codes.DeadlineExceeded || se.Code == codes.Canceled) {
+			// gRPC's timer for ctx's deadline can fire a moment before ctx
+			// reports it: that is the caller's end, not a failure.
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(time.Second):
+				return err
+			}
+		}
 		if errors.As(err, &se) && (se.Class == shared.ClassNotConfigured || se.Code == codes.Unavailable) {
 			// Reconfigured, or the plugin went away: a moment, then resume.
 			select {
