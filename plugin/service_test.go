@@ -35,7 +35,7 @@ func harness(t *testing.T) shared.Orders {
 }
 
 // harnessWith also returns the Service behind the connection.
-func harnessWith(t *testing.T) (shared.Orders, *plugin.Service) {
+func harnessWith(t testing.TB) (shared.Orders, *plugin.Service) {
 	t.Helper()
 	svc := plugin.NewService(nil)
 	client, _ := goplugin.TestPluginGRPCConn(t, false, map[string]goplugin.Plugin{

@@ -266,15 +266,13 @@ func (s *Store) Stats() (Stats, error) {
 	var out Stats
 	err := s.view(func(tx *Tx) error {
 		st := tx.stats()
-		out.QueuedCount, out.QueuedAmount, out.FailedCount = st.QueuedCount, st.QueuedAmount, st.FailedCount
-		q := tx.tx.Bucket(bucketQueue)
-		out.WorkCount = q.Stats().KeyN
-		if k, v := q.Cursor().First(); k != nil {
+		out.QueuedCount, out.QueuedAmount, out.FailedCount, out.WorkCount = st.QueuedCount, st.QueuedAmount, st.FailedCount, st.WorkCount
+		if k, v := tx.tx.Bucket(bucketQueue).Cursor().First(); k != nil {
 			if o, err := tx.get(string(v)); err == nil && o != nil {
 				out.OldestWork = o.StoredAt
 			}
 		}
-		out.CorruptCount = tx.tx.Bucket(bucketCorrupt).Stats().KeyN
+		out.CorruptCount = tx.tx.Bucket(bucketCorrupt).Stats().KeyN // small: set-aside records only
 		out.LastEventSeq = tx.tx.Bucket(bucketEvents).Sequence()
 		return nil
 	})

@@ -68,6 +68,7 @@ type stats struct {
 	QueuedCount  int   `json:"queued_count"`  // orders whose create is not done
 	QueuedAmount int64 `json:"queued_amount"` // their amounts
 	FailedCount  int   `json:"failed_count"`
+	WorkCount    int   `json:"work_count"` // orders in the queue index: any operation waiting
 }
 
 var keyStats = []byte("stats")
@@ -108,6 +109,9 @@ func (t *Tx) put(outOrderNo string, old, o *Order) error {
 		}
 		if x.Failure != nil {
 			st.FailedCount += sign
+		}
+		if needsWork(x) {
+			st.WorkCount += sign
 		}
 	}
 	count(old, -1)
@@ -164,6 +168,7 @@ func (t *Tx) index(o *Order) error {
 		}
 	}
 	if needsWork(o) {
+		st.WorkCount++
 		if err := t.tx.Bucket(bucketQueue).Put(u64(o.Seq), []byte(o.OutOrderNo)); err != nil {
 			return err
 		}
