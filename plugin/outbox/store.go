@@ -73,10 +73,14 @@ type Store struct {
 	// mu guards db against Compact, which swaps the file underneath.
 	mu     sync.RWMutex
 	db     *bolt.DB
-	writes chan *write
-	done   chan struct{}
 	closed bool
-	wg     sync.WaitGroup
+
+	// qmu guards the write queue of the group commit (see update).
+	qmu        sync.Mutex
+	queue      []*write
+	committing bool
+	stopped    bool
+	idle       *sync.Cond // signalled when no commit runs
 
 	// notify is closed and replaced after every commit that added events.
 	notifyMu sync.Mutex
@@ -84,9 +88,10 @@ type Store struct {
 }
 
 type write struct {
-	fn     func(*Tx) error
-	result chan error
-	events bool // set by fn when it appended events
+	fn       func(*Tx) error
+	result   chan error
+	lead     chan struct{} // told to lead the next commits
+	answered bool          // set by the committing goroutine, read by it
 }
 
 // ErrClosed is returned for work on a closed Store.
@@ -146,14 +151,12 @@ func Open(opts Options) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("outbox key %s: %w", opts.KeyFile, err)
 	}
-	s := &Store{opts: opts, aead: aead, db: db, writes: make(chan *write, maxBatch),
-		done: make(chan struct{}), notify: make(chan struct{})}
+	s := &Store{opts: opts, aead: aead, db: db, notify: make(chan struct{})}
+	s.idle = sync.NewCond(&s.qmu)
 	if err := s.init(); err != nil {
 		db.Close()
 		return nil, err
 	}
-	s.wg.Add(1)
-	go s.commitLoop()
 	return s, nil
 }
 
@@ -276,19 +279,21 @@ func (s *Store) check() error {
 	})
 }
 
-// Close finishes pending writes and closes the file.
+// Close waits for the commit in progress, refuses later writes, and
+// closes the file.
 func (s *Store) Close() error {
+	s.qmu.Lock()
+	for s.committing {
+		s.idle.Wait()
+	}
+	s.stopped = true
+	s.qmu.Unlock()
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	if s.closed {
-		s.mu.Unlock()
 		return nil
 	}
 	s.closed = true
-	close(s.done)
-	s.mu.Unlock()
-	s.wg.Wait()
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	_ = os.Remove(s.opts.Path + ".owner")
 	return s.db.Close()
 }
@@ -299,55 +304,48 @@ func (s *Store) Path() string { return s.opts.Path }
 // update runs fn in a write transaction, committed (fsync) before it
 // returns. Concurrent updates share a commit; if fn fails, only fn's
 // changes are dropped.
+//
+// Group commit without a timer: a writer that finds no commit running
+// becomes the leader and commits, in one transaction, its own write and
+// every write queued behind it; writes that arrive meanwhile wait for the
+// next commit. Once its own write is committed the leader hands the lead
+// to the first writer still waiting, so no caller commits for others for
+// long. A lone writer commits at once, on its own goroutine.
 func (s *Store) update(fn func(*Tx) error) error {
-	w := &write{fn: fn, result: make(chan error, 1)}
-	select {
-	case s.writes <- w:
-	case <-s.done:
+	w := &write{fn: fn, result: make(chan error, 1), lead: make(chan struct{}, 1)}
+	s.qmu.Lock()
+	if s.stopped {
+		s.qmu.Unlock()
 		return ErrClosed
 	}
-	select {
-	case err := <-w.result:
-		return err
-	case <-s.done:
-		// Close waits for the commit loop, which answers every write it took.
-		return <-w.result
-	}
-}
-
-// commitLoop is the single writer: it takes every write waiting, runs them
-// in one transaction and commits once. A write whose fn fails is answered
-// with its error and the rest are run again without it (bbolt cannot undo
-// one fn's changes inside a transaction).
-func (s *Store) commitLoop() {
-	defer s.wg.Done()
-	for {
-		var first *write
+	s.queue = append(s.queue, w)
+	if s.committing {
+		s.qmu.Unlock()
 		select {
-		case first = <-s.writes:
-		case <-s.done:
-			// Answer what is still waiting, then stop.
-			for {
-				select {
-				case w := <-s.writes:
-					w.result <- ErrClosed
-				default:
-					return
-				}
-			}
+		case err := <-w.result:
+			return err // a leader committed it
+		case <-w.lead:
+			s.qmu.Lock() // our turn to lead
 		}
-		batch := []*write{first}
-	more:
-		for len(batch) < maxBatch {
-			select {
-			case w := <-s.writes:
-				batch = append(batch, w)
-			default:
-				break more
-			}
-		}
-		s.commit(batch)
+	} else {
+		s.committing = true
 	}
+	for !w.answered && len(s.queue) > 0 {
+		n := min(len(s.queue), maxBatch)
+		batch := append([]*write(nil), s.queue[:n]...)
+		s.queue = s.queue[n:]
+		s.qmu.Unlock()
+		s.commit(batch)
+		s.qmu.Lock()
+	}
+	if len(s.queue) > 0 {
+		s.queue[0].lead <- struct{}{}
+	} else {
+		s.committing = false
+		s.idle.Broadcast()
+	}
+	s.qmu.Unlock()
+	return <-w.result
 }
 
 type fnError struct {
@@ -374,11 +372,13 @@ func (s *Store) commit(batch []*write) {
 		s.mu.RUnlock()
 		var fe *fnError
 		if errors.As(err, &fe) {
+			batch[fe.i].answered = true
 			batch[fe.i].result <- fe.err
 			batch = append(batch[:fe.i:fe.i], batch[fe.i+1:]...)
 			continue
 		}
 		for _, w := range batch {
+			w.answered = true
 			w.result <- err
 		}
 		if err == nil && events {
