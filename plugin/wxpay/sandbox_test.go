@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"reflect"
-	"sync"
 	"testing"
 	"time"
 
@@ -12,25 +11,9 @@ import (
 	"github.com/kioskpay/smartretail/sandbox"
 )
 
-var (
-	credsOnce sync.Once
-	creds     *sandbox.Credentials
-)
-
-func testCreds(t *testing.T) *sandbox.Credentials {
+func startSandbox(t testing.TB, dir string) *sandbox.Server {
 	t.Helper()
-	credsOnce.Do(func() {
-		var err error
-		if creds, err = sandbox.GenerateCredentials(); err != nil {
-			panic(err)
-		}
-	})
-	return creds
-}
-
-func startSandbox(t *testing.T, dir string) *sandbox.Server {
-	t.Helper()
-	srv, err := sandbox.NewServer(sandbox.Options{Credentials: testCreds(t), Dir: dir})
+	srv, err := sandbox.NewServer(sandbox.Options{Dir: dir}) // the default credentials: the same across a restart
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -40,7 +23,7 @@ func startSandbox(t *testing.T, dir string) *sandbox.Server {
 
 // clientFor builds a client in public-key mode, or in platform-certificate
 // mode when cert is set.
-func clientFor(t *testing.T, srv *sandbox.Server, cert bool) *wxpay.Client {
+func clientFor(t testing.TB, srv *sandbox.Server, cert bool) *wxpay.Client {
 	t.Helper()
 	c := srv.Credentials
 	s := wxpay.Settings{
