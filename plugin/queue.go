@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"os"
 	"strings"
 
@@ -235,8 +234,6 @@ func (s *Service) CompactOutbox(context.Context, *v1.CompactOutboxRequest) (*v1.
 	s.log.Info("outbox compacted", "before", before, "after", after)
 	return &v1.CompactOutboxResponse{SizeBefore: before, SizeAfter: after}, nil
 }
-
-func sprintf(format string, a ...any) string { return fmt.Sprintf(format, a...) }
 
 // isKeyFileError says whether an outbox open failed over its key file.
 func isKeyFileError(err error, keyFile string) bool {

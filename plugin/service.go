@@ -9,6 +9,7 @@ import (
 	"crypto/rand"
 	"encoding/base32"
 	"errors"
+	"fmt"
 	"net/url"
 	"sync"
 	"time"
@@ -162,7 +163,7 @@ func (s *Service) openOutbox(cfg *config.Config) (*outbox.Store, error) {
 		Path:      cfg.OutboxPath,
 		KeyFile:   cfg.OutboxKeyFile,
 		Retention: cfg.Retention(),
-		Logf:      func(format string, a ...any) { s.log.Warn("outbox: " + sprintf(format, a...)) },
+		Logf:      func(format string, a ...any) { s.log.Warn("outbox: " + fmt.Sprintf(format, a...)) },
 	})
 	if err == nil {
 		return store, nil
