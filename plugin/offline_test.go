@@ -258,7 +258,8 @@ func TestOfflineLimits(t *testing.T) {
 		{"LIM-2", 501, "MAX_QUEUED_AMOUNT"},
 		{"LIM-2", 400, ""},
 		{"LIM-3", 100, ""},
-		{"LIM-4", 0, "MAX_QUEUED_ORDERS"},
+		{"LIM-4", 1, "MAX_QUEUED_ORDERS"},
+		{"LIM-5", 0, "NO_AMOUNT"}, // nothing for the amount limits to bound
 	} {
 		_, err := e.create(t, noConfirm(tc.no, tc.amount), force)
 		if tc.reason == "" {

@@ -98,7 +98,7 @@ func (s *Service) CreateOrder(ctx context.Context, r *v1.CreateOrderRequest) (*v
 			return s.queueCreate(c, req, body, outbox.OpInFlight, 1, we.Error())
 		}
 		if err := s.keepForReconciliation(c, req, body, we.Error()); err != nil {
-			return nil, withOrder(err, no)
+			return nil, mayHaveArrived(withOrder(err, no), outbox.OpInFlight)
 		}
 		if we.Class == wxpay.Auth {
 			return nil, withOrder(fromWxpay(err, "order"), no) // a setup problem, said as such
@@ -124,11 +124,21 @@ func (s *Service) queueCreate(c *configured, req wxpay.CreateRequest, body json.
 	now := s.now()
 	o := &outbox.Order{OutOrderNo: req.OutOrderNo, StoredAt: now, Amount: queuedAmount(req),
 		Ops: []outbox.Op{{Kind: outbox.OpCreate, Body: body, State: state, AddedAt: now, Attempts: attempts, LastError: lastErr}}}
-	stored, existed, err := c.store.Enqueue(o, c.limits, outbox.Event{Type: outbox.EventOrderQueued, Op: outbox.OpCreate})
+	// The limits bound what waits unsent. An order that may already be at
+	// WeChat Pay is kept whatever they say: refusing it would report as
+	// failed an order that may exist, and a kiosk would sell it again.
+	limits := c.limits
+	if state == outbox.OpInFlight {
+		limits = outbox.Limits{}
+	}
+	stored, existed, err := c.store.Enqueue(o, limits, outbox.Event{Type: outbox.EventOrderQueued, Op: outbox.OpCreate})
 	if err != nil {
-		return nil, withOrder(outboxError(err), req.OutOrderNo)
+		return nil, mayHaveArrived(withOrder(outboxError(err), req.OutOrderNo), state)
 	}
 	if existed {
+		if state == outbox.OpInFlight {
+			s.markInFlight(c, req.OutOrderNo, lastErr)
+		}
 		return s.existingCreate(context.Background(), c, stored, req, body)
 	}
 	c.fwd.Wake()
@@ -136,6 +146,34 @@ func (s *Service) queueCreate(c *configured, req wxpay.CreateRequest, body json.
 	return &v1.CreateOrderResponse{Disposition: v1.Disposition_DISPOSITION_QUEUED,
 		Order:    &v1.CreatedOrder{Appid: req.AppID, Mchid: c.cfg.MchID, OutOrderNo: req.OutOrderNo, ServiceId: req.ServiceID},
 		StoredAt: timestamppb.New(stored.StoredAt)}, nil
+}
+
+// mayHaveArrived marks an error about an order whose create may already be
+// at WeChat Pay (it was in flight): its outcome is unknown, not failed.
+func mayHaveArrived(err error, state outbox.OpState) error {
+	var se *shared.Error
+	if state == outbox.OpInFlight && errors.As(err, &se) {
+		se.ReachedServer = true
+		se.Message += "; the order may already exist at WeChat Pay: query it by out_order_no before selling it again"
+	}
+	return err
+}
+
+// markInFlight records that a create the outbox holds as unsent may have
+// reached WeChat Pay after all (a concurrent attempt), so that it is
+// reconciled, not resent blind, and never said to be unsent.
+func (s *Service) markInFlight(c *configured, no, lastErr string) {
+	_, err := c.store.Modify(no, func(o *outbox.Order) (*outbox.Order, []outbox.Event, error) {
+		if o == nil || o.Ops[0].Kind != outbox.OpCreate || o.Ops[0].State != outbox.OpPending {
+			return nil, nil, outbox.ErrNoChange
+		}
+		o.Ops[0].State, o.Ops[0].LastError = outbox.OpInFlight, lastErr
+		o.Ops[0].Attempts++
+		return o, nil, nil
+	})
+	if err != nil {
+		s.log.Error("marking a create in flight failed", "out_order_no", no, "error", err)
+	}
 }
 
 // keepForReconciliation records a create the host would not queue but that
@@ -160,18 +198,20 @@ func (s *Service) existingCreate(ctx context.Context, c *configured, o *outbox.O
 			Message:    "out_order_no " + o.OutOrderNo + " is already in the outbox with different parameters",
 			Violations: []shared.FieldViolation{{Field: "order.out_order_no", Description: "already used for another order; a retry must send the same request"}}}
 	}
+	var known wxpay.CreateResponse
 	switch o.State() {
 	case outbox.StateFailed:
 		return nil, failedError(o)
 	case outbox.StateSubmitted:
-		var resp wxpay.CreateResponse
-		if json.Unmarshal(op.Result, &resp) == nil && resp.OrderID != "" {
-			return &v1.CreateOrderResponse{Disposition: v1.Disposition_DISPOSITION_SUBMITTED, Order: createdFromWx(&resp)}, nil
+		if json.Unmarshal(op.Result, &known) == nil && known.OrderID != "" {
+			return &v1.CreateOrderResponse{Disposition: v1.Disposition_DISPOSITION_SUBMITTED, Order: createdFromWx(&known)}, nil
 		}
 	}
-	if o.ReconcileOnly && op.State == outbox.OpInFlight {
-		// The host tries again online. The same create is answered with
-		// the same order, so this cannot make a second one.
+	// The host asks again for an order the outbox will not send for it (one
+	// it would not queue), or one known to exist whose create answer (the
+	// package) was lost: send the same create online. WeChat Pay answers a
+	// repeated create with the same order, so this cannot make a second one.
+	if (o.ReconcileOnly && op.State == outbox.OpInFlight) || op.State == outbox.OpDone {
 		resp, err := c.client.Create(ctx, req)
 		c.fwd.Observe(err)
 		if err != nil {
@@ -179,15 +219,19 @@ func (s *Service) existingCreate(ctx context.Context, c *configured, o *outbox.O
 		}
 		now := s.now()
 		_, merr := c.store.Modify(o.OutOrderNo, func(cur *outbox.Order) (*outbox.Order, []outbox.Event, error) {
-			if cur != nil && cur.Ops[0].State == outbox.OpInFlight {
-				cur.Ops[0].State, cur.Ops[0].DoneAt = outbox.OpDone, now
-				cur.Ops[0].Result, _ = json.Marshal(resp)
-				return cur, []outbox.Event{{Type: outbox.EventOrderSubmitted, Op: outbox.OpCreate, OrderID: resp.OrderID, Package: resp.Package}}, nil
+			if cur == nil || cur.Ops[0].Kind != outbox.OpCreate {
+				return nil, nil, outbox.ErrNoChange
 			}
-			return nil, nil, outbox.ErrNoChange
+			wasDone := cur.Ops[0].State == outbox.OpDone
+			cur.Ops[0].State, cur.Ops[0].Result = outbox.OpDone, mustJSON(resp)
+			if wasDone {
+				return cur, nil, nil // the answer filled in, nothing new happened
+			}
+			cur.Ops[0].DoneAt = now
+			return cur, []outbox.Event{{Type: outbox.EventOrderSubmitted, Op: outbox.OpCreate, OrderID: resp.OrderID, Package: resp.Package}}, nil
 		})
 		if merr != nil {
-			s.log.Error("recording a reconciled create failed", "out_order_no", o.OutOrderNo, "error", merr)
+			s.log.Error("recording a create answer failed", "out_order_no", o.OutOrderNo, "error", merr)
 		}
 		return &v1.CreateOrderResponse{Disposition: v1.Disposition_DISPOSITION_SUBMITTED, Order: createdFromWx(resp)}, nil
 	}
@@ -268,51 +312,26 @@ func (s *Service) CompleteOrder(ctx context.Context, r *v1.CompleteOrderRequest)
 func (s *Service) operation(ctx context.Context, c *configured, no string, kind outbox.OpKind, body json.RawMessage,
 	send func() (*wxpay.OrderRef, error), ids wxpay.OrderRef) (v1.Disposition, *v1.OrderRef, *timestamppb.Timestamp, error) {
 	queuedRef := &v1.OrderRef{Appid: ids.AppID, Mchid: c.cfg.MchID, OutOrderNo: no, ServiceId: ids.ServiceID}
-	o, err := c.store.Get(no)
+	answer := func(a opAnswer) (v1.Disposition, *v1.OrderRef, *timestamppb.Timestamp, error) {
+		if a.disp == v1.Disposition_DISPOSITION_SUBMITTED {
+			return a.disp, a.ref, nil, nil
+		}
+		return a.disp, queuedRef, timestamppb.New(a.at), nil
+	}
+	a, err := s.putOp(c, no, kind, body, outbox.OpPending, 0, "", true)
 	if err != nil {
-		return 0, nil, nil, withOrder(outboxError(err), no)
+		return 0, nil, nil, err
 	}
-	if o != nil {
-		if o.Failure != nil {
-			return 0, nil, nil, failedError(o)
-		}
-		for _, op := range o.Ops {
-			switch {
-			case op.Kind == kind && outbox.SameBody(op.Body, body) && op.State == outbox.OpDone:
-				var ref wxpay.OrderRef
-				_ = json.Unmarshal(op.Result, &ref)
-				return v1.Disposition_DISPOSITION_SUBMITTED, refFromWx(&ref), nil, nil
-			case op.Kind == kind && outbox.SameBody(op.Body, body):
-				return v1.Disposition_DISPOSITION_QUEUED, queuedRef, timestamppb.New(op.AddedAt), nil
-			case op.Kind == outbox.OpCancel || op.Kind == outbox.OpComplete:
-				return 0, nil, nil, &shared.Error{Class: shared.ClassInvalid, OutOrderNo: no,
-					Message: fmt.Sprintf("order %s already has a %s in the outbox; it cannot also be sent a %s", no, op.Kind, kind)}
-			}
-		}
-		if o.Next() >= 0 {
-			// Behind its create: operations of one order go strictly in order.
-			stored, err := s.appendOp(c, no, kind, body, outbox.OpPending, 0, "")
-			if err != nil {
-				return 0, nil, nil, err
-			}
-			return v1.Disposition_DISPOSITION_QUEUED, queuedRef, timestamppb.New(stored), nil
-		}
-	}
-	if c.fwd.Offline() {
-		stored, err := s.appendOp(c, no, kind, body, outbox.OpPending, 0, "")
-		if err != nil {
-			return 0, nil, nil, err
-		}
-		return v1.Disposition_DISPOSITION_QUEUED, queuedRef, timestamppb.New(stored), nil
+	if !a.online {
+		return answer(a)
 	}
 	ref, err := send()
 	c.fwd.Observe(err)
 	if err == nil {
 		s.log.Debug(string(kind)+" sent", "out_order_no", no)
-		if o != nil { // keep the outbox's record of the order whole
-			if _, err := s.appendOp(c, no, kind, body, outbox.OpDone, 1, ""); err != nil {
-				s.log.Warn("recording a sent operation failed", "out_order_no", no, "error", err)
-			}
+		// Keep the outbox's record of the order whole, if it has one.
+		if _, err := s.putOp(c, no, kind, body, outbox.OpDone, 1, "", false); err != nil {
+			s.log.Warn("recording a sent operation failed", "out_order_no", no, "error", err)
 		}
 		return v1.Disposition_DISPOSITION_SUBMITTED, refFromWx(ref), nil, nil
 	}
@@ -328,11 +347,11 @@ func (s *Service) operation(ctx context.Context, c *configured, no string, kind 
 		if we.Ambiguous() {
 			state, attempts = outbox.OpInFlight, 1
 		}
-		stored, aerr := s.appendOp(c, no, kind, body, state, attempts, we.Error())
-		if aerr != nil {
-			return 0, nil, nil, aerr
+		a, err := s.putOp(c, no, kind, body, state, attempts, we.Error(), false)
+		if err != nil {
+			return 0, nil, nil, err
 		}
-		return v1.Disposition_DISPOSITION_QUEUED, queuedRef, timestamppb.New(stored), nil
+		return answer(a)
 	case we.Class == wxpay.Invalid && we.Code == "INVALID_REQUEST":
 		// Perhaps an earlier attempt whose answer was lost (a host retrying
 		// after a crash) already applied it: WeChat Pay's order says.
@@ -344,11 +363,11 @@ func (s *Service) operation(ctx context.Context, c *configured, no string, kind 
 		case qerr != nil && wxpay.ClassOf(qerr) != wxpay.NotFound:
 			// No answer to say which: when in doubt the outbox decides, by
 			// a query before anything is sent again.
-			stored, aerr := s.appendOp(c, no, kind, body, outbox.OpInFlight, 1, we.Error())
-			if aerr != nil {
-				return 0, nil, nil, aerr
+			a, err := s.putOp(c, no, kind, body, outbox.OpInFlight, 1, we.Error(), false)
+			if err != nil {
+				return 0, nil, nil, err
 			}
-			return v1.Disposition_DISPOSITION_QUEUED, queuedRef, timestamppb.New(stored), nil
+			return answer(a)
 		}
 		return 0, nil, nil, withOrder(fromWxpay(err, ""), no)
 	default:
@@ -356,32 +375,83 @@ func (s *Service) operation(ctx context.Context, c *configured, no string, kind 
 	}
 }
 
-// appendOp adds an operation to the order's record (making one for an
-// order created elsewhere) and returns when it was stored.
-func (s *Service) appendOp(c *configured, no string, kind outbox.OpKind, body json.RawMessage, state outbox.OpState, attempts int, lastErr string) (storedAt time.Time, err error) {
+// opAnswer is what putOp decided.
+type opAnswer struct {
+	online bool           // nothing stored: send it online
+	disp   v1.Disposition // QUEUED or SUBMITTED
+	ref    *v1.OrderRef   // for SUBMITTED
+	at     time.Time      // for QUEUED: when it was stored
+}
+
+// putOp decides and stores, in one transaction, what becomes of a cancel or
+// complete for the order's record, so that concurrent calls cannot both add
+// one:
+//   - the same request already there: its state (SUBMITTED or QUEUED), nothing added;
+//   - another cancel or complete there: refused, one order takes one;
+//   - a failed order: its failure;
+//   - otherwise the operation is added in state. With ifWaiting it is
+//     added only behind work the order has waiting, or when the network is
+//     known to be down; else the answer is to send it online.
+//
+// An operation done online (state done) is recorded only in an existing record.
+func (s *Service) putOp(c *configured, no string, kind outbox.OpKind, body json.RawMessage, state outbox.OpState, attempts int, lastErr string, ifWaiting bool) (opAnswer, error) {
 	now := s.now()
-	_, err = c.store.Modify(no, func(o *outbox.Order) (*outbox.Order, []outbox.Event, error) {
-		if o == nil {
+	var a opAnswer
+	_, err := c.store.Modify(no, func(o *outbox.Order) (*outbox.Order, []outbox.Event, error) {
+		a = opAnswer{}
+		if o != nil {
+			if o.Failure != nil {
+				return nil, nil, failedError(o)
+			}
+			for _, op := range o.Ops {
+				switch {
+				case op.Kind == kind && outbox.SameBody(op.Body, body) && op.State == outbox.OpDone:
+					var ref wxpay.OrderRef
+					_ = json.Unmarshal(op.Result, &ref)
+					a.disp, a.ref = v1.Disposition_DISPOSITION_SUBMITTED, refFromWx(&ref)
+					return nil, nil, outbox.ErrNoChange
+				case op.Kind == kind && outbox.SameBody(op.Body, body):
+					a.disp, a.at = v1.Disposition_DISPOSITION_QUEUED, op.AddedAt
+					return nil, nil, outbox.ErrNoChange
+				case op.Kind == outbox.OpCancel || op.Kind == outbox.OpComplete:
+					return nil, nil, &shared.Error{Class: shared.ClassInvalid, OutOrderNo: no,
+						Message: fmt.Sprintf("order %s already has a %s in the outbox; it cannot also be sent a %s", no, op.Kind, kind)}
+				}
+			}
+		}
+		waiting := o != nil && o.Next() >= 0
+		switch {
+		case state == outbox.OpDone && o == nil:
+			a.disp = v1.Disposition_DISPOSITION_SUBMITTED
+			return nil, nil, outbox.ErrNoChange
+		case ifWaiting && !waiting && !c.fwd.Offline():
+			a.online = true
+			return nil, nil, outbox.ErrNoChange
+		case o == nil:
 			o = &outbox.Order{OutOrderNo: no, StoredAt: now}
 		}
 		op := outbox.Op{Kind: kind, Body: body, State: state, AddedAt: now, Attempts: attempts, LastError: lastErr}
-		if state == outbox.OpDone {
-			op.DoneAt = now
-		}
 		o.Ops = append(o.Ops, op)
 		if state == outbox.OpDone {
+			o.Ops[len(o.Ops)-1].DoneAt = now
+			a.disp = v1.Disposition_DISPOSITION_SUBMITTED
 			return o, nil, nil
 		}
+		a.disp, a.at = v1.Disposition_DISPOSITION_QUEUED, now
 		return o, []outbox.Event{{Type: outbox.EventOperationQueued, Op: kind}}, nil
 	})
-	if err != nil {
-		return time.Time{}, withOrder(outboxError(err), no)
+	var se *shared.Error
+	switch {
+	case errors.As(err, &se):
+		return a, err
+	case err != nil:
+		return a, mayHaveArrived(withOrder(outboxError(err), no), state)
 	}
-	if state != outbox.OpDone {
+	if a.disp == v1.Disposition_DISPOSITION_QUEUED && !a.online {
 		c.fwd.Wake()
 		s.log.Debug(string(kind)+" queued", "out_order_no", no)
 	}
-	return now, nil
+	return a, nil
 }
 
 // withOrder names the order in an error, so a host that let the plugin
@@ -447,4 +517,9 @@ func (s *Service) logFailure(op, outOrderNo string, err error) {
 		return
 	}
 	s.log.Warn(op+" failed", "out_order_no", outOrderNo, "error", err)
+}
+
+func mustJSON(v any) json.RawMessage {
+	b, _ := json.Marshal(v)
+	return b
 }

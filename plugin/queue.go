@@ -27,6 +27,11 @@ func (s *Service) WatchEvents(ctx context.Context, r *v1.WatchEventsRequest, sen
 		return err
 	}
 	after := r.GetAfterSequence()
+	if st, err := c.store.Stats(); err == nil && after > st.LastEventSeq {
+		// Numbers from another outbox (the config now names a new one, or
+		// the file was replaced): this one's events all count as new.
+		after = 0
+	}
 	for {
 		changed := c.store.Changed() // before reading: no commit slips between
 		evs, err := c.store.EventsAfter(after, eventBatch)
@@ -160,8 +165,14 @@ func (s *Service) RetryFailed(_ context.Context, r *v1.RetryFailedRequest) (*v1.
 		i := o.Next()
 		kind := o.Failure.Op
 		o.Failure = nil
+		o.RetriedAt = s.now() // its time to expire starts again
 		if i >= 0 {
+			// One that was ever sent may be at WeChat Pay: reconcile it
+			// first (in flight), never resend it blind.
 			o.Ops[i].State = outbox.OpPending
+			if o.Ops[i].Attempts > 0 {
+				o.Ops[i].State = outbox.OpInFlight
+			}
 		}
 		ev := outbox.Event{Type: outbox.EventOperationQueued, Op: kind, Message: "retried"}
 		if kind == outbox.OpCreate {

@@ -268,9 +268,9 @@ func TestQueueCommands(t *testing.T) {
 		t.Fatalf("force-offline create: %d %s %s", code, out, errOut)
 	}
 	// An order WeChat Pay will refuse for good (an unknown service).
-	runCLI(t, `{"out_order_no":"Q-BAD","service_id":"404404","need_user_confirm":false}`, "create", "--config", cfg, "--offline", "force-offline")
+	runCLI(t, `{"out_order_no":"Q-BAD","service_id":"404404","risk_amount":100,"need_user_confirm":false}`, "create", "--config", cfg, "--offline", "force-offline")
 	code, out, _ = runCLI(t, "", "queue", "status", "--config", cfg)
-	if code != 0 || !strings.Contains(out, `"queued_count": "2"`) || !strings.Contains(out, `"queued_amount": "700"`) {
+	if code != 0 || !strings.Contains(out, `"queued_count": "2"`) || !strings.Contains(out, `"queued_amount": "800"`) {
 		t.Fatalf("queue status: %d %s", code, out)
 	}
 	code, out, _ = runCLI(t, "", "queue", "list", "--config", cfg)

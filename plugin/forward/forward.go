@@ -81,6 +81,8 @@ type Forwarder struct {
 	notBefore  time.Time // no attempt before this (backoff, Retry-After)
 	sweepEvery time.Duration
 	pruneEvery time.Duration
+
+	netEventMu sync.Mutex // held across a network change and its event
 }
 
 // New returns a Forwarder; it does nothing until Run.
@@ -183,6 +185,10 @@ func (f *Forwarder) offline(err error) {
 }
 
 func (f *Forwarder) setNetwork(s Network, errText string) bool {
+	// The state and its event change together, so the log never ends on
+	// a state the plugin has left.
+	f.netEventMu.Lock()
+	defer f.netEventMu.Unlock()
 	if !f.net.set(s, f.opts.Now(), errText) {
 		return false
 	}
@@ -326,6 +332,9 @@ func (f *Forwarder) sweep() {
 			if !o.StoredAt.Before(cutoff) {
 				return // the rest of the queue is younger still
 			}
+			if !o.AgeFrom().Before(cutoff) {
+				continue // retried recently
+			}
 			seen[o.OutOrderNo] = true
 			if i := o.Next(); i >= 0 && o.Ops[i].Kind == outbox.OpCreate && o.Ops[i].State == outbox.OpPending {
 				f.expire(o.OutOrderNo)
@@ -354,7 +363,7 @@ func (f *Forwarder) expire(no string) bool {
 			return nil, nil, outbox.ErrNoChange
 		}
 		i := o.Next()
-		if i < 0 || o.Ops[i].Kind != outbox.OpCreate || o.Ops[i].State != outbox.OpPending || now.Sub(o.StoredAt) <= f.opts.MaxAge {
+		if i < 0 || o.Ops[i].Kind != outbox.OpCreate || o.Ops[i].State != outbox.OpPending || now.Sub(o.AgeFrom()) <= f.opts.MaxAge {
 			return nil, nil, outbox.ErrNoChange
 		}
 		expired = true

@@ -18,6 +18,7 @@ func (f *Forwarder) work(ctx context.Context, no string) {
 		o, err := f.opts.Store.Get(no)
 		if err != nil {
 			f.opts.Log.Error("reading an order failed", "out_order_no", no, "error", err)
+			f.pause(0) // a failing disk is not retried in a tight loop
 			return
 		}
 		if o == nil || o.Failure != nil {
@@ -54,18 +55,24 @@ func (f *Forwarder) send(ctx context.Context, o *outbox.Order, i int) bool {
 			return false
 		}
 	}
-	if _, err := f.modifyOp(o.OutOrderNo, i, op.Kind, func(o *outbox.Order, op *outbox.Op) []outbox.Event {
-		op.State, op.Body = outbox.OpInFlight, body
+	// The stored body stays the host's own (a retry of the same request
+	// must match it); a ticket fetched for this send is not kept.
+	applied, err := f.modifyOp(o.OutOrderNo, i, op.Kind, func(o *outbox.Order, op *outbox.Op) []outbox.Event {
+		op.State = outbox.OpInFlight
 		op.Attempts++
 		return nil
-	}); err != nil {
+	})
+	if err != nil {
 		f.opts.Log.Error("marking an operation in flight failed", "out_order_no", o.OutOrderNo, "error", err)
+		f.pause(0)
 		return false
+	}
+	if !applied {
+		return false // the order changed under us: nothing leaves unmarked
 	}
 	cctx, cancel := f.callCtx(ctx)
 	defer cancel()
 	var result any
-	var err error
 	switch op.Kind {
 	case outbox.OpCreate:
 		var r wxpay.CreateRequest
@@ -93,7 +100,7 @@ func (f *Forwarder) send(ctx context.Context, o *outbox.Order, i int) bool {
 	if ctx.Err() != nil && err != nil {
 		return false // shutting down: the op stays in flight and is reconciled next time
 	}
-	return f.settle(o.OutOrderNo, i, op.Kind, result, err)
+	return f.settle(ctx, o.OutOrderNo, i, op.Kind, result, err)
 }
 
 // withFinishTicket returns the complete's body with finish_ticket filled
@@ -123,7 +130,7 @@ func (f *Forwarder) withFinishTicket(ctx context.Context, o *outbox.Order, i int
 }
 
 // settle records what came of sending operation i.
-func (f *Forwarder) settle(no string, i int, kind outbox.OpKind, result any, err error) bool {
+func (f *Forwarder) settle(ctx context.Context, no string, i int, kind outbox.OpKind, result any, err error) bool {
 	if err == nil {
 		f.Observe(nil)
 		return f.done(no, i, kind, result)
@@ -154,7 +161,7 @@ func (f *Forwarder) settle(no string, i int, kind outbox.OpKind, result any, err
 		// Refused: perhaps because an earlier attempt, whose answer was
 		// lost, already applied it. WeChat Pay's order says; without its
 		// word, wait and ask again rather than call it failed.
-		q, qerr := f.queryQuietly(no, kind)
+		q, qerr := f.queryQuietly(ctx, no, kind)
 		switch {
 		case qerr == nil:
 			o, _ := f.opts.Store.Get(no)
@@ -174,7 +181,7 @@ func (f *Forwarder) settle(no string, i int, kind outbox.OpKind, result any, err
 }
 
 // queryQuietly reads WeChat Pay's order for a decision.
-func (f *Forwarder) queryQuietly(no string, kind outbox.OpKind) (*wxpay.Order, error) {
+func (f *Forwarder) queryQuietly(ctx context.Context, no string, kind outbox.OpKind) (*wxpay.Order, error) {
 	o, err := f.opts.Store.Get(no)
 	if err != nil {
 		return nil, err
@@ -189,7 +196,7 @@ func (f *Forwarder) queryQuietly(no string, kind outbox.OpKind) (*wxpay.Order, e
 		}
 	}
 	app, svc := idsOf(body)
-	ctx, cancel := context.WithTimeout(context.Background(), f.opts.CallTimeout)
+	ctx, cancel := f.callCtx(ctx)
 	defer cancel()
 	return f.opts.WeChat.Query(ctx, wxpay.QueryRequest{OutOrderNo: no, AppID: app, ServiceID: svc})
 }
@@ -252,7 +259,7 @@ func (f *Forwarder) reconcile(ctx context.Context, o *outbox.Order, i int) bool 
 		switch {
 		case notFound && o.ReconcileOnly:
 			return f.notCreated(o.OutOrderNo)
-		case notFound && f.opts.Now().Sub(o.StoredAt) > f.opts.MaxAge:
+		case notFound && f.opts.Now().Sub(o.AgeFrom()) > f.opts.MaxAge:
 			return f.fail(o.OutOrderNo, i, op.Kind, CodeExpiredOffline, fmt.Sprintf("WeChat Pay has no such order, and it is older than %v: not sent again", f.opts.MaxAge))
 		case notFound:
 			return f.send(ctx, o, i) // it never arrived: sending it now is its first arrival
@@ -313,13 +320,16 @@ func idsOf(body json.RawMessage) (appID, serviceID string) {
 
 // modifyOp changes operation i of an order if it is still the operation
 // this forwarder holds; events come from fn.
-func (f *Forwarder) modifyOp(no string, i int, kind outbox.OpKind, fn func(o *outbox.Order, op *outbox.Op) []outbox.Event) (*outbox.Order, error) {
-	return f.opts.Store.Modify(no, func(o *outbox.Order) (*outbox.Order, []outbox.Event, error) {
+func (f *Forwarder) modifyOp(no string, i int, kind outbox.OpKind, fn func(o *outbox.Order, op *outbox.Op) []outbox.Event) (applied bool, err error) {
+	_, err = f.opts.Store.Modify(no, func(o *outbox.Order) (*outbox.Order, []outbox.Event, error) {
+		applied = false
 		if o == nil || i >= len(o.Ops) || o.Ops[i].Kind != kind || o.Ops[i].State == outbox.OpDone || o.Failure != nil {
 			return nil, nil, outbox.ErrNoChange // changed under us (dropped, retried): leave it
 		}
+		applied = true
 		return o, fn(o, &o.Ops[i]), nil
 	})
+	return applied && err == nil, err
 }
 
 func (f *Forwarder) done(no string, i int, kind outbox.OpKind, result any) bool {

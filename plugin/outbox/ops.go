@@ -23,6 +23,9 @@ const (
 	ReasonMaxOrders      = "MAX_QUEUED_ORDERS"
 	ReasonMaxOrderAmount = "MAX_ORDER_AMOUNT"
 	ReasonMaxTotalAmount = "MAX_QUEUED_AMOUNT"
+	// ReasonNoAmount: an order with no amount (no risk_amount, no fees)
+	// cannot be bounded by the amount limits, so it does not wait offline.
+	ReasonNoAmount = "NO_AMOUNT"
 )
 
 // LimitError is an order refused because a limit would be passed.
@@ -79,6 +82,8 @@ func (s *Store) Enqueue(o *Order, lim Limits, ev Event) (stored *Order, existed 
 
 func checkLimits(st stats, amount int64, lim Limits) error {
 	switch {
+	case amount <= 0 && (lim.MaxOrderAmount > 0 || lim.MaxTotalAmount > 0):
+		return &LimitError{ReasonNoAmount, "an order queued offline needs a risk_amount or fees: its amount is what the offline limits bound"}
 	case lim.MaxOrderAmount > 0 && amount > lim.MaxOrderAmount:
 		return &LimitError{ReasonMaxOrderAmount, fmt.Sprintf("order amount %d fen is above the offline limit of %d fen for one order", amount, lim.MaxOrderAmount)}
 	case lim.MaxOrders > 0 && st.QueuedCount >= lim.MaxOrders:
@@ -399,17 +404,22 @@ func (s *Store) Compact() (before, after int64, err error) {
 	if err := s.db.Close(); err != nil {
 		return 0, 0, fmt.Errorf("outbox compact: %w", err)
 	}
-	if err := os.Rename(tmp, path); err != nil {
-		// The old file is intact: reopen it.
-		s.db, _ = bolt.Open(path, 0o600, boltOptions(s.opts.LockTimeout))
-		return 0, 0, fmt.Errorf("outbox compact: %w", err)
+	renameErr := os.Rename(tmp, path)
+	if renameErr == nil {
+		syncDir(filepath.Dir(path))
 	}
-	syncDir(filepath.Dir(path))
+	// Reopen the compacted file, or the intact old one if the rename failed.
 	db, err := openDB(path, s.opts.LockTimeout)
 	if err != nil {
-		return 0, 0, fmt.Errorf("outbox compact: reopening: %w", err)
+		// Nothing to work on: the store is closed, and says why.
+		s.closed = true
+		return 0, 0, fmt.Errorf("outbox compact: reopening %s: %w (the outbox is closed: restart the plugin)", path, err)
 	}
 	s.db = db
+	if renameErr != nil {
+		_ = os.Remove(tmp)
+		return 0, 0, fmt.Errorf("outbox compact: %w", renameErr)
+	}
 	if fi, err := os.Stat(path); err == nil {
 		after = fi.Size()
 	}

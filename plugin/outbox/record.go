@@ -68,6 +68,17 @@ type Order struct {
 	// create may have reached WeChat Pay. It is only ever queried: found,
 	// it is submitted; not found, it fails as not created. Never resent.
 	ReconcileOnly bool `json:"reconcile_only,omitempty"`
+	// RetriedAt: when a person put the order back from the failed list;
+	// its age for expiry counts from then.
+	RetriedAt time.Time `json:"retried_at,omitzero"`
+}
+
+// AgeFrom is when the order's time to expire started: stored, or retried.
+func (o *Order) AgeFrom() time.Time {
+	if o.RetriedAt.After(o.StoredAt) {
+		return o.RetriedAt
+	}
+	return o.StoredAt
 }
 
 // State is an order's state in the outbox, derived from its operations.

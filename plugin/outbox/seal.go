@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 )
 
@@ -41,6 +42,7 @@ func loadOrCreateKey(path string, create bool) ([]byte, error) {
 			_ = os.Remove(path)
 			return nil, fmt.Errorf("outbox key %s: %w", path, err)
 		}
+		syncDir(filepath.Dir(path)) // the key must outlive a power cut as the records do
 		return key, nil
 	}
 	if errors.Is(err, os.ErrNotExist) {

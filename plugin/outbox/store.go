@@ -294,6 +294,12 @@ func (s *Store) Close() error {
 		return nil
 	}
 	s.closed = true
+	// Wake every watcher: they find the store closed and end, rather than
+	// wait for commits that will never come.
+	s.notifyMu.Lock()
+	close(s.notify)
+	s.notify = make(chan struct{})
+	s.notifyMu.Unlock()
 	_ = os.Remove(s.opts.Path + ".owner")
 	return s.db.Close()
 }

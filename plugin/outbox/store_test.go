@@ -140,7 +140,8 @@ func TestEnqueueIsIdempotentAndLimited(t *testing.T) {
 		{"L-2", 1000, ""},
 		{"L-3", 201, ReasonMaxTotalAmount},
 		{"L-3", 200, ""},
-		{"L-4", 0, ReasonMaxOrders},
+		{"L-4", 1, ReasonMaxOrders},
+		{"L-5", 0, ReasonNoAmount},
 	}
 	for _, tc := range cases {
 		_, _, err := s.Enqueue(newOrder(tc.no, tc.amount), lim, Event{Type: EventOrderQueued})
