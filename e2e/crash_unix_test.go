@@ -25,8 +25,9 @@ import (
 // plugin accepts it, querying first after an answer it did not get.
 type sale struct {
 	no                string
-	created, complete bool
-	refused           string // a complete refused: must never happen
+	cancel            bool // the customer walks away: cancelled, not completed
+	created, complete bool // complete: the last step (complete or cancel) was accepted
+	refused           string // a complete or cancel refused: must never happen
 }
 
 func envInt(name string, def int) int {
@@ -39,7 +40,8 @@ func envInt(name string, def int) int {
 // TestCrashesLoseNothingAndChargeNothingTwice SIGKILLs the real plugin at
 // random points while it drains its outbox under faults and while sales go
 // on, then checks at the sandbox that every sale was created and completed
-// exactly once. SMARTRETAIL_CRASH_ROUNDS and SMARTRETAIL_CRASH_SALES scale it.
+// exactly once (a fifth of them cancelled instead). SMARTRETAIL_CRASH_ROUNDS
+// and SMARTRETAIL_CRASH_SALES scale it.
 func TestCrashesLoseNothingAndChargeNothingTwice(t *testing.T) {
 	rounds := envInt("SMARTRETAIL_CRASH_ROUNDS", 8)
 	perRound := envInt("SMARTRETAIL_CRASH_SALES", 25)
@@ -72,7 +74,7 @@ func TestCrashesLoseNothingAndChargeNothingTwice(t *testing.T) {
 			t.Fatalf("round %d: %v", round, err)
 		}
 		for i := 0; i < perRound; i++ {
-			sales = append(sales, &sale{no: fmt.Sprintf("CR%02d-%03d", round, i)})
+			sales = append(sales, &sale{no: fmt.Sprintf("CR%02d-%03d", round, i), cancel: i%5 == 4})
 		}
 		// Sales go on (old unfinished ones retried first) while the plugin
 		// drains; it is killed at a random instant.
@@ -150,7 +152,10 @@ func TestCrashesLoseNothingAndChargeNothingTwice(t *testing.T) {
 		case !ok:
 			lost++
 			t.Errorf("sale %s was lost", s.no)
-		case o.State != sandbox.StateFinished || o.TotalAmount == nil || *o.TotalAmount != 300:
+		case s.cancel && o.State != sandbox.StateRevoked:
+			wrong++
+			t.Errorf("sale %s is %s: want REVOKED", s.no, o.State)
+		case !s.cancel && (o.State != sandbox.StateFinished || o.TotalAmount == nil || *o.TotalAmount != 300):
 			wrong++
 			t.Errorf("sale %s is %s, total %v: want FINISHED once, 300 fen", s.no, o.State, o.TotalAmount)
 		}
@@ -166,7 +171,7 @@ func TestCrashesLoseNothingAndChargeNothingTwice(t *testing.T) {
 	for no := range byNo {
 		t.Errorf("an order no sale made reached WeChat Pay: %s", no)
 	}
-	t.Logf("%d sales, %d plugin SIGKILLs (%d orders pending in the outbox at those instants): %d lost, %d in a wrong state, %d completes refused, %d extra orders; %d creates reached WeChat Pay more than once with the same out_order_no (idempotent: one order each)",
+	t.Logf("%d sales (a fifth cancelled), %d plugin SIGKILLs (%d orders pending in the outbox at those instants): %d lost, %d in a wrong state, %d completes or cancels refused, %d extra orders; %d creates reached WeChat Pay more than once with the same out_order_no (idempotent: one order each)",
 		len(sales), kills, pendingAtKill, lost, wrong, refused, len(byNo), retried)
 }
 
@@ -188,9 +193,14 @@ func step(ctx context.Context, c *host.Client, s *sale, forceOffline bool) {
 	if s.complete {
 		return
 	}
-	total := int64(300)
-	_, err := c.Complete(cctx, &v1.CompleteOrderRequest{OutOrderNo: s.no, FinishType: 2,
-		Fees: []*v1.Fee{{FeeName: "可乐", FeeCount: 1, FeeAmount: 300}}, TotalAmount: &total})
+	var err error
+	if s.cancel {
+		_, err = c.Cancel(cctx, &v1.CancelOrderRequest{OutOrderNo: s.no, Reason: "顾客未取货"})
+	} else {
+		total := int64(300)
+		_, err = c.Complete(cctx, &v1.CompleteOrderRequest{OutOrderNo: s.no, FinishType: 2,
+			Fees: []*v1.Fee{{FeeName: "可乐", FeeCount: 1, FeeAmount: 300}}, TotalAmount: &total})
+	}
 	var se *shared.Error
 	if err != nil && errors.As(err, &se) && se.Class == shared.ClassInvalid {
 		// Refused, not lost: a kiosk would show it. It must never happen here.
