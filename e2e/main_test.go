@@ -49,11 +49,13 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
+// goTool is the go command that runs these tests: on PATH, or in
+// $GOROOT/bin (go test sets GOROOT for its tests' children).
 func goTool() string {
 	if p, err := exec.LookPath("go"); err == nil {
 		return p
 	}
-	return filepath.Join(runtime.GOROOT(), "bin", "go")
+	return filepath.Join(os.Getenv("GOROOT"), "bin", "go")
 }
 
 // startHost starts the real plugin through the host library; without a

@@ -23,6 +23,7 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
 )
 
 // Buckets.
@@ -162,7 +163,7 @@ func Open(opts Options) (*Store, error) {
 
 func openDB(path string, timeout time.Duration) (*bolt.DB, error) {
 	db, err := bolt.Open(path, 0o600, boltOptions(timeout))
-	if errors.Is(err, bolt.ErrTimeout) {
+	if errors.Is(err, berrors.ErrTimeout) {
 		return nil, &LockError{Path: path, PID: lockOwner(path)}
 	}
 	if err != nil {

@@ -100,7 +100,8 @@ func New(s Settings) (*Client, error) {
 		verifier = verifiers.NewSHA256WithRSAPubkeyVerifier(s.WeChatPayPublicKeyID, *s.WeChatPayPublicKey)
 	case s.WeChatPayCertificate != nil:
 		certs := []*x509.Certificate{s.WeChatPayCertificate}
-		//lint:ignore SA1019 the certificate-list option is the one that needs no download at setup.
+		// WithWechatPayAuthCipher is deprecated in favour of options that
+		// download certificates at setup; with a certificate list it needs none.
 		authOpt = option.WithWechatPayAuthCipher(s.MchID, s.MerchantSerialNo, s.MerchantPrivateKey, certs)
 		verifier = verifiers.NewSHA256WithRSAVerifier(core.NewCertificateMapWithList(certs))
 	case s.WeChatPayPublicKey != nil || s.WeChatPayPublicKeyID != "":
