@@ -25,8 +25,8 @@ import (
 // plugin accepts it, querying first after an answer it did not get.
 type sale struct {
 	no                string
-	cancel            bool // the customer walks away: cancelled, not completed
-	created, complete bool // complete: the last step (complete or cancel) was accepted
+	cancel            bool   // the customer walks away: cancelled, not completed
+	created, complete bool   // complete: the last step (complete or cancel) was accepted
 	refused           string // a complete or cancel refused: must never happen
 }
 
