@@ -141,7 +141,7 @@ func (s *Service) queueCreate(c *configured, req wxpay.CreateRequest, body json.
 		}
 		return s.existingCreate(context.Background(), c, stored, req, body)
 	}
-	c.fwd.Wake()
+	s.wake()
 	s.log.Debug("order queued", "out_order_no", req.OutOrderNo, "in_flight", state == outbox.OpInFlight)
 	return &v1.CreateOrderResponse{Disposition: v1.Disposition_DISPOSITION_QUEUED,
 		Order:    &v1.CreatedOrder{Appid: req.AppID, Mchid: c.cfg.MchID, OutOrderNo: req.OutOrderNo, ServiceId: req.ServiceID},
@@ -186,7 +186,7 @@ func (s *Service) keepForReconciliation(c *configured, req wxpay.CreateRequest, 
 		Message: "outcome unknown: reconciling, never resent"}); err != nil {
 		return outboxError(err)
 	}
-	c.fwd.Wake()
+	s.wake()
 	return nil
 }
 
@@ -448,7 +448,7 @@ func (s *Service) putOp(c *configured, no string, kind outbox.OpKind, body json.
 		return a, mayHaveArrived(withOrder(outboxError(err), no), state)
 	}
 	if a.disp == v1.Disposition_DISPOSITION_QUEUED && !a.online {
-		c.fwd.Wake()
+		s.wake()
 		s.log.Debug(string(kind)+" queued", "out_order_no", no)
 	}
 	return a, nil

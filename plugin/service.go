@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -129,7 +130,7 @@ func (s *Service) Configure(_ context.Context, r *v1.ConfigureRequest) (*v1.Conf
 	defer s.mu.Unlock()
 	old := s.cur
 	var store *outbox.Store
-	if old != nil && old.cfg.OutboxPath == cfg.OutboxPath && old.cfg.OutboxKeyFile == cfg.OutboxKeyFile {
+	if old != nil && sameFile(old.cfg.OutboxPath, cfg.OutboxPath) && sameFile(old.cfg.OutboxKeyFile, cfg.OutboxKeyFile) {
 		store = old.store // the same outbox: keep it open
 	} else if store, err = s.openOutbox(cfg); err != nil {
 		return nil, err
@@ -174,6 +175,25 @@ func (s *Service) openOutbox(cfg *config.Config) (*outbox.Store, error) {
 	}
 	return nil, &shared.Error{Class: shared.ClassInvalid, Message: "configuration refused: the outbox cannot be opened",
 		Violations: []shared.FieldViolation{{Field: "config." + key, Description: err.Error()}}}
+}
+
+// wake tells the current forwarder that work was queued. Not the one the
+// call started with: a Configure meanwhile may have replaced it, and the
+// old one no longer runs.
+func (s *Service) wake() {
+	if c, err := s.current(); err == nil {
+		c.fwd.Wake()
+	}
+}
+
+// sameFile says whether two paths name one file, however spelled.
+func sameFile(a, b string) bool {
+	ca, errA := filepath.EvalSymlinks(a)
+	cb, errB := filepath.EvalSymlinks(b)
+	if errA != nil || errB != nil {
+		return filepath.Clean(a) == filepath.Clean(b)
+	}
+	return ca == cb
 }
 
 // GetStatus answers even before Configure: it is how a host learns that it
