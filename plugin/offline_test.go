@@ -13,6 +13,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/kioskpay/smartretail/plugin"
+	"github.com/kioskpay/smartretail/plugin/outbox"
 	"github.com/kioskpay/smartretail/sandbox"
 	"github.com/kioskpay/smartretail/shared"
 	"github.com/kioskpay/smartretail/shared/config"
@@ -464,5 +465,51 @@ func TestRefusedRetryThatCannotBeCheckedIsQueued(t *testing.T) {
 	e.waitPending(t, 10*time.Second)
 	if st := e.status(t); st.GetFailedCount() != 0 {
 		t.Errorf("the reconciled complete failed: %v", st)
+	}
+}
+
+// A host resuming after events the retention period dropped is told so
+// (EVENTS_LOST), then gets the rest: nothing is skipped silently.
+func TestPrunedEventsAreReportedLost(t *testing.T) {
+	e := newOfflineEnv(t, nil)
+	e.sb.SetFaults(sandbox.Faults{Mode: sandbox.FaultOffline})
+	for _, no := range []string{"PE-1", "PE-2"} {
+		if _, err := e.create(t, noConfirm(no, 1), v1.OfflineBehavior_OFFLINE_BEHAVIOR_FORCE_OFFLINE); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := e.svc.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// A week and more later: the events are past the retention period.
+	later := func() time.Time { return time.Now().Add(8 * 24 * time.Hour) }
+	st, err := outbox.Open(outbox.Options{Path: e.cfg.GetOutboxPath(), Now: later})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, events, err := st.Prune(); err != nil || events == 0 {
+		t.Fatalf("prune: %d events, %v", events, err)
+	}
+	// One new event after the prune.
+	if err := st.AppendEvent(outbox.Event{Type: outbox.EventNetworkStatusChanged, Network: "ONLINE"}); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+
+	svc := plugin.NewService(nil)
+	defer svc.Close()
+	if _, err := svc.Configure(ctx(t), &v1.ConfigureRequest{Config: e.cfg}); err != nil {
+		t.Fatal(err)
+	}
+	status, _ := svc.GetStatus(ctx(t), &v1.GetStatusRequest{})
+	if status.GetFirstEventSequence() <= 2 {
+		t.Fatalf("first kept event %d", status.GetFirstEventSequence())
+	}
+	c, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	var got []*v1.Event
+	svc.WatchEvents(c, &v1.WatchEventsRequest{AfterSequence: 1}, func(ev *v1.Event) error { got = append(got, ev); return nil })
+	if len(got) < 2 || got[0].GetType() != v1.EventType_EVENT_TYPE_EVENTS_LOST || got[1].GetSequence() != got[0].GetSequence()+1 {
+		t.Fatalf("events after a prune: %v", got)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"strings"
 
@@ -27,10 +28,24 @@ func (s *Service) WatchEvents(ctx context.Context, r *v1.WatchEventsRequest, sen
 		return err
 	}
 	after := r.GetAfterSequence()
-	if st, err := c.store.Stats(); err == nil && after > st.LastEventSeq {
+	st, err := c.store.Stats()
+	if err != nil {
+		return outboxError(err)
+	}
+	if after > st.LastEventSeq {
 		// Numbers from another outbox (the config now names a new one, or
 		// the file was replaced): this one's events all count as new.
 		after = 0
+	}
+	if after > 0 && after+1 < st.FirstEventSeq {
+		// Events the host has not seen were pruned: say so, never skip
+		// them silently.
+		lost := &v1.Event{Sequence: st.FirstEventSeq - 1, Type: v1.EventType_EVENT_TYPE_EVENTS_LOST, Time: timestamppb.Now(),
+			Message: fmt.Sprintf("events %d to %d are no longer kept (older than the retention period): query the orders you need", after+1, st.FirstEventSeq-1)}
+		if err := send(lost); err != nil {
+			return err
+		}
+		after = st.FirstEventSeq - 1
 	}
 	for {
 		changed := c.store.Changed() // before reading: no commit slips between

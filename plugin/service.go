@@ -225,6 +225,7 @@ func (s *Service) GetStatus(context.Context, *v1.GetStatusRequest) (*v1.GetStatu
 	resp.PendingCount = int64(st.WorkCount)
 	resp.CorruptCount = int64(st.CorruptCount)
 	resp.LastEventSequence = st.LastEventSeq
+	resp.FirstEventSequence = st.FirstEventSeq
 	if !st.OldestWork.IsZero() {
 		resp.OldestQueuedAge = durationpb.New(s.now().Sub(st.OldestWork))
 	}

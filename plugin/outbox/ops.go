@@ -263,7 +263,8 @@ type Stats struct {
 	WorkCount    int       // orders with any operation waiting
 	OldestWork   time.Time // when the oldest of those was stored; zero if none
 	CorruptCount int       // records set aside
-	LastEventSeq uint64    // the newest event's sequence number
+	LastEventSeq  uint64    // the newest event's sequence number
+	FirstEventSeq uint64    // the oldest event still kept; 0 when none
 }
 
 // Stats reads the counters; it does not scan the records.
@@ -278,7 +279,11 @@ func (s *Store) Stats() (Stats, error) {
 			}
 		}
 		out.CorruptCount = tx.tx.Bucket(bucketCorrupt).Stats().KeyN // small: set-aside records only
-		out.LastEventSeq = tx.tx.Bucket(bucketEvents).Sequence()
+		events := tx.tx.Bucket(bucketEvents)
+		out.LastEventSeq = events.Sequence()
+		if k, _ := events.Cursor().First(); k != nil {
+			out.FirstEventSeq = seqOf(k)
+		}
 		return nil
 	})
 	return out, err

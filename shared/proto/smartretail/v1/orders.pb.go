@@ -256,6 +256,10 @@ const (
 	EventType_EVENT_TYPE_OPERATION_SUBMITTED    EventType = 4 // a queued cancel or complete reached WeChat Pay
 	EventType_EVENT_TYPE_NETWORK_STATUS_CHANGED EventType = 5
 	EventType_EVENT_TYPE_OPERATION_QUEUED       EventType = 6 // a cancel or complete was queued behind its order
+	// Events after after_sequence up to this one's sequence are no longer
+	// kept (older than outbox_retention): the host missed them. Query the
+	// orders it cares about.
+	EventType_EVENT_TYPE_EVENTS_LOST EventType = 7
 )
 
 // Enum value maps for EventType.
@@ -268,6 +272,7 @@ var (
 		4: "EVENT_TYPE_OPERATION_SUBMITTED",
 		5: "EVENT_TYPE_NETWORK_STATUS_CHANGED",
 		6: "EVENT_TYPE_OPERATION_QUEUED",
+		7: "EVENT_TYPE_EVENTS_LOST",
 	}
 	EventType_value = map[string]int32{
 		"EVENT_TYPE_UNSPECIFIED":            0,
@@ -277,6 +282,7 @@ var (
 		"EVENT_TYPE_OPERATION_SUBMITTED":    4,
 		"EVENT_TYPE_NETWORK_STATUS_CHANGED": 5,
 		"EVENT_TYPE_OPERATION_QUEUED":       6,
+		"EVENT_TYPE_EVENTS_LOST":            7,
 	}
 )
 
@@ -2052,8 +2058,11 @@ type GetStatusResponse struct {
 	// The sequence number of the newest event: WatchEvents from here sees
 	// only what happens next.
 	LastEventSequence uint64 `protobuf:"varint,17,opt,name=last_event_sequence,json=lastEventSequence,proto3" json:"last_event_sequence,omitempty"`
-	unknownFields     protoimpl.UnknownFields
-	sizeCache         protoimpl.SizeCache
+	// The oldest event still kept (0 when none): a host whose last seen
+	// sequence is older has missed events (see EVENT_TYPE_EVENTS_LOST).
+	FirstEventSequence uint64 `protobuf:"varint,18,opt,name=first_event_sequence,json=firstEventSequence,proto3" json:"first_event_sequence,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
 }
 
 func (x *GetStatusResponse) Reset() {
@@ -2201,6 +2210,13 @@ func (x *GetStatusResponse) GetCorruptCount() int64 {
 func (x *GetStatusResponse) GetLastEventSequence() uint64 {
 	if x != nil {
 		return x.LastEventSequence
+	}
+	return 0
+}
+
+func (x *GetStatusResponse) GetFirstEventSequence() uint64 {
+	if x != nil {
+		return x.FirstEventSequence
 	}
 	return 0
 }
@@ -2976,7 +2992,7 @@ const file_smartretail_v1_orders_proto_rawDesc = "" +
 	"\vdisposition\x18\x01 \x01(\x0e2\x1b.smartretail.v1.DispositionR\vdisposition\x12.\n" +
 	"\x05order\x18\x02 \x01(\v2\x18.smartretail.v1.OrderRefR\x05order\x127\n" +
 	"\tstored_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\bstoredAt\"\x12\n" +
-	"\x10GetStatusRequest\"\x8d\x06\n" +
+	"\x10GetStatusRequest\"\xbf\x06\n" +
 	"\x11GetStatusResponse\x12\x1e\n" +
 	"\n" +
 	"configured\x18\x01 \x01(\bR\n" +
@@ -3001,7 +3017,8 @@ const file_smartretail_v1_orders_proto_rawDesc = "" +
 	"\rlast_error_at\x18\x0e \x01(\v2\x1a.google.protobuf.TimestampR\vlastErrorAt\x12#\n" +
 	"\rpending_count\x18\x0f \x01(\x03R\fpendingCount\x12#\n" +
 	"\rcorrupt_count\x18\x10 \x01(\x03R\fcorruptCount\x12.\n" +
-	"\x13last_event_sequence\x18\x11 \x01(\x04R\x11lastEventSequence\";\n" +
+	"\x13last_event_sequence\x18\x11 \x01(\x04R\x11lastEventSequence\x120\n" +
+	"\x14first_event_sequence\x18\x12 \x01(\x04R\x12firstEventSequence\";\n" +
 	"\x12WatchEventsRequest\x12%\n" +
 	"\x0eafter_sequence\x18\x01 \x01(\x04R\rafterSequence\"\xeb\x02\n" +
 	"\x05Event\x12\x1a\n" +
@@ -3058,7 +3075,7 @@ const file_smartretail_v1_orders_proto_rawDesc = "" +
 	"\rNetworkStatus\x12\x1a\n" +
 	"\x16NETWORK_STATUS_UNKNOWN\x10\x00\x12\x19\n" +
 	"\x15NETWORK_STATUS_ONLINE\x10\x01\x12\x1a\n" +
-	"\x16NETWORK_STATUS_OFFLINE\x10\x02*\xed\x01\n" +
+	"\x16NETWORK_STATUS_OFFLINE\x10\x02*\x89\x02\n" +
 	"\tEventType\x12\x1a\n" +
 	"\x16EVENT_TYPE_UNSPECIFIED\x10\x00\x12\x1b\n" +
 	"\x17EVENT_TYPE_ORDER_QUEUED\x10\x01\x12\x1e\n" +
@@ -3066,7 +3083,8 @@ const file_smartretail_v1_orders_proto_rawDesc = "" +
 	"\x17EVENT_TYPE_ORDER_FAILED\x10\x03\x12\"\n" +
 	"\x1eEVENT_TYPE_OPERATION_SUBMITTED\x10\x04\x12%\n" +
 	"!EVENT_TYPE_NETWORK_STATUS_CHANGED\x10\x05\x12\x1f\n" +
-	"\x1bEVENT_TYPE_OPERATION_QUEUED\x10\x062\x84\b\n" +
+	"\x1bEVENT_TYPE_OPERATION_QUEUED\x10\x06\x12\x1a\n" +
+	"\x16EVENT_TYPE_EVENTS_LOST\x10\a2\x84\b\n" +
 	"\fOrderService\x12P\n" +
 	"\tConfigure\x12 .smartretail.v1.ConfigureRequest\x1a!.smartretail.v1.ConfigureResponse\x12V\n" +
 	"\vCreateOrder\x12\".smartretail.v1.CreateOrderRequest\x1a#.smartretail.v1.CreateOrderResponse\x12S\n" +
