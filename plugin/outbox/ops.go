@@ -257,12 +257,12 @@ func sortBySeq(os []*Order) {
 
 // Stats summarise the outbox for status.
 type Stats struct {
-	QueuedCount  int       // orders whose create waits
-	QueuedAmount int64     // their amounts, fen
-	FailedCount  int       // orders on the failed list
-	WorkCount    int       // orders with any operation waiting
-	OldestWork   time.Time // when the oldest of those was stored; zero if none
-	CorruptCount int       // records set aside
+	QueuedCount   int       // orders whose create waits
+	QueuedAmount  int64     // their amounts, fen
+	FailedCount   int       // orders on the failed list
+	WorkCount     int       // orders with any operation waiting
+	OldestWork    time.Time // when the oldest of those was stored; zero if none
+	CorruptCount  int       // records set aside
 	LastEventSeq  uint64    // the newest event's sequence number
 	FirstEventSeq uint64    // the oldest event still kept; 0 when none
 }
