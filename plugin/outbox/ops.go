@@ -105,26 +105,25 @@ var ErrNoChange = errors.New("outbox: no change")
 // than once.
 func (s *Store) Modify(outOrderNo string, fn func(o *Order) (*Order, []Event, error)) (*Order, error) {
 	var result *Order
-	var unchanged bool
+	var decided bool
 	err := s.view(func(tx *Tx) error {
-		// Decide on a read first: most calls that change nothing (a check
-		// that finds nothing to do) then cost no commit at all.
+		// Decide on a read first: a call that changes nothing (a check
+		// that finds nothing to do) or is refused then costs no commit.
 		old, err := tx.get(outOrderNo)
 		if err != nil {
 			return err
 		}
-		var cur *Order
-		if old != nil {
-			c := *old
-			c.Ops = append([]Op(nil), old.Ops...)
-			cur = &c
-		}
-		if _, _, err := fn(cur); errors.Is(err, ErrNoChange) {
-			unchanged, result = true, old
+		_, _, err = fn(old.clone())
+		switch {
+		case errors.Is(err, ErrNoChange):
+			decided, result = true, old
+		case err != nil:
+			decided = true
+			return err
 		}
 		return nil
 	})
-	if err != nil || unchanged {
+	if err != nil || decided {
 		return result, err
 	}
 	err = s.update(func(tx *Tx) error {
@@ -132,13 +131,7 @@ func (s *Store) Modify(outOrderNo string, fn func(o *Order) (*Order, []Event, er
 		if err != nil {
 			return err
 		}
-		var cur *Order
-		if old != nil {
-			c := *old
-			c.Ops = append([]Op(nil), old.Ops...)
-			cur = &c
-		}
-		n, events, err := fn(cur)
+		n, events, err := fn(old.clone())
 		if errors.Is(err, ErrNoChange) {
 			result = old // changed between the read and the write: nothing to do now
 			return nil

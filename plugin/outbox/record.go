@@ -92,6 +92,17 @@ const (
 	StateFailed     State = "FAILED"     // on the failed list until retried or dropped
 )
 
+// clone is a copy whose operations can be changed without touching o;
+// nil stays nil.
+func (o *Order) clone() *Order {
+	if o == nil {
+		return nil
+	}
+	c := *o
+	c.Ops = append([]Op(nil), o.Ops...)
+	return &c
+}
+
 // State derives the order's state from its operations.
 func (o *Order) State() State {
 	switch {
