@@ -125,9 +125,10 @@ func (f *Forwarder) Wake() {
 // Drain asks for an attempt now, backoff or not: the host wants the queue
 // sent. Retry-After is still honoured.
 func (f *Forwarder) Drain() {
+	state, _ := f.net.get()
 	f.mu.Lock()
 	f.failures = 0
-	if f.notBefore.After(f.opts.Now()) && f.net.state != Online {
+	if f.notBefore.After(f.opts.Now()) && state != Online {
 		f.notBefore = time.Time{}
 	}
 	f.mu.Unlock()
