@@ -55,8 +55,8 @@ func main() {
 	// go-plugin starts this same binary as the plugin when no separate
 	// smartretail-plugin binary is found.
 	if plugin.IsPluginLaunch() {
-		if len(os.Args) > 1 && os.Args[1] == noopPluginArg {
-			serveNoop()
+		if len(os.Args) > 1 && os.Args[1] == barePluginArg {
+			serveBare()
 			return
 		}
 		plugin.Serve()
