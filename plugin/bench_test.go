@@ -3,6 +3,7 @@ package plugin_test
 import (
 	"context"
 	"fmt"
+	"sync/atomic"
 	"testing"
 
 	"github.com/kioskpay/smartretail/plugin"
@@ -69,4 +70,25 @@ func BenchmarkCreateForceOfflineOverGRPC(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// BenchmarkCreateForceOfflineParallel is sixteen checkouts at once over
+// the gRPC hop: they share commits, so what is left is mostly CPU per sale.
+func BenchmarkCreateForceOfflineParallel(b *testing.B) {
+	o, svc := harnessWith(b)
+	defer svc.Close()
+	if _, err := o.Configure(context.Background(), &v1.ConfigureRequest{Config: benchConfig(b)}); err != nil {
+		b.Fatal(err)
+	}
+	var n atomic.Int64
+	b.SetParallelism(8) // 16 callers on 2 cores
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := o.CreateOrder(context.Background(), forceOffline(int(n.Add(1)))); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
 }

@@ -368,3 +368,50 @@ func TestPruneAndCompact(t *testing.T) {
 	}
 	enqueue(t, s, "AFTER-COMPACT", 1)
 }
+
+// The counters are recounted from the records at every open, so a value
+// written by another version (JSON before this one) or a damaged one never
+// reaches a limit check.
+func TestCountersAreRecountedAtOpen(t *testing.T) {
+	dir := t.TempDir()
+	s := open(t, dir, nil)
+	enqueue(t, s, "C1", 100)
+	enqueue(t, s, "C2", 250)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for _, bad := range [][]byte{[]byte(`{"queued_count":7,"queued_amount":1}`), {1, 2, 3}, bytes.Repeat([]byte{1}, statsSize)} {
+		db, err := bolt.Open(filepath.Join(dir, "outbox.db"), 0o600, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketMeta).Put(keyStats, bad) }); err != nil {
+			t.Fatal(err)
+		}
+		db.Close()
+		s := open(t, dir, nil)
+		st, err := s.Stats()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.QueuedCount != 2 || st.QueuedAmount != 350 || st.WorkCount != 2 || st.FailedCount != 0 {
+			t.Errorf("stats after %q: %+v, want 2 queued, 350 fen, 2 with work", bad, st)
+		}
+		var le *LimitError
+		if err := checkLimits(statsOf(t, s), 1, Limits{MaxOrders: 2}); !errors.As(err, &le) || le.Reason != ReasonMaxOrders {
+			t.Errorf("limit of 2 orders with 2 queued, after %q: %v, want %s", bad, err, ReasonMaxOrders)
+		}
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func statsOf(t *testing.T, s *Store) stats {
+	t.Helper()
+	var st stats
+	if err := s.view(func(tx *Tx) error { st = tx.stats(); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	return st
+}

@@ -63,28 +63,34 @@ func (e *CorruptError) Error() string {
 func (e *CorruptError) Unwrap() error { return e.Err }
 
 // stats are counters kept in step with the records, so limits and status
-// cost one read however large the outbox grows.
+// cost one read however large the outbox grows. Open recounts them from
+// the records, so their encoding is this version's own: fixed-size binary,
+// as they are read and written by every change.
 type stats struct {
-	QueuedCount  int   `json:"queued_count"`  // orders whose create is not done
-	QueuedAmount int64 `json:"queued_amount"` // their amounts
-	FailedCount  int   `json:"failed_count"`
-	WorkCount    int   `json:"work_count"` // orders in the queue index: any operation waiting
+	QueuedCount  int   // orders whose create is not done
+	QueuedAmount int64 // their amounts
+	FailedCount  int
+	WorkCount    int // orders in the queue index: any operation waiting
 }
 
 var keyStats = []byte("stats")
 
+const statsSize = 1 + 4*8 // version byte, four int64
+
 func (t *Tx) stats() stats {
-	var st stats
-	if v := t.tx.Bucket(bucketMeta).Get(keyStats); v != nil {
-		_ = json.Unmarshal(v, &st) // plain counters; a bad value is rebuilt by Open's recount
+	v := t.tx.Bucket(bucketMeta).Get(keyStats)
+	if len(v) != statsSize || v[0] != 1 {
+		return stats{} // none yet; a value from another version is recounted at open
 	}
-	return st
+	n := func(i int) int64 { return int64(binary.BigEndian.Uint64(v[1+8*i:])) }
+	return stats{QueuedCount: int(n(0)), QueuedAmount: n(1), FailedCount: int(n(2)), WorkCount: int(n(3))}
 }
 
 func (t *Tx) putStats(st stats) error {
-	v, err := json.Marshal(st)
-	if err != nil {
-		return err
+	v := make([]byte, 1, statsSize)
+	v[0] = 1
+	for _, n := range []int64{int64(st.QueuedCount), st.QueuedAmount, int64(st.FailedCount), int64(st.WorkCount)} {
+		v = binary.BigEndian.AppendUint64(v, uint64(n))
 	}
 	return t.tx.Bucket(bucketMeta).Put(keyStats, v)
 }
