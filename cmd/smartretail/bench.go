@@ -275,14 +275,21 @@ func (b *bench) enqueue(ctx context.Context) error {
 		return err
 	}
 	defer c.Close()
-	// The bare plugin beside it: go-plugin and one bbolt commit, nothing else.
+	// Bare plugins beside it: go-plugin and one bbolt commit, nothing else;
+	// and go-plugin and one write + fdatasync, the least any durable store
+	// behind go-plugin can do.
 	bare, err := b.startHost(ctx, path, b.self, barePluginArg)
 	if err != nil {
 		return err
 	}
 	defer bare.Close()
+	oneSync, err := b.startHost(ctx, path, b.self, barePluginArg, oneSyncArg)
+	if err != nil {
+		return err
+	}
+	defer oneSync.Close()
 	// Let the forwarder find WeChat Pay unreachable first, so it is quiet.
-	for _, h := range []*host.Client{c, bare} {
+	for _, h := range []*host.Client{c, bare, oneSync} {
 		if _, err := b.enqueueOnce(ctx, h); err != nil {
 			return err
 		}
@@ -292,9 +299,9 @@ func (b *bench) enqueue(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	// Ours and the bare plugin take turns in small runs, so that a machine
-	// that slows down or speeds up meanwhile weighs on both alike.
-	var lat, bareLat []time.Duration
+	// Ours and the bare plugins take turns in small runs, so that a machine
+	// that slows down or speeds up meanwhile weighs on all alike.
+	var lat, bareLat, syncLat []time.Duration
 	const turn = 50
 	for len(lat) < b.sizes.enqueue {
 		n := min(turn, b.sizes.enqueue-len(lat))
@@ -306,9 +313,14 @@ func (b *bench) enqueue(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		lat, bareLat = append(lat, l...), append(bareLat, bl...)
+		sl, err := b.enqueueSerial(ctx, oneSync, n)
+		if err != nil {
+			return err
+		}
+		lat, bareLat, syncLat = append(lat, l...), append(bareLat, bl...), append(syncLat, sl...)
 	}
-	rate, bareRate := float64(len(lat))/sum(lat).Seconds(), float64(len(bareLat))/sum(bareLat).Seconds()
+	rate := float64(len(lat)) / sum(lat).Seconds()
+	bareRate, syncRateViaPlugin := float64(len(bareLat))/sum(bareLat).Seconds(), float64(len(syncLat))/sum(syncLat).Seconds()
 	med, p99 := percentile(lat, 50), percentile(lat, 99)
 	b.add(benchRow{Name: "enqueue_median", Value: ms(med), Unit: "ms"})
 	b.add(benchRow{Name: "enqueue_p99", Value: ms(p99), Unit: "ms"})
@@ -347,6 +359,8 @@ func (b *bench) enqueue(ctx context.Context) error {
 		BaselineValue: syncRate, Ratio: bareRate / syncRate})
 	b.add(benchRow{Name: "enqueue_rate_vs_bare_plugin", Value: rate, Unit: "orders/s", Baseline: "enqueue_rate_bare_plugin",
 		BaselineValue: bareRate, Ratio: rate / bareRate})
+	b.add(benchRow{Name: "enqueue_rate_one_sync_plugin", Value: syncRateViaPlugin, Unit: "orders/s", Baseline: "fdatasync_rate",
+		BaselineValue: syncRate, Ratio: syncRateViaPlugin / syncRate})
 	// Its two parts: a round trip host -> plugin that touches nothing, and
 	// one bbolt commit of a record that size in the same folder.
 	rt := make([]time.Duration, 0, 200)

@@ -56,7 +56,7 @@ func main() {
 	// smartretail-plugin binary is found.
 	if plugin.IsPluginLaunch() {
 		if len(os.Args) > 1 && os.Args[1] == barePluginArg {
-			serveBare()
+			serveBare(os.Args[2:])
 			return
 		}
 		plugin.Serve()
