@@ -51,15 +51,23 @@ func commands() []command {
 	}
 }
 
+// servePlugin serves a plugin and reports true when go-plugin started this
+// binary as one: the plugin itself when no separate smartretail-plugin
+// binary is found, or the bench's bare plugin.
+func servePlugin() bool {
+	if !plugin.IsPluginLaunch() {
+		return false
+	}
+	if len(os.Args) > 1 && os.Args[1] == barePluginArg {
+		serveBare(os.Args[2:])
+		return true
+	}
+	plugin.Serve()
+	return true
+}
+
 func main() {
-	// go-plugin starts this same binary as the plugin when no separate
-	// smartretail-plugin binary is found.
-	if plugin.IsPluginLaunch() {
-		if len(os.Args) > 1 && os.Args[1] == barePluginArg {
-			serveBare(os.Args[2:])
-			return
-		}
-		plugin.Serve()
+	if servePlugin() {
 		return
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

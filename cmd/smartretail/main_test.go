@@ -13,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kioskpay/smartretail/plugin"
 	"github.com/kioskpay/smartretail/sandbox"
 	"github.com/kioskpay/smartretail/shared/config"
 )
@@ -24,8 +23,7 @@ const cliModeEnv = "SMARTRETAIL_CLI_TEST_MAIN"
 func TestMain(m *testing.M) {
 	// Like the real CLI, the test binary is also the plugin: findPlugin
 	// falls back to os.Executable, which here is this test binary.
-	if plugin.IsPluginLaunch() {
-		plugin.Serve()
+	if servePlugin() {
 		return
 	}
 	if os.Getenv(cliModeEnv) != "" {

@@ -1,0 +1,81 @@
+package main
+
+import (
+	"encoding/json"
+	"math"
+	"strings"
+	"testing"
+)
+
+// The bench's JSON rows keep the contract hosts and CI scripts read:
+// every row named, valued and unitted; a ratio that is its value over its
+// baseline's; ok present exactly when there is a target, and saying
+// whether the ratio meets it. The numbers themselves are not checked
+// (--quick sizes measure little); that each floor ran is.
+func TestBenchJSONRows(t *testing.T) {
+	code, out, errOut := runCLI(t, "", "bench", "--quick", "--json", "--dir", t.TempDir())
+	if code != 0 {
+		t.Fatalf("bench exited %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+	}
+	want := map[string]bool{
+		"enqueue_rate": true, "enqueue_rate_16_callers": true, "enqueue_rate_bare_plugin": true,
+		"enqueue_rate_vs_bare_plugin": true, "enqueue_rate_one_sync_plugin": true,
+		"online_create_median": true, "online_create_bare_plugin_median": true, "online_create_vs_bare_plugin": true,
+		"drain_100_at_20ms": true, "bare_drain_100_at_20ms": true, "drain_vs_bare_drain": true,
+		"start_median": true, "rss_idle": true, "enqueue_median_with_2000_queued": true,
+	}
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		var raw map[string]json.RawMessage
+		if err := json.Unmarshal([]byte(line), &raw); err != nil {
+			t.Fatalf("not a JSON row: %q: %v", line, err)
+		}
+		for _, k := range []string{"name", "value", "unit", "baseline", "baseline_value", "ratio", "target", "ok"} {
+			if _, ok := raw[k]; !ok {
+				t.Errorf("row %s has no %q", line, k)
+			}
+		}
+		var r struct {
+			Name          string  `json:"name"`
+			Value         float64 `json:"value"`
+			Unit          string  `json:"unit"`
+			Baseline      string  `json:"baseline"`
+			BaselineValue float64 `json:"baseline_value"`
+			Ratio         float64 `json:"ratio"`
+			Target        string  `json:"target"`
+			OK            *bool   `json:"ok"`
+		}
+		if err := json.Unmarshal([]byte(line), &r); err != nil {
+			t.Fatal(err)
+		}
+		delete(want, r.Name)
+		if r.Name == "" || r.Unit == "" || !(r.Value > 0) {
+			t.Errorf("row %s: needs a name, a unit and a positive value", line)
+		}
+		if r.Baseline != "" {
+			if !(r.BaselineValue > 0) || math.Abs(r.Ratio-r.Value/r.BaselineValue) > 1e-6*r.Ratio {
+				t.Errorf("row %s: ratio %g is not value/baseline_value = %g", r.Name, r.Ratio, r.Value/r.BaselineValue)
+			}
+		}
+		switch {
+		case r.Target == "" && r.OK != nil, r.Target != "" && r.OK == nil:
+			t.Errorf("row %s: target %q with ok %v", r.Name, r.Target, r.OK)
+		case strings.HasPrefix(r.Target, ">= "), strings.HasPrefix(r.Target, "<= "):
+			var limit float64
+			if err := json.Unmarshal([]byte(r.Target[3:]), &limit); err != nil {
+				t.Fatalf("row %s: target %q: %v", r.Name, r.Target, err)
+			}
+			met := r.Ratio <= limit
+			if r.Target[0] == '>' {
+				met = r.Ratio >= limit
+			}
+			if *r.OK != met {
+				t.Errorf("row %s: ratio %g, target %s, ok %v", r.Name, r.Ratio, r.Target, *r.OK)
+			}
+		case r.Target != "":
+			t.Errorf("row %s: target %q is neither >= nor <=", r.Name, r.Target)
+		}
+	}
+	for name := range want {
+		t.Errorf("no row %s", name)
+	}
+}
