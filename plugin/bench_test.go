@@ -3,6 +3,7 @@ package plugin_test
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"sync/atomic"
 	"testing"
 
@@ -81,7 +82,7 @@ func BenchmarkCreateForceOfflineParallel(b *testing.B) {
 		b.Fatal(err)
 	}
 	var n atomic.Int64
-	b.SetParallelism(8) // 16 callers on 2 cores
+	b.SetParallelism(max(1, 16/runtime.GOMAXPROCS(0))) // 16 callers
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {

@@ -87,7 +87,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		f, err := os.Create(*cpuProfile)
 		if err != nil {
 			fmt.Fprintf(stderr, "smartretail bench: %v\n", err)
-			return exitUsage
+			return 1
 		}
 		defer f.Close()
 		if err := pprof.StartCPUProfile(f); err != nil {
@@ -239,28 +239,6 @@ func (b *bench) recordSize() int {
 	return len(rec) + 29 // sealing: version, nonce, tag
 }
 
-// fdatasyncRate is the physical limit: appending a record of that size to
-// a file in the same folder and fdatasync'ing it, one at a time.
-func (b *bench) fdatasyncRate(n int) (float64, error) {
-	f, err := os.CreateTemp(b.dir, "fdatasync-")
-	if err != nil {
-		return 0, err
-	}
-	defer os.Remove(f.Name())
-	defer f.Close()
-	rec := make([]byte, b.recordSize())
-	start := time.Now()
-	for i := 0; i < n; i++ {
-		if _, err := f.Write(rec); err != nil {
-			return 0, err
-		}
-		if err := datasync(f); err != nil {
-			return 0, err
-		}
-	}
-	return float64(n) / time.Since(start).Seconds(), nil
-}
-
 func (b *bench) enqueue(ctx context.Context) error {
 	url, err := refusedURL()
 	if err != nil {
@@ -276,8 +254,8 @@ func (b *bench) enqueue(ctx context.Context) error {
 	}
 	defer c.Close()
 	// Bare plugins beside it: go-plugin and one bbolt commit, nothing else;
-	// and go-plugin and one write + fdatasync, the least any durable store
-	// behind go-plugin can do.
+	// and go-plugin and one write + fdatasync into preallocated space, the
+	// least a durable store behind go-plugin can do.
 	bare, err := b.startHost(ctx, path, b.self, barePluginArg)
 	if err != nil {
 		return err
@@ -295,12 +273,22 @@ func (b *bench) enqueue(ctx context.Context) error {
 		}
 	}
 	time.Sleep(200 * time.Millisecond)
-	syncRate, err := b.fdatasyncRate(b.sizes.syncs)
+	// The physical limit: a record of the same size appended and
+	// fdatasynced, as the targets name it; and overwritten in preallocated
+	// space, which a disk does faster (no size to record).
+	appended, err := newSyncProbe(b.dir, b.recordSize(), false)
 	if err != nil {
 		return err
 	}
-	// Ours and the bare plugins take turns in small runs, so that a machine
-	// that slows down or speeds up meanwhile weighs on all alike.
+	defer appended.close()
+	prealloc, err := newSyncProbe(b.dir, b.recordSize(), true)
+	if err != nil {
+		return err
+	}
+	defer prealloc.close()
+
+	// Everything takes turns in small runs, so that a disk or machine that
+	// speeds up or slows down meanwhile weighs on all alike.
 	var lat, bareLat, syncLat []time.Duration
 	const turn = 50
 	for len(lat) < b.sizes.enqueue {
@@ -311,62 +299,59 @@ func (b *bench) enqueue(ctx context.Context) error {
 		}
 		bl, err := b.enqueueSerial(ctx, bare, n)
 		if err != nil {
-			return err
+			return fmt.Errorf("bare plugin: %w", err)
 		}
 		sl, err := b.enqueueSerial(ctx, oneSync, n)
 		if err != nil {
+			return fmt.Errorf("one-sync plugin: %w", err)
+		}
+		if err := appended.run(n); err != nil {
+			return err
+		}
+		if err := prealloc.run(n); err != nil {
 			return err
 		}
 		lat, bareLat, syncLat = append(lat, l...), append(bareLat, bl...), append(syncLat, sl...)
 	}
+
+	// 16 callers at once: the group commit, in rounds between the same syncs.
+	const rounds = 4
+	var parallelTook time.Duration
+	parallelN := 0
+	for r := 0; r < rounds; r++ {
+		d, n, err := b.enqueueParallel(ctx, c, b.sizes.parallel/rounds, b.sizes.callers)
+		if err != nil {
+			return err
+		}
+		parallelTook, parallelN = parallelTook+d, parallelN+n
+		if err := appended.run(b.sizes.syncs / rounds / 4); err != nil {
+			return err
+		}
+	}
+
+	syncRate := appended.rate()
 	rate := float64(len(lat)) / sum(lat).Seconds()
-	bareRate, syncRateViaPlugin := float64(len(bareLat))/sum(bareLat).Seconds(), float64(len(syncLat))/sum(syncLat).Seconds()
-	med, p99 := percentile(lat, 50), percentile(lat, 99)
-	b.add(benchRow{Name: "enqueue_median", Value: ms(med), Unit: "ms"})
-	b.add(benchRow{Name: "enqueue_p99", Value: ms(p99), Unit: "ms"})
+	bareRate, oneSyncRate := float64(len(bareLat))/sum(bareLat).Seconds(), float64(len(syncLat))/sum(syncLat).Seconds()
+	prate := float64(parallelN) / parallelTook.Seconds()
+	b.add(benchRow{Name: "enqueue_median", Value: ms(percentile(lat, 50)), Unit: "ms"})
+	b.add(benchRow{Name: "enqueue_p99", Value: ms(percentile(lat, 99)), Unit: "ms"})
 	b.add(benchRow{Name: "enqueue_rate", Value: rate, Unit: "orders/s", Baseline: "fdatasync_rate", BaselineValue: syncRate,
 		Ratio: rate / syncRate, limit: 0.4, atLeast: true})
-
-	// 16 callers at once: the group commit. This disk's speed drifts by
-	// half within minutes, so its rate is measured again just before.
-	syncRateThen, err := b.fdatasyncRate(b.sizes.syncs)
-	if err != nil {
-		return err
-	}
-	var wg sync.WaitGroup
-	var firstErr atomic.Value
-	per := b.sizes.parallel / b.sizes.callers
-	start := time.Now()
-	for i := 0; i < b.sizes.callers; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for j := 0; j < per; j++ {
-				if _, err := b.enqueueOnce(ctx, c); err != nil {
-					firstErr.CompareAndSwap(nil, err)
-					return
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	if err, _ := firstErr.Load().(error); err != nil {
-		return err
-	}
-	prate := float64(per*b.sizes.callers) / time.Since(start).Seconds()
 	b.add(benchRow{Name: fmt.Sprintf("enqueue_rate_%d_callers", b.sizes.callers), Value: prate, Unit: "orders/s",
-		Baseline: "fdatasync_rate, measured just before", BaselineValue: syncRateThen, Ratio: prate / syncRateThen, limit: 1.0, atLeast: true})
+		Baseline: "fdatasync_rate", BaselineValue: syncRate, Ratio: prate / syncRate, limit: 1.0, atLeast: true})
 	b.add(benchRow{Name: "fdatasync_rate", Value: syncRate, Unit: "syncs/s"})
-	// The floor under one enqueue at a time: the bare plugin's, which is
-	// go-plugin's round trip plus one bbolt commit (two syncs). Where that is
-	// below the target, no bbolt outbox behind go-plugin reaches it here.
+	b.add(benchRow{Name: "fdatasync_rate_slowest_turn", Value: appended.slowest, Unit: "syncs/s"})
+	b.add(benchRow{Name: "fdatasync_rate_fastest_turn", Value: appended.fastest, Unit: "syncs/s"})
+	b.add(benchRow{Name: "fdatasync_rate_preallocated", Value: prealloc.rate(), Unit: "syncs/s", Baseline: "fdatasync_rate",
+		BaselineValue: syncRate, Ratio: prealloc.rate() / syncRate})
+	// The floors under one enqueue at a time: the bare plugins'.
 	b.add(benchRow{Name: "enqueue_rate_bare_plugin", Value: bareRate, Unit: "orders/s", Baseline: "fdatasync_rate",
 		BaselineValue: syncRate, Ratio: bareRate / syncRate})
 	b.add(benchRow{Name: "enqueue_rate_vs_bare_plugin", Value: rate, Unit: "orders/s", Baseline: "enqueue_rate_bare_plugin",
 		BaselineValue: bareRate, Ratio: rate / bareRate})
-	b.add(benchRow{Name: "enqueue_rate_one_sync_plugin", Value: syncRateViaPlugin, Unit: "orders/s", Baseline: "fdatasync_rate",
-		BaselineValue: syncRate, Ratio: syncRateViaPlugin / syncRate})
-	// Its two parts: a round trip host -> plugin that touches nothing, and
+	b.add(benchRow{Name: "enqueue_rate_one_sync_plugin", Value: oneSyncRate, Unit: "orders/s", Baseline: "fdatasync_rate",
+		BaselineValue: syncRate, Ratio: oneSyncRate / syncRate})
+	// Their parts: a round trip host -> plugin that touches nothing, and
 	// one bbolt commit of a record that size in the same folder.
 	rt := make([]time.Duration, 0, 200)
 	for i := 0; i < 200; i++ {
@@ -386,18 +371,33 @@ func (b *bench) enqueue(ctx context.Context) error {
 	return nil
 }
 
-func sum(ds []time.Duration) time.Duration {
-	var t time.Duration
-	for _, d := range ds {
-		t += d
+// enqueueParallel has callers send about n FORCE_OFFLINE creates between
+// them, all at once, and returns how long they took and how many they sent.
+func (b *bench) enqueueParallel(ctx context.Context, c *host.Client, n, callers int) (time.Duration, int, error) {
+	var wg sync.WaitGroup
+	var first firstError
+	per := max(1, n/callers)
+	start := time.Now()
+	for i := 0; i < callers; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := 0; j < per; j++ {
+				if _, err := b.enqueueOnce(ctx, c); err != nil {
+					first.set(err)
+					return
+				}
+			}
+		}()
 	}
-	return t
+	wg.Wait()
+	return time.Since(start), per * callers, first.get()
 }
 
 // boltCommitTime is the mean time of one bbolt commit of a record the
-// size of a queued order, in the bench folder.
+// size of a queued order, in the bench folder, with the outbox's options.
 func (b *bench) boltCommitTime(n int) (time.Duration, error) {
-	db, err := bolt.Open(filepath.Join(b.dir, "bolt-floor.db"), 0o600, &bolt.Options{FreelistType: bolt.FreelistMapType})
+	db, err := bolt.Open(filepath.Join(b.dir, "bolt-floor.db"), 0o600, outbox.BoltOptions(time.Second))
 	if err != nil {
 		return 0, err
 	}
@@ -507,7 +507,7 @@ func (b *bench) prefill(cfg *config.Config, n int) error {
 	}
 	defer st.Close()
 	var wg sync.WaitGroup
-	var firstErr atomic.Value
+	var first firstError
 	workers := 32
 	for w := 0; w < workers; w++ {
 		wg.Add(1)
@@ -521,17 +521,14 @@ func (b *bench) prefill(cfg *config.Config, n int) error {
 				o := &outbox.Order{OutOrderNo: req.OutOrderNo, Amount: 20000,
 					Ops: []outbox.Op{{Kind: outbox.OpCreate, Body: body, State: outbox.OpPending, AddedAt: time.Now()}}}
 				if _, _, err := st.Enqueue(o, outbox.Limits{}, outbox.Event{Type: outbox.EventOrderQueued, Op: outbox.OpCreate}); err != nil {
-					firstErr.CompareAndSwap(nil, err)
+					first.set(err)
 					return
 				}
 			}
 		}(w)
 	}
 	wg.Wait()
-	if err, _ := firstErr.Load().(error); err != nil {
-		return err
-	}
-	return nil
+	return first.get()
 }
 
 func (b *bench) drain(ctx context.Context) error {
@@ -605,7 +602,7 @@ func (b *bench) bareDrain(ctx context.Context, cfg *config.Config, n, conc int) 
 		return 0, err
 	}
 	var next atomic.Int64
-	var firstErr atomic.Value
+	var first firstError
 	var wg sync.WaitGroup
 	start := time.Now()
 	for w := 0; w < conc; w++ {
@@ -617,17 +614,18 @@ func (b *bench) bareDrain(ctx context.Context, cfg *config.Config, n, conc int) 
 				req := wxpay.CreateRequest{AppID: cfg.AppID, ServiceID: cfg.ServiceID, OutOrderNo: order.GetOutOrderNo(),
 					ServiceStartTime: "OnAccept", RiskAmount: 20000, NeedUserConfirm: order.NeedUserConfirm, OpenID: order.GetOpenid()}
 				if _, err := bare.Post(ctx, b.srv.URL+"/v3/payscore/smartretail-orders", req); err != nil {
-					firstErr.CompareAndSwap(nil, err)
+					first.set(err)
 					return
 				}
 			}
 		}()
 	}
 	wg.Wait()
-	if err, _ := firstErr.Load().(error); err != nil {
+	took := time.Since(start)
+	if err := first.get(); err != nil {
 		return 0, err
 	}
-	return time.Since(start), nil
+	return took, nil
 }
 
 // bareCreateTime is the median time of a create sent by a bare

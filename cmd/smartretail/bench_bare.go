@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"sync"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 	goplugin "github.com/hashicorp/go-plugin"
@@ -15,6 +16,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/kioskpay/smartretail/plugin/outbox"
 	"github.com/kioskpay/smartretail/plugin/wxpay"
 	"github.com/kioskpay/smartretail/shared"
 	"github.com/kioskpay/smartretail/shared/config"
@@ -89,7 +91,8 @@ func (p *bareOrders) CreateOrder(ctx context.Context, r *v1.CreateOrderRequest) 
 	return &v1.CreateOrderResponse{Disposition: v1.Disposition_DISPOSITION_SUBMITTED}, nil
 }
 
-// commit is one bbolt commit (two syncs) of the request, nothing else.
+// commit is one bbolt commit (two syncs) of the request, nothing else,
+// with the options the outbox uses.
 func (p *bareOrders) commit(r *v1.CreateOrderRequest) (*v1.CreateOrderResponse, error) {
 	p.mu.Lock()
 	if p.db == nil {
@@ -97,7 +100,7 @@ func (p *bareOrders) commit(r *v1.CreateOrderRequest) (*v1.CreateOrderResponse, 
 			p.mu.Unlock()
 			return nil, errors.New("bare plugin: not configured")
 		}
-		db, err := bolt.Open(p.cfg.OutboxPath+".bare", 0o600, &bolt.Options{FreelistType: bolt.FreelistMapType})
+		db, err := bolt.Open(p.cfg.OutboxPath+".bare", 0o600, outbox.BoltOptions(time.Second))
 		if err != nil {
 			p.mu.Unlock()
 			return nil, err
@@ -235,12 +238,15 @@ func serveBare(args []string) {
 		},
 		Logger: hclog.New(&hclog.LoggerOptions{Output: os.Stderr, Level: hclog.Warn, JSONFormat: true}),
 	})
+	// Its files are a floor's, not data: they go with it.
 	p.mu.Lock()
 	if p.db != nil {
 		p.db.Close()
+		os.Remove(p.db.Path())
 	}
 	if p.file != nil {
 		p.file.Close()
+		os.Remove(p.file.Name())
 	}
 	p.mu.Unlock()
 }

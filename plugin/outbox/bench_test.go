@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sync/atomic"
 	"testing"
 
@@ -41,7 +42,7 @@ func BenchmarkEnqueueParallel(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer s.Close()
-	b.SetParallelism(8) // 16 callers on 2 cores
+	b.SetParallelism(max(1, 16/runtime.GOMAXPROCS(0))) // 16 callers
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {

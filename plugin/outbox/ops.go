@@ -384,7 +384,7 @@ func (s *Store) Compact() (before, after int64, err error) {
 	}
 	tmp := path + ".compact"
 	_ = os.Remove(tmp)
-	dst, err := bolt.Open(tmp, 0o600, boltOptions(s.opts.LockTimeout))
+	dst, err := bolt.Open(tmp, 0o600, BoltOptions(s.opts.LockTimeout))
 	if err != nil {
 		return 0, 0, fmt.Errorf("outbox compact: %w", err)
 	}

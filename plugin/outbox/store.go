@@ -162,7 +162,7 @@ func Open(opts Options) (*Store, error) {
 }
 
 func openDB(path string, timeout time.Duration) (*bolt.DB, error) {
-	db, err := bolt.Open(path, 0o600, boltOptions(timeout))
+	db, err := bolt.Open(path, 0o600, BoltOptions(timeout))
 	if errors.Is(err, berrors.ErrTimeout) {
 		return nil, &LockError{Path: path, PID: lockOwner(path)}
 	}
@@ -174,10 +174,12 @@ func openDB(path string, timeout time.Duration) (*bolt.DB, error) {
 	return db, nil
 }
 
-// boltOptions: a hashmap freelist (fast to search when the file is
-// fragmented) that is not written at every commit: with many orders it
-// grew to be most of each commit's writes. bbolt rebuilds it at open.
-func boltOptions(timeout time.Duration) *bolt.Options {
+// BoltOptions are the options the outbox opens its bbolt file with (and
+// what a benchmark comparing against bare bbolt should use): a hashmap
+// freelist (fast to search when the file is fragmented) that is not
+// written at every commit: with many orders it grew to be most of each
+// commit's writes. bbolt rebuilds it at open.
+func BoltOptions(timeout time.Duration) *bolt.Options {
 	return &bolt.Options{Timeout: timeout, FreelistType: bolt.FreelistMapType, NoFreelistSync: true}
 }
 
