@@ -33,7 +33,8 @@ func newSyncProbe(dir string, size int, prealloc bool) (*syncProbe, error) {
 	}
 	p := &syncProbe{f: f, rec: make([]byte, size), prealloc: prealloc}
 	if prealloc {
-		if _, err := f.Write(make([]byte, syncProbePrealloc)); err == nil {
+		_, err := f.Write(make([]byte, syncProbePrealloc))
+		if err == nil {
 			err = f.Sync()
 		}
 		if err != nil {
