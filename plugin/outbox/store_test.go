@@ -415,3 +415,92 @@ func statsOf(t *testing.T, s *Store) stats {
 	}
 	return st
 }
+
+// Prune reads and deletes in small transactions (so a sale never waits
+// behind a scan of the whole outbox): across many of them it deletes
+// exactly what is past retention, and an order that changes between its
+// reading and its deleting is kept.
+func TestPruneInSmallTransactions(t *testing.T) {
+	defer func(n int) { pruneBatch = n }(pruneBatch)
+	pruneBatch = 7
+	clk := &clock{t: time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC)}
+	dir := t.TempDir()
+	s := open(t, dir, clk)
+	submit := func(no string) {
+		t.Helper()
+		if _, err := s.Modify(no, func(o *Order) (*Order, []Event, error) {
+			o.Ops[0].State, o.Ops[0].DoneAt = OpDone, clk.Now()
+			return o, []Event{{Type: EventOrderSubmitted}}, nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := 0; i < 60; i++ {
+		no := fmt.Sprintf("P-%02d", i)
+		enqueue(t, s, no, 1)
+		if i%3 != 0 {
+			submit(no) // 40 submitted, 20 still queued
+		}
+	}
+	clk.Add(DefaultRetention + time.Hour)
+	enqueue(t, s, "YOUNG", 1) // and its event, young: events stop there
+	submit("YOUNG")
+
+	// Between the read and the delete, a cancel is queued on a submitted order.
+	afterPruneRead = func() {
+		if _, err := s.Modify("P-01", func(o *Order) (*Order, []Event, error) {
+			o.Ops = append(o.Ops, Op{Kind: OpCancel, Body: []byte(`{}`), State: OpPending})
+			return o, nil, nil
+		}); err != nil {
+			t.Error(err)
+		}
+	}
+	defer func() { afterPruneRead = nil }()
+	orders, events, err := s.Prune()
+	if err != nil || orders != 39 || events != 100 {
+		t.Fatalf("prune: %d orders, %d events, %v; want 39 and 100", orders, events, err)
+	}
+	for i := 0; i < 60; i++ {
+		no := fmt.Sprintf("P-%02d", i)
+		o, err := s.Get(no)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if keep := i%3 == 0 || no == "P-01"; (o != nil) != keep {
+			t.Errorf("%s: kept %v, want %v", no, o != nil, keep)
+		}
+	}
+	if o, _ := s.Get("YOUNG"); o == nil {
+		t.Error("a young order was pruned")
+	}
+	evs, err := s.EventsAfter(0, 1000)
+	if err != nil || len(evs) != 2 || evs[0].OutOrderNo != "YOUNG" {
+		t.Errorf("events left: %+v, %v; want YOUNG's two", evs, err)
+	}
+}
+
+// An event that cannot be read does not stop the pruning of those after it.
+func TestPruneGoesPastAnUnreadableEvent(t *testing.T) {
+	clk := &clock{t: time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC)}
+	dir := t.TempDir()
+	s := open(t, dir, clk)
+	for i := 0; i < 5; i++ {
+		enqueue(t, s, fmt.Sprintf("E-%d", i), 1)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db, err := bolt.Open(filepath.Join(dir, "outbox.db"), 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketEvents).Put(u64(1), []byte("not sealed")) }); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	s = open(t, dir, clk)
+	clk.Add(DefaultRetention + time.Hour)
+	if _, events, err := s.Prune(); err != nil || events != 5 {
+		t.Fatalf("prune: %d events, %v; want all 5", events, err)
+	}
+}
