@@ -44,16 +44,7 @@ func TestBenchJSONRows(t *testing.T) {
 				t.Errorf("row %s has no %q", line, k)
 			}
 		}
-		var r struct {
-			Name          string  `json:"name"`
-			Value         float64 `json:"value"`
-			Unit          string  `json:"unit"`
-			Baseline      string  `json:"baseline"`
-			BaselineValue float64 `json:"baseline_value"`
-			Ratio         float64 `json:"ratio"`
-			Target        string  `json:"target"`
-			OK            *bool   `json:"ok"`
-		}
+		var r benchRow
 		if err := json.Unmarshal([]byte(line), &r); err != nil {
 			t.Fatal(err)
 		}
