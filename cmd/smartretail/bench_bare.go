@@ -5,6 +5,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"os"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -43,13 +45,15 @@ const (
 // have to record the file growing.
 const oneSyncFileSize = 16 << 20
 
-// bareRecordSize is about a sealed queued-order record (see recordSize).
-const bareRecordSize = 768
+// recordSizeArg=N pads the bare plugin's records to N bytes: the bench
+// passes the size of our sealed record (see recordSize).
+const recordSizeArg = "record-size="
 
 // bareOrders is the bare plugin. Keys and files are loaded at the first
 // call that needs them, so that Configure stays free for the start floor.
 type bareOrders struct {
-	oneSync bool
+	oneSync    bool
+	recordSize int
 
 	mu     sync.Mutex
 	cfg    *config.Config
@@ -113,7 +117,7 @@ func (p *bareOrders) commit(r *v1.CreateOrderRequest) (*v1.CreateOrderResponse, 
 	if err != nil {
 		return nil, err
 	}
-	rec = append(rec, make([]byte, max(0, bareRecordSize-len(rec)))...)
+	rec = append(rec, make([]byte, max(0, p.recordSize-len(rec)))...)
 	err = db.Update(func(tx *bolt.Tx) error {
 		b, err := tx.CreateBucketIfNotExists([]byte("orders"))
 		if err != nil {
@@ -138,7 +142,7 @@ func (p *bareOrders) sync(r *v1.CreateOrderRequest) (*v1.CreateOrderResponse, er
 	if err != nil {
 		return nil, err
 	}
-	rec = append(rec, make([]byte, max(0, bareRecordSize-len(rec)))...)
+	rec = append(rec, make([]byte, max(0, p.recordSize-len(rec)))...)
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.file == nil {
@@ -229,7 +233,17 @@ func (*bareOrders) CompactOutbox(context.Context, *v1.CompactOutboxRequest) (*v1
 
 // serveBare serves bareOrders the way the real plugin is served.
 func serveBare(args []string) {
-	p := &bareOrders{oneSync: len(args) > 0 && args[0] == oneSyncArg}
+	p := &bareOrders{recordSize: 600}
+	for _, a := range args {
+		switch {
+		case a == oneSyncArg:
+			p.oneSync = true
+		case strings.HasPrefix(a, recordSizeArg):
+			if n, err := strconv.Atoi(strings.TrimPrefix(a, recordSizeArg)); err == nil && n > 0 {
+				p.recordSize = n
+			}
+		}
+	}
 	goplugin.Serve(&goplugin.ServeConfig{
 		HandshakeConfig:  shared.Handshake,
 		VersionedPlugins: shared.VersionedPlugins(p),
@@ -241,8 +255,9 @@ func serveBare(args []string) {
 	// Its files are a floor's, not data: they go with it.
 	p.mu.Lock()
 	if p.db != nil {
+		path := p.db.Path() // bbolt forgets it at Close
 		p.db.Close()
-		os.Remove(p.db.Path())
+		os.Remove(path)
 	}
 	if p.file != nil {
 		p.file.Close()

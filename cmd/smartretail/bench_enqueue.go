@@ -17,6 +17,7 @@ import (
 
 	"github.com/kioskpay/smartretail/host"
 	"github.com/kioskpay/smartretail/plugin/outbox"
+	"github.com/kioskpay/smartretail/plugin/wxpay"
 	v1 "github.com/kioskpay/smartretail/shared/proto/smartretail/v1"
 )
 
@@ -42,14 +43,23 @@ func (b *bench) enqueueSerial(ctx context.Context, c *host.Client, n int) ([]tim
 	return lat, nil
 }
 
-// recordSize is the size of a sealed queued-order record, for the
-// fdatasync baseline.
+// recordSize is the size of the sealed record the plugin stores for one of
+// the bench's queued orders (its create body as sent to WeChat Pay, in the
+// order's record), for the baselines and the bare plugins.
 func (b *bench) recordSize() int {
-	body, _ := json.Marshal(b.newOrder())
-	o := outbox.Order{OutOrderNo: "BN00000-000000", StoredAt: time.Now(), Amount: 20000,
+	n := b.newOrder()
+	body, _ := json.Marshal(wxpay.CreateRequest{AppID: b.base.AppID, ServiceID: b.base.ServiceID, OutOrderNo: n.GetOutOrderNo(),
+		ServiceStartTime: n.GetServiceStartTime(), ServiceIntroduction: n.GetServiceIntroduction(), RiskAmount: n.GetRiskAmount(),
+		NeedUserConfirm: n.NeedUserConfirm, OpenID: n.GetOpenid(), Fees: []wxpay.Fee{{FeeName: "矿泉水", FeeCount: 1, FeeAmount: 300}}})
+	o := outbox.Order{OutOrderNo: n.GetOutOrderNo(), Seq: 1000, Version: 1, StoredAt: time.Now(), Amount: n.GetRiskAmount(),
 		Ops: []outbox.Op{{Kind: outbox.OpCreate, Body: body, State: outbox.OpPending, AddedAt: time.Now()}}}
 	rec, _ := json.Marshal(o)
 	return len(rec) + 29 // sealing: version, nonce, tag
+}
+
+// bareArgs start a bare plugin that pads its records to our record's size.
+func (b *bench) bareArgs(more ...string) []string {
+	return append([]string{barePluginArg, recordSizeArg + strconv.Itoa(b.recordSize())}, more...)
 }
 
 func (b *bench) enqueue(ctx context.Context) error {
@@ -69,12 +79,12 @@ func (b *bench) enqueue(ctx context.Context) error {
 	// Bare plugins beside it: go-plugin and one bbolt commit, nothing else;
 	// and go-plugin and one write + fdatasync into preallocated space, the
 	// least a durable store behind go-plugin can do.
-	bare, err := b.startHost(ctx, path, b.self, barePluginArg)
+	bare, err := b.startHost(ctx, path, b.self, b.bareArgs()...)
 	if err != nil {
 		return err
 	}
 	defer bare.Close()
-	oneSync, err := b.startHost(ctx, path, b.self, barePluginArg, oneSyncArg)
+	oneSync, err := b.startHost(ctx, path, b.self, b.bareArgs(oneSyncArg)...)
 	if err != nil {
 		return err
 	}

@@ -1,11 +1,18 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"math"
 	"runtime"
 	"strings"
 	"testing"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/kioskpay/smartretail/plugin"
+	"github.com/kioskpay/smartretail/shared/config"
+	v1 "github.com/kioskpay/smartretail/shared/proto/smartretail/v1"
 )
 
 // The bench's JSON rows keep the contract scripts read: every field in
@@ -78,5 +85,44 @@ func TestBenchJSONRows(t *testing.T) {
 	}
 	for name := range want {
 		t.Errorf("no row %s", name)
+	}
+}
+
+// The baselines and the bare plugins write records the size of ours: the
+// record the plugin really stores for one of the bench's orders.
+func TestBenchRecordSizeIsOurs(t *testing.T) {
+	_, path := sandboxConfig(t)
+	cfg, err := config.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := &bench{base: cfg}
+	svc := plugin.NewService(nil)
+	if _, err := svc.Configure(context.Background(), &v1.ConfigureRequest{Config: cfg.Proto()}); err != nil {
+		t.Fatal(err)
+	}
+	order := b.newOrder()
+	if _, err := svc.CreateOrder(context.Background(), &v1.CreateOrderRequest{Order: order,
+		OfflineBehavior: v1.OfflineBehavior_OFFLINE_BEHAVIOR_FORCE_OFFLINE}); err != nil {
+		t.Fatal(err)
+	}
+	if err := svc.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db, err := bolt.Open(cfg.OutboxPath, 0o600, &bolt.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var stored int
+	if err := db.View(func(tx *bolt.Tx) error {
+		stored = len(tx.Bucket([]byte("orders")).Get([]byte(order.GetOutOrderNo())))
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	// The record holds times and numbers whose width varies a little.
+	if got := b.recordSize(); stored == 0 || got < stored-8 || got > stored+8 {
+		t.Errorf("recordSize %d, the plugin stored %d bytes", got, stored)
 	}
 }
