@@ -1,12 +1,14 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"math"
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -22,7 +24,13 @@ import (
 // included. The numbers themselves are not judged: --quick sizes measure
 // little, and timings never fail a test.
 func TestBenchJSONRows(t *testing.T) {
-	code, out, errOut := runCLI(t, "", "bench", "--quick", "--json", "--dir", t.TempDir())
+	// Its own deadline, not runCLI's minute: under -race on a slow machine
+	// the quick run takes half of that.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	var stdout, stderr bytes.Buffer
+	code := run(ctx, []string{"bench", "--quick", "--json", "--dir", t.TempDir()}, &stdout, &stderr)
+	out, errOut := stdout.String(), stderr.String()
 	if code != 0 {
 		t.Fatalf("bench exited %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
 	}
