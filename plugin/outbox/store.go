@@ -11,6 +11,7 @@
 package outbox
 
 import (
+	"bytes"
 	"crypto/cipher"
 	"encoding/binary"
 	"errors"
@@ -242,8 +243,19 @@ func (s *Store) init() error {
 
 // check reads every order record at open: what cannot be read is moved to
 // the corrupt bucket (with a log line) so it never blocks the rest, and the
-// queue index, failed index and counters are rebuilt from what remains.
+// queue index, failed index and counters are checked against the records.
+// It reads in a read transaction and writes only when something is off:
+// then it sets the bad records aside and rebuilds the indexes and counters.
+// A clean outbox, the usual case, opens without rewriting its indexes.
 func (s *Store) check() error {
+	var clean bool
+	err := s.db.View(func(btx *bolt.Tx) error {
+		clean = s.consistent(&Tx{s: s, tx: btx})
+		return nil
+	})
+	if err != nil || clean {
+		return err
+	}
 	return s.db.Update(func(btx *bolt.Tx) error {
 		tx := &Tx{s: s, tx: btx}
 		var bad [][]byte
@@ -280,6 +292,47 @@ func (s *Store) check() error {
 		}
 		return nil
 	})
+}
+
+// consistent says whether every order record can be read and the queue
+// index, the failed index and the counters say what the records say.
+func (s *Store) consistent(tx *Tx) bool {
+	queue, failed := tx.tx.Bucket(bucketQueue), tx.tx.Bucket(bucketFailed)
+	var want stats
+	c := tx.tx.Bucket(bucketOrders).Cursor()
+	for k, v := c.First(); k != nil; k, v = c.Next() {
+		o, err := tx.decode(k, v)
+		if err != nil {
+			return false
+		}
+		if o.CreatePending() {
+			want.QueuedCount++
+			want.QueuedAmount += o.Amount
+		}
+		if o.Failure != nil {
+			want.FailedCount++
+			if fk, _ := failed.Cursor().Seek(k); !bytes.Equal(fk, k) {
+				return false
+			}
+		}
+		if needsWork(o) {
+			want.WorkCount++
+			if !bytes.Equal(queue.Get(u64(o.Seq)), k) {
+				return false
+			}
+		}
+	}
+	// No entries beyond those the records asked for.
+	return want == tx.stats() && keyCount(queue) == want.WorkCount && keyCount(failed) == want.FailedCount
+}
+
+func keyCount(b *bolt.Bucket) int {
+	n := 0
+	c := b.Cursor()
+	for k, _ := c.First(); k != nil; k, _ = c.Next() {
+		n++
+	}
+	return n
 }
 
 // Close waits for the commit in progress, refuses later writes, and

@@ -504,3 +504,88 @@ func TestPruneGoesPastAnUnreadableEvent(t *testing.T) {
 		t.Fatalf("prune: %d events, %v; want all 5", events, err)
 	}
 }
+
+// Open writes nothing when the indexes agree with the records, and
+// rebuilds them when they do not: an entry lost, one too many, or a
+// failed-list entry for an order that has not failed.
+func TestIndexesAreCheckedAtOpen(t *testing.T) {
+	dir := t.TempDir()
+	s := open(t, dir, nil)
+	for _, no := range []string{"I1", "I2", "I3"} {
+		enqueue(t, s, no, 10)
+	}
+	if _, err := s.Modify("I3", func(o *Order) (*Order, []Event, error) {
+		o.Failure = &Failure{Code: "TEST", Message: "failed for the test"}
+		return o, nil, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "outbox.db")
+	txid := func() int {
+		db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		tx, err := db.Begin(false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer tx.Rollback()
+		return tx.ID()
+	}
+	before := txid()
+	s = open(t, dir, nil)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if writes := txid() - before; writes != 1 { // init's own (format and key check), not a rebuild
+		t.Errorf("a clean open committed %d times, want 1", writes)
+	}
+
+	for name, tamper := range map[string]func(tx *bolt.Tx) error{
+		"queue entry lost": func(tx *bolt.Tx) error {
+			k, _ := tx.Bucket(bucketQueue).Cursor().First()
+			return tx.Bucket(bucketQueue).Delete(k)
+		},
+		"queue entry too many": func(tx *bolt.Tx) error { return tx.Bucket(bucketQueue).Put(u64(999), []byte("NOBODY")) },
+		"failed entry wrong":   func(tx *bolt.Tx) error { return tx.Bucket(bucketFailed).Put([]byte("I1"), nil) },
+	} {
+		db, err := bolt.Open(path, 0o600, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := db.Update(tamper); err != nil {
+			t.Fatal(err)
+		}
+		db.Close()
+		s := open(t, dir, nil)
+		due, err := s.Due(10, nil)
+		if err != nil || len(due) != 2 || due[0].OutOrderNo != "I1" || due[1].OutOrderNo != "I2" {
+			t.Errorf("%s: due after open %v, %v; want I1 and I2", name, due, err)
+		}
+		failed, err := s.List(StateFailed)
+		if err != nil || len(failed) != 1 || failed[0].OutOrderNo != "I3" {
+			t.Errorf("%s: failed after open %v, %v; want I3", name, failed, err)
+		}
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+		db, err = bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := db.View(func(tx *bolt.Tx) error {
+			if q, f := keyCount(tx.Bucket(bucketQueue)), keyCount(tx.Bucket(bucketFailed)); q != 2 || f != 1 {
+				t.Errorf("%s: after open the indexes hold %d queue and %d failed entries, want 2 and 1", name, q, f)
+			}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		db.Close()
+	}
+}
