@@ -54,9 +54,9 @@ func (b *bench) start(ctx context.Context) error {
 	b.add(benchRow{Name: "start_median", Value: ms(rm), Unit: "ms", Baseline: "bare_plugin_median", BaselineValue: ms(nm),
 		Ratio: float64(rm) / float64(nm), limit: 1.5})
 
-	if runtime.GOOS != "linux" {
-		return nil
-	}
+	// Resident memory (read from /proc, so Linux only), idle and with
+	// rssQueued orders waiting; and the start a kiosk makes with those
+	// orders waiting after an outage, every one of them read and checked.
 	rss := func() (float64, error) {
 		c, err := b.startHost(ctx, path, b.plugin)
 		if err != nil {
@@ -68,20 +68,36 @@ func (b *bench) start(ctx context.Context) error {
 		}
 		return rssMiB(c.PID())
 	}
-	idle, err := rss()
-	if err != nil {
-		return err
+	linux := runtime.GOOS == "linux"
+	if linux {
+		idle, err := rss()
+		if err != nil {
+			return err
+		}
+		b.add(benchRow{Name: "rss_idle", Value: idle, Unit: "MiB", Baseline: "target", BaselineValue: 40, Ratio: idle / 40, limit: 1})
 	}
-	b.add(benchRow{Name: "rss_idle", Value: idle, Unit: "MiB", Baseline: "target", BaselineValue: 40, Ratio: idle / 40, limit: 1})
 	if err := b.prefill(cfg, b.sizes.rssQueued); err != nil {
 		return err
 	}
-	full, err := rss()
-	if err != nil {
-		return err
+	var queued []time.Duration
+	for i := 0; i < b.sizes.starts; i++ {
+		d, err := b.startOnce(ctx, path)
+		if err != nil {
+			return err
+		}
+		queued = append(queued, d)
 	}
-	b.add(benchRow{Name: fmt.Sprintf("rss_%d_queued", b.sizes.rssQueued), Value: full, Unit: "MiB", Baseline: "target",
-		BaselineValue: 64, Ratio: full / 64, limit: 1})
+	qm := percentile(queued, 50)
+	b.add(benchRow{Name: fmt.Sprintf("start_median_with_%d_queued", b.sizes.rssQueued), Value: ms(qm), Unit: "ms",
+		Baseline: "start_median", BaselineValue: ms(rm), Ratio: float64(qm) / float64(rm)})
+	if linux {
+		full, err := rss()
+		if err != nil {
+			return err
+		}
+		b.add(benchRow{Name: fmt.Sprintf("rss_%d_queued", b.sizes.rssQueued), Value: full, Unit: "MiB", Baseline: "target",
+			BaselineValue: 64, Ratio: full / 64, limit: 1})
+	}
 	return nil
 }
 

@@ -42,7 +42,7 @@ func TestBenchJSONRows(t *testing.T) {
 		"grpc_roundtrip_median", "bbolt_commit_rate",
 		"online_create_median", "online_create_bare_plugin_median", "online_create_vs_bare_plugin",
 		"drain_100_at_20ms", "bare_drain_100_at_20ms", "drain_vs_bare_drain", "bare_create_at_20ms_median",
-		"start_median", "enqueue_median_with_2000_queued",
+		"start_median", "start_median_with_500_queued", "enqueue_median_with_2000_queued",
 	} {
 		want[name] = true
 	}
