@@ -285,7 +285,24 @@ func (s *Store) check() error {
 		if err := tx.putStats(stats{}); err != nil {
 			return err
 		}
+		// Every order keeps its own queue position: two that share one
+		// (only damage makes that) would share one queue entry, and one of
+		// them would never be sent. The later one gets a new position.
+		seqs := make(map[uint64]bool, len(good))
 		for _, o := range good {
+			if seqs[o.Seq] {
+				old := o.Seq
+				seq, err := btx.Bucket(bucketOrders).NextSequence()
+				if err != nil {
+					return err
+				}
+				o.Seq = seq
+				if err := tx.writeRecord(o); err != nil {
+					return err
+				}
+				s.opts.Logf("outbox: order %s shared queue position %d with another order: given %d", o.OutOrderNo, old, seq)
+			}
+			seqs[o.Seq] = true
 			if err := tx.index(o); err != nil {
 				return err
 			}
@@ -299,19 +316,22 @@ func (s *Store) check() error {
 func (s *Store) consistent(tx *Tx) bool {
 	queue, failed := tx.tx.Bucket(bucketQueue), tx.tx.Bucket(bucketFailed)
 	var want stats
+	seqs := map[uint64]bool{}
 	c := tx.tx.Bucket(bucketOrders).Cursor()
 	for k, v := c.First(); k != nil; k, v = c.Next() {
 		o, err := tx.decode(k, v)
-		if err != nil {
+		if err != nil || seqs[o.Seq] {
 			return false
 		}
+		seqs[o.Seq] = true
 		if o.CreatePending() {
 			want.QueuedCount++
 			want.QueuedAmount += o.Amount
 		}
 		if o.Failure != nil {
 			want.FailedCount++
-			if fk, _ := failed.Cursor().Seek(k); !bytes.Equal(fk, k) {
+			// A nested bucket under the key reads as a nil value.
+			if fk, fv := failed.Cursor().Seek(k); !bytes.Equal(fk, k) || fv == nil {
 				return false
 			}
 		}

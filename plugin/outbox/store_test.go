@@ -589,3 +589,71 @@ func TestIndexesAreCheckedAtOpen(t *testing.T) {
 		db.Close()
 	}
 }
+
+// Two orders sharing a queue position (only a damaged file has that) would
+// share one queue entry, and one would never be sent: open gives the later
+// one a position of its own.
+func TestOpenGivesSharedQueuePositionsTheirOwn(t *testing.T) {
+	dir := t.TempDir()
+	s := open(t, dir, nil)
+	a := enqueue(t, s, "S1", 10)
+	enqueue(t, s, "S2", 10)
+	// S2's record now claims S1's position (its own queue entry stays).
+	if err := s.update(func(tx *Tx) error {
+		o, err := tx.get("S2")
+		if err != nil {
+			return err
+		}
+		o.Seq = a.Seq
+		return tx.writeRecord(o)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = open(t, dir, nil)
+	due, err := s.Due(10, nil)
+	if err != nil || len(due) != 2 || due[0].Seq == due[1].Seq {
+		t.Fatalf("due after open: %+v, %v; want S1 and S2 at positions of their own", due, err)
+	}
+}
+
+// A nested bucket where a failed order's entry belongs, and nothing else
+// wrong, is found and repaired at open.
+func TestOpenRepairsANestedFailedEntry(t *testing.T) {
+	dir := t.TempDir()
+	s := open(t, dir, nil)
+	enqueue(t, s, "N1", 10)
+	if _, err := s.Modify("N1", func(o *Order) (*Order, []Event, error) {
+		o.Failure = &Failure{Code: "TEST", Message: "failed for the test"}
+		return o, nil, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db, err := bolt.Open(filepath.Join(dir, "outbox.db"), 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Update(func(tx *bolt.Tx) error {
+		f := tx.Bucket(bucketFailed)
+		if err := f.Delete([]byte("N1")); err != nil {
+			return err
+		}
+		_, err := f.CreateBucket([]byte("N1"))
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	s = open(t, dir, nil)
+	if _, err := s.Modify("N1", func(o *Order) (*Order, []Event, error) {
+		o.Failure = nil // retried
+		return o, nil, nil
+	}); err != nil {
+		t.Fatalf("retrying the failed order: %v", err)
+	}
+}

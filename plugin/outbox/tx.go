@@ -149,15 +149,21 @@ func (t *Tx) put(outOrderNo string, old, o *Order) error {
 	} else if err := failed.Delete(key); err != nil {
 		return err
 	}
+	if err := t.writeRecord(o); err != nil {
+		return err
+	}
+	return t.putStats(st)
+}
+
+// writeRecord seals and stores o's record, and nothing else.
+func (t *Tx) writeRecord(o *Order) error {
 	o.Version = recordVersion
 	plain, err := json.Marshal(o)
 	if err != nil {
 		return err
 	}
-	if err := t.tx.Bucket(bucketOrders).Put(key, seal(t.s.aead, place(bucketOrders, key), plain)); err != nil {
-		return err
-	}
-	return t.putStats(st)
+	key := []byte(o.OutOrderNo)
+	return t.tx.Bucket(bucketOrders).Put(key, seal(t.s.aead, place(bucketOrders, key), plain))
 }
 
 // index adds a stored order to the indexes and counters (used by check).
