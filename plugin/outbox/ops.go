@@ -336,7 +336,7 @@ func (s *Store) Prune() (orders, events int, err error) {
 					k, v = c.Next()
 				}
 			}
-			for n := 0; n < pruneBatch; n++ {
+			for n := 0; n < max(pruneBatch, 1); n++ {
 				if k == nil {
 					more = false
 					return nil
@@ -357,7 +357,7 @@ func (s *Store) Prune() (orders, events int, err error) {
 		afterPruneRead()
 	}
 	for len(old) > 0 {
-		batch := old[:min(len(old), pruneBatch)]
+		batch := old[:min(len(old), max(pruneBatch, 1))]
 		old = old[len(batch):]
 		var n int
 		err := s.update(func(tx *Tx) error {
@@ -394,12 +394,18 @@ func (s *Store) Prune() (orders, events int, err error) {
 			for k, v := c.First(); k != nil; k, v = c.Next() {
 				plain, err := unseal(s.aead, place(bucketEvents, k), v)
 				var ev Event
-				if err == nil && jsonUnmarshal(plain, &ev) == nil && !ev.Time.Before(cutoff) {
+				if err == nil {
+					err = jsonUnmarshal(plain, &ev)
+				}
+				if err == nil && !ev.Time.Before(cutoff) {
 					break
 				}
-				if len(stale) == pruneBatch {
+				if len(stale) >= max(pruneBatch, 1) {
 					done = false
 					break
+				}
+				if err != nil {
+					s.opts.Logf("outbox: event %d cannot be read (%v): pruned with the old ones before it", seqOf(k), err)
 				}
 				stale = append(stale, append([]byte(nil), k...))
 			}
