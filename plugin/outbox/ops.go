@@ -405,7 +405,7 @@ func (s *Store) Prune() (orders, events int, err error) {
 					break
 				}
 				if err != nil {
-					s.opts.Logf("outbox: event %d cannot be read (%v): pruned with the old ones before it", seqOf(k), err)
+					s.opts.Logf("outbox: event %d cannot be read (%v): pruned", seqOf(k), err)
 				}
 				stale = append(stale, append([]byte(nil), k...))
 			}
