@@ -19,7 +19,6 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/kioskpay/smartretail/plugin/outbox"
-	"github.com/kioskpay/smartretail/plugin/wxpay"
 	"github.com/kioskpay/smartretail/shared"
 	"github.com/kioskpay/smartretail/shared/config"
 	v1 "github.com/kioskpay/smartretail/shared/proto/smartretail/v1"
@@ -81,15 +80,8 @@ func (p *bareOrders) CreateOrder(ctx context.Context, r *v1.CreateOrderRequest) 
 	if err != nil {
 		return nil, err
 	}
-	o := r.GetOrder()
-	var fees []wxpay.Fee
-	for _, f := range o.GetFees() {
-		fees = append(fees, wxpay.Fee{FeeName: f.GetFeeName(), FeeCount: f.GetFeeCount(), FeeAmount: f.GetFeeAmount()})
-	}
-	req := wxpay.CreateRequest{AppID: cfg.AppID, ServiceID: cfg.ServiceID, OutOrderNo: o.GetOutOrderNo(),
-		ServiceStartTime: o.GetServiceStartTime(), ServiceIntroduction: o.GetServiceIntroduction(), RiskAmount: o.GetRiskAmount(),
-		NeedUserConfirm: o.NeedUserConfirm, OpenID: o.GetOpenid(), Fees: fees}
-	if _, err := client.Post(ctx, cfg.APIBaseURL+"/v3/payscore/smartretail-orders", req); err != nil {
+	req := createRequest(cfg.AppID, cfg.ServiceID, r.GetOrder())
+	if _, err := client.Post(ctx, cfg.APIBaseURL+ordersPath, req); err != nil {
 		return nil, err
 	}
 	return &v1.CreateOrderResponse{Disposition: v1.Disposition_DISPOSITION_SUBMITTED}, nil

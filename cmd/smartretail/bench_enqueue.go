@@ -17,7 +17,6 @@ import (
 
 	"github.com/kioskpay/smartretail/host"
 	"github.com/kioskpay/smartretail/plugin/outbox"
-	"github.com/kioskpay/smartretail/plugin/wxpay"
 	v1 "github.com/kioskpay/smartretail/shared/proto/smartretail/v1"
 )
 
@@ -48,9 +47,7 @@ func (b *bench) enqueueSerial(ctx context.Context, c *host.Client, n int) ([]tim
 // order's record), for the baselines and the bare plugins.
 func (b *bench) recordSize() int {
 	n := b.newOrder()
-	body, _ := json.Marshal(wxpay.CreateRequest{AppID: b.base.AppID, ServiceID: b.base.ServiceID, OutOrderNo: n.GetOutOrderNo(),
-		ServiceStartTime: n.GetServiceStartTime(), ServiceIntroduction: n.GetServiceIntroduction(), RiskAmount: n.GetRiskAmount(),
-		NeedUserConfirm: n.NeedUserConfirm, OpenID: n.GetOpenid(), Fees: []wxpay.Fee{{FeeName: "矿泉水", FeeCount: 1, FeeAmount: 300}}})
+	body, _ := json.Marshal(createRequest(b.base.AppID, b.base.ServiceID, n))
 	o := outbox.Order{OutOrderNo: n.GetOutOrderNo(), Seq: 1000, Version: 1, StoredAt: time.Now(), Amount: n.GetRiskAmount(),
 		Ops: []outbox.Op{{Kind: outbox.OpCreate, Body: body, State: outbox.OpPending, AddedAt: time.Now()}}}
 	rec, _ := json.Marshal(o)

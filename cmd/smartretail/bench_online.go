@@ -22,6 +22,28 @@ import (
 	v1 "github.com/kioskpay/smartretail/shared/proto/smartretail/v1"
 )
 
+// ordersPath is the smart-retail orders endpoint, for bare clients.
+const ordersPath = "/v3/payscore/smartretail-orders"
+
+// createRequest is the create a bench order stands for, as the plugin
+// sends it: one conversion for every bare client and record.
+func createRequest(appID, serviceID string, o *v1.NewOrder) wxpay.CreateRequest {
+	var fees []wxpay.Fee
+	for _, f := range o.GetFees() {
+		fees = append(fees, wxpay.Fee{FeeName: f.GetFeeName(), FeeCount: f.GetFeeCount(), FeeAmount: f.GetFeeAmount()})
+	}
+	return wxpay.CreateRequest{AppID: appID, ServiceID: serviceID, OutOrderNo: o.GetOutOrderNo(),
+		ServiceStartTime: o.GetServiceStartTime(), ServiceIntroduction: o.GetServiceIntroduction(), RiskAmount: o.GetRiskAmount(),
+		NeedUserConfirm: o.NeedUserConfirm, OpenID: o.GetOpenid(), Fees: fees}
+}
+
+// bareClient is a bare core.Client with the sandbox's merchant credentials.
+func (b *bench) bareClient(ctx context.Context) (*core.Client, error) {
+	cr := b.srv.Credentials
+	return core.NewClient(ctx, option.WithWechatPayPublicKeyAuthCipher(cr.MchID, cr.MerchantSerialNo,
+		cr.MerchantPrivateKey, cr.PublicKeyID, cr.WechatPayPublicKey()))
+}
+
 func (b *bench) onlineCreate(ctx context.Context) error {
 	path, cfg, err := b.configFor("online", b.srv.URL)
 	if err != nil {
@@ -39,9 +61,7 @@ func (b *bench) onlineCreate(ctx context.Context) error {
 		return err
 	}
 	defer bare.Close()
-	cr := b.srv.Credentials
-	direct, err := core.NewClient(ctx, option.WithWechatPayPublicKeyAuthCipher(cr.MchID, cr.MerchantSerialNo,
-		cr.MerchantPrivateKey, cr.PublicKeyID, cr.WechatPayPublicKey()))
+	direct, err := b.bareClient(ctx)
 	if err != nil {
 		return err
 	}
@@ -69,11 +89,9 @@ func (b *bench) onlineCreate(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("bare plugin: %w", err)
 		}
-		req := wxpay.CreateRequest{AppID: cfg.AppID, ServiceID: cfg.ServiceID, OutOrderNo: b.newOrder().GetOutOrderNo(),
-			ServiceStartTime: "OnAccept", ServiceIntroduction: order.GetServiceIntroduction(), RiskAmount: order.GetRiskAmount(),
-			NeedUserConfirm: order.NeedUserConfirm, OpenID: order.GetOpenid(), Fees: []wxpay.Fee{{FeeName: "矿泉水", FeeCount: 1, FeeAmount: 300}}}
+		req := createRequest(cfg.AppID, cfg.ServiceID, b.newOrder())
 		s := time.Now()
-		if _, err := direct.Post(ctx, b.srv.URL+"/v3/payscore/smartretail-orders", req); err != nil {
+		if _, err := direct.Post(ctx, b.srv.URL+ordersPath, req); err != nil {
 			return err
 		}
 		d3 := time.Since(s)
@@ -107,8 +125,7 @@ func (b *bench) prefill(cfg *config.Config, n int) error {
 			defer wg.Done()
 			for i := w; i < n; i += workers {
 				order := b.newOrder()
-				req := wxpay.CreateRequest{AppID: cfg.AppID, ServiceID: cfg.ServiceID, OutOrderNo: order.GetOutOrderNo(),
-					ServiceStartTime: "OnAccept", RiskAmount: 20000, NeedUserConfirm: order.NeedUserConfirm, OpenID: order.GetOpenid()}
+				req := createRequest(cfg.AppID, cfg.ServiceID, order)
 				body, _ := json.Marshal(req)
 				o := &outbox.Order{OutOrderNo: req.OutOrderNo, Amount: 20000,
 					Ops: []outbox.Op{{Kind: outbox.OpCreate, Body: body, State: outbox.OpPending, AddedAt: time.Now()}}}
@@ -187,9 +204,7 @@ func (b *bench) drain(ctx context.Context) error {
 // bareDrain sends n creates with bare core.Clients, conc at a time, and
 // returns how long they took.
 func (b *bench) bareDrain(ctx context.Context, cfg *config.Config, n, conc int) (time.Duration, error) {
-	cr := b.srv.Credentials
-	bare, err := core.NewClient(ctx, option.WithWechatPayPublicKeyAuthCipher(cr.MchID, cr.MerchantSerialNo,
-		cr.MerchantPrivateKey, cr.PublicKeyID, cr.WechatPayPublicKey()))
+	bare, err := b.bareClient(ctx)
 	if err != nil {
 		return 0, err
 	}
@@ -203,9 +218,8 @@ func (b *bench) bareDrain(ctx context.Context, cfg *config.Config, n, conc int) 
 			defer wg.Done()
 			for next.Add(1) <= int64(n) {
 				order := b.newOrder()
-				req := wxpay.CreateRequest{AppID: cfg.AppID, ServiceID: cfg.ServiceID, OutOrderNo: order.GetOutOrderNo(),
-					ServiceStartTime: "OnAccept", RiskAmount: 20000, NeedUserConfirm: order.NeedUserConfirm, OpenID: order.GetOpenid()}
-				if _, err := bare.Post(ctx, b.srv.URL+"/v3/payscore/smartretail-orders", req); err != nil {
+				req := createRequest(cfg.AppID, cfg.ServiceID, order)
+				if _, err := bare.Post(ctx, b.srv.URL+ordersPath, req); err != nil {
 					first.set(err)
 					return
 				}
@@ -223,19 +237,16 @@ func (b *bench) bareDrain(ctx context.Context, cfg *config.Config, n, conc int) 
 // bareCreateTime is the median time of a create sent by a bare
 // core.Client to the sandbox as it is now (with its latency), one at a time.
 func (b *bench) bareCreateTime(ctx context.Context, cfg *config.Config, n int) (time.Duration, error) {
-	cr := b.srv.Credentials
-	bare, err := core.NewClient(ctx, option.WithWechatPayPublicKeyAuthCipher(cr.MchID, cr.MerchantSerialNo,
-		cr.MerchantPrivateKey, cr.PublicKeyID, cr.WechatPayPublicKey()))
+	bare, err := b.bareClient(ctx)
 	if err != nil {
 		return 0, err
 	}
 	var ds []time.Duration
 	for i := 0; i < n; i++ {
 		order := b.newOrder()
-		req := wxpay.CreateRequest{AppID: cfg.AppID, ServiceID: cfg.ServiceID, OutOrderNo: order.GetOutOrderNo(),
-			ServiceStartTime: "OnAccept", RiskAmount: 20000, NeedUserConfirm: order.NeedUserConfirm, OpenID: order.GetOpenid()}
+		req := createRequest(cfg.AppID, cfg.ServiceID, order)
 		s := time.Now()
-		if _, err := bare.Post(ctx, b.srv.URL+"/v3/payscore/smartretail-orders", req); err != nil {
+		if _, err := bare.Post(ctx, b.srv.URL+ordersPath, req); err != nil {
 			return 0, err
 		}
 		ds = append(ds, time.Since(s))

@@ -514,12 +514,7 @@ func TestIndexesAreCheckedAtOpen(t *testing.T) {
 	for _, no := range []string{"I1", "I2", "I3"} {
 		enqueue(t, s, no, 10)
 	}
-	if _, err := s.Modify("I3", func(o *Order) (*Order, []Event, error) {
-		o.Failure = &Failure{Code: "TEST", Message: "failed for the test"}
-		return o, nil, nil
-	}); err != nil {
-		t.Fatal(err)
-	}
+	failOrder(t, s, "I3")
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -625,12 +620,7 @@ func TestOpenRepairsANestedFailedEntry(t *testing.T) {
 	dir := t.TempDir()
 	s := open(t, dir, nil)
 	enqueue(t, s, "N1", 10)
-	if _, err := s.Modify("N1", func(o *Order) (*Order, []Event, error) {
-		o.Failure = &Failure{Code: "TEST", Message: "failed for the test"}
-		return o, nil, nil
-	}); err != nil {
-		t.Fatal(err)
-	}
+	failOrder(t, s, "N1")
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -655,5 +645,16 @@ func TestOpenRepairsANestedFailedEntry(t *testing.T) {
 		return o, nil, nil
 	}); err != nil {
 		t.Fatalf("retrying the failed order: %v", err)
+	}
+}
+
+// failOrder puts an order on the failed list.
+func failOrder(t *testing.T, s *Store, no string) {
+	t.Helper()
+	if _, err := s.Modify(no, func(o *Order) (*Order, []Event, error) {
+		o.Failure = &Failure{Code: "TEST", Message: "failed for the test"}
+		return o, nil, nil
+	}); err != nil {
+		t.Fatal(err)
 	}
 }
