@@ -487,6 +487,7 @@ func (s *Store) Compact() (before, after int64, err error) {
 	if err != nil {
 		// Nothing to work on: the store is closed, and says why.
 		s.closed = true
+		s.lock.release()
 		return 0, 0, fmt.Errorf("outbox compact: reopening %s: %w (the outbox is closed: restart the plugin)", path, err)
 	}
 	s.db = db

@@ -18,8 +18,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -76,6 +74,7 @@ type Store struct {
 	mu     sync.RWMutex
 	db     *bolt.DB
 	closed bool
+	lock   *lockFile // held from Open to Close, compaction included
 
 	// qmu guards the write queue of the group commit (see update).
 	qmu        sync.Mutex
@@ -136,8 +135,36 @@ func Open(opts Options) (*Store, error) {
 	if err := os.MkdirAll(filepath.Dir(opts.Path), 0o700); err != nil {
 		return nil, fmt.Errorf("outbox %s: %w", opts.Path, err)
 	}
-	_, statErr := os.Stat(opts.Path)
+	lock, err := acquireLock(opts.Path, opts.LockTimeout)
+	if err != nil {
+		return nil, err
+	}
+	s, err := openLocked(opts, lock)
+	if err != nil {
+		lock.release()
+		return nil, err
+	}
+	return s, nil
+}
+
+// openLocked opens the outbox whose owner lock the caller holds.
+func openLocked(opts Options, lock *lockFile) (*Store, error) {
+	// A compaction killed midway leaves its copy: nobody else can be
+	// compacting (we hold the lock), so it is garbage.
+	if err := os.Remove(opts.Path + ".compact"); err == nil {
+		opts.Logf("outbox: removed %s.compact, left by a compaction that did not finish", opts.Path)
+	}
+	fi, statErr := os.Stat(opts.Path)
 	fresh := errors.Is(statErr, os.ErrNotExist)
+	if statErr == nil && fi.Size() == 0 {
+		// bbolt would make a new, empty outbox of it. A key beside it
+		// proves an outbox with orders existed: they are gone, and that
+		// must be said, not papered over.
+		if _, err := os.Stat(opts.KeyFile); err == nil {
+			return nil, fmt.Errorf("outbox %s is an empty file (0 bytes) but its key %s exists: the outbox's orders were lost (the file was truncated or replaced); restore it from a backup, or, to start a new empty outbox knowingly, delete the empty file", opts.Path, opts.KeyFile)
+		}
+		fresh = true
+	}
 
 	db, err := openDB(opts.Path, opts.LockTimeout)
 	if err != nil {
@@ -153,7 +180,7 @@ func Open(opts Options) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("outbox key %s: %w", opts.KeyFile, err)
 	}
-	s := &Store{opts: opts, aead: aead, db: db, notify: make(chan struct{})}
+	s := &Store{opts: opts, aead: aead, db: db, lock: lock, notify: make(chan struct{})}
 	s.idle = sync.NewCond(&s.qmu)
 	if err := s.init(); err != nil {
 		db.Close()
@@ -165,13 +192,13 @@ func Open(opts Options) (*Store, error) {
 func openDB(path string, timeout time.Duration) (*bolt.DB, error) {
 	db, err := bolt.Open(path, 0o600, BoltOptions(timeout))
 	if errors.Is(err, berrors.ErrTimeout) {
-		return nil, &LockError{Path: path, PID: lockOwner(path)}
+		// We hold the owner lock, so only a process that does not take it
+		// (an older plugin) can hold bbolt's.
+		return nil, &LockError{Path: path}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("outbox %s: %w", path, err)
 	}
-	// Say who holds the lock, for the next process that finds it taken.
-	_ = os.WriteFile(path+".owner", []byte(strconv.Itoa(os.Getpid())+"\n"), 0o600)
 	return db, nil
 }
 
@@ -182,19 +209,6 @@ func openDB(path string, timeout time.Duration) (*bolt.DB, error) {
 // commit's writes. bbolt rebuilds it at open.
 func BoltOptions(timeout time.Duration) *bolt.Options {
 	return &bolt.Options{Timeout: timeout, FreelistType: bolt.FreelistMapType, NoFreelistSync: true}
-}
-
-// lockOwner reads the pid the lock holder wrote, if it still runs.
-func lockOwner(path string) int {
-	data, err := os.ReadFile(path + ".owner")
-	if err != nil {
-		return 0
-	}
-	pid, err := strconv.Atoi(strings.TrimSpace(string(data)))
-	if err != nil || pid <= 0 || !processRunning(pid) {
-		return 0
-	}
-	return pid
 }
 
 func isEmpty(db *bolt.DB) bool {
@@ -376,8 +390,9 @@ func (s *Store) Close() error {
 	close(s.notify)
 	s.notify = make(chan struct{})
 	s.notifyMu.Unlock()
-	_ = os.Remove(s.opts.Path + ".owner")
-	return s.db.Close()
+	err := s.db.Close()
+	s.lock.release()
+	return err
 }
 
 // Path is the outbox file.
