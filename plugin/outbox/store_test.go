@@ -159,9 +159,26 @@ func TestEnqueueIsIdempotentAndLimited(t *testing.T) {
 	}
 }
 
+// 64 enqueues that wait behind one commit share the next one, and the
+// eight of them over the limit fail without taking that commit's others
+// down. Commits are counted by bbolt's transaction id, which each
+// committed write transaction moves on by one.
 func TestConcurrentEnqueuesShareCommitsAndOneFailureStaysAlone(t *testing.T) {
 	s := open(t, t.TempDir(), nil)
 	lim := Limits{MaxOrderAmount: 1000}
+	txid := func() int {
+		var id int
+		if err := s.view(func(tx *Tx) error { id = tx.tx.ID(); return nil }); err != nil {
+			t.Fatal(err)
+		}
+		return id
+	}
+	// A commit held open, so every enqueue below is waiting when the
+	// next one begins: sharing then does not depend on scheduling.
+	held, release, heldErr := make(chan struct{}), make(chan struct{}), make(chan error, 1)
+	go func() { heldErr <- s.update(func(*Tx) error { close(held); <-release; return nil }) }()
+	<-held
+	before := txid()
 	var wg sync.WaitGroup
 	errs := make([]error, 64)
 	for i := range errs {
@@ -175,7 +192,27 @@ func TestConcurrentEnqueuesShareCommitsAndOneFailureStaysAlone(t *testing.T) {
 			_, _, errs[i] = s.Enqueue(newOrder(fmt.Sprintf("C-%d", i), amount), lim, Event{Type: EventOrderQueued})
 		}(i)
 	}
+	// The store says nothing when a write joins the queue: look.
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		s.qmu.Lock()
+		waiting := len(s.queue)
+		s.qmu.Unlock()
+		if waiting == len(errs) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d enqueues waiting behind the held commit after 10s", waiting, len(errs))
+		}
+		time.Sleep(time.Millisecond)
+	}
+	close(release)
 	wg.Wait()
+	if err := <-heldErr; err != nil {
+		t.Fatal(err)
+	}
+	if commits := txid() - before - 1; commits != 1 { // less the held one
+		t.Errorf("%d enqueues waiting together took %d commits: want 1, shared", len(errs), commits)
+	}
 	for i, err := range errs {
 		var le *LimitError
 		if i%8 == 0 && !errors.As(err, &le) {
