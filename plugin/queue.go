@@ -81,6 +81,7 @@ func eventToProto(ev outbox.Event) *v1.Event {
 		outbox.EventOperationQueued:      v1.EventType_EVENT_TYPE_OPERATION_QUEUED,
 		outbox.EventOperationSubmitted:   v1.EventType_EVENT_TYPE_OPERATION_SUBMITTED,
 		outbox.EventNetworkStatusChanged: v1.EventType_EVENT_TYPE_NETWORK_STATUS_CHANGED,
+		outbox.EventEventsLost:           v1.EventType_EVENT_TYPE_EVENTS_LOST,
 	}
 	return &v1.Event{
 		Sequence:      ev.Seq,

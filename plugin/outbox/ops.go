@@ -283,26 +283,66 @@ func (s *Store) Stats() (Stats, error) {
 }
 
 // EventsAfter returns up to max events with sequence numbers above seq.
+// Where the log has a hole (an event that cannot be read, or numbers
+// missing within the log), it returns an EventsLost event in its place,
+// numbered as the last event it stands for, so a host never skips one
+// silently. Events pruned from the front are not holes here: the log
+// starts later (Stats.FirstEventSeq), which the caller reports. An event
+// that cannot be read is set aside, counted in Stats.CorruptCount.
 func (s *Store) EventsAfter(seq uint64, max int) ([]Event, error) {
 	var out []Event
+	var unreadable [][]byte
 	err := s.view(func(tx *Tx) error {
 		c := tx.tx.Bucket(bucketEvents).Cursor()
+		next := seq + 1 // the number the next event should have; 0: any
+		if seq == 0 {
+			next = 0
+		}
 		for k, v := c.Seek(u64(seq + 1)); k != nil && len(out) < max; k, v = c.Next() {
-			plain, err := unseal(s.aead, place(bucketEvents, k), v)
-			if err != nil {
-				s.opts.Logf("outbox: event %d cannot be read: %v", seqOf(k), err)
-				continue
+			n := seqOf(k)
+			if next != 0 && n > next {
+				out = append(out, lostEvents(next, n-1, "are missing from the event log (damaged)"))
+				if len(out) == max {
+					break
+				}
 			}
-			var ev Event
-			if err := jsonUnmarshal(plain, &ev); err != nil {
-				s.opts.Logf("outbox: event %d cannot be read: %v", seqOf(k), err)
+			next = n + 1
+			ev, err := tx.event(k, v)
+			if err != nil {
+				s.opts.Logf("outbox: event %d cannot be read: %v", n, err)
+				unreadable = append(unreadable, append([]byte(nil), k...))
+				out = append(out, lostEvents(n, n, "cannot be read (damaged) and was set aside"))
 				continue
 			}
 			out = append(out, ev)
 		}
 		return nil
 	})
+	if err == nil && len(unreadable) > 0 {
+		err = s.update(func(tx *Tx) error {
+			for _, k := range unreadable {
+				if v := tx.tx.Bucket(bucketEvents).Get(k); v == nil {
+					continue // set aside already, by a concurrent reader
+				} else if _, err := tx.event(k, v); err == nil {
+					continue
+				}
+				if err := tx.setAside(bucketEvents, k, "cannot be read"); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	}
 	return out, err
+}
+
+// lostEvents stands for events first to last that cannot be delivered.
+func lostEvents(first, last uint64, why string) Event {
+	msg := fmt.Sprintf("event %d %s: query the orders you need", first, why)
+	if last > first {
+		msg = fmt.Sprintf("events %d to %d %s: query the orders you need", first, last, why)
+	}
+	return Event{Seq: last, Type: EventEventsLost, Time: time.Now(), Message: msg}
 }
 
 // pruneBatch bounds how many records one of Prune's transactions reads or
@@ -382,7 +422,7 @@ func (s *Store) Prune() (orders, events int, err error) {
 
 	// Events are in time order: delete from the oldest until the first
 	// one young enough. One that cannot be read before it goes too: it
-	// cannot be served (EventsAfter skips it) and must not stop pruning.
+	// cannot be served (EventsAfter reports it lost) and must not stop pruning.
 	for {
 		var n int
 		var done bool
@@ -392,11 +432,7 @@ func (s *Store) Prune() (orders, events int, err error) {
 			var stale [][]byte
 			c := b.Cursor()
 			for k, v := c.First(); k != nil; k, v = c.Next() {
-				plain, err := unseal(s.aead, place(bucketEvents, k), v)
-				var ev Event
-				if err == nil {
-					err = jsonUnmarshal(plain, &ev)
-				}
+				ev, err := tx.event(k, v)
 				if err == nil && !ev.Time.Before(cutoff) {
 					break
 				}

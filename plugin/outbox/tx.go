@@ -223,6 +223,19 @@ func (t *Tx) appendEvent(ev Event) error {
 
 func seqOf(k []byte) uint64 { return binary.BigEndian.Uint64(k) }
 
+// event reads one sealed event of the log.
+func (t *Tx) event(key, sealed []byte) (Event, error) {
+	var ev Event
+	plain, err := unseal(t.s.aead, place(bucketEvents, key), sealed)
+	if err != nil {
+		return ev, err
+	}
+	if err := json.Unmarshal(plain, &ev); err != nil {
+		return ev, err
+	}
+	return ev, nil
+}
+
 // Event is something a host may want to know, in the order it happened.
 type Event struct {
 	Seq        uint64    `json:"seq"`
@@ -245,4 +258,7 @@ const (
 	EventOperationQueued      = "OPERATION_QUEUED"
 	EventOperationSubmitted   = "OPERATION_SUBMITTED"
 	EventNetworkStatusChanged = "NETWORK_STATUS_CHANGED"
+	// EventEventsLost stands, in what EventsAfter returns, for events
+	// that cannot be delivered; it is never stored.
+	EventEventsLost = "EVENTS_LOST"
 )

@@ -6,8 +6,6 @@ import (
 	"os"
 )
 
-func jsonUnmarshal(data []byte, v any) error { return json.Unmarshal(data, v) }
-
 // compactJSON removes insignificant space, so equal documents compare equal.
 func compactJSON(b []byte) []byte {
 	var buf bytes.Buffer
