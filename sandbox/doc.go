@@ -67,7 +67,18 @@
 // snapshot appended per change, the last line for an out_order_no wins. New
 // replays and compacts it. A torn last line (crash mid-write) is dropped with
 // a warning; any other corrupt line is an error naming the file and line.
-// Faults are not persisted. One Dir must be used by one Sandbox at a time.
+// Faults are not persisted.
+//
+// A Dir belongs to one Sandbox at a time: New locks it for the sandbox's
+// whole life (an exclusive flock on unix, LockFileEx on Windows) on
+// Dir/sandbox.lock, a file that is never deleted and holds the holder's pid.
+// A second Sandbox on the folder, in this process or another, is refused at
+// once with a *DirInUseError naming the folder and that pid, having read
+// or changed nothing else there; Close, or the holder's end, frees it.
+// Listen and ListenDir bind their address before touching Dir, so a failed
+// bind (address in use) creates and changes nothing. ListenDir, what
+// `smartretail sandbox` runs, also keeps the credentials in Dir
+// (LoadOrCreateCredentials, under the lock).
 //
 // # Assumptions where the public documentation is silent
 //

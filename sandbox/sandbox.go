@@ -95,6 +95,7 @@ type Sandbox struct {
 	byQueryID map[string]string // query_id -> out_order_no
 	orderIDs  map[string]bool
 	store     *store
+	lock      *dirLock // held on Dir until Close
 	closed    bool
 
 	faultMu sync.Mutex
@@ -104,18 +105,45 @@ type Sandbox struct {
 	reqSeq    atomic.Uint64
 }
 
-// New makes a Sandbox; with opts.Dir it replays the order log there.
-// Without Credentials it uses DefaultCredentials.
-func New(opts Options) (*Sandbox, error) {
+// New makes a Sandbox; with opts.Dir it locks the folder (LockFile) for
+// the sandbox's life and replays the order log there. A folder another
+// sandbox holds is refused at once with a *DirInUseError. Without
+// Credentials it uses DefaultCredentials.
+func New(opts Options) (*Sandbox, error) { return newSandbox(opts, false) }
+
+// newSandbox is New; with credsFromDir, nil Credentials are loaded from
+// opts.Dir (generated there on first use) under the folder's lock, so two
+// sandboxes starting on a new folder cannot interleave their key files.
+func newSandbox(opts Options, credsFromDir bool) (_ *Sandbox, err error) {
+	if opts.Credentials != nil {
+		// Checked before the folder is touched: bad input writes nothing.
+		if err := opts.Credentials.validate(); err != nil {
+			return nil, err
+		}
+	}
+	var lock *dirLock
+	if opts.Dir != "" {
+		if lock, err = lockDir(opts.Dir); err != nil {
+			return nil, err
+		}
+		defer func() {
+			if err != nil {
+				lock.release()
+			}
+		}()
+	}
 	if opts.Credentials == nil {
-		c, err := DefaultCredentials()
+		if credsFromDir && opts.Dir != "" {
+			opts.Credentials, err = LoadOrCreateCredentials(opts.Dir)
+		} else {
+			opts.Credentials, err = DefaultCredentials()
+		}
 		if err != nil {
 			return nil, err
 		}
-		opts.Credentials = c
-	}
-	if err := opts.Credentials.validate(); err != nil {
-		return nil, err
+		if err := opts.Credentials.validate(); err != nil {
+			return nil, err
+		}
 	}
 	s := &Sandbox{
 		creds:      opts.Credentials,
@@ -127,6 +155,7 @@ func New(opts Options) (*Sandbox, error) {
 		orderIDs:   map[string]bool{},
 		faults:     Faults{Mode: FaultNone, Probability: 1},
 		reqPrefix:  strings.ToLower(randString(hexUp, 8)),
+		lock:       lock,
 	}
 	if s.now == nil {
 		s.now = time.Now
@@ -147,8 +176,8 @@ func New(opts Options) (*Sandbox, error) {
 	return s, nil
 }
 
-// Close flushes nothing (writes are unbuffered) and closes the order log.
-// Later changes fail with 500 SYSTEM_ERROR.
+// Close flushes nothing (writes are unbuffered), closes the order log and
+// then releases the folder's lock. Later changes fail with 500 SYSTEM_ERROR.
 func (s *Sandbox) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -156,10 +185,15 @@ func (s *Sandbox) Close() error {
 		return nil
 	}
 	s.closed = true
+	var err error
 	if s.store != nil {
-		return s.store.close()
+		err = s.store.close()
 	}
-	return nil
+	// Released last: the next holder must find the log closed.
+	if lerr := s.lock.release(); err == nil {
+		err = lerr
+	}
+	return err
 }
 
 // Credentials returns the credentials the sandbox was made with.

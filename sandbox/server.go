@@ -23,16 +23,32 @@ func NewServer(opts Options) (*Server, error) {
 	return Listen("127.0.0.1:0", opts)
 }
 
-// Listen starts a sandbox on addr (HTTP/1.1, no TLS).
-func Listen(addr string, opts Options) (*Server, error) {
-	sb, err := New(opts)
-	if err != nil {
-		return nil, err
+// Listen starts a sandbox on addr (HTTP/1.1, no TLS). It binds first, so
+// that a failed bind (an address in use) creates and changes no file in
+// opts.Dir.
+func Listen(addr string, opts Options) (*Server, error) { return listen(addr, opts, false) }
+
+// ListenDir is Listen for a sandbox that lives in a folder, as
+// `smartretail sandbox` runs it: after binding addr it locks opts.Dir for
+// the server's life, and nil opts.Credentials are loaded from there
+// (LoadOrCreateCredentials, under the lock) instead of DefaultCredentials.
+// Write the merchant's config with WriteConfig(opts.Dir) afterwards.
+func ListenDir(addr string, opts Options) (*Server, error) {
+	if opts.Dir == "" {
+		return nil, errors.New("sandbox: ListenDir needs Options.Dir")
 	}
+	return listen(addr, opts, true)
+}
+
+func listen(addr string, opts Options, credsFromDir bool) (*Server, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		_ = sb.Close()
 		return nil, fmt.Errorf("sandbox: listen %s: %w", addr, err)
+	}
+	sb, err := newSandbox(opts, credsFromDir)
+	if err != nil {
+		_ = ln.Close()
+		return nil, err
 	}
 	srv := &http.Server{
 		Handler:           sb,

@@ -19,6 +19,7 @@ func runSandbox(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		fmt.Fprintln(stderr, "Runs a local WeChat Pay smart-retail sandbox until SIGINT or SIGTERM.")
 		fmt.Fprintln(stderr, "On first start it generates merchant and platform keys in DIR and reuses them afterwards;")
 		fmt.Fprintln(stderr, "each start writes DIR/config.json pointing at the sandbox. Orders survive restarts.")
+		fmt.Fprintln(stderr, "DIR is locked while the sandbox runs: a second sandbox on it is refused.")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -28,15 +29,12 @@ func runSandbox(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		fmt.Fprintf(stderr, "smartretail sandbox: unexpected argument %q\n", fs.Arg(0))
 		return exitUsage
 	}
-	creds, err := sandbox.LoadOrCreateCredentials(*dir)
-	if err != nil {
-		fmt.Fprintf(stderr, "smartretail sandbox: %v\n", err)
-		return 1
-	}
-	srv, err := sandbox.Listen(*addr, sandbox.Options{
-		Credentials: creds,
-		Dir:         *dir,
-		Logf:        func(format string, a ...any) { fmt.Fprintf(stderr, format+"\n", a...) },
+	// ListenDir binds before it touches DIR (a busy port leaves the folder
+	// as it was), then holds DIR's lock until Close, so a second sandbox on
+	// DIR is refused instead of replacing this one's files.
+	srv, err := sandbox.ListenDir(*addr, sandbox.Options{
+		Dir:  *dir,
+		Logf: func(format string, a ...any) { fmt.Fprintf(stderr, format+"\n", a...) },
 	})
 	if err != nil {
 		fmt.Fprintf(stderr, "smartretail sandbox: %v\n", err)
