@@ -445,7 +445,10 @@ func TestRetriedCompleteIsASuccess(t *testing.T) {
 }
 
 // A retried complete that WeChat Pay refuses while its order cannot be
-// checked is not reported refused: it is queued and reconciled.
+// checked is not reported refused: it is queued and reconciled. (The first
+// attempt left no record in this outbox: it was made through another
+// one. A first attempt through this outbox is recorded before it leaves,
+// and its retry is answered from the record.)
 func TestRefusedRetryThatCannotBeCheckedIsQueued(t *testing.T) {
 	e := newOfflineEnv(t, nil)
 	if _, err := e.create(t, noConfirm("RQ-1", 100), 0); err != nil {
@@ -453,7 +456,7 @@ func TestRefusedRetryThatCannotBeCheckedIsQueued(t *testing.T) {
 	}
 	total := int64(300)
 	req := &v1.CompleteOrderRequest{OutOrderNo: "RQ-1", FinishType: 2, Fees: []*v1.Fee{{FeeName: "水", FeeCount: 1, FeeAmount: 300}}, TotalAmount: &total}
-	if _, err := e.o.CompleteOrder(ctx(t), req); err != nil {
+	if _, err := newOfflineEnvOn(t, e).CompleteOrder(ctx(t), req); err != nil {
 		t.Fatal(err)
 	}
 	e.failQueries.Store(true)

@@ -20,6 +20,9 @@ import (
 const (
 	ReasonOffline                 = "OFFLINE"
 	ReasonNeedsConfirmationOnline = "NEEDS_CONFIRMATION_ONLINE"
+	// ReasonOperationConflict: the order already has another cancel or
+	// complete (applied, sent or queued).
+	ReasonOperationConflict = "OPERATION_CONFLICT"
 )
 
 // CreateOrder sends a create to WeChat Pay, or keeps it in the outbox as
@@ -72,47 +75,44 @@ func (s *Service) CreateOrder(ctx context.Context, r *v1.CreateOrderRequest) (*v
 			return nil, &shared.Error{Class: shared.ClassInvalid, Reason: ReasonNeedsConfirmationOnline, OutOrderNo: no,
 				Message: "FORCE_OFFLINE: this order needs the customer's confirmation (need_user_confirm), which cannot wait offline; set offline_allow_user_confirm to allow it"}
 		}
-		return s.queueCreate(c, req, body, outbox.OpPending, 0, "")
+		return s.queueCreate(ctx, c, req, body, outbox.OpPending, 0, "")
 	}
 	if mayQueue && c.fwd.Offline() {
 		// Known offline: queue at once rather than wait out a timeout.
-		return s.queueCreate(c, req, body, outbox.OpPending, 0, "")
+		return s.queueCreate(ctx, c, req, body, outbox.OpPending, 0, "")
 	}
 
 	resp, err := c.client.Create(ctx, req)
 	c.fwd.Observe(err)
-	if err == nil {
+	v := forward.AfterSend(outbox.OpCreate, err)
+	if v.Action == forward.Applied {
 		s.log.Debug("order created", "out_order_no", no, "order_id", resp.OrderID)
 		return &v1.CreateOrderResponse{Disposition: v1.Disposition_DISPOSITION_SUBMITTED, Order: createdFromWx(resp)}, nil
 	}
 	s.logFailure("create", no, err)
-	var we *wxpay.Error
-	if !errors.As(err, &we) {
-		return nil, withOrder(err, no)
-	}
-	switch {
-	case we.Ambiguous():
+	switch v.Action {
+	case forward.Reconcile:
 		// It may exist at WeChat Pay: never report it failed. Keep it in
 		// flight in the outbox, so the forwarder reconciles it by query.
 		if mayQueue {
-			return s.queueCreate(c, req, body, outbox.OpInFlight, 1, we.Error())
+			return s.queueCreate(ctx, c, req, body, outbox.OpInFlight, 1, err.Error())
 		}
-		if err := s.keepForReconciliation(c, req, body, we.Error()); err != nil {
+		if err := s.keepForReconciliation(c, req, body, err.Error()); err != nil {
 			return nil, mayHaveArrived(withOrder(err, no), outbox.OpInFlight)
 		}
-		if we.Class == wxpay.Auth {
+		if wxpay.ClassOf(err) == wxpay.Auth {
 			return nil, withOrder(fromWxpay(err, "order"), no) // a setup problem, said as such
 		}
-		return nil, notQueued(true, we)
-	case we.Class == wxpay.Network || we.Class == wxpay.RateLimited:
+		return nil, notQueued(true, err)
+	case forward.Resend:
 		// It did not arrive, or WeChat Pay turned it away unprocessed.
 		if mayQueue {
-			return s.queueCreate(c, req, body, outbox.OpPending, 0, we.Error())
+			return s.queueCreate(ctx, c, req, body, outbox.OpPending, 0, err.Error())
 		}
-		if we.Class == wxpay.RateLimited {
+		if wxpay.ClassOf(err) == wxpay.RateLimited {
 			return nil, withOrder(fromWxpay(err, "order"), no)
 		}
-		return nil, notQueued(false, we)
+		return nil, notQueued(false, err)
 	default:
 		return nil, withOrder(fromWxpay(err, "order"), no)
 	}
@@ -120,18 +120,26 @@ func (s *Service) CreateOrder(ctx context.Context, r *v1.CreateOrderRequest) (*v
 
 // queueCreate commits a new order to the outbox (fsync) before answering
 // QUEUED, with its limits checked in the same transaction.
-func (s *Service) queueCreate(c *configured, req wxpay.CreateRequest, body json.RawMessage, state outbox.OpState, attempts int, lastErr string) (*v1.CreateOrderResponse, error) {
+//
+// The limits bound what the kiosk hands over without WeChat Pay's word,
+// and a create in flight (no answer, or one that did not verify) has no
+// such word either. One that would pass a limit is kept to be reconciled
+// (it may exist at WeChat Pay), never sent again, and the host is told it
+// was not queued, as for REQUIRE_ONLINE.
+func (s *Service) queueCreate(ctx context.Context, c *configured, req wxpay.CreateRequest, body json.RawMessage, state outbox.OpState, attempts int, lastErr string) (*v1.CreateOrderResponse, error) {
 	now := s.now()
 	o := &outbox.Order{OutOrderNo: req.OutOrderNo, StoredAt: now, Amount: queuedAmount(req),
 		Ops: []outbox.Op{{Kind: outbox.OpCreate, Body: body, State: state, AddedAt: now, Attempts: attempts, LastError: lastErr}}}
-	// The limits bound what waits unsent. An order that may already be at
-	// WeChat Pay is kept whatever they say: refusing it would report as
-	// failed an order that may exist, and a kiosk would sell it again.
-	limits := c.limits
-	if state == outbox.OpInFlight {
-		limits = outbox.Limits{}
+	stored, existed, err := c.store.Enqueue(o, c.limits, outbox.Event{Type: outbox.EventOrderQueued, Op: outbox.OpCreate})
+	var le *outbox.LimitError
+	if state == outbox.OpInFlight && errors.As(err, &le) {
+		if kerr := s.keepForReconciliation(c, req, body, lastErr); kerr != nil {
+			return nil, mayHaveArrived(withOrder(kerr, req.OutOrderNo), state)
+		}
+		return nil, &shared.Error{Class: shared.ClassNetwork, Reason: le.Reason, ReachedServer: true, OutOrderNo: req.OutOrderNo,
+			Message: "no trusted answer from WeChat Pay (" + lastErr + "), and queuing the order would pass an offline limit (" + le.Message +
+				"): not queued; the request may have reached WeChat Pay: the plugin reconciles it (watch for ORDER_SUBMITTED or ORDER_FAILED, or query it) and never sends it again"}
 	}
-	stored, existed, err := c.store.Enqueue(o, limits, outbox.Event{Type: outbox.EventOrderQueued, Op: outbox.OpCreate})
 	if err != nil {
 		return nil, mayHaveArrived(withOrder(outboxError(err), req.OutOrderNo), state)
 	}
@@ -139,7 +147,7 @@ func (s *Service) queueCreate(c *configured, req wxpay.CreateRequest, body json.
 		if state == outbox.OpInFlight {
 			s.markInFlight(c, req.OutOrderNo, lastErr)
 		}
-		return s.existingCreate(context.Background(), c, stored, req, body)
+		return s.existingCreate(ctx, c, stored, req, body)
 	}
 	s.wake()
 	s.log.Debug("order queued", "out_order_no", req.OutOrderNo, "in_flight", state == outbox.OpInFlight)
@@ -275,9 +283,7 @@ func (s *Service) CancelOrder(ctx context.Context, r *v1.CancelOrderRequest) (*v
 		return nil, withOrder(fromWxpay(err, ""), req.OutOrderNo)
 	}
 	body, _ := json.Marshal(req)
-	disp, ref, storedAt, err := s.operation(ctx, c, req.OutOrderNo, outbox.OpCancel, body, func() (*wxpay.OrderRef, error) {
-		return c.client.Cancel(ctx, req)
-	}, wxpay.OrderRef{AppID: req.AppID, ServiceID: req.ServiceID})
+	disp, ref, storedAt, err := s.operation(ctx, c, req.OutOrderNo, outbox.OpCancel, body, wxpay.OrderRef{AppID: req.AppID, ServiceID: req.ServiceID})
 	if err != nil {
 		return nil, err
 	}
@@ -297,9 +303,7 @@ func (s *Service) CompleteOrder(ctx context.Context, r *v1.CompleteOrderRequest)
 		return nil, withOrder(fromWxpay(err, ""), req.OutOrderNo)
 	}
 	body, _ := json.Marshal(req)
-	disp, ref, storedAt, err := s.operation(ctx, c, req.OutOrderNo, outbox.OpComplete, body, func() (*wxpay.OrderRef, error) {
-		return c.client.Complete(ctx, req)
-	}, wxpay.OrderRef{AppID: req.AppID, ServiceID: req.ServiceID})
+	disp, ref, storedAt, err := s.operation(ctx, c, req.OutOrderNo, outbox.OpComplete, body, wxpay.OrderRef{AppID: req.AppID, ServiceID: req.ServiceID})
 	if err != nil {
 		return nil, err
 	}
@@ -309,8 +313,15 @@ func (s *Service) CompleteOrder(ctx context.Context, r *v1.CompleteOrderRequest)
 // operation runs a cancel or complete: behind the order's queued work if it
 // has any, online otherwise, and into the outbox when WeChat Pay cannot be
 // reached or the outcome is unknown.
+//
+// Online, the operation is committed to the outbox in flight before it
+// leaves, as the forwarder does: a crash while it is out, or a lost
+// answer, is reconciled by query, and a later request for the order is
+// judged against what was asked before (the same operation again is
+// answered from the outbox; another one is refused), since WeChat Pay's
+// query does not show everything a request carried (a cancel's reason).
 func (s *Service) operation(ctx context.Context, c *configured, no string, kind outbox.OpKind, body json.RawMessage,
-	send func() (*wxpay.OrderRef, error), ids wxpay.OrderRef) (v1.Disposition, *v1.OrderRef, *timestamppb.Timestamp, error) {
+	ids wxpay.OrderRef) (v1.Disposition, *v1.OrderRef, *timestamppb.Timestamp, error) {
 	queuedRef := &v1.OrderRef{Appid: ids.AppID, Mchid: c.cfg.MchID, OutOrderNo: no, ServiceId: ids.ServiceID}
 	answer := func(a opAnswer) (v1.Disposition, *v1.OrderRef, *timestamppb.Timestamp, error) {
 		if a.disp == v1.Disposition_DISPOSITION_SUBMITTED {
@@ -318,66 +329,117 @@ func (s *Service) operation(ctx context.Context, c *configured, no string, kind 
 		}
 		return a.disp, queuedRef, timestamppb.New(a.at), nil
 	}
-	a, err := s.putOp(c, no, kind, body, outbox.OpPending, 0, "", true)
+	// Hold the order against the forwarder while this call sends: if the
+	// forwarder has it in hand, the operation is queued behind its work.
+	held := c.fwd.Hold(no)
+	if held {
+		defer c.fwd.Release(no)
+	}
+	a, err := s.putOp(c, no, kind, body, held)
 	if err != nil {
 		return 0, nil, nil, err
 	}
 	if !a.online {
 		return answer(a)
 	}
-	ref, err := send()
+	result, err := forward.Call(ctx, c.client, no, kind, body)
 	c.fwd.Observe(err)
-	if err == nil {
-		s.log.Debug(string(kind)+" sent", "out_order_no", no)
-		// Keep the outbox's record of the order whole, if it has one.
-		if _, err := s.putOp(c, no, kind, body, outbox.OpDone, 1, "", false); err != nil {
-			s.log.Warn("recording a sent operation failed", "out_order_no", no, "error", err)
-		}
-		return v1.Disposition_DISPOSITION_SUBMITTED, refFromWx(ref), nil, nil
-	}
-	s.logFailure(string(kind), no, err)
-	var we *wxpay.Error
-	switch {
-	case !errors.As(err, &we):
-		return 0, nil, nil, withOrder(err, no)
-	case we.Ambiguous() || we.Class == wxpay.Network || we.Class == wxpay.RateLimited:
-		// In flight when it may have arrived (reconciled before any resend),
-		// pending when it surely did not.
-		state, attempts := outbox.OpPending, 0
-		if we.Ambiguous() {
-			state, attempts = outbox.OpInFlight, 1
-		}
-		a, err := s.putOp(c, no, kind, body, state, attempts, we.Error(), false)
-		if err != nil {
-			return 0, nil, nil, err
-		}
-		return answer(a)
-	case we.Class == wxpay.Invalid && we.Code == "INVALID_REQUEST":
-		// Perhaps an earlier attempt whose answer was lost (a host retrying
-		// after a crash) already applied it: WeChat Pay's order says.
+	v := forward.AfterSend(kind, err)
+	if v.Action == forward.Check {
+		// Refused: perhaps because an earlier attempt whose answer was lost
+		// (a host retrying after a crash) already applied it. WeChat
+		// Pay's order says, if it shows the same amounts.
 		q, qerr := c.client.Query(ctx, wxpay.QueryRequest{OutOrderNo: no, AppID: ids.AppID, ServiceID: ids.ServiceID})
-		switch {
-		case qerr == nil && forward.AlreadyApplied(q, kind, body):
+		c.fwd.Observe(qerr)
+		if v = forward.AfterCheck(kind, body, false, err, q, qerr); v.Action == forward.Applied {
 			s.log.Info(string(kind)+" was already applied", "out_order_no", no)
-			return v1.Disposition_DISPOSITION_SUBMITTED, &v1.OrderRef{Appid: q.AppID, Mchid: q.MchID, OutOrderNo: no, ServiceId: q.ServiceID}, nil, nil
-		case qerr != nil && wxpay.ClassOf(qerr) != wxpay.NotFound:
-			// No answer to say which: when in doubt the outbox decides, by
-			// a query before anything is sent again.
-			a, err := s.putOp(c, no, kind, body, outbox.OpInFlight, 1, we.Error(), false)
-			if err != nil {
-				return 0, nil, nil, err
-			}
-			return answer(a)
+			result = q
 		}
-		return 0, nil, nil, withOrder(fromWxpay(err, ""), no)
-	default:
-		return 0, nil, nil, withOrder(fromWxpay(err, ""), no)
 	}
+	if v.Action != forward.Applied {
+		s.logFailure(string(kind), no, err)
+	}
+	now := s.now()
+	var ref *v1.OrderRef
+	settled, rerr := s.settleOnline(c, no, kind, func(o *outbox.Order, op *outbox.Op) (*outbox.Order, []outbox.Event) {
+		switch v.Action {
+		case forward.Applied:
+			op.State, op.DoneAt, op.Result, op.LastError = outbox.OpDone, now, mustJSON(result), ""
+			return o, nil
+		case forward.Resend, forward.Reconcile:
+			// Pending when it surely did not arrive; in flight (reconciled
+			// before any resend) when it may have.
+			if v.Action == forward.Resend {
+				op.State = outbox.OpPending
+			}
+			op.LastError = err.Error()
+			return o, []outbox.Event{{Type: outbox.EventOperationQueued, Op: kind}}
+		}
+		// Refused: it leaves the outbox, as the host is told it failed.
+		o.Ops = o.Ops[:len(o.Ops)-1]
+		if len(o.Ops) == 0 {
+			return nil, nil
+		}
+		return o, nil
+	})
+	switch v.Action {
+	case forward.Applied:
+		if rerr != nil {
+			// WeChat Pay applied it: say so. The record stays in flight and
+			// the forwarder settles it by query.
+			s.log.Warn("recording a sent operation failed", "out_order_no", no, "error", rerr)
+		}
+		if r, ok := result.(*wxpay.OrderRef); ok {
+			ref = refFromWx(r)
+		} else if q, ok := result.(*wxpay.Order); ok {
+			ref = &v1.OrderRef{Appid: q.AppID, Mchid: q.MchID, OutOrderNo: no, ServiceId: q.ServiceID}
+		}
+		return v1.Disposition_DISPOSITION_SUBMITTED, ref, nil, nil
+	case forward.Resend, forward.Reconcile:
+		if rerr != nil {
+			return 0, nil, nil, mayHaveArrived(withOrder(outboxError(rerr), no), outbox.OpInFlight)
+		}
+		return answer(settled)
+	}
+	if rerr != nil {
+		s.log.Warn("removing a refused operation from the outbox failed", "out_order_no", no, "error", rerr)
+	}
+	refused := fromWxpay(err, "")
+	if se, ok := refused.(*shared.Error); ok {
+		if v.Message != "" && v.Message != err.Error() {
+			se.Message = v.Message // what the check found: the order's state and amounts
+		}
+		if a.prior != nil {
+			se.Message += "; the outbox's record: " + describeOp(*a.prior)
+		}
+	}
+	return 0, nil, nil, withOrder(refused, no)
+}
+
+// settleOnline records what came of the online path's operation of kind
+// (the order's last operation, in flight): change edits it, and returns
+// the order (nil deletes it) and events.
+func (s *Service) settleOnline(c *configured, no string, kind outbox.OpKind, change func(o *outbox.Order, op *outbox.Op) (*outbox.Order, []outbox.Event)) (opAnswer, error) {
+	var a opAnswer
+	_, err := c.store.Modify(no, func(o *outbox.Order) (*outbox.Order, []outbox.Event, error) {
+		if o == nil || len(o.Ops) == 0 {
+			return nil, nil, outbox.ErrNoChange
+		}
+		op := &o.Ops[len(o.Ops)-1]
+		if op.Kind != kind || op.State != outbox.OpInFlight {
+			return nil, nil, outbox.ErrNoChange // settled meanwhile
+		}
+		a = opAnswer{disp: v1.Disposition_DISPOSITION_QUEUED, at: op.AddedAt}
+		n, events := change(o, op)
+		return n, events, nil
+	})
+	return a, err
 }
 
 // opAnswer is what putOp decided.
 type opAnswer struct {
-	online bool           // nothing stored: send it online
+	online bool           // stored in flight: send it online now
+	prior  *outbox.Op     // another cancel or complete the order had applied
 	disp   v1.Disposition // QUEUED or SUBMITTED
 	ref    *v1.OrderRef   // for SUBMITTED
 	at     time.Time      // for QUEUED: when it was stored
@@ -389,12 +451,11 @@ type opAnswer struct {
 //   - the same request already there: its state (SUBMITTED or QUEUED), nothing added;
 //   - another cancel or complete there: refused, one order takes one;
 //   - a failed order: its failure;
-//   - otherwise the operation is added in state. With ifWaiting it is
-//     added only behind work the order has waiting, or when the network is
-//     known to be down; else the answer is to send it online.
-//
-// An operation done online (state done) is recorded only in an existing record.
-func (s *Service) putOp(c *configured, no string, kind outbox.OpKind, body json.RawMessage, state outbox.OpState, attempts int, lastErr string, ifWaiting bool) (opAnswer, error) {
+//   - otherwise the operation is added: pending (QUEUED) behind work the
+//     order has waiting, when the network is known to be down, or when
+//     the online path may not send it (mayGoOnline false); else in flight,
+//     and the answer is to send it online now.
+func (s *Service) putOp(c *configured, no string, kind outbox.OpKind, body json.RawMessage, mayGoOnline bool) (opAnswer, error) {
 	now := s.now()
 	var a opAnswer
 	_, err := c.store.Modify(no, func(o *outbox.Order) (*outbox.Order, []outbox.Event, error) {
@@ -413,30 +474,29 @@ func (s *Service) putOp(c *configured, no string, kind outbox.OpKind, body json.
 				case op.Kind == kind && outbox.SameBody(op.Body, body):
 					a.disp, a.at = v1.Disposition_DISPOSITION_QUEUED, op.AddedAt
 					return nil, nil, outbox.ErrNoChange
+				case (op.Kind == outbox.OpCancel || op.Kind == outbox.OpComplete) && op.State == outbox.OpDone:
+					// Another one was applied: WeChat Pay will refuse this
+					// one, and its answer (with the order's state) is what
+					// the host gets, with what the outbox knows was applied.
+					prior := op
+					a.prior = &prior
 				case op.Kind == outbox.OpCancel || op.Kind == outbox.OpComplete:
-					return nil, nil, &shared.Error{Class: shared.ClassInvalid, OutOrderNo: no,
-						Message: fmt.Sprintf("order %s already has a %s in the outbox; it cannot also be sent a %s", no, op.Kind, kind)}
+					return nil, nil, conflictError(no, op, kind)
 				}
 			}
 		}
 		waiting := o != nil && o.Next() >= 0
-		switch {
-		case state == outbox.OpDone && o == nil:
-			a.disp = v1.Disposition_DISPOSITION_SUBMITTED
-			return nil, nil, outbox.ErrNoChange
-		case ifWaiting && !waiting && !c.fwd.Offline():
-			a.online = true
-			return nil, nil, outbox.ErrNoChange
-		case o == nil:
+		if o == nil {
 			o = &outbox.Order{OutOrderNo: no, StoredAt: now}
 		}
-		op := outbox.Op{Kind: kind, Body: body, State: state, AddedAt: now, Attempts: attempts, LastError: lastErr}
-		o.Ops = append(o.Ops, op)
-		if state == outbox.OpDone {
-			o.Ops[len(o.Ops)-1].DoneAt = now
-			a.disp = v1.Disposition_DISPOSITION_SUBMITTED
+		op := outbox.Op{Kind: kind, Body: body, State: outbox.OpPending, AddedAt: now}
+		if mayGoOnline && !waiting && !c.fwd.Offline() {
+			op.State, op.Attempts = outbox.OpInFlight, 1
+			o.Ops = append(o.Ops, op)
+			a.online = true
 			return o, nil, nil
 		}
+		o.Ops = append(o.Ops, op)
 		a.disp, a.at = v1.Disposition_DISPOSITION_QUEUED, now
 		return o, []outbox.Event{{Type: outbox.EventOperationQueued, Op: kind}}, nil
 	})
@@ -445,13 +505,44 @@ func (s *Service) putOp(c *configured, no string, kind outbox.OpKind, body json.
 	case errors.As(err, &se):
 		return a, err
 	case err != nil:
-		return a, mayHaveArrived(withOrder(outboxError(err), no), state)
+		return a, withOrder(outboxError(err), no)
 	}
-	if a.disp == v1.Disposition_DISPOSITION_QUEUED && !a.online {
+	if !a.online && a.disp == v1.Disposition_DISPOSITION_QUEUED {
 		s.wake()
 		s.log.Debug(string(kind)+" queued", "out_order_no", no)
 	}
 	return a, nil
+}
+
+// conflictError refuses an operation on an order that already has another
+// cancel or complete waiting: one order takes one, and the first one asked
+// decides.
+func conflictError(no string, have outbox.Op, kind outbox.OpKind) error {
+	return &shared.Error{Class: shared.ClassInvalid, OutOrderNo: no, Reason: ReasonOperationConflict,
+		Message: fmt.Sprintf("order %s already has a %s; this %s differs and was not sent: an order takes one cancel or complete, and the same request again is answered with the first one's outcome", no, describeOp(have), kind)}
+}
+
+// describeOp says what a cancel or complete asks and how far it got.
+func describeOp(op outbox.Op) string {
+	what := string(op.Kind)
+	var r wxpay.CompleteRequest
+	if op.Kind == outbox.OpComplete && json.Unmarshal(op.Body, &r) == nil {
+		what = fmt.Sprintf("complete with finish_type %d", r.FinishType)
+		if r.FinishType == wxpay.FinishTypeFinish {
+			what += fmt.Sprintf(" charging %d fen", forward.CompleteTotal(r))
+		}
+	}
+	var cr wxpay.CancelRequest
+	if op.Kind == outbox.OpCancel && json.Unmarshal(op.Body, &cr) == nil {
+		what = fmt.Sprintf("cancel with reason %q", cr.Reason)
+	}
+	switch op.State {
+	case outbox.OpDone:
+		return what + " applied " + op.DoneAt.Format(time.RFC3339)
+	case outbox.OpInFlight:
+		return what + " sent (its outcome is being reconciled)"
+	}
+	return what + " queued"
 }
 
 // withOrder names the order in an error, so a host that let the plugin

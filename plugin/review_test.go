@@ -19,21 +19,29 @@ import (
 	v1 "github.com/kioskpay/smartretail/shared/proto/smartretail/v1"
 )
 
-// An ambiguous create over the offline limits is kept (to reconcile), not
-// refused: it may exist at WeChat Pay.
+// An ambiguous create over the offline limits is kept (to reconcile: it
+// may exist at WeChat Pay), but not answered QUEUED: the limits bound what
+// a kiosk hands over without WeChat Pay's word, and a lost answer is no
+// such word (issue 9, item 3). The host is told NETWORK, reached_server,
+// with the limit's reason, as for REQUIRE_ONLINE.
 func TestAmbiguousCreateOverTheLimitsIsKept(t *testing.T) {
 	e := newOfflineEnv(t, func(c *v1.Config) { c.OfflineMaxOrderAmount = 100 })
 	e.sb.SetFaults(sandbox.Faults{Mode: sandbox.FaultDropResponse})
-	resp, err := e.create(t, noConfirm("BIG-1", 5000), 0)
-	if err != nil || resp.GetDisposition() != v1.Disposition_DISPOSITION_QUEUED {
-		t.Fatalf("an ambiguous create over the limits: %v, %v", resp, err)
+	_, err := e.create(t, noConfirm("BIG-1", 5000), 0)
+	se := asShared(t, err, codes.Unavailable, shared.ClassNetwork)
+	if !se.ReachedServer || se.Reason != "MAX_ORDER_AMOUNT" || se.OutOrderNo != "BIG-1" {
+		t.Fatalf("an ambiguous create over the limits: %+v", se)
 	}
 	e.sb.SetFaults(sandbox.Faults{Mode: sandbox.FaultNone})
 	e.waitPending(t, 10*time.Second)
-	if so, ok := e.sb.Order("BIG-1"); !ok || so.State != sandbox.StateUserAccepted {
-		t.Errorf("BIG-1 at the sandbox: %+v", so)
+	if so, ok := e.sb.Order("BIG-1"); !ok || so.State != sandbox.StateUserAccepted || so.CreateRequests != 1 {
+		t.Errorf("BIG-1 at the sandbox: %+v (kept, reconciled, never resent)", so)
 	}
-	if st := e.status(t); st.GetFailedCount() != 0 {
+	q, err := e.o.QueryOrder(ctx(t), &v1.QueryOrderRequest{OutOrderNo: "BIG-1"})
+	if err != nil || q.GetQueued().GetLocalState() != v1.LocalState_LOCAL_STATE_SUBMITTED {
+		t.Errorf("BIG-1 in the outbox: %v, %v", q, err)
+	}
+	if st := e.status(t); st.GetFailedCount() != 0 || st.GetQueuedCount() != 0 {
 		t.Errorf("status %v", st)
 	}
 }

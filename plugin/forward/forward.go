@@ -51,9 +51,18 @@ const (
 	CodeNotCreated     = "NOT_CREATED"
 )
 
+// Store is the part of the outbox the forwarder uses; *outbox.Store is one.
+type Store interface {
+	Get(outOrderNo string) (*outbox.Order, error)
+	Modify(outOrderNo string, fn func(o *outbox.Order) (*outbox.Order, []outbox.Event, error)) (*outbox.Order, error)
+	Due(n int, skip func(outOrderNo string) bool) ([]*outbox.Order, error)
+	AppendEvent(ev outbox.Event) error
+	Prune() (orders, events int, err error)
+}
+
 // Options configure a Forwarder.
 type Options struct {
-	Store  *outbox.Store
+	Store  Store
 	WeChat WeChatPay
 	// Concurrency is how many orders are worked on at once.
 	Concurrency int
@@ -76,9 +85,10 @@ type Forwarder struct {
 	wake chan struct{}
 
 	mu         sync.Mutex
-	busy       map[string]bool
-	failures   int       // consecutive attempts without an answer
-	notBefore  time.Time // no attempt before this (backoff, Retry-After)
+	busy       map[string]bool // orders the forwarder works on
+	held       map[string]bool // orders the online path sends (Hold)
+	failures   int             // consecutive attempts without an answer
+	notBefore  time.Time       // no attempt before this (backoff, Retry-After)
 	sweepEvery time.Duration
 	pruneEvery time.Duration
 
@@ -108,7 +118,7 @@ func New(opts Options) *Forwarder {
 	if opts.Log == nil {
 		opts.Log = hclog.NewNullLogger()
 	}
-	f := &Forwarder{opts: opts, wake: make(chan struct{}, 1), busy: map[string]bool{}, sweepEvery: time.Minute, pruneEvery: time.Hour}
+	f := &Forwarder{opts: opts, wake: make(chan struct{}, 1), busy: map[string]bool{}, held: map[string]bool{}, sweepEvery: time.Minute, pruneEvery: time.Hour}
 	f.net.state = Unknown
 	f.net.since = opts.Now()
 	return f
@@ -135,6 +145,29 @@ func (f *Forwarder) Drain() {
 	f.Wake()
 }
 
+// Hold keeps the forwarder off an order while the online path sends one
+// of its operations, so that one operation is never sent by both. It
+// reports false when the forwarder is working on the order: the online
+// path then leaves the operation to it.
+func (f *Forwarder) Hold(no string) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.busy[no] || f.held[no] {
+		return false
+	}
+	f.held[no] = true
+	return true
+}
+
+// Release ends a Hold, and wakes the forwarder for what the online path
+// may have left it.
+func (f *Forwarder) Release(no string) {
+	f.mu.Lock()
+	delete(f.held, no)
+	f.mu.Unlock()
+	f.Wake()
+}
+
 // Network reports reachability, since when, and the last error seen.
 func (f *Forwarder) Network() (state Network, since time.Time, lastErr string, lastErrAt time.Time) {
 	f.net.mu.Lock()
@@ -149,19 +182,26 @@ func (f *Forwarder) Offline() bool {
 	return s == Offline
 }
 
-// Observe takes the outcome of a call made elsewhere (the online path): an
-// answer of any kind means WeChat Pay is reachable.
+// Observe takes the outcome of a call, the forwarder's own or the online
+// path's: an answer WeChat Pay signed, of any kind, means it is reachable.
+// No answer, or one that does not verify (a captive portal, a wrong or
+// rotated WeChat Pay public key, a clock far off), is not WeChat Pay's
+// word: the plugin is as good as offline, sales queue within the offline
+// limits, and attempts back off.
 func (f *Forwarder) Observe(err error) {
 	var we *wxpay.Error
 	switch {
 	case err == nil:
 		f.online()
-	case errors.As(err, &we) && we.Class == wxpay.Network:
+	case errors.As(err, &we) && (we.Class == wxpay.Network || untrusted(we)):
 		f.offline(err)
 	case errors.As(err, &we):
 		f.online()
 	}
 }
+
+// untrusted says whether an error is an answer that did not verify.
+func untrusted(we *wxpay.Error) bool { return we.Class == wxpay.Auth && we.ReachedServer }
 
 func (f *Forwarder) online() {
 	f.mu.Lock()
@@ -271,17 +311,23 @@ func (f *Forwarder) dispatch(ctx context.Context, wg *sync.WaitGroup, done chan 
 	due, err := f.opts.Store.Due(n, func(no string) bool {
 		f.mu.Lock()
 		defer f.mu.Unlock()
-		return f.busy[no]
+		return f.busy[no] || f.held[no]
 	})
 	if err != nil {
-		f.opts.Log.Error("reading the outbox failed", "error", err)
+		f.storeFailed("reading the outbox", "", err)
 		return 0
 	}
+	started := 0
 	for _, o := range due {
 		no := o.OutOrderNo
 		f.mu.Lock()
+		if f.held[no] { // the online path took it since Due read the queue
+			f.mu.Unlock()
+			continue
+		}
 		f.busy[no] = true
 		f.mu.Unlock()
+		started++
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -292,7 +338,7 @@ func (f *Forwarder) dispatch(ctx context.Context, wg *sync.WaitGroup, done chan 
 			done <- struct{}{}
 		}()
 	}
-	return len(due)
+	return started
 }
 
 // probe asks WeChat Pay something harmless, to learn whether it answers.
@@ -317,7 +363,7 @@ func (f *Forwarder) sweep() {
 		due, err := f.opts.Store.Due(sweepBatch, func(no string) bool {
 			f.mu.Lock()
 			defer f.mu.Unlock()
-			return f.busy[no] || seen[no]
+			return f.busy[no] || f.held[no] || seen[no]
 		})
 		if err != nil {
 			f.opts.Log.Error("reading the outbox failed", "error", err)
@@ -374,7 +420,7 @@ func (f *Forwarder) expire(no string) bool {
 		return o, []outbox.Event{{Type: outbox.EventOrderFailed, Op: outbox.OpCreate, Code: CodeExpiredOffline, Message: msg}}, nil
 	})
 	if err != nil {
-		f.opts.Log.Error("expiring an order failed", "out_order_no", no, "error", err)
+		f.storeFailed("expiring an order", no, err)
 		return false
 	}
 	if expired {

@@ -181,12 +181,22 @@ func TestOfflineThenBack(t *testing.T) {
 
 func TestAmbiguousOutcomesAreReconciledNotResentBlind(t *testing.T) {
 	e := setup(t, 0)
+	rec := e.recordCalls(t, 0)
 	e.srv.Sandbox.SetFaults(sandbox.Faults{Mode: sandbox.FaultDropResponse, Probability: 0.5})
 	for i := 0; i < 30; i++ {
 		no := fmt.Sprintf("AMB-%02d", i)
 		e.queue(t, no, pending(outbox.OpCreate, createBody(no, false)), pending(outbox.OpComplete, completeBody(no)))
 	}
-	time.Sleep(300 * time.Millisecond)
+	// The fault stays until a create and a complete were done at the
+	// sandbox and their answers lost on the way back.
+	rec.waitFor(t, 10*time.Second, "lost answer to a create and to a complete", func(cs []call) bool {
+		var create, complete bool
+		for _, c := range cs {
+			create = create || (c.op == "create" && c.noAnswer())
+			complete = complete || (c.op == "complete" && c.noAnswer())
+		}
+		return create && complete
+	})
 	e.srv.Sandbox.SetFaults(sandbox.Faults{Mode: sandbox.FaultNone})
 	e.waitSettled(t, 20*time.Second)
 	for i := 0; i < 30; i++ {
@@ -204,23 +214,85 @@ func TestAmbiguousOutcomesAreReconciledNotResentBlind(t *testing.T) {
 	if st, _ := e.store.Stats(); st.FailedCount != 0 {
 		t.Errorf("%d failed", st.FailedCount)
 	}
+	// Not resent blind: after an attempt whose outcome is unknown, the
+	// same operation goes again only once a query has answered that it
+	// may (a create: any answer, as the same create returns the same
+	// order; a complete: the order still USER_ACCEPTED). A lost complete
+	// was done at the sandbox, so it is never sent again.
+	lost := 0
+	for no, cs := range rec.byOrder() {
+		unsure := map[string]bool{}
+		for _, c := range cs {
+			if c.op != "query" && unsure[c.op] {
+				t.Errorf("%s: %s sent again without a query saying it was not applied: %v", no, c.op, cs)
+			}
+			switch {
+			case c.op == "query" && c.answered():
+				unsure["create"] = false
+				if c.err == nil && c.state == wxpay.StateUserAccepted {
+					unsure["complete"] = false
+				}
+			case c.op != "query":
+				unsure[c.op] = c.err != nil && c.err.Ambiguous()
+			}
+			if c.noAnswer() && c.op != "query" {
+				lost++
+			}
+		}
+	}
+	t.Logf("%d creates and completes done at the sandbox with their answers lost", lost)
 }
 
 func TestRateLimitAndSystemErrorsWaitAndRetry(t *testing.T) {
-	for _, mode := range []string{sandbox.FaultRateLimit, sandbox.FaultError} {
-		t.Run(mode, func(t *testing.T) {
+	for _, tc := range []struct {
+		mode  string
+		class wxpay.Class
+		code  string
+	}{
+		{sandbox.FaultRateLimit, wxpay.RateLimited, "FREQUENCY_LIMITED"},
+		{sandbox.FaultError, wxpay.Transient, "SYSTEM_ERROR"},
+	} {
+		t.Run(tc.mode, func(t *testing.T) {
 			e := setup(t, 0)
-			e.srv.Sandbox.SetFaults(sandbox.Faults{Mode: mode, Probability: 0.6})
+			rec := e.recordCalls(t, 0)
+			// Every call refused until three creates were: with a chance
+			// below 1 the orders could all get through first.
+			e.srv.Sandbox.SetFaults(sandbox.Faults{Mode: tc.mode, Probability: 1})
 			for i := 0; i < 8; i++ {
 				no := fmt.Sprintf("RL-%d", i)
 				e.queue(t, no, pending(outbox.OpCreate, createBody(no, false)))
 			}
-			time.Sleep(200 * time.Millisecond)
+			faulted := func(c call) bool { return c.err != nil && c.err.Class == tc.class && c.err.Code == tc.code }
+			rec.waitFor(t, 10*time.Second, "three creates refused with "+tc.code, func(cs []call) bool {
+				n := 0
+				for _, c := range cs {
+					if c.op == "create" && faulted(c) {
+						n++
+					}
+				}
+				return n >= 3
+			})
 			e.srv.Sandbox.SetFaults(sandbox.Faults{Mode: sandbox.FaultNone})
 			e.waitSettled(t, 15*time.Second)
 			for i := 0; i < 8; i++ {
-				if so, ok := e.srv.Sandbox.Order(fmt.Sprintf("RL-%d", i)); !ok || so.State != sandbox.StateUserAccepted {
+				// Created once: the refused attempts did nothing, and the
+				// one that got through is the only one that counted.
+				if so, ok := e.srv.Sandbox.Order(fmt.Sprintf("RL-%d", i)); !ok || so.State != sandbox.StateUserAccepted || so.CreateRequests != 1 {
 					t.Errorf("RL-%d: %+v", i, so)
+				}
+			}
+			// Waited: an order refused with a Retry-After (the sandbox's
+			// is 1 s) is not tried again before it has passed. A system
+			// error may come after the work was done: a query comes first.
+			for no, cs := range rec.byOrder() {
+				for i := 1; i < len(cs); i++ {
+					prev := cs[i-1]
+					if faulted(prev) && prev.err.RetryAfter > 0 && cs[i].start.Sub(prev.end) < prev.err.RetryAfter {
+						t.Errorf("%s: tried again %v after %s with Retry-After %v", no, cs[i].start.Sub(prev.end), tc.code, prev.err.RetryAfter)
+					}
+					if faulted(prev) && prev.err.Ambiguous() && cs[i].op != "query" {
+						t.Errorf("%s: %s after %s on %s, not a query", no, cs[i].op, tc.code, prev.op)
+					}
 				}
 			}
 		})

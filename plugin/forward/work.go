@@ -3,7 +3,6 @@ package forward
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"time"
 
@@ -12,13 +11,13 @@ import (
 )
 
 // work sends one order's operations in order until it is done, fails, or
-// must wait (no answer, rate limit, system error).
+// must wait (no answer, rate limit, system error, a store that cannot
+// record).
 func (f *Forwarder) work(ctx context.Context, no string) {
 	for ctx.Err() == nil {
 		o, err := f.opts.Store.Get(no)
 		if err != nil {
-			f.opts.Log.Error("reading an order failed", "out_order_no", no, "error", err)
-			f.pause(0) // a failing disk is not retried in a tight loop
+			f.storeFailed("reading an order", no, err)
 			return
 		}
 		if o == nil || o.Failure != nil {
@@ -57,50 +56,97 @@ func (f *Forwarder) send(ctx context.Context, o *outbox.Order, i int) bool {
 	}
 	// The stored body stays the host's own (a retry of the same request
 	// must match it); a ticket fetched for this send is not kept.
-	applied, err := f.modifyOp(o.OutOrderNo, i, op.Kind, func(o *outbox.Order, op *outbox.Op) []outbox.Event {
+	if !f.modifyOp(o.OutOrderNo, i, op.Kind, "marking an operation in flight", func(o *outbox.Order, op *outbox.Op) []outbox.Event {
 		op.State = outbox.OpInFlight
 		op.Attempts++
 		return nil
-	})
-	if err != nil {
-		f.opts.Log.Error("marking an operation in flight failed", "out_order_no", o.OutOrderNo, "error", err)
-		f.pause(0)
-		return false
-	}
-	if !applied {
-		return false // the order changed under us: nothing leaves unmarked
+	}) {
+		return false // changed under us, or not recorded: nothing leaves unmarked
 	}
 	cctx, cancel := f.callCtx(ctx)
 	defer cancel()
-	var result any
-	switch op.Kind {
-	case outbox.OpCreate:
-		var r wxpay.CreateRequest
-		if err := json.Unmarshal(body, &r); err != nil {
-			return f.fail(o.OutOrderNo, i, op.Kind, "BAD_RECORD", "the queued create cannot be read: "+err.Error())
-		}
-		result, err = f.opts.WeChat.Create(cctx, r)
-	case outbox.OpComplete:
-		var r wxpay.CompleteRequest
-		if err := json.Unmarshal(body, &r); err != nil {
-			return f.fail(o.OutOrderNo, i, op.Kind, "BAD_RECORD", "the queued complete cannot be read: "+err.Error())
-		}
-		r.OutOrderNo = o.OutOrderNo
-		result, err = f.opts.WeChat.Complete(cctx, r)
-	case outbox.OpCancel:
-		var r wxpay.CancelRequest
-		if err := json.Unmarshal(body, &r); err != nil {
-			return f.fail(o.OutOrderNo, i, op.Kind, "BAD_RECORD", "the queued cancel cannot be read: "+err.Error())
-		}
-		r.OutOrderNo = o.OutOrderNo
-		result, err = f.opts.WeChat.Cancel(cctx, r)
-	default:
-		return f.fail(o.OutOrderNo, i, op.Kind, "BAD_RECORD", fmt.Sprintf("unknown operation %q", op.Kind))
-	}
+	result, err := Call(cctx, f.opts.WeChat, o.OutOrderNo, op.Kind, body)
 	if ctx.Err() != nil && err != nil {
 		return false // shutting down: the op stays in flight and is reconciled next time
 	}
-	return f.settle(ctx, o.OutOrderNo, i, op.Kind, result, err)
+	if be, ok := err.(badRecordError); ok {
+		return f.fail(o.OutOrderNo, i, op.Kind, "BAD_RECORD", be.Error())
+	}
+	f.Observe(err)
+	v := AfterSend(op.Kind, err)
+	if v.Action == Check {
+		q, qerr := f.query(ctx, o.OutOrderNo, op.Body)
+		if ctx.Err() != nil {
+			return false
+		}
+		v = AfterCheck(op.Kind, op.Body, true, err, q, qerr)
+		if v.Action == Applied {
+			result = q
+		}
+		if v.Action == Reconcile {
+			err = fmt.Errorf("%v; the query to check it got: %v", err, qerr)
+		}
+	}
+	return f.settle(o.OutOrderNo, i, op.Kind, v, result, err)
+}
+
+// badRecordError is a queued body that cannot be read.
+type badRecordError struct{ err error }
+
+func (e badRecordError) Error() string {
+	return "the queued operation cannot be read: " + e.err.Error()
+}
+
+// Call sends one operation, its body as stored, to WeChat Pay.
+func Call(ctx context.Context, wx WeChatPay, no string, kind outbox.OpKind, body json.RawMessage) (any, error) {
+	switch kind {
+	case outbox.OpCreate:
+		var r wxpay.CreateRequest
+		if err := json.Unmarshal(body, &r); err != nil {
+			return nil, badRecordError{err}
+		}
+		return wx.Create(ctx, r)
+	case outbox.OpComplete:
+		var r wxpay.CompleteRequest
+		if err := json.Unmarshal(body, &r); err != nil {
+			return nil, badRecordError{err}
+		}
+		r.OutOrderNo = no
+		return wx.Complete(ctx, r)
+	case outbox.OpCancel:
+		var r wxpay.CancelRequest
+		if err := json.Unmarshal(body, &r); err != nil {
+			return nil, badRecordError{err}
+		}
+		r.OutOrderNo = no
+		return wx.Cancel(ctx, r)
+	}
+	return nil, badRecordError{fmt.Errorf("unknown operation %q", kind)}
+}
+
+// settle records a verdict on operation i. It reports whether to go on
+// with the order's next operation.
+func (f *Forwarder) settle(no string, i int, kind outbox.OpKind, v Verdict, result any, err error) bool {
+	switch v.Action {
+	case Applied:
+		return f.done(no, i, kind, result)
+	case Resend:
+		f.note(no, i, kind, err.Error(), true)
+		if wxpay.ClassOf(err) != wxpay.Network { // Observe set the backoff for that one
+			f.pause(v.RetryAfter)
+		}
+	case Reconcile:
+		f.note(no, i, kind, fmt.Sprint(err), false)
+		if wxpay.ClassOf(err) != wxpay.Network {
+			f.pause(v.RetryAfter)
+		}
+	case Refuse:
+		return f.fail(no, i, kind, v.Code, v.Message)
+	default:
+		f.opts.Log.Error("no rule for this answer", "out_order_no", no, "op", kind, "action", v.Action)
+		f.pause(0)
+	}
+	return false
 }
 
 // withFinishTicket returns the complete's body with finish_ticket filled
@@ -114,112 +160,30 @@ func (f *Forwarder) withFinishTicket(ctx context.Context, o *outbox.Order, i int
 	if r.FinishTicket != "" {
 		return o.Ops[i].Body, true
 	}
-	cctx, cancel := f.callCtx(ctx)
-	defer cancel()
-	q, err := f.opts.WeChat.Query(cctx, wxpay.QueryRequest{OutOrderNo: o.OutOrderNo, AppID: r.AppID, ServiceID: r.ServiceID})
+	q, err := f.query(ctx, o.OutOrderNo, o.Ops[i].Body)
 	if err != nil {
 		if ctx.Err() == nil {
-			f.queryFailed(o.OutOrderNo, i, outbox.OpComplete, err)
+			f.settle(o.OutOrderNo, i, outbox.OpComplete, queryFailed(err, "the query before sending"), nil,
+				fmt.Errorf("query before sending: %w", err))
 		}
 		return nil, false
 	}
-	f.Observe(nil)
 	r.FinishTicket = q.FinishTicket
 	b, _ := json.Marshal(r)
 	return b, true
 }
 
-// settle records what came of sending operation i.
-func (f *Forwarder) settle(ctx context.Context, no string, i int, kind outbox.OpKind, result any, err error) bool {
-	if err == nil {
-		f.Observe(nil)
-		return f.done(no, i, kind, result)
-	}
-	var we *wxpay.Error
-	if !errors.As(err, &we) {
-		f.opts.Log.Error("sending failed", "out_order_no", no, "op", kind, "error", err)
-		return false
-	}
-	f.Observe(err)
-	switch {
-	case we.Class == wxpay.Network && !we.ReachedServer:
-		f.note(no, i, kind, we.Error(), true) // it never arrived; Observe set the backoff
-		return false
-	case we.Class == wxpay.RateLimited:
-		f.note(no, i, kind, we.Error(), true) // refused unprocessed: send again later
-		f.pause(we.RetryAfter)
-		return false
-	case we.Ambiguous():
-		// It may have been applied (no answer, a system error, an answer
-		// that does not verify): keep it in flight, to be reconciled.
-		f.note(no, i, kind, we.Error(), false)
-		if we.Class != wxpay.Network {
-			f.pause(0)
-		}
-		return false
-	case we.Class == wxpay.Invalid && kind != outbox.OpCreate:
-		// Refused: perhaps because an earlier attempt, whose answer was
-		// lost, already applied it. WeChat Pay's order says; without its
-		// word, wait and ask again rather than call it failed.
-		q, qerr := f.queryQuietly(ctx, no, kind)
-		switch {
-		case qerr == nil:
-			o, _ := f.opts.Store.Get(no)
-			if o != nil && i < len(o.Ops) && AlreadyApplied(q, kind, o.Ops[i].Body) {
-				return f.done(no, i, kind, q)
-			}
-		case wxpay.ClassOf(qerr) != wxpay.NotFound:
-			f.Observe(qerr)
-			f.note(no, i, kind, we.Error()+"; the query to check it got: "+qerr.Error(), false)
-			f.pause(0)
-			return false
-		}
-		return f.fail(no, i, kind, we.Code, we.Error())
-	default:
-		return f.fail(no, i, kind, we.Code, we.Error())
-	}
-}
-
-// queryQuietly reads WeChat Pay's order for a decision.
-func (f *Forwarder) queryQuietly(ctx context.Context, no string, kind outbox.OpKind) (*wxpay.Order, error) {
-	o, err := f.opts.Store.Get(no)
-	if err != nil {
-		return nil, err
-	}
-	if o == nil {
-		return nil, errors.New("the order left the outbox")
-	}
-	var body json.RawMessage
-	for _, op := range o.Ops {
-		if op.Kind == kind {
-			body = op.Body
-		}
-	}
+// query reads WeChat Pay's order, with the ids of body, and tells the
+// network state what came of it.
+func (f *Forwarder) query(ctx context.Context, no string, body json.RawMessage) (*wxpay.Order, error) {
 	app, svc := idsOf(body)
-	ctx, cancel := f.callCtx(ctx)
+	cctx, cancel := f.callCtx(ctx)
 	defer cancel()
-	return f.opts.WeChat.Query(ctx, wxpay.QueryRequest{OutOrderNo: no, AppID: app, ServiceID: svc})
-}
-
-// queryFailed handles a failed query made on behalf of operation i. A
-// query WeChat Pay refuses for good (the service or app is not the
-// merchant's) says the operation, made with the same ids, would be refused
-// too: the order fails with that code. Anything else waits.
-func (f *Forwarder) queryFailed(no string, i int, kind outbox.OpKind, err error) bool {
-	var we *wxpay.Error
-	if !errors.As(err, &we) {
-		return false
-	}
-	if !we.Retryable() && !we.Ambiguous() {
+	q, err := f.opts.WeChat.Query(cctx, wxpay.QueryRequest{OutOrderNo: no, AppID: app, ServiceID: svc})
+	if ctx.Err() == nil {
 		f.Observe(err)
-		return f.fail(no, i, kind, we.Code, "WeChat Pay refused the query for this order: "+we.Error())
 	}
-	f.Observe(err)
-	if we.Class != wxpay.Network { // Observe set the backoff for that one
-		f.pause(we.RetryAfter)
-	}
-	f.note(no, i, kind, "query before sending: "+we.Error(), false)
-	return false
+	return q, err
 }
 
 // pause holds every attempt back: Retry-After when WeChat Pay gave one,
@@ -238,74 +202,46 @@ func (f *Forwarder) pause(retryAfter time.Duration) {
 	}
 }
 
+// storeFailed logs a failed read or write of the outbox and holds every
+// attempt back: a failing disk (full, read-only) is not retried in a tight
+// loop, and nothing is sent that could not be recorded.
+func (f *Forwarder) storeFailed(what, no string, err error) {
+	f.opts.Log.Error(what+" failed", "out_order_no", no, "error", err)
+	f.pause(0)
+}
+
 // reconcile settles an operation whose outcome is unknown by asking WeChat
 // Pay for the order before anything is sent again.
 func (f *Forwarder) reconcile(ctx context.Context, o *outbox.Order, i int) bool {
 	op := o.Ops[i]
-	app, svc := idsOf(op.Body)
-	cctx, cancel := f.callCtx(ctx)
-	q, err := f.opts.WeChat.Query(cctx, wxpay.QueryRequest{OutOrderNo: o.OutOrderNo, AppID: app, ServiceID: svc})
-	cancel()
+	q, err := f.query(ctx, o.OutOrderNo, op.Body)
 	if ctx.Err() != nil {
 		return false
 	}
-	notFound := wxpay.ClassOf(err) == wxpay.NotFound
-	if err != nil && !notFound {
-		return f.queryFailed(o.OutOrderNo, i, op.Kind, err)
-	}
-	f.Observe(nil)
-	switch op.Kind {
-	case outbox.OpCreate:
-		switch {
-		case notFound && o.ReconcileOnly:
-			return f.notCreated(o.OutOrderNo)
-		case notFound && f.opts.Now().Sub(o.AgeFrom()) > f.opts.MaxAge:
-			return f.fail(o.OutOrderNo, i, op.Kind, CodeExpiredOffline, fmt.Sprintf("WeChat Pay has no such order, and it is older than %v: not sent again", f.opts.MaxAge))
-		case notFound:
-			return f.send(ctx, o, i) // it never arrived: sending it now is its first arrival
-		}
-		if o.ReconcileOnly {
-			return f.done(o.OutOrderNo, i, op.Kind, q) // it exists; never sent again
-		}
+	tooOld := f.opts.Now().Sub(o.AgeFrom()) > f.opts.MaxAge
+	v := AfterQuery(op.Kind, op.Body, o.ReconcileOnly, tooOld, q, err)
+	switch {
+	case v.Action == Send:
+		return f.send(ctx, o, i)
+	case v.Action == Refuse && v.Code == CodeNotCreated:
+		return f.notCreated(o.OutOrderNo)
+	case v.Action == Applied && op.Kind == outbox.OpCreate && !o.ReconcileOnly:
 		// It exists. The same create again is answered with the same order
 		// (out_order_no is the idempotency key) and gives back its package.
-		var r wxpay.CreateRequest
-		if json.Unmarshal(op.Body, &r) == nil {
-			cctx, cancel := f.callCtx(ctx)
-			resp, err := f.opts.WeChat.Create(cctx, r)
-			cancel()
-			if err == nil {
-				return f.done(o.OutOrderNo, i, op.Kind, resp)
-			}
-			if ctx.Err() != nil {
-				return false
-			}
+		cctx, cancel := f.callCtx(ctx)
+		resp, cerr := Call(cctx, f.opts.WeChat, o.OutOrderNo, op.Kind, op.Body)
+		cancel()
+		if cerr == nil {
+			return f.done(o.OutOrderNo, i, op.Kind, resp)
+		}
+		if ctx.Err() != nil {
+			return false
 		}
 		return f.done(o.OutOrderNo, i, op.Kind, q)
-	case outbox.OpComplete:
-		switch {
-		case notFound:
-			return f.fail(o.OutOrderNo, i, op.Kind, "ORDER_NOT_EXIST", "WeChat Pay has no such order to complete")
-		case q.State == wxpay.StateFinished || q.State == wxpay.StateUserPaid:
-			return f.done(o.OutOrderNo, i, op.Kind, q)
-		case q.State == wxpay.StateUserAccepted:
-			return f.send(ctx, o, i)
-		default:
-			return f.fail(o.OutOrderNo, i, op.Kind, "ORDER_STATE_"+q.State, "the order is "+q.State+" at WeChat Pay: it cannot be completed")
-		}
-	case outbox.OpCancel:
-		switch {
-		case notFound:
-			return f.fail(o.OutOrderNo, i, op.Kind, "ORDER_NOT_EXIST", "WeChat Pay has no such order to cancel")
-		case q.State == wxpay.StateRevoked:
-			return f.done(o.OutOrderNo, i, op.Kind, q)
-		case q.State == wxpay.StateCreated || q.State == wxpay.StateUserAccepted:
-			return f.send(ctx, o, i)
-		default:
-			return f.fail(o.OutOrderNo, i, op.Kind, "ORDER_STATE_"+q.State, "the order is "+q.State+" at WeChat Pay: it cannot be cancelled")
-		}
+	case v.Action == Reconcile:
+		err = fmt.Errorf("query to reconcile: %w", err)
 	}
-	return f.fail(o.OutOrderNo, i, op.Kind, "BAD_RECORD", fmt.Sprintf("unknown operation %q", op.Kind))
+	return f.settle(o.OutOrderNo, i, op.Kind, v, q, err)
 }
 
 // idsOf reads appid and service_id from a queued body, for queries.
@@ -319,9 +255,11 @@ func idsOf(body json.RawMessage) (appID, serviceID string) {
 }
 
 // modifyOp changes operation i of an order if it is still the operation
-// this forwarder holds; events come from fn.
-func (f *Forwarder) modifyOp(no string, i int, kind outbox.OpKind, fn func(o *outbox.Order, op *outbox.Op) []outbox.Event) (applied bool, err error) {
-	_, err = f.opts.Store.Modify(no, func(o *outbox.Order) (*outbox.Order, []outbox.Event, error) {
+// this forwarder holds; events come from fn. It reports whether the change
+// was recorded; a store that failed is logged and backs every attempt off.
+func (f *Forwarder) modifyOp(no string, i int, kind outbox.OpKind, what string, fn func(o *outbox.Order, op *outbox.Op) []outbox.Event) bool {
+	applied := false
+	_, err := f.opts.Store.Modify(no, func(o *outbox.Order) (*outbox.Order, []outbox.Event, error) {
 		applied = false
 		if o == nil || i >= len(o.Ops) || o.Ops[i].Kind != kind || o.Ops[i].State == outbox.OpDone || o.Failure != nil {
 			return nil, nil, outbox.ErrNoChange // changed under us (dropped, retried): leave it
@@ -329,12 +267,16 @@ func (f *Forwarder) modifyOp(no string, i int, kind outbox.OpKind, fn func(o *ou
 		applied = true
 		return o, fn(o, &o.Ops[i]), nil
 	})
-	return applied && err == nil, err
+	if err != nil {
+		f.storeFailed(what, no, err)
+		return false
+	}
+	return applied
 }
 
 func (f *Forwarder) done(no string, i int, kind outbox.OpKind, result any) bool {
 	now := f.opts.Now()
-	_, err := f.modifyOp(no, i, kind, func(o *outbox.Order, op *outbox.Op) []outbox.Event {
+	ok := f.modifyOp(no, i, kind, "recording a sent operation", func(o *outbox.Order, op *outbox.Op) []outbox.Event {
 		op.State, op.DoneAt, op.Result, op.LastError = outbox.OpDone, now, resultJSON(result), ""
 		ev := outbox.Event{Type: outbox.EventOperationSubmitted, Op: kind}
 		if kind == outbox.OpCreate {
@@ -348,27 +290,22 @@ func (f *Forwarder) done(no string, i int, kind outbox.OpKind, result any) bool 
 		}
 		return []outbox.Event{ev}
 	})
-	if err != nil {
-		f.opts.Log.Error("recording a sent operation failed", "out_order_no", no, "op", kind, "error", err)
-		return false
+	if ok {
+		f.opts.Log.Debug("queued operation submitted", "out_order_no", no, "op", kind)
 	}
-	f.opts.Log.Debug("queued operation submitted", "out_order_no", no, "op", kind)
-	return true
+	return ok
 }
 
 // note records an attempt's error; back to pending only when it surely
 // did not arrive.
 func (f *Forwarder) note(no string, i int, kind outbox.OpKind, errText string, notArrived bool) {
-	_, err := f.modifyOp(no, i, kind, func(o *outbox.Order, op *outbox.Op) []outbox.Event {
+	f.modifyOp(no, i, kind, "recording an attempt", func(o *outbox.Order, op *outbox.Op) []outbox.Event {
 		op.LastError = errText
 		if notArrived {
 			op.State = outbox.OpPending
 		}
 		return nil
 	})
-	if err != nil {
-		f.opts.Log.Error("recording an attempt failed", "out_order_no", no, "error", err)
-	}
 }
 
 // notCreated settles a reconcile-only order WeChat Pay does not have: the
@@ -383,7 +320,7 @@ func (f *Forwarder) notCreated(no string) bool {
 			Message: "WeChat Pay has no such order: it was not created (the host was told it was not queued)"}}, nil
 	})
 	if err != nil {
-		f.opts.Log.Error("settling a reconcile-only order failed", "out_order_no", no, "error", err)
+		f.storeFailed("settling a reconcile-only order", no, err)
 	}
 	return false
 }
@@ -391,14 +328,12 @@ func (f *Forwarder) notCreated(no string) bool {
 // fail moves the order to the failed list with WeChat Pay's code.
 func (f *Forwarder) fail(no string, i int, kind outbox.OpKind, code, msg string) bool {
 	now := f.opts.Now()
-	_, err := f.modifyOp(no, i, kind, func(o *outbox.Order, op *outbox.Op) []outbox.Event {
+	if f.modifyOp(no, i, kind, "recording a failure", func(o *outbox.Order, op *outbox.Op) []outbox.Event {
 		op.State, op.LastError = outbox.OpFailed, msg
 		o.Failure = &outbox.Failure{Code: code, Message: msg, Op: kind, At: now}
 		return []outbox.Event{{Type: outbox.EventOrderFailed, Op: kind, Code: code, Message: msg}}
-	})
-	if err != nil {
-		f.opts.Log.Error("recording a failure failed", "out_order_no", no, "error", err)
+	}) {
+		f.opts.Log.Warn("queued operation failed", "out_order_no", no, "op", kind, "code", code)
 	}
-	f.opts.Log.Warn("queued operation failed", "out_order_no", no, "op", kind, "code", code)
 	return false
 }
