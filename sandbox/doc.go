@@ -96,8 +96,15 @@
 //   - Limits not in the shared notes, taken from the sibling Pay Score API:
 //     fee_name at most 20 characters and required in a fee, fee_amount
 //     required in a fee, fee_desc and discount_desc at most 30, discount_name
-//     required, locations at most 50, attach at most 256, openid at most 128.
+//     required, locations at most 50, attach at most 256, openid at most 128,
+//     appid and service_id at most 32 (string(32) there).
 //     Integers above 10^13 are rejected as too large. Unknown fields are ignored.
+//   - Sizes: at most 100 fees (the design notes' corrections, "likely": a
+//     2019 integration copying the official tables). finish_ticket at most
+//     1024 characters is an assumption guarding memory, not a WeChat Pay rule:
+//     no source states its length. The client (plugin/wxpay) refuses the same
+//     before sending or queueing, and never sends a body over MaxBodyBytes.
+//     An error's detail.value echoes at most 256 bytes of the value.
 //   - Times are yyyyMMdd or yyyyMMddHHmmss in China Standard Time (+08:00)
 //     and must be real calendar dates; the sandbox writes times it sets
 //     (real_service_start_time on accept, real_service_end_time on complete

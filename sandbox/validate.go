@@ -34,13 +34,22 @@ func newError(status int, code, msg string) *apiError {
 	return &apiError{status: status, Code: code, Message: msg}
 }
 
+// maxEcho bounds a value echoed in an error's detail: an answer that
+// quotes a huge value could pass the client's bound on an answer's size.
+const maxEcho = 256
+
 // paramError is 400 PARAM_ERROR about one field. field is a JSON pointer.
 func paramError(location, field string, value any, issue string) *apiError {
-	if raw, ok := value.(json.RawMessage); ok {
-		if len(raw) > 256 { // do not echo huge values back
+	switch v := value.(type) {
+	case json.RawMessage:
+		if len(v) > maxEcho {
 			value = nil
 		} else {
-			value = string(raw)
+			value = string(v)
+		}
+	case string:
+		if len(v) > maxEcho {
+			value = nil
 		}
 	}
 	return &apiError{
@@ -88,6 +97,17 @@ func parseWechatTime(s string) (time.Time, bool) {
 }
 
 func formatWechatTime(t time.Time) string { return t.In(cst).Format("20060102150405") }
+
+// Sizes. Those the smart-retail pages do not state come from the sibling
+// Pay Score API (appid, service_id) or the design notes' corrections (fees);
+// maxFinishTicket is an assumption guarding memory, not a WeChat Pay rule.
+// The client (plugin/wxpay) uses the same numbers; a test checks they agree.
+const (
+	maxAppID        = 32
+	maxServiceID    = 32
+	maxFees         = 100
+	maxFinishTicket = 1024
+)
 
 // maxAmount bounds integers so that sums over a 1 MiB body cannot overflow int64.
 const maxAmount = 1e13
@@ -139,6 +159,23 @@ func (o object) str(name string) (string, bool, *apiError) {
 		return "", false, paramError(locBody, o.path(name), r, "must be a string")
 	}
 	return s, s != "", nil
+}
+
+// ids reads the required appid and service_id, each of bounded length.
+func (o object) ids() (appID, serviceID string, err *apiError) {
+	if appID, err = o.required("appid"); err != nil {
+		return "", "", err
+	}
+	if appID, err = o.maxRunes("appid", maxAppID); err != nil {
+		return "", "", err
+	}
+	if serviceID, err = o.required("service_id"); err != nil {
+		return "", "", err
+	}
+	if serviceID, err = o.maxRunes("service_id", maxServiceID); err != nil {
+		return "", "", err
+	}
+	return appID, serviceID, nil
 }
 
 func (o object) required(name string) (string, *apiError) {
@@ -240,7 +277,7 @@ func (o object) objects(name string, max int) ([]object, *apiError) {
 }
 
 func parseFees(o object) ([]Fee, *apiError) {
-	items, err := o.objects("fees", 0)
+	items, err := o.objects("fees", maxFees)
 	if err != nil {
 		return nil, err
 	}
@@ -331,10 +368,7 @@ func parseCreate(body []byte) (*createRequest, *apiError) {
 		return nil, err
 	}
 	c := &createRequest{NeedUserConfirm: true}
-	if c.AppID, err = o.required("appid"); err != nil {
-		return nil, err
-	}
-	if c.ServiceID, err = o.required("service_id"); err != nil {
+	if c.AppID, c.ServiceID, err = o.ids(); err != nil {
 		return nil, err
 	}
 	if c.OutOrderNo, err = o.required("out_order_no"); err != nil {
@@ -405,10 +439,7 @@ func parseComplete(body []byte) (*completeRequest, *apiError) {
 		return nil, err
 	}
 	c := &completeRequest{}
-	if c.AppID, err = o.required("appid"); err != nil {
-		return nil, err
-	}
-	if c.ServiceID, err = o.required("service_id"); err != nil {
+	if c.AppID, c.ServiceID, err = o.ids(); err != nil {
 		return nil, err
 	}
 	ft, ok, err := o.amount("finish_type")
@@ -467,7 +498,7 @@ func parseComplete(body []byte) (*completeRequest, *apiError) {
 		}
 		c.TotalAmount = sum
 	}
-	if c.FinishTicket, _, err = o.str("finish_ticket"); err != nil {
+	if c.FinishTicket, err = o.maxRunes("finish_ticket", maxFinishTicket); err != nil {
 		return nil, err
 	}
 	if c.ProfitSharing, _, err = o.boolean("profit_sharing"); err != nil {
@@ -486,10 +517,7 @@ func parseCancel(body []byte) (*cancelRequest, *apiError) {
 		return nil, err
 	}
 	c := &cancelRequest{}
-	if c.AppID, err = o.required("appid"); err != nil {
-		return nil, err
-	}
-	if c.ServiceID, err = o.required("service_id"); err != nil {
+	if c.AppID, c.ServiceID, err = o.ids(); err != nil {
 		return nil, err
 	}
 	if c.Reason, err = o.required("reason"); err != nil {

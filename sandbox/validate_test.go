@@ -300,3 +300,104 @@ func TestWechatTime(t *testing.T) {
 		t.Fatalf("times are China Standard Time: %v", tm.UTC())
 	}
 }
+
+// Sizes: every string and list the client bounds, the sandbox bounds the
+// same (plugin/wxpay checks the two agree), and an error never echoes a
+// long value.
+func TestSizes(t *testing.T) {
+	srv := startServer(t, Options{})
+	c := srv.Credentials
+	cl := pubKeyClient(t, c)
+	fees := func(n int) []any {
+		var out []any
+		for i := 0; i < n; i++ {
+			out = append(out, map[string]any{"fee_name": "x", "fee_amount": 1})
+		}
+		return out
+	}
+	refused := func(t *testing.T, path string, b map[string]any, field string) map[string]any {
+		t.Helper()
+		_, err := cl.Post(context.Background(), ordersURL(srv)+path, b)
+		e := apiErr(t, err, 400, "PARAM_ERROR")
+		d := detailOf(t, e)
+		if d["field"] != field {
+			t.Errorf("detail %v, want field %s", d, field)
+		}
+		return d
+	}
+	creates := []struct {
+		name  string
+		set   map[string]any
+		field string
+	}{
+		{"appid 33", map[string]any{"appid": strings.Repeat("w", 33)}, "/appid"},
+		{"service_id 33", map[string]any{"service_id": strings.Repeat("5", 33)}, "/service_id"},
+		{"101 fees", map[string]any{"fees": fees(101)}, "/fees"},
+	}
+	for i, tc := range creates {
+		t.Run("create "+tc.name, func(t *testing.T) {
+			b := createBody(c, "sz-"+string(rune('a'+i)))
+			for k, v := range tc.set {
+				b[k] = v
+			}
+			refused(t, "", b, tc.field)
+		})
+	}
+	t.Run("create 100 fees", func(t *testing.T) {
+		b := createBody(c, "sz-ok")
+		b["fees"] = fees(100)
+		if _, err := cl.Post(context.Background(), ordersURL(srv), b); err != nil {
+			t.Fatal(err)
+		}
+	})
+	t.Run("long values are not echoed", func(t *testing.T) {
+		for _, f := range []string{"service_start_time", "attach", "service_introduction"} {
+			b := createBody(c, "sz-echo")
+			b[f] = strings.Repeat("9", 300)
+			if d := refused(t, "", b, "/"+f); d["value"] != nil {
+				t.Errorf("%s: the answer echoes the value", f)
+			}
+		}
+		b := createBody(c, "sz-echo")
+		b["attach"] = strings.Repeat("9", 257)
+		b["service_start_time"] = "2026-11-26"
+		if d := refused(t, "", b, "/service_start_time"); d["value"] != "2026-11-26" {
+			t.Errorf("a short value is still echoed: %v", d)
+		}
+	})
+
+	sdkCreate(t, cl, srv, "sz-done")
+	if err := srv.Sandbox.Accept("sz-done"); err != nil {
+		t.Fatal(err)
+	}
+	completes := []struct {
+		name  string
+		set   map[string]any
+		field string
+	}{
+		{"appid 33", map[string]any{"appid": strings.Repeat("w", 33)}, "/appid"},
+		{"service_id 33", map[string]any{"service_id": strings.Repeat("5", 33)}, "/service_id"},
+		{"101 fees", map[string]any{"fees": fees(101), "total_amount": nil, "discounts": nil}, "/fees"},
+		{"finish_ticket 1025", map[string]any{"finish_ticket": strings.Repeat("t", 1025)}, "/finish_ticket"},
+	}
+	for _, tc := range completes {
+		t.Run("complete "+tc.name, func(t *testing.T) {
+			b := completeBody(c)
+			for k, v := range tc.set {
+				if v == nil {
+					delete(b, k)
+				} else {
+					b[k] = v
+				}
+			}
+			refused(t, "/sz-done/complete", b, tc.field)
+		})
+	}
+	for _, f := range []string{"appid", "service_id"} {
+		t.Run("cancel "+f+" 33", func(t *testing.T) {
+			b := map[string]any{"appid": c.AppID, "service_id": c.ServiceID, "reason": "r"}
+			b[f] = strings.Repeat("5", 33)
+			refused(t, "/sz-done/cancel", b, "/"+f)
+		})
+	}
+}

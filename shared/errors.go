@@ -2,15 +2,18 @@ package shared
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/protoadapt"
 	"google.golang.org/protobuf/types/known/durationpb"
 )
@@ -87,19 +90,63 @@ type Error struct {
 	Code codes.Code
 }
 
+// MaxListedViolations is how many violations an error lists, in its text
+// and on the wire; the rest are counted in one more (MoreViolations), so an
+// error stays small however many rules a request broke.
+const MaxListedViolations = 20
+
+// MoreViolations is the description of the violation that ends a cut list:
+// its field is the first violation left out, n counts all left out. The
+// plugin's WeChat Pay client words its own the same, so a list cut there
+// and again here still counts right.
+func MoreViolations(n int) string {
+	return fmt.Sprintf("... and %d more violations from here on, not listed", n)
+}
+
+// moreOf reads the count of a MoreViolations description.
+func moreOf(v FieldViolation) (int, bool) {
+	var n int
+	if _, err := fmt.Sscanf(v.Description, "... and %d more violations", &n); err != nil || n < 0 {
+		return 0, false
+	}
+	return n, true
+}
+
+// listViolations is vs with at most max violations listed and, when some
+// are left out, one more that counts them (a count vs already ended with
+// included).
+func listViolations(vs []FieldViolation, max int) []FieldViolation {
+	named, counted := vs, 0
+	if n := len(vs); n > 0 {
+		if m, ok := moreOf(vs[n-1]); ok {
+			named, counted = vs[:n-1], m
+		}
+	}
+	if len(named) <= max {
+		return vs
+	}
+	out := make([]FieldViolation, max, max+1)
+	copy(out, named[:max])
+	return append(out, FieldViolation{Field: named[max].Field, Description: MoreViolations(len(named) - max + counted)})
+}
+
 func (e *Error) Error() string {
 	var b strings.Builder
 	b.WriteString(e.Message)
 	if e.WeChatPay != nil && e.WeChatPay.Code != "" && !strings.Contains(e.Message, e.WeChatPay.Code) {
 		fmt.Fprintf(&b, " (WeChat Pay %s)", e.WeChatPay.Code)
 	}
-	for i, v := range e.Violations {
+	for i, v := range listViolations(e.Violations, MaxListedViolations) {
 		if i == 0 {
 			b.WriteString(":")
 		} else {
 			b.WriteString(";")
 		}
-		fmt.Fprintf(&b, " %s %s", v.Field, v.Description)
+		if v.Field == "" {
+			fmt.Fprintf(&b, " %s", v.Description)
+		} else {
+			fmt.Fprintf(&b, " %s %s", v.Field, v.Description)
+		}
 	}
 	return b.String()
 }
@@ -134,8 +181,90 @@ func (e *Error) GRPCCode() codes.Code {
 	}
 }
 
-// GRPCStatus makes *Error a gRPC status error with details; grpc-go calls it.
+// maxStatusBytes bounds what an error adds to the gRPC trailer: its text
+// (grpc-message, percent-encoded) and its details (grpc-status-details-bin:
+// the google.rpc.Status, text included, in base64). gRPC in C and Java, and
+// soon in Go, refuses header lists over 8 KiB by default; a trailer over
+// what the peer takes dropped the connection and every call on it.
+const maxStatusBytes = 6 << 10
+
+// Bounds on each text of an error on the wire, before maxStatusBytes.
+const (
+	maxTextBytes        = 1024 // the message, WeChat Pay's message
+	maxFieldBytes       = 200
+	maxDescriptionBytes = 300
+	maxTokenBytes       = 128 // out_order_no, reason, request id: short when valid
+	minTextBytes        = 256 // what every text is cut to if the rest did not suffice
+)
+
+// clip cuts s to at most n bytes, on a character boundary, marking the cut.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	cut := n - len("...")
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "..."
+}
+
+// clipped is a copy of e with at most MaxListedViolations violations listed
+// and its texts cut: the long ones to text bytes, the others shorter.
+func (e *Error) clipped(text int) *Error {
+	c := *e
+	c.Message = clip(e.Message, text)
+	c.OutOrderNo = clip(e.OutOrderNo, maxTokenBytes)
+	c.Reason = clip(e.Reason, maxTokenBytes)
+	if w := e.WeChatPay; w != nil {
+		c.WeChatPay = &WeChatPayAnswer{Code: clip(w.Code, maxTokenBytes), Message: clip(w.Message, text),
+			HTTPStatus: w.HTTPStatus, RequestID: clip(w.RequestID, maxTokenBytes)}
+	}
+	listed := listViolations(e.Violations, MaxListedViolations)
+	c.Violations = make([]FieldViolation, len(listed))
+	for i, v := range listed {
+		c.Violations[i] = FieldViolation{Field: clip(v.Field, min(maxFieldBytes, text)), Description: v.Description}
+		if _, more := moreOf(v); !more {
+			c.Violations[i].Description = clip(v.Description, min(maxDescriptionBytes, text))
+		}
+	}
+	return &c
+}
+
+// trailerBytes is what st adds to the trailer, encoded as gRPC sends it.
+func trailerBytes(st *status.Status) int {
+	n := 0
+	for _, c := range []byte(st.Message()) {
+		if c < ' ' || c > '~' || c == '%' {
+			n += 3 // percent-encoded
+		} else {
+			n++
+		}
+	}
+	return n + base64.StdEncoding.EncodedLen(proto.Size(st.Proto()))
+}
+
+// GRPCStatus makes *Error a gRPC status error with details; grpc-go calls
+// it. Whatever e holds, the status stays within maxStatusBytes: texts are
+// cut, and violations are listed only as far as they fit, the rest counted.
 func (e *Error) GRPCStatus() *status.Status {
+	var st *status.Status
+	// Long texts first, as many violations as fit; if none do, short texts.
+	for _, text := range []int{maxTextBytes, minTextBytes} {
+		c := e.clipped(text)
+		all := c.Violations
+		for keep := MaxListedViolations; keep >= 0; keep-- {
+			c.Violations = listViolations(all, keep)
+			if st = c.status(); trailerBytes(st) <= maxStatusBytes {
+				return st
+			}
+		}
+	}
+	return st // not reached: short texts and a count fit
+}
+
+// status is e as a gRPC status with details, unbounded: see GRPCStatus.
+func (e *Error) status() *status.Status {
 	st := status.New(e.GRPCCode(), e.Error())
 	meta := map[string]string{"message": e.Message}
 	if e.ReachedServer {
@@ -214,6 +343,13 @@ func FromStatus(err error) error {
 	// Without our details the status did not come from the plugin's code:
 	// the process died, the connection broke, or the deadline passed.
 	e := &Error{Code: st.Code(), Message: st.Message(), Class: ClassInternal}
+	if st.Code() == codes.ResourceExhausted && len(st.Details()) == 0 {
+		// gRPC's own refusal of a message over its size limit, by the host
+		// before sending or by the plugin on receipt: the request must change.
+		e.Class = ClassInvalid
+		e.Message = fmt.Sprintf("the request or its answer is too large for gRPC between host and plugin (requests up to %d bytes, answers up to %d): %s",
+			MaxRequestBytes, MaxAnswerBytes, st.Message())
+	}
 	for _, d := range st.Details() {
 		switch d := d.(type) {
 		case *errdetails.ErrorInfo:

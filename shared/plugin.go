@@ -28,9 +28,18 @@ var Handshake = goplugin.HandshakeConfig{
 // PluginName is the name of the one plugin in each set.
 const PluginName = "orders"
 
-// MaxMessageBytes is the gRPC message limit on both sides: above gRPC's
-// default 4 MiB, so a large query answer or event batch never fails.
-const MaxMessageBytes = 16 << 20
+// MaxRequestBytes bounds a message from host to plugin: the plugin refuses
+// a larger one on receipt, without holding it, and a Go host refuses to send
+// it (RESOURCE_EXHAUSTED, class INVALID). The largest valid request (a
+// complete with 100 fees, 5 discounts and every text at its bound in 4-byte
+// characters) is 27 KB (e2e TestLargestValidRequestsPass); a config names
+// files, not their contents. With 16 MiB here, six 15 MiB creates at once
+// took the plugin to 850 MiB.
+const MaxRequestBytes = 256 << 10
+
+// MaxAnswerBytes bounds a message from plugin to host: above gRPC's default
+// 4 MiB, so a ListQueue of many orders or a large query answer never fails.
+const MaxAnswerBytes = 16 << 20
 
 // Orders is protocol version 1 as a Go interface: the plugin implements it,
 // the host calls it. Messages are the proto ones, so there is one set of
@@ -82,14 +91,14 @@ func VersionedPlugins(impl Orders) map[int]goplugin.PluginSet {
 // go-plugin's own.
 func GRPCServerOptions() []grpc.ServerOption {
 	return []grpc.ServerOption{
-		grpc.MaxRecvMsgSize(MaxMessageBytes),
-		grpc.MaxSendMsgSize(MaxMessageBytes),
+		grpc.MaxRecvMsgSize(MaxRequestBytes),
+		grpc.MaxSendMsgSize(MaxAnswerBytes),
 	}
 }
 
 // GRPCDialOptions are the options a Go host dials the plugin with.
 func GRPCDialOptions() []grpc.DialOption {
 	return []grpc.DialOption{
-		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(MaxMessageBytes), grpc.MaxCallSendMsgSize(MaxMessageBytes)),
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(MaxAnswerBytes), grpc.MaxCallSendMsgSize(MaxRequestBytes)),
 	}
 }

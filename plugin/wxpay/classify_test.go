@@ -111,6 +111,11 @@ func TestClassifiesAnswers(t *testing.T) {
 		{"unsigned 401", 401, `{"code":"SIGN_ERROR","message":"edge"}`, nil, "", Auth, "SIGN_ERROR", 0, false},
 		{"unsigned 429", 429, `{"code":"FREQUENCY_LIMITED","message":"edge"}`, nil, "2", RateLimited, "FREQUENCY_LIMITED", 2 * time.Second, false},
 		{"signed garbage success", 200, `not json`, platformKy, "", Transient, "", 0, true},
+		// Too large to be read: answered before the merchant is known, often
+		// unsigned, never acted on; the request must change.
+		{"unsigned 413", 413, `<html>413 Request Entity Too Large</html>`, nil, "", Invalid, "", 0, false},
+		{"unsigned 431", 431, `431 Request Header Fields Too Large`, nil, "", Invalid, "", 0, false},
+		{"signed 413", 413, `{"code":"PARAM_ERROR","message":"body too large"}`, platformKy, "", Invalid, "PARAM_ERROR", 0, false},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -299,12 +299,14 @@ func (c *Client) fromAPIError(ctx context.Context, op string, res *core.APIResul
 	}
 	// core.Client verifies only 2xx answers. Error answers are verified
 	// too, so a forged or unsigned refusal (a proxy, a captive portal)
-	// cannot make us report an order failed or absent. Only 401, 429 and
-	// 5xx may come unsigned: WeChat Pay's edge sends those before it knows
-	// the merchant, and none of them drops an order.
+	// cannot make us report an order failed or absent. Only 401, 413, 429,
+	// 431 and 5xx may come unsigned: WeChat Pay's edge sends those before it
+	// knows the merchant. 413 and 431 say the request was too large to be
+	// read at all, so it was not acted on and can never pass unchanged.
 	if res != nil && res.Response != nil {
 		signed := res.Response.Header.Get(consts.WechatPaySignature) != ""
-		mayBeUnsigned := apiErr.StatusCode == http.StatusUnauthorized || apiErr.StatusCode == http.StatusTooManyRequests || apiErr.StatusCode >= 500
+		mayBeUnsigned := apiErr.StatusCode == http.StatusUnauthorized || apiErr.StatusCode == http.StatusTooManyRequests ||
+			tooLarge(apiErr.StatusCode) || apiErr.StatusCode >= 500
 		var verr error
 		switch {
 		case signed:
@@ -330,6 +332,8 @@ func (c *Client) fromAPIError(ctx context.Context, op string, res *core.APIResul
 // classOf is the one table from WeChat Pay's answer to a class.
 func classOf(status int, code string) Class {
 	switch {
+	case tooLarge(status):
+		return Invalid // the request must change
 	case code == "SIGN_ERROR" || code == "NO_AUTH" || status == http.StatusUnauthorized:
 		return Auth
 	case code == "FREQUENCY_LIMITED" || status == http.StatusTooManyRequests:
@@ -341,6 +345,12 @@ func classOf(status int, code string) Class {
 	default:
 		return Invalid
 	}
+}
+
+// tooLarge is an HTTP answer that the request (body, or URL and headers)
+// is too large: 413 Content Too Large, 431 Request Header Fields Too Large.
+func tooLarge(status int) bool {
+	return status == http.StatusRequestEntityTooLarge || status == http.StatusRequestHeaderFieldsTooLarge
 }
 
 // retryAfter reads Retry-After as seconds or an HTTP date.

@@ -59,7 +59,8 @@ type Detail struct {
 }
 
 // Violation is one broken rule found before sending: Field is a JSON
-// pointer into the request body (/fees/0/fee_amount).
+// pointer into the request body (/fees/0/fee_amount), or "" for the body
+// as a whole.
 type Violation struct {
 	Field string
 	Issue string
@@ -80,7 +81,9 @@ type Error struct {
 	Message string
 	Detail  *Detail
 	// Violations are the rules the request broke, found before any network
-	// call. Empty when WeChat Pay itself refused the request.
+	// call. Empty when WeChat Pay itself refused the request. At most
+	// MaxListedViolations are listed; when there were more, one last
+	// violation counts them (MoreViolationsIssue), at the first left out.
 	Violations []Violation
 	// RetryAfter is WeChat Pay's Retry-After, for RateLimited (0 if absent).
 	RetryAfter time.Duration
@@ -123,7 +126,11 @@ func (e *Error) Error() string {
 		} else {
 			b.WriteString(";")
 		}
-		fmt.Fprintf(&b, " %s %s", v.Field, v.Issue)
+		if v.Field == "" {
+			fmt.Fprintf(&b, " %s", v.Issue)
+		} else {
+			fmt.Fprintf(&b, " %s %s", v.Field, v.Issue)
+		}
 	}
 	switch {
 	case e.ReachedServer:

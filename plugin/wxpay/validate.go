@@ -1,6 +1,7 @@
 package wxpay
 
 import (
+	"encoding/json"
 	"fmt"
 	"time"
 	"unicode/utf8"
@@ -15,11 +16,27 @@ const (
 	MaxReasonLen       = 50 // characters, cancel reason and cancel_reason
 	// Limits the smart-retail pages do not state, taken from the sibling
 	// Pay Score service-order API; the sandbox enforces the same.
-	MaxFeeNameLen  = 20
-	MaxDescLen     = 30 // fee_desc, discount_desc
-	MaxLocationLen = 50
-	MaxAttachLen   = 256
-	MaxOpenIDLen   = 128
+	MaxFeeNameLen   = 20
+	MaxDescLen      = 30 // fee_desc, discount_desc
+	MaxLocationLen  = 50
+	MaxAttachLen    = 256
+	MaxOpenIDLen    = 128
+	MaxAppIDLen     = 32  // appid string(32)
+	MaxServiceIDLen = 32  // service_id string(32)
+	MaxQueryIDLen   = 512 // query_id string(512); the old wiki said 64
+	// MaxFees: "at most 100" fee lines, from a 2019 integration that copies
+	// the official tables (the design notes' corrections, "likely").
+	MaxFees = 100
+	// MaxFinishTicketLen is an assumption guarding memory, not a WeChat Pay
+	// rule: no source states finish_ticket's length (the sandbox mints 32).
+	MaxFinishTicketLen = 1024
+	// MaxBodyBytes bounds the encoded JSON body: the sandbox's bound
+	// (sandbox.MaxBodyBytes), since WeChat Pay states none. Keep it no larger
+	// than the sandbox's, or a request could pass here and fail there.
+	MaxBodyBytes = 1 << 20
+	// MaxListedViolations is how many violations an error lists; the rest
+	// are counted in one more, so a refusal stays small whatever the request.
+	MaxListedViolations = 20
 	// MaxAmount (fen) keeps sums of amounts far from overflow.
 	MaxAmount           = 10_000_000_000_000
 	StartTimeOnAccept   = "OnAccept"
@@ -41,6 +58,10 @@ func ParseTime(s string) (time.Time, error) {
 	case len(timeLayoutDayAndSec):
 		layout = timeLayoutDayAndSec
 	default:
+		if len(s) > 32 {
+			// Never echo a long value: an error must stay small.
+			return time.Time{}, fmt.Errorf("want yyyyMMdd or yyyyMMddHHmmss, got %d characters", utf8.RuneCountInString(s))
+		}
 		return time.Time{}, fmt.Errorf("want yyyyMMdd or yyyyMMddHHmmss, got %q", s)
 	}
 	for i := 0; i < len(s); i++ {
@@ -79,11 +100,32 @@ func ValidOutOrderNo(s string) string {
 	return ""
 }
 
-// violations collects broken rules with their JSON pointers.
-type violations []Violation
+// violations collects broken rules with their JSON pointers: the first
+// MaxListedViolations, and how many more there were. Issues never quote a
+// long value, so what is kept is small however large the request.
+type violations struct {
+	list []Violation
+	// more counts the violations past the listed ones; firstMore is the
+	// field of the first of them.
+	more      int
+	firstMore string
+}
 
 func (v *violations) add(field, issue string) {
-	*v = append(*v, Violation{Field: field, Issue: issue})
+	if len(v.list) < MaxListedViolations {
+		v.list = append(v.list, Violation{Field: field, Issue: issue})
+		return
+	}
+	if v.more == 0 {
+		v.firstMore = field
+	}
+	v.more++
+}
+
+// MoreViolationsIssue is the issue of the last violation of a list that was
+// cut: its field is the first violation left out, n counts all left out.
+func MoreViolationsIssue(n int) string {
+	return fmt.Sprintf("... and %d more violations from here on, not listed", n)
 }
 
 func (v *violations) required(field, value string) {
@@ -92,6 +134,8 @@ func (v *violations) required(field, value string) {
 	}
 }
 
+// maxChars says how long a value is, never what it is: errors stay small,
+// and an openid never reaches one.
 func (v *violations) maxChars(field, value string, max int) {
 	if n := utf8.RuneCountInString(value); n > max {
 		v.add(field, fmt.Sprintf("must be at most %d characters, got %d", max, n))
@@ -126,7 +170,22 @@ func (v *violations) outOrderNo(field, value string) {
 	}
 }
 
+// body refuses a request whose encoded JSON is larger than WeChat Pay takes.
+// Called only when every field is within its bound, so it encodes little.
+func (v *violations) body(r any) {
+	b, err := json.Marshal(r)
+	switch {
+	case err != nil:
+		v.add("", "cannot be encoded as JSON: "+err.Error())
+	case len(b) > MaxBodyBytes:
+		v.add("", fmt.Sprintf("the encoded request is %d bytes, more than the %d WeChat Pay accepts", len(b), MaxBodyBytes))
+	}
+}
+
 func (v *violations) fees(fees []Fee) {
+	if len(fees) > MaxFees {
+		v.add("/fees", fmt.Sprintf("must hold at most %d fees, got %d", MaxFees, len(fees)))
+	}
 	for i, f := range fees {
 		p := fmt.Sprintf("/fees/%d", i)
 		v.required(p+"/fee_name", f.FeeName)
@@ -150,17 +209,21 @@ func (v *violations) discounts(ds []Discount) {
 	}
 }
 
-func (v violations) err(op string) error {
-	if len(v) == 0 {
+func (v *violations) err(op string) error {
+	if len(v.list) == 0 {
 		return nil
+	}
+	list := v.list
+	if v.more > 0 {
+		list = append(list, Violation{Field: v.firstMore, Issue: MoreViolationsIssue(v.more)})
 	}
 	return &Error{
 		Class:      Invalid,
 		Op:         op,
 		Code:       "PARAM_ERROR",
 		Message:    "request refused before sending",
-		Detail:     &Detail{Field: v[0].Field, Issue: v[0].Issue, Location: "body"},
-		Violations: v,
+		Detail:     &Detail{Field: list[0].Field, Issue: list[0].Issue, Location: "body"},
+		Violations: list,
 	}
 }
 
@@ -168,8 +231,10 @@ func (v violations) err(op string) error {
 func (r *CreateRequest) Validate() error {
 	var v violations
 	v.required("/appid", r.AppID)
+	v.maxChars("/appid", r.AppID, MaxAppIDLen)
 	v.outOrderNo("/out_order_no", r.OutOrderNo)
 	v.required("/service_id", r.ServiceID)
+	v.maxChars("/service_id", r.ServiceID, MaxServiceIDLen)
 	v.time("/service_start_time", r.ServiceStartTime, true)
 	v.time("/service_end_time", r.ServiceEndTime, false)
 	v.maxChars("/service_start_location", r.ServiceStartLocation, MaxLocationLen)
@@ -185,6 +250,9 @@ func (r *CreateRequest) Validate() error {
 	}
 	v.discounts(r.Discounts)
 	v.nonNegative("/risk_amount", r.RiskAmount)
+	if len(v.list) == 0 {
+		v.body(r)
+	}
 	return v.err("create")
 }
 
@@ -192,7 +260,9 @@ func (r *CreateRequest) Validate() error {
 func (r *QueryRequest) Validate() error {
 	var v violations
 	v.required("/appid", r.AppID)
+	v.maxChars("/appid", r.AppID, MaxAppIDLen)
 	v.required("/service_id", r.ServiceID)
+	v.maxChars("/service_id", r.ServiceID, MaxServiceIDLen)
 	switch {
 	case r.OutOrderNo == "" && r.QueryID == "":
 		v.add("/out_order_no", "one of out_order_no and query_id is required")
@@ -200,6 +270,8 @@ func (r *QueryRequest) Validate() error {
 		v.add("/query_id", "give out_order_no or query_id, not both")
 	case r.OutOrderNo != "":
 		v.outOrderNo("/out_order_no", r.OutOrderNo)
+	default:
+		v.maxChars("/query_id", r.QueryID, MaxQueryIDLen)
 	}
 	if err := v.err("query"); err != nil {
 		err.(*Error).Detail.Location = "query"
@@ -213,9 +285,14 @@ func (r *CancelRequest) Validate() error {
 	var v violations
 	v.outOrderNo("/out_order_no", r.OutOrderNo)
 	v.required("/appid", r.AppID)
+	v.maxChars("/appid", r.AppID, MaxAppIDLen)
 	v.required("/service_id", r.ServiceID)
+	v.maxChars("/service_id", r.ServiceID, MaxServiceIDLen)
 	v.required("/reason", r.Reason)
 	v.maxChars("/reason", r.Reason, MaxReasonLen)
+	if len(v.list) == 0 {
+		v.body(r)
+	}
 	return v.err("cancel")
 }
 
@@ -224,7 +301,9 @@ func (r *CompleteRequest) Validate() error {
 	var v violations
 	v.outOrderNo("/out_order_no", r.OutOrderNo)
 	v.required("/appid", r.AppID)
+	v.maxChars("/appid", r.AppID, MaxAppIDLen)
 	v.required("/service_id", r.ServiceID)
+	v.maxChars("/service_id", r.ServiceID, MaxServiceIDLen)
 	switch r.FinishType {
 	case FinishTypeCancel:
 		v.required("/cancel_reason", r.CancelReason)
@@ -239,6 +318,7 @@ func (r *CompleteRequest) Validate() error {
 	v.time("/real_service_start_time", r.RealServiceStartTime, false)
 	v.time("/real_service_end_time", r.RealServiceEndTime, false)
 	v.maxChars("/real_service_end_location", r.RealServiceEndLocation, MaxLocationLen)
+	v.maxChars("/finish_ticket", r.FinishTicket, MaxFinishTicketLen)
 	v.fees(r.Fees)
 	v.discounts(r.Discounts)
 	for i, d := range r.Discounts {
@@ -258,6 +338,9 @@ func (r *CompleteRequest) Validate() error {
 		case r.TotalAmount != nil && *r.TotalAmount >= 0 && *r.TotalAmount != want:
 			v.add("/total_amount", fmt.Sprintf("must equal the fees less the discounts, %d, got %d", want, *r.TotalAmount))
 		}
+	}
+	if len(v.list) == 0 {
+		v.body(r)
 	}
 	return v.err("complete")
 }

@@ -1,6 +1,7 @@
 package wxpay
 
 import (
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
@@ -82,6 +83,9 @@ func TestCreateValidation(t *testing.T) {
 		{"end location too long", func(r *CreateRequest) { r.ServiceEndLocation = strings.Repeat("l", 51) }, "/service_end_location", "at most 50"},
 		{"attach too long", func(r *CreateRequest) { r.Attach = strings.Repeat("a", 257) }, "/attach", "at most 256"},
 		{"openid too long", func(r *CreateRequest) { r.OpenID = strings.Repeat("o", 129) }, "/openid", "at most 128"},
+		{"appid too long", func(r *CreateRequest) { r.AppID = "wx" + strings.Repeat("a", 31) }, "/appid", "at most 32"},
+		{"service_id too long", func(r *CreateRequest) { r.ServiceID = strings.Repeat("5", 33) }, "/service_id", "at most 32"},
+		{"101 fees", func(r *CreateRequest) { r.Fees = manyFees(101) }, "/fees", "at most 100"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -137,6 +141,10 @@ func TestCompleteValidation(t *testing.T) {
 		{"discount without amount", func(r *CompleteRequest) { r.Discounts[0].DiscountAmount = 0; r.TotalAmount = nil }, "/discounts/0/discount_amount"},
 		{"discounts exceed fees, no total", func(r *CompleteRequest) { r.Discounts[0].DiscountAmount = 301; r.TotalAmount = nil }, "/total_amount"},
 		{"long cancel reason on a finish", func(r *CompleteRequest) { r.CancelReason = strings.Repeat("因", 51) }, "/cancel_reason"},
+		{"appid too long", func(r *CompleteRequest) { r.AppID = strings.Repeat("w", 33) }, "/appid"},
+		{"service_id too long", func(r *CompleteRequest) { r.ServiceID = strings.Repeat("5", 33) }, "/service_id"},
+		{"finish_ticket too long", func(r *CompleteRequest) { r.FinishTicket = strings.Repeat("t", 1025) }, "/finish_ticket"},
+		{"101 fees", func(r *CompleteRequest) { r.Fees, r.TotalAmount = manyFees(101), nil }, "/fees"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -159,6 +167,9 @@ func TestQueryAndCancelValidation(t *testing.T) {
 		{QueryRequest{ServiceID: "1", QueryID: "b"}, "/appid"},
 		{QueryRequest{AppID: "wx", QueryID: "b"}, "/service_id"},
 		{QueryRequest{AppID: "wx", ServiceID: "1", OutOrderNo: "é"}, "/out_order_no"},
+		{QueryRequest{AppID: "wx", ServiceID: "1", QueryID: strings.Repeat("q", 513)}, "/query_id"},
+		{QueryRequest{AppID: strings.Repeat("w", 33), ServiceID: "1", QueryID: "b"}, "/appid"},
+		{QueryRequest{AppID: "wx", ServiceID: strings.Repeat("5", 33), QueryID: "b"}, "/service_id"},
 	}
 	for _, tc := range q {
 		err := tc.r.Validate()
@@ -178,11 +189,128 @@ func TestQueryAndCancelValidation(t *testing.T) {
 		{CancelRequest{OutOrderNo: "a", AppID: "wx", Reason: "r"}, "/service_id"},
 		{CancelRequest{OutOrderNo: "a", AppID: "wx", ServiceID: "1"}, "/reason"},
 		{CancelRequest{OutOrderNo: "a", AppID: "wx", ServiceID: "1", Reason: strings.Repeat("因", 51)}, "/reason"},
+		{CancelRequest{OutOrderNo: "a", AppID: strings.Repeat("w", 33), ServiceID: "1", Reason: "r"}, "/appid"},
+		{CancelRequest{OutOrderNo: "a", AppID: "wx", ServiceID: strings.Repeat("5", 33), Reason: "r"}, "/service_id"},
 	}
 	for _, tc := range c {
 		if fields := fieldsOf(t, tc.r.Validate()); fields[0] != tc.field {
 			t.Errorf("cancel %+v: fields %v, want %s", tc.r, fields, tc.field)
 		}
+	}
+}
+
+func manyFees(n int) []Fee {
+	fees := make([]Fee, n)
+	for i := range fees {
+		fees[i] = Fee{FeeName: "水", FeeCount: 1, FeeAmount: 1}
+	}
+	return fees
+}
+
+// A request can break a rule tens of thousands of times; the error lists
+// the first MaxListedViolations and counts the rest in one more, so that it
+// stays small enough to cross gRPC (a 2.4 MB error once dropped the
+// connection and every sale on it).
+func TestViolationsAreListedUpToABound(t *testing.T) {
+	r := validCreate()
+	r.Fees = make([]Fee, 60000) // each: no name, and (below) negative count and amount
+	for i := range r.Fees {
+		r.Fees[i] = Fee{FeeCount: -1, FeeAmount: -1}
+	}
+	err := r.Validate()
+	fields := fieldsOf(t, err)
+	if len(fields) != MaxListedViolations+1 {
+		t.Fatalf("%d violations, want %d listed and one counting the rest", len(fields), MaxListedViolations)
+	}
+	// /fees (too many), then three per fee: fees 0 to 5 and fee 6's name
+	// are listed; fee 6's count is the first left out.
+	e := err.(*Error)
+	last := e.Violations[MaxListedViolations]
+	if fields[0] != "/fees" || fields[MaxListedViolations-1] != "/fees/6/fee_name" || last.Field != "/fees/6/fee_count" {
+		t.Errorf("fields %v", fields)
+	}
+	if want := MoreViolationsIssue(1 + 3*60000 - MaxListedViolations); last.Issue != want {
+		t.Errorf("last issue %q, want %q", last.Issue, want)
+	}
+	if n := len(err.Error()); n > 4<<10 {
+		t.Errorf("the error is %d bytes", n)
+	}
+	if !strings.Contains(err.Error(), "and 179981 more violations") {
+		t.Errorf("the error does not count the rest: %s", err)
+	}
+}
+
+// A huge value is refused by its length and never echoed.
+func TestHugeValuesAreNotEchoed(t *testing.T) {
+	huge := strings.Repeat("2", 15<<20)
+	edits := map[string]func(*CreateRequest){
+		"service_id":       func(r *CreateRequest) { r.ServiceID = huge },
+		"appid":            func(r *CreateRequest) { r.AppID = huge },
+		"out_order_no":     func(r *CreateRequest) { r.OutOrderNo = huge },
+		"service_end_time": func(r *CreateRequest) { r.ServiceEndTime = huge },
+		"attach":           func(r *CreateRequest) { r.Attach = huge },
+		"openid":           func(r *CreateRequest) { r.OpenID = huge },
+	}
+	for name, edit := range edits {
+		r := validCreate()
+		edit(&r)
+		err := r.Validate()
+		if fields := fieldsOf(t, err); fields[0] != "/"+name {
+			t.Errorf("%s: fields %v", name, fields)
+		}
+		if n := len(err.Error()); n > 512 {
+			t.Errorf("%s: the error is %d bytes: %.200s", name, n, err)
+		}
+	}
+}
+
+// The largest valid requests, every string at its bound in characters
+// that JSON encodes longest, pass, and their bodies fit WeChat Pay's.
+func TestLargestValidRequestsFitTheBody(t *testing.T) {
+	long := func(n int) string { return strings.Repeat("<", n) } // "\u003c" in JSON
+	fees := make([]Fee, MaxFees)
+	for i := range fees {
+		fees[i] = Fee{FeeName: long(MaxFeeNameLen), FeeCount: MaxAmount, FeeAmount: 1, FeeDesc: long(MaxDescLen)}
+	}
+	var ds []Discount
+	for i := 0; i < MaxDiscounts; i++ {
+		ds = append(ds, Discount{DiscountName: long(MaxDiscountNameLen), DiscountDesc: long(MaxDescLen)})
+	}
+	c := CreateRequest{AppID: strings.Repeat("w", MaxAppIDLen), OutOrderNo: strings.Repeat("a", MaxOutOrderNoLen),
+		ServiceID: strings.Repeat("5", MaxServiceIDLen), ServiceStartTime: "20261126093000", ServiceEndTime: "20261126183000",
+		ServiceStartLocation: long(MaxLocationLen), ServiceEndLocation: long(MaxLocationLen), ServiceIntroduction: long(MaxIntroductionLen),
+		Fees: fees, Discounts: ds, RiskAmount: MaxAmount, Attach: long(MaxAttachLen), OpenID: long(MaxOpenIDLen)}
+	if err := c.Validate(); err != nil {
+		t.Fatalf("largest create refused: %.500v", err)
+	}
+	for i := range ds {
+		ds[i].DiscountAmount = 1
+	}
+	f := CompleteRequest{OutOrderNo: c.OutOrderNo, AppID: c.AppID, ServiceID: c.ServiceID, FinishType: FinishTypeFinish,
+		CancelReason: long(MaxReasonLen), RealServiceStartTime: "20261126093000", RealServiceEndTime: "20261126183000",
+		RealServiceEndLocation: long(MaxLocationLen), Fees: fees, Discounts: ds, FinishTicket: long(MaxFinishTicketLen)}
+	if err := f.Validate(); err != nil {
+		t.Fatalf("largest complete refused: %.500v", err)
+	}
+	for _, r := range []any{c, f} {
+		b, _ := json.Marshal(r)
+		if len(b) > MaxBodyBytes/4 {
+			t.Errorf("%T: a valid body is %d bytes, near the %d bound", r, len(b), MaxBodyBytes)
+		}
+	}
+}
+
+func TestBodyOverTheBoundIsRefused(t *testing.T) {
+	var v violations
+	v.body(struct{ S string }{strings.Repeat("a", MaxBodyBytes)})
+	err := v.err("create")
+	if fields := fieldsOf(t, err); fields[0] != "" || !strings.Contains(err.Error(), "more than the 1048576") {
+		t.Errorf("fields %v: %v", fields, err)
+	}
+	v = violations{}
+	v.body(struct{ S string }{strings.Repeat("a", MaxBodyBytes-100)})
+	if err := v.err("create"); err != nil {
+		t.Errorf("a body under the bound refused: %v", err)
 	}
 }
 
