@@ -16,6 +16,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/kioskpay/smartretail/sandbox"
 	"github.com/kioskpay/smartretail/shared"
 	v1 "github.com/kioskpay/smartretail/shared/proto/smartretail/v1"
 )
@@ -72,6 +73,24 @@ func TestAppliedMeansTheSameOperation(t *testing.T) {
 	}
 	if resp, err := e.o.CancelOrder(ctx(t), &v1.CancelOrderRequest{OutOrderNo: "DUP2", Reason: "未取货"}); err != nil || resp.GetDisposition() != v1.Disposition_DISPOSITION_SUBMITTED {
 		t.Errorf("the same cancel again: %v, %v", resp, err)
+	}
+}
+
+// A second, different complete for an order whose first one waits in the
+// outbox is refused as a precondition, naming what waits.
+func TestADifferentOperationBehindAQueuedOneIsRefused(t *testing.T) {
+	e := newOfflineEnv(t, nil)
+	e.sb.SetFaults(sandbox.Faults{Mode: sandbox.FaultOffline})
+	if _, err := e.create(t, noConfirm("CONF-Q", 1000), v1.OfflineBehavior_OFFLINE_BEHAVIOR_FORCE_OFFLINE); err != nil {
+		t.Fatal(err)
+	}
+	if resp, err := e.o.CompleteOrder(ctx(t), charge("CONF-Q", 100)); err != nil || resp.GetDisposition() != v1.Disposition_DISPOSITION_QUEUED {
+		t.Fatalf("queued complete: %v, %v", resp, err)
+	}
+	_, err := e.o.CompleteOrder(ctx(t), charge("CONF-Q", 900))
+	se := asShared(t, err, codes.FailedPrecondition, shared.ClassInvalid)
+	if se.Reason != shared.ReasonOperationConflict || !strings.Contains(se.Message, "charging 100 fen queued") {
+		t.Errorf("refusal %+v", se)
 	}
 }
 

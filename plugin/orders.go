@@ -20,9 +20,6 @@ import (
 const (
 	ReasonOffline                 = "OFFLINE"
 	ReasonNeedsConfirmationOnline = "NEEDS_CONFIRMATION_ONLINE"
-	// ReasonOperationConflict: the order already has another cancel or
-	// complete (applied, sent or queued).
-	ReasonOperationConflict = "OPERATION_CONFLICT"
 )
 
 // CreateOrder sends a create to WeChat Pay, or keeps it in the outbox as
@@ -518,7 +515,7 @@ func (s *Service) putOp(c *configured, no string, kind outbox.OpKind, body json.
 // cancel or complete waiting: one order takes one, and the first one asked
 // decides.
 func conflictError(no string, have outbox.Op, kind outbox.OpKind) error {
-	return &shared.Error{Class: shared.ClassInvalid, OutOrderNo: no, Reason: ReasonOperationConflict,
+	return &shared.Error{Class: shared.ClassInvalid, OutOrderNo: no, Reason: shared.ReasonOperationConflict,
 		Message: fmt.Sprintf("order %s already has a %s; this %s differs and was not sent: an order takes one cancel or complete, and the same request again is answered with the first one's outcome", no, describeOp(have), kind)}
 }
 

@@ -37,6 +37,11 @@ const (
 	ClassInternal      Class = "INTERNAL"       // the plugin failed; its log says why
 )
 
+// ReasonOperationConflict (class INVALID, FAILED_PRECONDITION): the order
+// already has another cancel or complete, applied, sent or queued; an
+// order takes one, and the same request again gets the first one's outcome.
+const ReasonOperationConflict = "OPERATION_CONFLICT"
+
 // Error domains in ErrorInfo.
 const (
 	DomainSmartretail = "smartretail"
@@ -159,6 +164,9 @@ func (e *Error) GRPCCode() codes.Code {
 		// is a precondition; a malformed request is an argument.
 		if e.WeChatPay != nil && e.WeChatPay.Code != "" && e.WeChatPay.Code != "PARAM_ERROR" {
 			return codes.FailedPrecondition
+		}
+		if e.Reason == ReasonOperationConflict {
+			return codes.FailedPrecondition // the order's state, as the plugin knows it
 		}
 		return codes.InvalidArgument
 	case ClassAuth:
