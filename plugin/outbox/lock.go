@@ -17,7 +17,8 @@ import (
 // it queued would be lost. The lock file is never replaced or deleted, so
 // whoever holds it owns whatever file is at Path.
 type lockFile struct {
-	f *os.File
+	f      *os.File
+	shared bool
 }
 
 // errLocked: another process holds the lock (tryLock's answer).
@@ -27,8 +28,9 @@ var errLocked = errors.New("locked")
 const lockPollInterval = 20 * time.Millisecond
 
 // acquireLock takes the owner lock of the outbox at path, waiting up to
-// timeout for another process to let go of it.
-func acquireLock(path string, timeout time.Duration) (*lockFile, error) {
+// timeout for another process to let go of it. A shared lock (a reader
+// that changes nothing) excludes an owner, not other readers.
+func acquireLock(path string, timeout time.Duration, shared bool) (*lockFile, error) {
 	lockPath := path + ".lock"
 	deadline := time.Now().Add(timeout)
 	var f *os.File
@@ -39,7 +41,7 @@ func acquireLock(path string, timeout time.Duration) (*lockFile, error) {
 				return nil, fmt.Errorf("outbox %s: lock file: %w", path, err)
 			}
 		}
-		err := lockExclusive(f)
+		err := lock(f, shared)
 		if err == nil {
 			// Locked: but is it still the file at lockPath? Someone may
 			// have removed or replaced it since we opened it; a lock on a
@@ -47,6 +49,9 @@ func acquireLock(path string, timeout time.Duration) (*lockFile, error) {
 			fi, ferr := f.Stat()
 			pi, perr := os.Stat(lockPath)
 			if ferr == nil && perr == nil && os.SameFile(fi, pi) {
+				if shared {
+					return &lockFile{f: f, shared: true}, nil
+				}
 				// Say who holds it, for the next process that finds it taken.
 				if err := f.Truncate(0); err == nil {
 					_, _ = f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
@@ -75,7 +80,9 @@ func (l *lockFile) release() {
 	if l == nil || l.f == nil {
 		return
 	}
-	_ = l.f.Truncate(0)
+	if !l.shared {
+		_ = l.f.Truncate(0)
+	}
 	_ = unlock(l.f)
 	_ = l.f.Close()
 	l.f = nil

@@ -318,7 +318,7 @@ func (s *Store) EventsAfter(seq uint64, max int) ([]Event, error) {
 		}
 		return nil
 	})
-	if err == nil && len(unreadable) > 0 {
+	if err == nil && len(unreadable) > 0 && !s.opts.ReadOnly {
 		err = s.update(func(tx *Tx) error {
 			for _, k := range unreadable {
 				if v := tx.tx.Bucket(bucketEvents).Get(k); v == nil {
@@ -485,6 +485,9 @@ func (s *Store) Corrupt() ([]CorruptRecord, error) {
 // shrinks by itself) and returns the sizes before and after. Writes wait
 // while it runs.
 func (s *Store) Compact() (before, after int64, err error) {
+	if s.opts.ReadOnly {
+		return 0, 0, ErrReadOnly
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
@@ -519,7 +522,7 @@ func (s *Store) Compact() (before, after int64, err error) {
 		syncDir(filepath.Dir(path))
 	}
 	// Reopen the compacted file, or the intact old one if the rename failed.
-	db, err := openDB(path, s.opts.LockTimeout)
+	db, err := openDB(path, s.opts.LockTimeout, false, nil)
 	if err != nil {
 		// Nothing to work on: the store is closed, and says why.
 		s.closed = true

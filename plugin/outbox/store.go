@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -63,6 +64,10 @@ type Options struct {
 	// Logf reports records set aside and other things an operator must
 	// know; nil discards them. It never receives record contents.
 	Logf func(format string, args ...any)
+	// ReadOnly opens the outbox to look at it, changing nothing: a shared
+	// lock (other readers may look too; an owner waits), no writes, and no
+	// outbox or key is made when there is none.
+	ReadOnly bool
 }
 
 // Store is an open outbox. Safe for concurrent use.
@@ -98,6 +103,9 @@ type write struct {
 // ErrClosed is returned for work on a closed Store.
 var ErrClosed = errors.New("outbox: closed")
 
+// ErrReadOnly is returned for a change to a Store opened ReadOnly.
+var ErrReadOnly = errors.New("outbox: opened to look at only, it takes no changes")
+
 // LockError says another process holds the outbox.
 type LockError struct {
 	Path string
@@ -112,7 +120,9 @@ func (e *LockError) Error() string {
 }
 
 // Open opens (or creates) the outbox, checks the key against it, and sets
-// aside any record it cannot read.
+// aside any record it cannot read. A damaged file is refused (an error
+// wrapping ErrDamaged) before bbolt reads it: bbolt crashes the process on
+// some damage, which no recover can catch.
 func Open(opts Options) (*Store, error) {
 	if opts.Path == "" {
 		return nil, errors.New("outbox: no path")
@@ -132,10 +142,14 @@ func Open(opts Options) (*Store, error) {
 	if opts.Logf == nil {
 		opts.Logf = func(string, ...any) {}
 	}
-	if err := os.MkdirAll(filepath.Dir(opts.Path), 0o700); err != nil {
+	if opts.ReadOnly {
+		if _, err := os.Stat(opts.Path); err != nil {
+			return nil, noOutbox(opts.Path)
+		}
+	} else if err := os.MkdirAll(filepath.Dir(opts.Path), 0o700); err != nil {
 		return nil, fmt.Errorf("outbox %s: %w", opts.Path, err)
 	}
-	lock, err := acquireLock(opts.Path, opts.LockTimeout)
+	lock, err := acquireLock(opts.Path, opts.LockTimeout, opts.ReadOnly)
 	if err != nil {
 		return nil, err
 	}
@@ -147,16 +161,22 @@ func Open(opts Options) (*Store, error) {
 	return s, nil
 }
 
+func noOutbox(path string) error {
+	return fmt.Errorf("there is no outbox at %s to look at (no file, or an empty one): the plugin makes it when it is first configured", path)
+}
+
+// salvageAdvice is what an operator does with a damaged outbox.
+const salvageAdvice = "the plugin will not open it. Stop every plugin that uses it and run `smartretail queue salvage --config CONFIG`: it copies every order that can still be read into a new outbox, keeps the damaged file beside it, and lists what could not be read"
+
 // openLocked opens the outbox whose owner lock the caller holds.
 func openLocked(opts Options, lock *lockFile) (*Store, error) {
-	// A compaction killed midway leaves its copy: nobody else can be
-	// compacting (we hold the lock), so it is garbage.
-	if err := os.Remove(opts.Path + ".compact"); err == nil {
-		opts.Logf("outbox: removed %s.compact, left by a compaction that did not finish", opts.Path)
-	}
 	fi, statErr := os.Stat(opts.Path)
 	fresh := errors.Is(statErr, os.ErrNotExist)
-	if statErr == nil && fi.Size() == 0 {
+	switch {
+	case opts.ReadOnly && (fresh || statErr == nil && fi.Size() == 0):
+		return nil, noOutbox(opts.Path)
+	case opts.ReadOnly:
+	case statErr == nil && fi.Size() == 0:
 		// bbolt would make a new, empty outbox of it. A key beside it
 		// proves an outbox with orders existed: they are gone, and that
 		// must be said, not papered over.
@@ -164,33 +184,90 @@ func openLocked(opts Options, lock *lockFile) (*Store, error) {
 			return nil, fmt.Errorf("outbox %s is an empty file (0 bytes) but its key %s exists: the outbox's orders were lost (the file was truncated or replaced); restore it from a backup, or, to start a new empty outbox knowingly, delete the empty file", opts.Path, opts.KeyFile)
 		}
 		fresh = true
+	default:
+		// A compaction killed midway leaves its copy: nobody else can be
+		// compacting (we hold the lock), so it is garbage.
+		if err := os.Remove(opts.Path + ".compact"); err == nil {
+			opts.Logf("outbox: removed %s.compact, left by a compaction that did not finish", opts.Path)
+		}
 	}
-
-	db, err := openDB(opts.Path, opts.LockTimeout)
+	if !fresh {
+		if err := CheckFile(opts.Path); err != nil {
+			if errors.Is(err, ErrDamaged) {
+				return nil, fmt.Errorf("%w; %s", err, salvageAdvice)
+			}
+			return nil, fmt.Errorf("outbox %s: %w", opts.Path, err)
+		}
+	}
+	var s *Store
+	err := noFaults(opts.Path, func(track func(*os.File)) error {
+		db, err := openDB(opts.Path, opts.LockTimeout, opts.ReadOnly, track)
+		if err != nil {
+			return err
+		}
+		key, err := loadOrCreateKey(opts.KeyFile, !opts.ReadOnly && (fresh || isEmpty(db)))
+		if err != nil {
+			db.Close()
+			return err
+		}
+		aead, err := newAEAD(key)
+		if err != nil {
+			db.Close()
+			return fmt.Errorf("outbox key %s: %w", opts.KeyFile, err)
+		}
+		s = &Store{opts: opts, aead: aead, db: db, lock: lock, notify: make(chan struct{})}
+		s.idle = sync.NewCond(&s.qmu)
+		if err := s.init(); err != nil {
+			db.Close()
+			return err
+		}
+		return nil
+	})
 	if err != nil {
-		return nil, err
-	}
-	key, err := loadOrCreateKey(opts.KeyFile, fresh || isEmpty(db))
-	if err != nil {
-		db.Close()
-		return nil, err
-	}
-	aead, err := newAEAD(key)
-	if err != nil {
-		db.Close()
-		return nil, fmt.Errorf("outbox key %s: %w", opts.KeyFile, err)
-	}
-	s := &Store{opts: opts, aead: aead, db: db, lock: lock, notify: make(chan struct{})}
-	s.idle = sync.NewCond(&s.qmu)
-	if err := s.init(); err != nil {
-		db.Close()
 		return nil, err
 	}
 	return s, nil
 }
 
-func openDB(path string, timeout time.Duration) (*bolt.DB, error) {
-	db, err := bolt.Open(path, 0o600, BoltOptions(timeout))
+// noFaults runs fn (opening and reading the outbox) so that a memory fault
+// or a panic in bbolt, on damage the file check did not see, is an error
+// naming the damage rather than the end of the process; the files fn
+// opened are closed then, so that no lock stays behind.
+func noFaults(path string, fn func(track func(*os.File)) error) (err error) {
+	var mu sync.Mutex
+	var opened []*os.File
+	track := func(f *os.File) {
+		mu.Lock()
+		opened = append(opened, f)
+		mu.Unlock()
+	}
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if p := recover(); p != nil {
+			mu.Lock()
+			for _, f := range opened {
+				f.Close()
+			}
+			mu.Unlock()
+			err = fmt.Errorf("%w; %s", &DamageError{Path: path, Detail: fmt.Sprintf("reading it failed (%v)", p)}, salvageAdvice)
+		}
+	}()
+	return fn(track)
+}
+
+func openDB(path string, timeout time.Duration, readOnly bool, track func(*os.File)) (*bolt.DB, error) {
+	opts := BoltOptions(timeout)
+	opts.ReadOnly = readOnly
+	if track != nil {
+		opts.OpenFile = func(name string, flag int, perm os.FileMode) (*os.File, error) {
+			f, err := os.OpenFile(name, flag, perm)
+			if err == nil {
+				track(f)
+			}
+			return f, err
+		}
+	}
+	db, err := bolt.Open(path, 0o600, opts)
 	if errors.Is(err, berrors.ErrTimeout) {
 		// We hold the owner lock, so only a process that does not take it
 		// (an older plugin) can hold bbolt's.
@@ -224,6 +301,9 @@ func isEmpty(db *bolt.DB) bool {
 
 // init creates the buckets, proves the key, and checks every record.
 func (s *Store) init() error {
+	if s.opts.ReadOnly {
+		return s.initReadOnly()
+	}
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		for _, name := range [][]byte{bucketOrders, bucketQueue, bucketFailed, bucketEvents, bucketCorrupt, bucketMeta} {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
@@ -253,6 +333,39 @@ func (s *Store) init() error {
 		return fmt.Errorf("outbox %s: %w", s.opts.Path, err)
 	}
 	return s.check()
+}
+
+// initReadOnly proves the key and checks the records, writing nothing.
+func (s *Store) initReadOnly() error {
+	err := s.db.View(func(tx *bolt.Tx) error {
+		for _, name := range [][]byte{bucketOrders, bucketQueue, bucketFailed, bucketEvents, bucketCorrupt, bucketMeta} {
+			if tx.Bucket(name) == nil {
+				return fmt.Errorf("it has no %s bucket: the plugin has not finished making it", name)
+			}
+		}
+		meta := tx.Bucket(bucketMeta)
+		if f := meta.Get(keyFormat); string(f) != formatVersion {
+			return fmt.Errorf("it has format %q, this plugin knows %q: use the plugin version that wrote it", f, formatVersion)
+		}
+		if plain, err := unseal(s.aead, keyCheck, meta.Get(keyCheck)); err != nil || string(plain) != keyCheckValue {
+			return ErrWrongKey
+		}
+		return nil
+	})
+	if errors.Is(err, ErrWrongKey) {
+		return fmt.Errorf("%w: %s", ErrWrongKey, s.opts.KeyFile)
+	}
+	if err != nil {
+		return fmt.Errorf("outbox %s: %w", s.opts.Path, err)
+	}
+	var clean bool
+	if err := s.db.View(func(btx *bolt.Tx) error { clean = s.consistent(&Tx{s: s, tx: btx}); return nil }); err != nil {
+		return err
+	}
+	if !clean {
+		s.opts.Logf("outbox: %s has records that cannot be read or indexes that disagree with them: the counts shown may be off until the plugin opens it to work (which repairs them)", s.opts.Path)
+	}
+	return nil
 }
 
 // check reads every order record at open: what cannot be read is moved to
@@ -321,6 +434,22 @@ func (s *Store) check() error {
 				return err
 			}
 		}
+		// Counters behind the numbers in use (damage): raise them.
+		var top uint64
+		for _, o := range good {
+			top = max(top, o.Seq)
+		}
+		for _, c := range []struct {
+			name []byte
+			used uint64
+		}{{bucketEvents, lastSeq(btx.Bucket(bucketEvents))}, {bucketOrders, top}} {
+			if b := btx.Bucket(c.name); c.used > b.Sequence() {
+				s.opts.Logf("outbox: the %s counter was %d, below the highest number in use, %d: raised", c.name, b.Sequence(), c.used)
+				if err := b.SetSequence(c.used); err != nil {
+					return err
+				}
+			}
+		}
 		return nil
 	})
 }
@@ -330,6 +459,7 @@ func (s *Store) check() error {
 func (s *Store) consistent(tx *Tx) bool {
 	queue, failed := tx.tx.Bucket(bucketQueue), tx.tx.Bucket(bucketFailed)
 	var want stats
+	var top uint64 // the highest queue position in use
 	seqs := map[uint64]bool{}
 	c := tx.tx.Bucket(bucketOrders).Cursor()
 	for k, v := c.First(); k != nil; k, v = c.Next() {
@@ -338,6 +468,7 @@ func (s *Store) consistent(tx *Tx) bool {
 			return false
 		}
 		seqs[o.Seq] = true
+		top = max(top, o.Seq)
 		if o.CreatePending() {
 			want.QueuedCount++
 			want.QueuedAmount += o.Amount
@@ -357,7 +488,21 @@ func (s *Store) consistent(tx *Tx) bool {
 		}
 	}
 	// No entries beyond those the records asked for.
+	// Each counter of numbers at or past the highest number used, or the
+	// next number given out would overwrite (an event) or share (a queue
+	// position) one in use.
+	if ev := tx.tx.Bucket(bucketEvents); lastSeq(ev) > ev.Sequence() || top > tx.tx.Bucket(bucketOrders).Sequence() {
+		return false
+	}
 	return want == tx.stats() && keyCount(queue) == want.WorkCount && keyCount(failed) == want.FailedCount
+}
+
+// lastSeq is the highest number used in a bucket keyed by number.
+func lastSeq(b *bolt.Bucket) uint64 {
+	if k, _ := b.Cursor().Last(); len(k) == 8 {
+		return seqOf(k)
+	}
+	return 0
 }
 
 func keyCount(b *bolt.Bucket) int {
@@ -409,6 +554,9 @@ func (s *Store) Path() string { return s.opts.Path }
 // to the first writer still waiting, so no caller commits for others for
 // long. A lone writer commits at once, on its own goroutine.
 func (s *Store) update(fn func(*Tx) error) error {
+	if s.opts.ReadOnly {
+		return ErrReadOnly
+	}
 	w := &write{fn: fn, result: make(chan error, 1), lead: make(chan struct{}, 1)}
 	s.qmu.Lock()
 	if s.stopped {
