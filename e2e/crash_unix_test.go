@@ -41,13 +41,14 @@ func envInt(name string, def int) int {
 // random points while it drains its outbox under faults and while sales go
 // on, then checks at the sandbox that every sale was created and completed
 // exactly once (a fifth of them cancelled instead). SMARTRETAIL_CRASH_ROUNDS
-// and SMARTRETAIL_CRASH_SALES scale it.
+// and SMARTRETAIL_CRASH_SALES scale it; SMARTRETAIL_CRASH_SEED replays a
+// run (its seed is logged at the start and on failure).
 func TestCrashesLoseNothingAndChargeNothingTwice(t *testing.T) {
 	rounds := envInt("SMARTRETAIL_CRASH_ROUNDS", 8)
 	perRound := envInt("SMARTRETAIL_CRASH_SALES", 25)
-	seed := uint64(time.Now().UnixNano())
+	seed := crashSeed(t)
 	rng := rand.New(rand.NewPCG(seed, 42))
-	t.Logf("seed %d, %d rounds of %d sales", seed, rounds, perRound)
+	t.Logf("%d rounds of %d sales", rounds, perRound)
 
 	env := newSandbox(t)
 	faults := []sandbox.Faults{
@@ -93,7 +94,9 @@ func TestCrashesLoseNothingAndChargeNothingTwice(t *testing.T) {
 				step(ctx, c, s, salesRng.IntN(2) == 0)
 			}
 		}()
-		time.Sleep(time.Duration(20+rng.IntN(400)) * time.Millisecond)
+		wait := time.Duration(20+rng.IntN(400)) * time.Millisecond
+		t.Logf("round %d: faults %+v, kill after %v", round, env.srv.Sandbox.Faults(), wait)
+		time.Sleep(wait)
 		if st, err := c.Status(ctx); err == nil {
 			pendingAtKill += st.GetPendingCount()
 		}
