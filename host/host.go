@@ -49,6 +49,10 @@ type Options struct {
 	Logger hclog.Logger
 	// StartTimeout bounds the handshake; 0 means DefaultStartTimeout.
 	StartTimeout time.Duration
+	// Inspect configures the plugin only to look at its outbox: it sends,
+	// expires, prunes and repairs nothing, shares the outbox with other
+	// inspectors, and answers only Status and ListQueue (operators' tools).
+	Inspect bool
 	// DisableAutoMTLS turns off the TLS that go-plugin sets up between
 	// host and plugin. Leave it on: on Windows the plugin listens on
 	// loopback TCP, where any local process could connect.
@@ -160,7 +164,7 @@ func (c *Client) launch(ctx context.Context) (*goplugin.Client, *exec.Cmd, share
 		}
 		return nil, nil, nil, fmt.Errorf("smartretail host: starting plugin %s: %w", c.opts.PluginPath, st.err)
 	}
-	if _, err := st.orders.Configure(ctx, &v1.ConfigureRequest{Config: c.cfg}); err != nil {
+	if _, err := st.orders.Configure(ctx, &v1.ConfigureRequest{Config: c.cfg, Inspect: c.opts.Inspect}); err != nil {
 		proc.Kill()
 		return nil, nil, nil, err
 	}

@@ -26,7 +26,7 @@ const (
 // the offline behaviour says. An empty out_order_no is minted here, stored
 // with the order before anything is sent, and returned.
 func (s *Service) CreateOrder(ctx context.Context, r *v1.CreateOrderRequest) (*v1.CreateOrderResponse, error) {
-	c, err := s.current()
+	c, err := s.working()
 	if err != nil {
 		return nil, err
 	}
@@ -270,7 +270,7 @@ func (c *configured) defaults(appID, serviceID *string) {
 // CancelOrder revokes an order not yet completed, or queues the cancel
 // behind the order's other operations.
 func (s *Service) CancelOrder(ctx context.Context, r *v1.CancelOrderRequest) (*v1.CancelOrderResponse, error) {
-	c, err := s.current()
+	c, err := s.working()
 	if err != nil {
 		return nil, err
 	}
@@ -290,7 +290,7 @@ func (s *Service) CancelOrder(ctx context.Context, r *v1.CancelOrderRequest) (*v
 // CompleteOrder finishes (and charges) or cancels an accepted order, or
 // queues the complete behind the order's other operations.
 func (s *Service) CompleteOrder(ctx context.Context, r *v1.CompleteOrderRequest) (*v1.CompleteOrderResponse, error) {
-	c, err := s.current()
+	c, err := s.working()
 	if err != nil {
 		return nil, err
 	}
@@ -571,7 +571,7 @@ func outboxError(err error) error {
 // QueryOrder answers from the outbox for an order whose create has not
 // reached WeChat Pay yet, and from WeChat Pay otherwise.
 func (s *Service) QueryOrder(ctx context.Context, r *v1.QueryOrderRequest) (*v1.QueryOrderResponse, error) {
-	c, err := s.current()
+	c, err := s.working()
 	if err != nil {
 		return nil, err
 	}

@@ -23,7 +23,7 @@ const eventBatch = 256
 // it is committed, until ctx ends. Events are read from the outbox's log,
 // so a host that reconnects, or a plugin that restarted, misses none.
 func (s *Service) WatchEvents(ctx context.Context, r *v1.WatchEventsRequest, send func(*v1.Event) error) error {
-	c, err := s.current()
+	c, err := s.working()
 	if err != nil {
 		return err
 	}
@@ -170,7 +170,7 @@ func (s *Service) ListQueue(_ context.Context, r *v1.ListQueueRequest) (*v1.List
 
 // RetryFailed puts a failed order's failed operation back in the queue.
 func (s *Service) RetryFailed(_ context.Context, r *v1.RetryFailedRequest) (*v1.RetryFailedResponse, error) {
-	c, err := s.current()
+	c, err := s.working()
 	if err != nil {
 		return nil, err
 	}
@@ -213,7 +213,7 @@ var errNotFailed = errors.New("not on the failed list")
 // DropFailed deletes a failed order from the outbox. Only failed orders
 // can be dropped: a waiting order may already be at WeChat Pay.
 func (s *Service) DropFailed(_ context.Context, r *v1.DropFailedRequest) (*v1.DropFailedResponse, error) {
-	c, err := s.current()
+	c, err := s.working()
 	if err != nil {
 		return nil, err
 	}
@@ -236,7 +236,7 @@ func (s *Service) DropFailed(_ context.Context, r *v1.DropFailedRequest) (*v1.Dr
 
 // Drain asks the forwarder to send now.
 func (s *Service) Drain(context.Context, *v1.DrainRequest) (*v1.DrainResponse, error) {
-	c, err := s.current()
+	c, err := s.working()
 	if err != nil {
 		return nil, err
 	}
@@ -250,7 +250,7 @@ func (s *Service) Drain(context.Context, *v1.DrainRequest) (*v1.DrainResponse, e
 
 // CompactOutbox rewrites the outbox file.
 func (s *Service) CompactOutbox(context.Context, *v1.CompactOutboxRequest) (*v1.CompactOutboxResponse, error) {
-	c, err := s.current()
+	c, err := s.working()
 	if err != nil {
 		return nil, err
 	}

@@ -50,6 +50,7 @@ type configured struct {
 	limits     outbox.Limits
 	stop       context.CancelFunc
 	stopped    chan struct{}
+	inspect    bool // opened only to look: no forwarder runs
 }
 
 // shutdown stops the forwarder (it finishes the operations in hand).
@@ -91,6 +92,19 @@ func (s *Service) current() (*configured, error) {
 	return s.cur, nil
 }
 
+// working is current, for calls that send or change: refused when the
+// plugin was configured only to inspect.
+func (s *Service) working() (*configured, error) {
+	c, err := s.current()
+	if err == nil && c.inspect {
+		return nil, errInspecting
+	}
+	return c, err
+}
+
+var errInspecting = &shared.Error{Class: shared.ClassNotConfigured,
+	Message: "the plugin was configured to inspect its outbox (inspect): it only answers GetStatus and ListQueue; configure it without inspect to work"}
+
 // Configure checks the configuration (keys, key files, the outbox and its
 // key) and makes it current. A refused configuration leaves the previous
 // one in place.
@@ -126,14 +140,25 @@ func (s *Service) Configure(_ context.Context, r *v1.ConfigureRequest) (*v1.Conf
 		mode = "certificate"
 	}
 
+	inspect := r.GetInspect()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	old := s.cur
 	var store *outbox.Store
-	if old != nil && sameFile(old.cfg.OutboxPath, cfg.OutboxPath) && sameFile(old.cfg.OutboxKeyFile, cfg.OutboxKeyFile) {
+	if old != nil && old.inspect == inspect && sameFile(old.cfg.OutboxPath, cfg.OutboxPath) && sameFile(old.cfg.OutboxKeyFile, cfg.OutboxKeyFile) {
 		store = old.store // the same outbox: keep it open
-	} else if store, err = s.openOutbox(cfg); err != nil {
-		return nil, err
+	} else {
+		if old != nil && sameFile(old.cfg.OutboxPath, cfg.OutboxPath) {
+			// The same outbox, opened the other way: let go of it first.
+			old.shutdown()
+			if err := old.store.Close(); err != nil {
+				s.log.Error("closing the previous outbox failed", "error", err)
+			}
+			s.cur, old = nil, nil
+		}
+		if store, err = s.openOutbox(cfg, inspect); err != nil {
+			return nil, err
+		}
 	}
 	if old != nil {
 		old.shutdown()
@@ -144,26 +169,31 @@ func (s *Service) Configure(_ context.Context, r *v1.ConfigureRequest) (*v1.Conf
 		}
 	}
 	maxOrders, orderAmount, totalAmount := cfg.Limits()
-	cur := &configured{cfg: cfg, client: client, verifyMode: mode, store: store,
+	cur := &configured{cfg: cfg, client: client, verifyMode: mode, store: store, inspect: inspect,
 		limits: outbox.Limits{MaxOrders: int(maxOrders), MaxOrderAmount: orderAmount, MaxTotalAmount: totalAmount}}
 	cur.fwd = forward.New(forward.Options{Store: store, WeChat: client, Concurrency: cfg.Concurrency(),
 		MaxAge: cfg.MaxAge(), Log: s.log.Named("forward")})
 	ctx, cancel := context.WithCancel(context.Background())
 	cur.stop, cur.stopped = cancel, make(chan struct{})
-	go func() {
-		defer close(cur.stopped)
-		cur.fwd.Run(ctx)
-	}()
+	if inspect {
+		close(cur.stopped) // looking sends nothing: no forwarder runs
+	} else {
+		go func() {
+			defer close(cur.stopped)
+			cur.fwd.Run(ctx)
+		}()
+	}
 	s.cur = cur
-	s.log.Info("configured", "mchid", cfg.MchID, "api_base_url", redactURL(cfg.APIBaseURL), "verify_mode", mode, "outbox", cfg.OutboxPath)
+	s.log.Info("configured", "mchid", cfg.MchID, "api_base_url", redactURL(cfg.APIBaseURL), "verify_mode", mode, "outbox", cfg.OutboxPath, "inspect", inspect)
 	return &v1.ConfigureResponse{VerifyMode: mode, PluginVersion: Version}, nil
 }
 
-func (s *Service) openOutbox(cfg *config.Config) (*outbox.Store, error) {
+func (s *Service) openOutbox(cfg *config.Config, inspect bool) (*outbox.Store, error) {
 	store, err := outbox.Open(outbox.Options{
 		Path:      cfg.OutboxPath,
 		KeyFile:   cfg.OutboxKeyFile,
 		Retention: cfg.Retention(),
+		ReadOnly:  inspect,
 		Logf:      func(format string, a ...any) { s.log.Warn("outbox: " + fmt.Sprintf(format, a...)) },
 	})
 	if err == nil {

@@ -25,6 +25,7 @@ type hostFlags struct {
 	plugin  string
 	timeout time.Duration
 	verbose bool
+	inspect bool // the command only looks: the plugin sends and changes nothing
 }
 
 func (h *hostFlags) register(fs *flag.FlagSet) {
@@ -54,6 +55,7 @@ func (h *hostFlags) start(ctx context.Context, stderr io.Writer) (*host.Client, 
 	return host.Start(ctx, host.Options{
 		PluginPath: path,
 		ConfigPath: h.config,
+		Inspect:    h.inspect,
 		Logger:     hclog.New(&hclog.LoggerOptions{Name: "smartretail", Output: stderr, Level: level}),
 	})
 }
@@ -69,7 +71,7 @@ func orderCommand(ctx context.Context, name string, args []string, stdout, stder
 	prepare func(fs *flag.FlagSet) func() (action, error)) int {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	var h hostFlags
+	h := hostFlags{inspect: name == "status"} // looking changes nothing
 	h.register(fs)
 	ready := prepare(fs)
 	if err := fs.Parse(args); err != nil {

@@ -48,7 +48,8 @@ func runQueue(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	sub, args := args[0], args[1:]
 	fs := flag.NewFlagSet("queue "+sub, flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	var h hostFlags
+	// Looking changes nothing: the plugin opens the outbox only to read it.
+	h := hostFlags{inspect: sub == "status" || sub == "list" || sub == "failed"}
 	h.register(fs)
 	yes := fs.Bool("yes", false, "drop: do not ask")
 	timeout := fs.Duration("drain-timeout", 2*time.Minute, "drain: how long to wait for the queue to empty")

@@ -517,8 +517,15 @@ func (x *Config) GetForwardConcurrency() int64 {
 }
 
 type ConfigureRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Config        *Config                `protobuf:"bytes,1,opt,name=config,proto3" json:"config,omitempty"`
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Config *Config                `protobuf:"bytes,1,opt,name=config,proto3" json:"config,omitempty"`
+	// INSPECT: open the outbox only to look at it, changing nothing: nothing
+	// is sent, expired, pruned or repaired, and the outbox is shared with
+	// other inspectors (a plugin that works on it waits, as they wait for
+	// it). Only GetStatus and ListQueue answer; every other call is refused
+	// FAILED_PRECONDITION. For operators' tools (smartretail status, queue
+	// status, list and failed).
+	Inspect       bool `protobuf:"varint,2,opt,name=inspect,proto3" json:"inspect,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -558,6 +565,13 @@ func (x *ConfigureRequest) GetConfig() *Config {
 		return x.Config
 	}
 	return nil
+}
+
+func (x *ConfigureRequest) GetInspect() bool {
+	if x != nil {
+		return x.Inspect
+	}
+	return false
 }
 
 type ConfigureResponse struct {
@@ -2837,9 +2851,10 @@ const file_smartretail_v1_orders_proto_rawDesc = "" +
 	"\x18offline_max_total_amount\x18\x10 \x01(\x03R\x15offlineMaxTotalAmount\x12&\n" +
 	"\x0foffline_max_age\x18\x11 \x01(\tR\rofflineMaxAge\x12;\n" +
 	"\x1aoffline_allow_user_confirm\x18\x12 \x01(\bR\x17offlineAllowUserConfirm\x12/\n" +
-	"\x13forward_concurrency\x18\x13 \x01(\x03R\x12forwardConcurrency\"B\n" +
+	"\x13forward_concurrency\x18\x13 \x01(\x03R\x12forwardConcurrency\"\\\n" +
 	"\x10ConfigureRequest\x12.\n" +
-	"\x06config\x18\x01 \x01(\v2\x16.smartretail.v1.ConfigR\x06config\"[\n" +
+	"\x06config\x18\x01 \x01(\v2\x16.smartretail.v1.ConfigR\x06config\x12\x18\n" +
+	"\ainspect\x18\x02 \x01(\bR\ainspect\"[\n" +
 	"\x11ConfigureResponse\x12\x1f\n" +
 	"\vverify_mode\x18\x01 \x01(\tR\n" +
 	"verifyMode\x12%\n" +

@@ -1,0 +1,63 @@
+package main
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/kioskpay/smartretail/sandbox"
+)
+
+// Issue 9, item 8: "queue status" and "queue list" started the forwarder
+// and sent the queued orders. Looking changes nothing: with the network
+// back, the inspection commands send WeChat Pay nothing and leave the
+// order queued.
+func TestLookingDoesNotSend(t *testing.T) {
+	sb, err := sandbox.New(sandbox.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var offline atomic.Bool
+	var calls atomic.Int64
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/v3/") {
+			calls.Add(1)
+			if offline.Load() {
+				panic(http.ErrAbortHandler)
+			}
+		}
+		sb.ServeHTTP(w, r)
+	}))
+	t.Cleanup(func() { ts.Close(); sb.Close() })
+	cfg, err := (&sandbox.Server{URL: ts.URL, Sandbox: sb, Credentials: sb.Credentials()}).WriteConfig(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	offline.Store(true)
+	code, out, errOut := runCLI(t, `{"out_order_no":"LOOK-1","risk_amount":700,"need_user_confirm":false}`, "create", "--config", cfg, "--offline", "force-offline")
+	if code != 0 || !strings.Contains(out, "DISPOSITION_QUEUED") {
+		t.Fatalf("force-offline create: %d %s %s", code, out, errOut)
+	}
+	offline.Store(false)
+	before := calls.Load()
+	for _, args := range [][]string{{"queue", "status"}, {"queue", "list"}, {"queue", "failed"}, {"status"}} {
+		for range 3 {
+			code, out, errOut := runCLI(t, "", append(args, "--config", cfg)...)
+			if code != 0 {
+				t.Fatalf("%v: %d %s %s", args, code, out, errOut)
+			}
+		}
+	}
+	if n := calls.Load() - before; n != 0 {
+		t.Errorf("the inspection commands sent WeChat Pay %d requests", n)
+	}
+	if so, ok := sb.Order("LOOK-1"); ok {
+		t.Errorf("an inspection command sent the queued order: %+v", so)
+	}
+	code, out, _ = runCLI(t, "", "queue", "list", "--config", cfg)
+	if code != 0 || !strings.Contains(out, "LOOK-1") || strings.Contains(out, "LOCAL_STATE_SUBMITTED") {
+		t.Errorf("queue list after looking: %d %s", code, out)
+	}
+}
