@@ -71,7 +71,12 @@ type Options struct {
 	// timestamps in answers and the signature time window, so moving it more
 	// than 5 minutes away from the client's clock makes signatures fail, as it
 	// would against WeChat Pay.
-	Now  func() time.Time
+	Now func() time.Time
+	// Rand, when set, draws each request's fault (Faults.Probability)
+	// instead of the process's global source, so that a test with a seed
+	// can replay which requests failed. The sandbox guards it: *rand.Rand
+	// is not safe for concurrent use.
+	Rand *rand.Rand
 	Logf func(format string, args ...any) // optional
 }
 
@@ -100,6 +105,7 @@ type Sandbox struct {
 
 	faultMu sync.Mutex
 	faults  Faults
+	rng     *rand.Rand // Options.Rand, guarded by faultMu; nil: the global source
 
 	reqPrefix string
 	reqSeq    atomic.Uint64
@@ -154,6 +160,7 @@ func newSandbox(opts Options, credsFromDir bool) (_ *Sandbox, err error) {
 		byQueryID:  map[string]string{},
 		orderIDs:   map[string]bool{},
 		faults:     Faults{Mode: FaultNone, Probability: 1},
+		rng:        opts.Rand,
 		reqPrefix:  strings.ToLower(randString(hexUp, 8)),
 		lock:       lock,
 	}
@@ -411,9 +418,22 @@ func sleep(ctx context.Context, d time.Duration) bool {
 	}
 }
 
+// pickFault draws whether this request gets the fault: one draw per
+// faulted request, none while the mode is none.
 func (s *Sandbox) pickFault() (Faults, string) {
-	f := s.Faults()
-	if f.Mode == FaultNone || rand.Float64() >= f.Probability {
+	s.faultMu.Lock()
+	defer s.faultMu.Unlock()
+	f := s.faults
+	if f.Mode == FaultNone {
+		return f, FaultNone
+	}
+	var p float64
+	if s.rng != nil {
+		p = s.rng.Float64()
+	} else {
+		p = rand.Float64()
+	}
+	if p >= f.Probability {
 		return f, FaultNone
 	}
 	return f, f.Mode
