@@ -203,7 +203,12 @@ func (s *Service) openOutbox(cfg *config.Config, inspect bool) (*outbox.Store, e
 	if errors.Is(err, outbox.ErrWrongKey) || isKeyFileError(err, cfg.OutboxKeyFile) {
 		key = "outbox_key_file"
 	}
-	return nil, &shared.Error{Class: shared.ClassInvalid, Message: "configuration refused: the outbox cannot be opened",
+	msg := "configuration refused: the outbox cannot be opened"
+	if errors.Is(err, outbox.ErrDamaged) {
+		// Said in the message, which has room; the description is the damage.
+		msg = "configuration refused: the outbox is damaged and the plugin will not open it: stop every plugin that uses it and run `smartretail queue salvage --config CONFIG`, which copies every order that can still be read into a new outbox, keeps the damaged file beside it, and lists what could not be read"
+	}
+	return nil, &shared.Error{Class: shared.ClassInvalid, Message: msg,
 		Violations: []shared.FieldViolation{{Field: "config." + key, Description: err.Error()}}}
 }
 

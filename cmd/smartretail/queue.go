@@ -24,6 +24,7 @@ var queueCommands = []struct{ name, summary string }{
 	{"drop", "delete a failed order for good: drop OUT_ORDER_NO (asks first, or --yes)"},
 	{"drain", "send the queue now and wait until it is empty: drain [--timeout 2m]"},
 	{"compact", "rewrite the outbox file without its free pages"},
+	{"salvage", "copy every order that can still be read from a damaged outbox into a new one, keeping the damaged file beside it"},
 }
 
 func queueUsage(w io.Writer) {
@@ -34,7 +35,8 @@ func queueUsage(w io.Writer) {
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "The plugin this starts opens the outbox named in the config: stop the kiosk's own plugin first,")
-	fmt.Fprintln(w, "or it holds the outbox's lock (the error names its pid).")
+	fmt.Fprintln(w, "or it holds the outbox's lock (the error names its pid). status, list and failed only look: they")
+	fmt.Fprintln(w, "send and change nothing, and may run beside each other. salvage runs without a plugin.")
 }
 
 func runQueue(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -86,6 +88,9 @@ func runQueue(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			fmt.Fprintln(stderr, "not dropped")
 			return 1
 		}
+	}
+	if sub == "salvage" {
+		return salvage(h, stdout, stderr)
 	}
 	total := h.timeout
 	if sub == "drain" && *timeout+30*time.Second > total {

@@ -126,3 +126,46 @@ func TestCountersBehindTheNumbersInUseAreRaised(t *testing.T) {
 		t.Errorf("%d orders due, want 4 (queue positions shared?)", len(due))
 	}
 }
+
+// Issue 9, item 5: the way out of a damaged outbox. SalvageInPlace puts a
+// new outbox with every readable order at the path, keeps the damaged
+// file, and the outbox then opens.
+func TestSalvageInPlaceLeavesAnOutboxThatOpens(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "outbox.db")
+	s := open(t, dir, nil)
+	for _, no := range []string{"S-1", "S-2", "S-3"} {
+		enqueue(t, s, no, 100)
+	}
+	s.Close()
+	// Damage the meta pages' view of the file: a truncation past the
+	// pages in use, which bbolt crashed on.
+	fi, _ := os.Stat(path)
+	raw, _ := os.ReadFile(path)
+	if err := os.WriteFile(path, raw[:fi.Size()/2], 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(Options{Path: path}); !errors.Is(err, ErrDamaged) {
+		t.Fatalf("the truncated outbox opened: %v", err)
+	}
+	rep, kept, err := SalvageInPlace(path, "", time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(kept); err != nil || !strings.HasPrefix(kept, path+".damaged-") {
+		t.Errorf("the damaged file is not kept: %q, %v", kept, err)
+	}
+	s2, err := Open(Options{Path: path})
+	if err != nil {
+		t.Fatalf("the salvaged outbox does not open: %v\n%s", err, rep.String())
+	}
+	defer s2.Close()
+	st, _ := s2.Stats()
+	if st.QueuedCount != len(rep.Orders) {
+		t.Errorf("queued %d, report copied %d", st.QueuedCount, len(rep.Orders))
+	}
+	// A held outbox is not salvaged under its owner.
+	if _, _, err := SalvageInPlace(path, "", 100*time.Millisecond); err == nil {
+		t.Error("salvaged an outbox a Store holds")
+	}
+}

@@ -1,0 +1,48 @@
+package outbox
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// SalvageInPlace replaces the (damaged) outbox at path with a new one that
+// holds every order Salvage can still read from it, and keeps the damaged
+// file beside it as path.damaged-TIME, returned with the report. It holds
+// the outbox's owner lock throughout (waiting up to lockTimeout): no
+// plugin works on the outbox meanwhile, and none that starts later finds
+// anything but the whole new file.
+func SalvageInPlace(path, keyFile string, lockTimeout time.Duration) (rep SalvageReport, kept string, err error) {
+	if lockTimeout <= 0 {
+		lockTimeout = DefaultLockTimeout
+	}
+	if _, err := os.Stat(path); err != nil {
+		return rep, "", fmt.Errorf("outbox salvage: %w", err)
+	}
+	lock, err := acquireLock(path, lockTimeout, false)
+	if err != nil {
+		return rep, "", err
+	}
+	defer lock.release()
+	tmp := path + ".salvage"
+	// A salvage that did not finish leaves its copy: ours now.
+	_ = os.Remove(tmp)
+	defer os.Remove(tmp + ".lock")
+	if rep, err = Salvage(path, tmp, keyFile); err != nil {
+		_ = os.Remove(tmp)
+		return rep, "", err
+	}
+	kept = fmt.Sprintf("%s.damaged-%s", path, time.Now().UTC().Format("20060102T150405Z"))
+	if err := os.Rename(path, kept); err != nil {
+		_ = os.Remove(tmp)
+		return rep, "", fmt.Errorf("outbox salvage: keeping the damaged file: %w", err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		// Put the damaged one back rather than leave no outbox at path.
+		_ = os.Rename(kept, path)
+		return rep, "", fmt.Errorf("outbox salvage: putting the new outbox in place: %w (the damaged file is back at %s; the copy is %s)", err, path, tmp)
+	}
+	syncDir(filepath.Dir(path))
+	return rep, kept, nil
+}
