@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // MaxBodyBytes bounds /v3/ request bodies.
@@ -245,6 +246,10 @@ func queryParam(q url.Values, name string, required bool) (string, *apiError) {
 			return "", paramError(locQuery, "/"+name, nil, "is required")
 		}
 		return "", nil
+	}
+	// The same bounds as in a body (the client checks them too).
+	if limit := map[string]int{"appid": maxAppID, "service_id": maxServiceID, "query_id": maxQueryID}[name]; limit > 0 && utf8.RuneCountInString(vs[0]) > limit {
+		return "", paramError(locQuery, "/"+name, nil, fmt.Sprintf("must be at most %d characters", limit))
 	}
 	return vs[0], nil
 }

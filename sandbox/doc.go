@@ -104,7 +104,9 @@
 //     1024 characters is an assumption guarding memory, not a WeChat Pay rule:
 //     no source states its length. The client (plugin/wxpay) refuses the same
 //     before sending or queueing, and never sends a body over MaxBodyBytes.
-//     An error's detail.value echoes at most 256 bytes of the value.
+//     An error's detail.value echoes at most 256 bytes of the value. A
+//     query's appid and service_id (32) and query_id (512, the sibling
+//     API's string(512)) are bounded as in a body.
 //   - Times are yyyyMMdd or yyyyMMddHHmmss in China Standard Time (+08:00)
 //     and must be real calendar dates; the sandbox writes times it sets
 //     (real_service_start_time on accept, real_service_end_time on complete

@@ -107,6 +107,7 @@ const (
 	maxServiceID    = 32
 	maxFees         = 100
 	maxFinishTicket = 1024
+	maxQueryID      = 512 // the sibling API's string(512); the old wiki said 64
 )
 
 // maxAmount bounds integers so that sums over a 1 MiB body cannot overflow int64.

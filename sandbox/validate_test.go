@@ -2,10 +2,14 @@ package sandbox
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"net/url"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/wechatpay-apiv3/wechatpay-go/core"
 )
 
 func TestCreateValidation(t *testing.T) {
@@ -399,5 +403,29 @@ func TestSizes(t *testing.T) {
 			b[f] = strings.Repeat("5", 33)
 			refused(t, "/sz-done/cancel", b, "/"+f)
 		})
+	}
+}
+
+// The query's parameters have the bounds the body's fields have: the
+// client refuses longer ones, and so does the sandbox.
+func TestQueryParameterSizes(t *testing.T) {
+	srv := startServer(t, Options{})
+	c := srv.Credentials
+	cl := pubKeyClient(t, c)
+	for _, tc := range []struct{ param, value string }{
+		{"appid", c.AppID + strings.Repeat("x", 32)},
+		{"service_id", c.ServiceID + strings.Repeat("9", 32)},
+		{"query_id", strings.Repeat("q", 513)},
+	} {
+		q := url.Values{"appid": {c.AppID}, "service_id": {c.ServiceID}, "out_order_no": {"SZ-Q"}}
+		if tc.param == "query_id" {
+			q.Del("out_order_no")
+		}
+		q.Set(tc.param, tc.value)
+		_, err := cl.Get(context.Background(), srv.URL+ordersPath+"?"+q.Encode())
+		var apiErr *core.APIError
+		if !errors.As(err, &apiErr) || apiErr.Code != "PARAM_ERROR" || !strings.Contains(apiErr.Message+fmt.Sprint(apiErr.Detail), "at most") {
+			t.Errorf("%s of %d characters: %v", tc.param, len(tc.value), err)
+		}
 	}
 }
