@@ -21,13 +21,15 @@ func TestEmptyOutboxFileWithItsKeyIsRefused(t *testing.T) {
 	if err := os.Truncate(path, 0); err != nil {
 		t.Fatal(err)
 	}
-	_, err := Open(Options{Path: path})
-	if err == nil {
-		t.Fatal("an empty outbox file with its key beside it was opened as a new outbox")
-	}
-	for _, want := range []string{path, "0 bytes", "outbox.key", "lost", "restore"} {
-		if !strings.Contains(err.Error(), want) {
-			t.Errorf("error %q does not say %q", err, want)
+	for _, ro := range []bool{false, true} {
+		_, err := Open(Options{Path: path, ReadOnly: ro})
+		if err == nil {
+			t.Fatal("an empty outbox file with its key beside it was opened as a new outbox")
+		}
+		for _, want := range []string{path, "0 bytes", "outbox.key", "lost", "restore"} {
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("read-only %v: error %q does not say %q", ro, err, want)
+			}
 		}
 	}
 	if fi, err := os.Stat(path); err != nil || fi.Size() != 0 {

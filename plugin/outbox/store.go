@@ -172,17 +172,18 @@ const salvageAdvice = "the plugin will not open it. Stop every plugin that uses 
 func openLocked(opts Options, lock *lockFile) (*Store, error) {
 	fi, statErr := os.Stat(opts.Path)
 	fresh := errors.Is(statErr, os.ErrNotExist)
-	switch {
-	case opts.ReadOnly && (fresh || statErr == nil && fi.Size() == 0):
-		return nil, noOutbox(opts.Path)
-	case opts.ReadOnly:
-	case statErr == nil && fi.Size() == 0:
+	empty := statErr == nil && fi.Size() == 0
+	if _, err := os.Stat(opts.KeyFile); err == nil && empty {
 		// bbolt would make a new, empty outbox of it. A key beside it
 		// proves an outbox with orders existed: they are gone, and that
 		// must be said, not papered over.
-		if _, err := os.Stat(opts.KeyFile); err == nil {
-			return nil, fmt.Errorf("outbox %s is an empty file (0 bytes) but its key %s exists: the outbox's orders were lost (the file was truncated or replaced); restore it from a backup, or, to start a new empty outbox knowingly, delete the empty file", opts.Path, opts.KeyFile)
-		}
+		return nil, fmt.Errorf("outbox %s is an empty file (0 bytes) but its key %s exists: the outbox's orders were lost (the file was truncated or replaced); restore it from a backup, or, to start a new empty outbox knowingly, delete the empty file", opts.Path, opts.KeyFile)
+	}
+	switch {
+	case opts.ReadOnly && (fresh || empty):
+		return nil, noOutbox(opts.Path)
+	case opts.ReadOnly:
+	case empty:
 		fresh = true
 	default:
 		// A compaction killed midway leaves its copy: nobody else can be
