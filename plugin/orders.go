@@ -526,7 +526,7 @@ func describeOp(op outbox.Op) string {
 	if op.Kind == outbox.OpComplete && json.Unmarshal(op.Body, &r) == nil {
 		what = fmt.Sprintf("complete with finish_type %d", r.FinishType)
 		if r.FinishType == wxpay.FinishTypeFinish {
-			what += fmt.Sprintf(" charging %d fen", forward.CompleteTotal(r))
+			what += fmt.Sprintf(" charging %d fen", r.Charge())
 		}
 	}
 	var cr wxpay.CancelRequest

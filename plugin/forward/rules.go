@@ -202,25 +202,9 @@ func appliedAs(q *wxpay.Order, kind outbox.OpKind, body json.RawMessage, ours bo
 		if r.FinishType != wxpay.FinishTypeFinish {
 			return q.TotalAmount == 0, shown
 		}
-		return q.TotalAmount == CompleteTotal(r) && sameFees(q.Fees, r.Fees) && sameDiscounts(q.Discounts, r.Discounts), shown
+		return q.TotalAmount == r.Charge() && sameFees(q.Fees, r.Fees) && sameDiscounts(q.Discounts, r.Discounts), shown
 	}
 	return false, shown
-}
-
-// CompleteTotal is what a charging complete charges: its total_amount, or
-// the fees less the discounts when it names none.
-func CompleteTotal(r wxpay.CompleteRequest) int64 {
-	if r.TotalAmount != nil {
-		return *r.TotalAmount
-	}
-	var t int64
-	for _, f := range r.Fees {
-		t += f.FeeAmount
-	}
-	for _, d := range r.Discounts {
-		t -= d.DiscountAmount
-	}
-	return t
 }
 
 // sameFees compares charge lines by name and amount; a query that shows

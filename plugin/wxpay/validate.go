@@ -345,6 +345,15 @@ func (r *CompleteRequest) Validate() error {
 	return v.err("complete")
 }
 
+// Charge is what a charging complete charges: its total_amount, or the
+// fees less the discounts when it names none.
+func (r *CompleteRequest) Charge() int64 {
+	if r.TotalAmount != nil {
+		return *r.TotalAmount
+	}
+	return r.sum()
+}
+
 // sum is the fees less the discounts, the total_amount WeChat Pay expects.
 func (r *CompleteRequest) sum() int64 {
 	var t int64
