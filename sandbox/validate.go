@@ -164,13 +164,13 @@ func (o object) str(name string) (string, bool, *apiError) {
 
 // ids reads the required appid and service_id, each of bounded length.
 func (o object) ids() (appID, serviceID string, err *apiError) {
-	if appID, err = o.required("appid"); err != nil {
+	if _, err = o.required("appid"); err != nil {
 		return "", "", err
 	}
 	if appID, err = o.maxRunes("appid", maxAppID); err != nil {
 		return "", "", err
 	}
-	if serviceID, err = o.required("service_id"); err != nil {
+	if _, err = o.required("service_id"); err != nil {
 		return "", "", err
 	}
 	if serviceID, err = o.maxRunes("service_id", maxServiceID); err != nil {

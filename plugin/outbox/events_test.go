@@ -39,10 +39,6 @@ func TestUnreadableEventIsReportedLostAndCounted(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var seqs []uint64
-	for _, ev := range evs {
-		seqs = append(seqs, ev.Seq)
-	}
 	if len(evs) != 4 || evs[0].OutOrderNo != "EV-1" || evs[1].Type != EventEventsLost || evs[2].Type != EventEventsLost || evs[3].OutOrderNo != "EV-4" {
 		t.Fatalf("events %+v", evs)
 	}
