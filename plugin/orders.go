@@ -30,6 +30,8 @@ func (s *Service) CreateOrder(ctx context.Context, r *v1.CreateOrderRequest) (*v
 	if err != nil {
 		return nil, err
 	}
+	c.calls.RLock() // its outbox stays open until the answer is recorded
+	defer c.calls.RUnlock()
 	req := createToWx(r.GetOrder())
 	if req.OutOrderNo == "" {
 		req.OutOrderNo = NewOutOrderNo(s.now())
@@ -103,6 +105,7 @@ func (s *Service) CreateOrder(ctx context.Context, r *v1.CreateOrderRequest) (*v
 		return nil, notQueued(true, err)
 	case forward.Resend:
 		// It did not arrive, or WeChat Pay turned it away unprocessed.
+		c.fwd.Defer(v.RetryAfter)
 		if mayQueue {
 			return s.queueCreate(ctx, c, req, body, outbox.OpPending, 0, err.Error())
 		}
@@ -198,7 +201,21 @@ func (s *Service) keepForReconciliation(c *configured, req wxpay.CreateRequest, 
 // existingCreate answers a create for an out_order_no the outbox holds.
 func (s *Service) existingCreate(ctx context.Context, c *configured, o *outbox.Order, req wxpay.CreateRequest, body json.RawMessage) (*v1.CreateOrderResponse, error) {
 	op := o.Ops[0]
-	if op.Kind != outbox.OpCreate || !outbox.SameBody(op.Body, body) {
+	if op.Kind != outbox.OpCreate && op.State == outbox.OpDone {
+		// The outbox holds a cancel or complete applied to the order, not
+		// its create: the order exists at WeChat Pay (its create went
+		// online). Nothing to queue: it was submitted. Its package is
+		// WeChat Pay's to give, online.
+		return &v1.CreateOrderResponse{Disposition: v1.Disposition_DISPOSITION_SUBMITTED,
+			Order: &v1.CreatedOrder{Appid: req.AppID, Mchid: c.cfg.MchID, OutOrderNo: o.OutOrderNo, ServiceId: req.ServiceID}}, nil
+	}
+	if op.Kind != outbox.OpCreate {
+		// A cancel or complete waits in the outbox for an order it does
+		// not hold the create of: a create queued now would go behind it.
+		return nil, &shared.Error{Class: shared.ClassInvalid, OutOrderNo: o.OutOrderNo, Reason: shared.ReasonOperationConflict,
+			Message: fmt.Sprintf("order %s is known to the outbox by its %s, not by a create: it is not queued again; query it by out_order_no (online, the same create is answered by WeChat Pay)", o.OutOrderNo, describeOp(op))}
+	}
+	if !outbox.SameBody(op.Body, body) {
 		return nil, &shared.Error{Class: shared.ClassInvalid, OutOrderNo: o.OutOrderNo,
 			Message:    "out_order_no " + o.OutOrderNo + " is already in the outbox with different parameters",
 			Violations: []shared.FieldViolation{{Field: "order.out_order_no", Description: "already used for another order; a retry must send the same request"}}}
@@ -217,6 +234,21 @@ func (s *Service) existingCreate(ctx context.Context, c *configured, o *outbox.O
 	// package) was lost: send the same create online. WeChat Pay answers a
 	// repeated create with the same order, so this cannot make a second one.
 	if (o.ReconcileOnly && op.State == outbox.OpInFlight) || op.State == outbox.OpDone {
+		held, err := hold(ctx, c, o.OutOrderNo)
+		if err != nil {
+			return nil, err
+		}
+		if !held {
+			// The forwarder has the order in hand: the outbox's answer.
+			if op.State == outbox.OpDone {
+				return &v1.CreateOrderResponse{Disposition: v1.Disposition_DISPOSITION_SUBMITTED,
+					Order: &v1.CreatedOrder{Appid: req.AppID, Mchid: c.cfg.MchID, OutOrderNo: o.OutOrderNo, ServiceId: req.ServiceID}}, nil
+			}
+			return &v1.CreateOrderResponse{Disposition: v1.Disposition_DISPOSITION_QUEUED,
+				Order:    &v1.CreatedOrder{Appid: req.AppID, Mchid: c.cfg.MchID, OutOrderNo: o.OutOrderNo, ServiceId: req.ServiceID},
+				StoredAt: timestamppb.New(o.StoredAt)}, nil
+		}
+		defer c.fwd.Release(o.OutOrderNo)
 		resp, err := c.client.Create(ctx, req)
 		c.fwd.Observe(err)
 		if err != nil {
@@ -319,6 +351,8 @@ func (s *Service) CompleteOrder(ctx context.Context, r *v1.CompleteOrderRequest)
 // query does not show everything a request carried (a cancel's reason).
 func (s *Service) operation(ctx context.Context, c *configured, no string, kind outbox.OpKind, body json.RawMessage,
 	ids wxpay.OrderRef) (v1.Disposition, *v1.OrderRef, *timestamppb.Timestamp, error) {
+	c.calls.RLock() // its outbox stays open until the answer is recorded
+	defer c.calls.RUnlock()
 	queuedRef := &v1.OrderRef{Appid: ids.AppID, Mchid: c.cfg.MchID, OutOrderNo: no, ServiceId: ids.ServiceID}
 	answer := func(a opAnswer) (v1.Disposition, *v1.OrderRef, *timestamppb.Timestamp, error) {
 		if a.disp == v1.Disposition_DISPOSITION_SUBMITTED {
@@ -326,9 +360,10 @@ func (s *Service) operation(ctx context.Context, c *configured, no string, kind 
 		}
 		return a.disp, queuedRef, timestamppb.New(a.at), nil
 	}
-	// Hold the order against the forwarder while this call sends: if the
-	// forwarder has it in hand, the operation is queued behind its work.
-	held := c.fwd.Hold(no)
+	held, err := hold(ctx, c, no)
+	if err != nil {
+		return 0, nil, nil, err
+	}
 	if held {
 		defer c.fwd.Release(no)
 	}
@@ -356,6 +391,7 @@ func (s *Service) operation(ctx context.Context, c *configured, no string, kind 
 	if v.Action != forward.Applied {
 		s.logFailure(string(kind), no, err)
 	}
+	c.fwd.Defer(v.RetryAfter) // the forwarder sends it next: not before WeChat Pay said
 	now := s.now()
 	var ref *v1.OrderRef
 	settled, rerr := s.settleOnline(c, no, kind, func(o *outbox.Order, op *outbox.Op) (*outbox.Order, []outbox.Event) {
@@ -399,7 +435,9 @@ func (s *Service) operation(ctx context.Context, c *configured, no string, kind 
 		return answer(settled)
 	}
 	if rerr != nil {
-		s.log.Warn("removing a refused operation from the outbox failed", "out_order_no", no, "error", rerr)
+		// Refused, but the outbox still holds it in flight: the forwarder
+		// will reconcile it and may yet send it. Not a refusal, then.
+		return 0, nil, nil, mayHaveArrived(withOrder(outboxError(fmt.Errorf("WeChat Pay refused the %s (%v), but the outbox could not record that: %w", kind, err, rerr)), no), outbox.OpInFlight)
 	}
 	refused := fromWxpay(err, "")
 	if se, ok := refused.(*shared.Error); ok {
@@ -411,6 +449,26 @@ func (s *Service) operation(ctx context.Context, c *configured, no string, kind 
 		}
 	}
 	return 0, nil, nil, withOrder(refused, no)
+}
+
+// hold keeps the forwarder and other online calls off order no while this
+// call sends one of its operations. Behind another online call for the
+// order it waits for that call's outcome (a retry then gets it from the
+// outbox); held is false when the forwarder has the order in hand, and the
+// operation is then queued behind its work.
+func hold(ctx context.Context, c *configured, no string) (held bool, err error) {
+	for {
+		held, wait := c.fwd.Hold(no)
+		if wait == nil {
+			return held, nil
+		}
+		select {
+		case <-wait:
+		case <-ctx.Done():
+			return false, &shared.Error{Class: shared.ClassTransient, OutOrderNo: no,
+				Message: "another call for order " + no + " was still being sent when this one gave up: send it again to get that call's outcome"}
+		}
+	}
 }
 
 // settleOnline records what came of the online path's operation of kind
@@ -487,7 +545,12 @@ func (s *Service) putOp(c *configured, no string, kind outbox.OpKind, body json.
 			o = &outbox.Order{OutOrderNo: no, StoredAt: now}
 		}
 		op := outbox.Op{Kind: kind, Body: body, State: outbox.OpPending, AddedAt: now}
-		if mayGoOnline && !waiting && !c.fwd.Offline() {
+		online := mayGoOnline && !waiting && !c.fwd.Offline()
+		if a.prior != nil && !online {
+			// WeChat Pay must refuse it: do not queue a refusal to come.
+			return nil, nil, conflictError(no, *a.prior, kind)
+		}
+		if online {
 			op.State, op.Attempts = outbox.OpInFlight, 1
 			o.Ops = append(o.Ops, op)
 			a.online = true

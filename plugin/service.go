@@ -36,8 +36,9 @@ type Service struct {
 	started time.Time
 	now     func() time.Time
 
-	mu  sync.RWMutex
-	cur *configured // nil until Configure succeeds
+	mu          sync.RWMutex
+	cur         *configured // nil until Configure succeeds
+	configuring sync.Mutex  // one Configure at a time
 }
 
 // configured is one accepted configuration and what runs on it.
@@ -48,15 +49,32 @@ type configured struct {
 	store      *outbox.Store
 	fwd        *forward.Forwarder
 	limits     outbox.Limits
+	claims     *forward.Claims // the outbox's: who sends which order
 	stop       context.CancelFunc
 	stopped    chan struct{}
 	inspect    bool // opened only to look: no forwarder runs
+	// calls is read-held by each online call that sends and then records
+	// (CreateOrder, CancelOrder, CompleteOrder), so that the outbox they
+	// record in is not closed under them.
+	calls sync.RWMutex
 }
 
 // shutdown stops the forwarder (it finishes the operations in hand).
 func (c *configured) shutdown() {
 	c.stop()
 	<-c.stopped
+}
+
+// retire ends a configuration that is no longer current: it waits for the
+// online calls still sending on it (they record what WeChat Pay answered),
+// stops its forwarder and closes its outbox.
+func (c *configured) retire(log hclog.Logger) {
+	c.calls.Lock()
+	defer c.calls.Unlock()
+	c.shutdown()
+	if err := c.store.Close(); err != nil {
+		log.Error("closing the previous outbox failed", "error", err)
+	}
 }
 
 var _ shared.Orders = (*Service)(nil)
@@ -141,38 +159,68 @@ func (s *Service) Configure(_ context.Context, r *v1.ConfigureRequest) (*v1.Conf
 	}
 
 	inspect := r.GetInspect()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	old := s.cur
+	// One Configure at a time; calls go on meanwhile on the configuration
+	// in place, which is swapped under s.mu only once the new one is ready.
+	s.configuring.Lock()
+	defer s.configuring.Unlock()
+	old, _ := s.current()
+	sameOutbox := old != nil && sameFile(old.cfg.OutboxPath, cfg.OutboxPath)
 	var store *outbox.Store
-	if old != nil && old.inspect == inspect && sameFile(old.cfg.OutboxPath, cfg.OutboxPath) && sameFile(old.cfg.OutboxKeyFile, cfg.OutboxKeyFile) {
-		store = old.store // the same outbox: keep it open
-	} else {
-		if old != nil && sameFile(old.cfg.OutboxPath, cfg.OutboxPath) {
-			// The same outbox, opened the other way: let go of it first.
-			old.shutdown()
-			if err := old.store.Close(); err != nil {
-				s.log.Error("closing the previous outbox failed", "error", err)
+	var claims *forward.Claims
+	switch {
+	case sameOutbox && old.inspect == inspect && sameFile(old.cfg.OutboxKeyFile, cfg.OutboxKeyFile):
+		store, claims = old.store, old.claims // the same outbox: keep it open, and who sends what
+	case sameOutbox:
+		// The same outbox, opened another way: let go of it first (a
+		// file has one owner, even within a process). Calls wait
+		// meanwhile, or find the plugin not configured for a moment.
+		s.mu.Lock()
+		s.cur = nil
+		s.mu.Unlock()
+		old.retire(s.log)
+		if store, err = s.openOutbox(cfg, inspect); err != nil {
+			// Refused: the previous configuration comes back, as it was.
+			if back, rerr := s.openOutbox(old.cfg, old.inspect); rerr == nil {
+				s.mu.Lock()
+				s.cur = s.start(old.cfg, old.client, old.verifyMode, back, nil, old.inspect)
+				s.mu.Unlock()
+			} else {
+				s.log.Error("reopening the previous outbox failed: the plugin is not configured", "error", rerr)
 			}
-			s.cur, old = nil, nil
+			return nil, err
 		}
+		old = nil // retired
+	default:
 		if store, err = s.openOutbox(cfg, inspect); err != nil {
 			return nil, err
 		}
 	}
+	cur := s.start(cfg, client, mode, store, claims, inspect)
+	s.mu.Lock()
+	s.cur = cur
+	s.mu.Unlock()
 	if old != nil {
-		old.shutdown()
-		if old.store != store {
-			if err := old.store.Close(); err != nil {
-				s.log.Error("closing the previous outbox failed", "error", err)
-			}
+		if old.store == store {
+			old.shutdown() // its forwarder; the claims keep the two apart meanwhile
+		} else {
+			old.retire(s.log)
 		}
 	}
+	s.log.Info("configured", "mchid", cfg.MchID, "api_base_url", redactURL(cfg.APIBaseURL), "verify_mode", mode, "outbox", cfg.OutboxPath, "inspect", inspect)
+	return &v1.ConfigureResponse{VerifyMode: mode, PluginVersion: Version}, nil
+}
+
+// start makes a configuration on an open outbox and starts its forwarder
+// (none when it only inspects). claims are the outbox's, nil for new ones.
+func (s *Service) start(cfg *config.Config, client *wxpay.Client, mode string, store *outbox.Store, claims *forward.Claims, inspect bool) *configured {
+	if claims == nil {
+		claims = forward.NewClaims()
+	}
 	maxOrders, orderAmount, totalAmount := cfg.Limits()
-	cur := &configured{cfg: cfg, client: client, verifyMode: mode, store: store, inspect: inspect,
+	cur := &configured{cfg: cfg, client: client, verifyMode: mode, store: store, claims: claims, inspect: inspect,
 		limits: outbox.Limits{MaxOrders: int(maxOrders), MaxOrderAmount: orderAmount, MaxTotalAmount: totalAmount}}
 	cur.fwd = forward.New(forward.Options{Store: store, WeChat: client, Concurrency: cfg.Concurrency(),
-		MaxAge: cfg.MaxAge(), Log: s.log.Named("forward")})
+		MaxAge: cfg.MaxAge(), Claims: claims, Log: s.log.Named("forward")})
 	ctx, cancel := context.WithCancel(context.Background())
 	cur.stop, cur.stopped = cancel, make(chan struct{})
 	if inspect {
@@ -183,9 +231,7 @@ func (s *Service) Configure(_ context.Context, r *v1.ConfigureRequest) (*v1.Conf
 			cur.fwd.Run(ctx)
 		}()
 	}
-	s.cur = cur
-	s.log.Info("configured", "mchid", cfg.MchID, "api_base_url", redactURL(cfg.APIBaseURL), "verify_mode", mode, "outbox", cfg.OutboxPath, "inspect", inspect)
-	return &v1.ConfigureResponse{VerifyMode: mode, PluginVersion: Version}, nil
+	return cur
 }
 
 func (s *Service) openOutbox(cfg *config.Config, inspect bool) (*outbox.Store, error) {

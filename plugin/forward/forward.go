@@ -74,8 +74,11 @@ type Options struct {
 	MaxAge time.Duration
 	// CallTimeout bounds one call to WeChat Pay (default 10 s).
 	CallTimeout time.Duration
-	Now         func() time.Time
-	Log         hclog.Logger
+	// Claims are the outbox's: who sends which order (NewClaims when nil).
+	// Give a new forwarder on the same outbox the old one's.
+	Claims *Claims
+	Now    func() time.Time
+	Log    hclog.Logger
 }
 
 // Forwarder drains the outbox. Create with New, run with Run.
@@ -84,13 +87,12 @@ type Forwarder struct {
 	net  networkState
 	wake chan struct{}
 
-	mu         sync.Mutex
-	busy       map[string]bool // orders the forwarder works on
-	held       map[string]bool // orders the online path sends (Hold)
-	failures   int             // consecutive attempts without an answer
-	notBefore  time.Time       // no attempt before this (backoff, Retry-After)
-	sweepEvery time.Duration
-	pruneEvery time.Duration
+	mu            sync.Mutex
+	failures      int       // consecutive attempts without an answer
+	storeFailures int       // consecutive reads or writes of the outbox that failed
+	notBefore     time.Time // no attempt before this (backoff, Retry-After)
+	sweepEvery    time.Duration
+	pruneEvery    time.Duration
 
 	netEventMu sync.Mutex // held across a network change and its event
 }
@@ -118,7 +120,10 @@ func New(opts Options) *Forwarder {
 	if opts.Log == nil {
 		opts.Log = hclog.NewNullLogger()
 	}
-	f := &Forwarder{opts: opts, wake: make(chan struct{}, 1), busy: map[string]bool{}, held: map[string]bool{}, sweepEvery: time.Minute, pruneEvery: time.Hour}
+	if opts.Claims == nil {
+		opts.Claims = NewClaims()
+	}
+	f := &Forwarder{opts: opts, wake: make(chan struct{}, 1), sweepEvery: time.Minute, pruneEvery: time.Hour}
 	f.net.state = Unknown
 	f.net.since = opts.Now()
 	return f
@@ -146,26 +151,32 @@ func (f *Forwarder) Drain() {
 }
 
 // Hold keeps the forwarder off an order while the online path sends one
-// of its operations, so that one operation is never sent by both. It
-// reports false when the forwarder is working on the order: the online
-// path then leaves the operation to it.
-func (f *Forwarder) Hold(no string) bool {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.busy[no] || f.held[no] {
-		return false
-	}
-	f.held[no] = true
-	return true
+// of its operations, so that one operation is never sent by both. held is
+// false when the order is taken: by another online call (wait closes when
+// it lets go: ask again then) or by the forwarder (wait is nil: leave the
+// operation to it).
+func (f *Forwarder) Hold(no string) (held bool, wait <-chan struct{}) {
+	return f.opts.Claims.hold(no)
 }
 
 // Release ends a Hold, and wakes the forwarder for what the online path
 // may have left it.
 func (f *Forwarder) Release(no string) {
-	f.mu.Lock()
-	delete(f.held, no)
-	f.mu.Unlock()
+	f.opts.Claims.release(no)
 	f.Wake()
+}
+
+// Defer holds the forwarder's next attempt back by at least d: WeChat
+// Pay's Retry-After on an answer to the online path.
+func (f *Forwarder) Defer(d time.Duration) {
+	if d <= 0 {
+		return
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if t := f.opts.Now().Add(d); t.After(f.notBefore) {
+		f.notBefore = t
+	}
 }
 
 // Network reports reachability, since when, and the last error seen.
@@ -277,7 +288,7 @@ func (f *Forwarder) Run(ctx context.Context) {
 		wait := f.sweepEvery
 		f.mu.Lock()
 		pause := f.notBefore.Sub(now)
-		free := f.opts.Concurrency - len(f.busy)
+		free := f.opts.Concurrency - f.opts.Claims.forwarding()
 		f.mu.Unlock()
 		switch {
 		case pause > 0:
@@ -308,11 +319,7 @@ func (f *Forwarder) Run(ctx context.Context) {
 
 // dispatch starts up to n due orders that are not already in hand.
 func (f *Forwarder) dispatch(ctx context.Context, wg *sync.WaitGroup, done chan struct{}, n int) int {
-	due, err := f.opts.Store.Due(n, func(no string) bool {
-		f.mu.Lock()
-		defer f.mu.Unlock()
-		return f.busy[no] || f.held[no]
-	})
+	due, err := f.opts.Store.Due(n, f.opts.Claims.taken)
 	if err != nil {
 		f.storeFailed("reading the outbox", "", err)
 		return 0
@@ -320,22 +327,19 @@ func (f *Forwarder) dispatch(ctx context.Context, wg *sync.WaitGroup, done chan 
 	started := 0
 	for _, o := range due {
 		no := o.OutOrderNo
-		f.mu.Lock()
-		if f.held[no] { // the online path took it since Due read the queue
-			f.mu.Unlock()
+		if !f.opts.Claims.take(no) { // the online path took it since Due read the queue
 			continue
 		}
-		f.busy[no] = true
-		f.mu.Unlock()
 		started++
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			f.work(ctx, no)
-			f.mu.Lock()
-			delete(f.busy, no)
-			f.mu.Unlock()
-			done <- struct{}{}
+			f.opts.Claims.drop(no)
+			select { // a wake-up, not a count: never block on it
+			case done <- struct{}{}:
+			default:
+			}
 		}()
 	}
 	return started
@@ -360,11 +364,7 @@ func (f *Forwarder) sweep() {
 	cutoff := f.opts.Now().Add(-f.opts.MaxAge)
 	var seen map[string]bool
 	for {
-		due, err := f.opts.Store.Due(sweepBatch, func(no string) bool {
-			f.mu.Lock()
-			defer f.mu.Unlock()
-			return f.busy[no] || f.held[no] || seen[no]
-		})
+		due, err := f.opts.Store.Due(sweepBatch, func(no string) bool { return f.opts.Claims.taken(no) || seen[no] })
 		if err != nil {
 			f.opts.Log.Error("reading the outbox failed", "error", err)
 			return

@@ -204,10 +204,18 @@ func (f *Forwarder) pause(retryAfter time.Duration) {
 
 // storeFailed logs a failed read or write of the outbox and holds every
 // attempt back: a failing disk (full, read-only) is not retried in a tight
-// loop, and nothing is sent that could not be recorded.
+// loop, and nothing is sent that could not be recorded. Its backoff grows
+// with each failure in a row, whatever WeChat Pay answers meanwhile (an
+// answer resets the network's count, not the disk's).
 func (f *Forwarder) storeFailed(what, no string, err error) {
 	f.opts.Log.Error(what+" failed", "out_order_no", no, "error", err)
-	f.pause(0)
+	now := f.opts.Now()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.storeFailures++
+	if t := now.Add(f.backoff(f.storeFailures)); t.After(f.notBefore) {
+		f.notBefore = t
+	}
 }
 
 // reconcile settles an operation whose outcome is unknown by asking WeChat
@@ -271,6 +279,9 @@ func (f *Forwarder) modifyOp(no string, i int, kind outbox.OpKind, what string, 
 		f.storeFailed(what, no, err)
 		return false
 	}
+	f.mu.Lock()
+	f.storeFailures = 0
+	f.mu.Unlock()
 	return applied
 }
 

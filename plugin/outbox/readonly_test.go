@@ -169,3 +169,28 @@ func TestSalvageInPlaceLeavesAnOutboxThatOpens(t *testing.T) {
 		t.Error("salvaged an outbox a Store holds")
 	}
 }
+
+// A salvage stopped between its two renames leaves no outbox at the path
+// and the salvaged one beside it: Open says so, rather than make a new,
+// empty outbox (an independent review's case).
+func TestAnUnfinishedSalvageIsNotAnEmptyOutbox(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "outbox.db")
+	s := open(t, dir, nil)
+	enqueue(t, s, "US-1", 100)
+	s.Close()
+	if err := os.Rename(path, path+".salvage"); err != nil {
+		t.Fatal(err)
+	}
+	for _, ro := range []bool{false, true} {
+		if _, err := Open(Options{Path: path, ReadOnly: ro}); err == nil || !strings.Contains(err.Error(), ".salvage") {
+			t.Errorf("read-only %v: %v", ro, err)
+		}
+	}
+	if _, _, err := SalvageInPlace(path, "", time.Second); err == nil || !strings.Contains(err.Error(), ".salvage") {
+		t.Errorf("salvage again: %v", err)
+	}
+	if _, err := os.Stat(path); !os.IsNotExist(err) {
+		t.Errorf("a new outbox was made: %v", err)
+	}
+}

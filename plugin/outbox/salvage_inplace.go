@@ -18,6 +18,9 @@ func SalvageInPlace(path, keyFile string, lockTimeout time.Duration) (rep Salvag
 		lockTimeout = DefaultLockTimeout
 	}
 	if _, err := os.Stat(path); err != nil {
+		if serr := unfinishedSalvage(path); serr != nil {
+			return rep, "", serr
+		}
 		return rep, "", fmt.Errorf("outbox salvage: %w", err)
 	}
 	lock, err := acquireLock(path, lockTimeout, false)
@@ -45,4 +48,14 @@ func SalvageInPlace(path, keyFile string, lockTimeout time.Duration) (rep Salvag
 	}
 	syncDir(filepath.Dir(path))
 	return rep, kept, nil
+}
+
+// unfinishedSalvage says, for an outbox path with no file, whether a
+// salvage stopped between its two renames: the salvaged outbox waits
+// beside it, and a new empty outbox must not be made in its place.
+func unfinishedSalvage(path string) error {
+	if _, err := os.Stat(path + ".salvage"); err != nil {
+		return nil
+	}
+	return fmt.Errorf("outbox %s is missing, but %s.salvage holds a salvaged outbox (a salvage did not finish): move it to %s, then start the plugin", path, path, path)
 }

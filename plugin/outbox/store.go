@@ -144,6 +144,9 @@ func Open(opts Options) (*Store, error) {
 	}
 	if opts.ReadOnly {
 		if _, err := os.Stat(opts.Path); err != nil {
+			if serr := unfinishedSalvage(opts.Path); serr != nil {
+				return nil, serr
+			}
 			return nil, noOutbox(opts.Path)
 		}
 	} else if err := os.MkdirAll(filepath.Dir(opts.Path), 0o700); err != nil {
@@ -172,6 +175,11 @@ const salvageAdvice = "the plugin will not open it. Stop every plugin that uses 
 func openLocked(opts Options, lock *lockFile) (*Store, error) {
 	fi, statErr := os.Stat(opts.Path)
 	fresh := errors.Is(statErr, os.ErrNotExist)
+	if fresh {
+		if err := unfinishedSalvage(opts.Path); err != nil {
+			return nil, err
+		}
+	}
 	empty := statErr == nil && fi.Size() == 0
 	if _, err := os.Stat(opts.KeyFile); err == nil && empty {
 		// bbolt would make a new, empty outbox of it. A key beside it

@@ -1,0 +1,282 @@
+package plugin_test
+
+// Cases an independent review of issue 9's changes found: each failed
+// before its fix.
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/kioskpay/smartretail/sandbox"
+	"github.com/kioskpay/smartretail/shared"
+	"github.com/kioskpay/smartretail/shared/config"
+	v1 "github.com/kioskpay/smartretail/shared/proto/smartretail/v1"
+)
+
+// gatedEnv is a plugin whose first POST to a path ending in suffix is held
+// at WeChat Pay's door: arrived closes when it comes, and it goes on when
+// the test closes release.
+type gatedEnv struct {
+	o        shared.Orders
+	sb       *sandbox.Sandbox
+	cfg      *v1.Config
+	arrived  chan struct{}
+	release  chan struct{}
+	requests atomic.Int64 // POSTs to suffix
+}
+
+func newGatedEnv(t *testing.T, suffix string) *gatedEnv {
+	t.Helper()
+	sb, err := sandbox.New(sandbox.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := &gatedEnv{sb: sb, arrived: make(chan struct{}), release: make(chan struct{})}
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, suffix) && g.requests.Add(1) == 1 {
+			close(g.arrived)
+			<-g.release
+		}
+		sb.ServeHTTP(w, r)
+	}))
+	t.Cleanup(func() {
+		select {
+		case <-g.release:
+		default:
+			close(g.release)
+		}
+		ts.Close()
+		sb.Close()
+	})
+	path, err := (&sandbox.Server{URL: ts.URL, Sandbox: sb, Credentials: sb.Credentials()}).WriteConfig(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := config.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.cfg = c.Proto()
+	g.o, _ = harnessWith(t)
+	if _, err := g.o.Configure(ctx(t), &v1.ConfigureRequest{Config: g.cfg}); err != nil {
+		t.Fatal(err)
+	}
+	return g
+}
+
+func (g *gatedEnv) waitArrived(t *testing.T) {
+	t.Helper()
+	select {
+	case <-g.arrived:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the request never reached WeChat Pay")
+	}
+}
+
+// A Configure that closes the outbox (here, to inspect it) while an online
+// complete is out: the complete's refusal was not recorded, the host was
+// told "refused", and the forwarder later sent it and charged the
+// customer. Now the outbox stays open until the online call has recorded
+// its outcome.
+func TestARefusalIsRecordedBeforeTheOutboxCloses(t *testing.T) {
+	g := newGatedEnv(t, "/complete")
+	confirm := &v1.NewOrder{OutOrderNo: "UR-1", ServiceStartTime: "OnAccept", RiskAmount: 1000}
+	if _, err := g.o.CreateOrder(ctx(t), &v1.CreateOrderRequest{Order: confirm, OfflineBehavior: v1.OfflineBehavior_OFFLINE_BEHAVIOR_REQUIRE_ONLINE}); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	var cerr, ierr error
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		// The customer has not accepted: WeChat Pay refuses it.
+		_, cerr = g.o.CompleteOrder(ctx(t), charge("UR-1", 300))
+	}()
+	g.waitArrived(t)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		_, ierr = g.o.Configure(ctx(t), &v1.ConfigureRequest{Config: g.cfg, Inspect: true})
+	}()
+	close(g.release)
+	wg.Wait()
+	if ierr != nil {
+		t.Fatal(ierr)
+	}
+	asShared(t, cerr, codes.FailedPrecondition, shared.ClassInvalid)
+	if _, err := g.o.Configure(ctx(t), &v1.ConfigureRequest{Config: g.cfg}); err != nil {
+		t.Fatal(err)
+	}
+	if err := g.sb.Accept("UR-1"); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(3 * time.Second)
+	for st, _ := g.o.GetStatus(ctx(t), &v1.GetStatusRequest{}); st.GetPendingCount() > 0 && time.Now().Before(deadline); st, _ = g.o.GetStatus(ctx(t), &v1.GetStatusRequest{}) {
+		g.o.Drain(ctx(t), &v1.DrainRequest{})
+		time.Sleep(20 * time.Millisecond)
+	}
+	if so, _ := g.sb.Order("UR-1"); so.State != sandbox.StateUserAccepted || g.requests.Load() != 1 {
+		t.Errorf("the host was told the complete was refused; WeChat Pay shows %s after %d completes", so.State, g.requests.Load())
+	}
+}
+
+// Configure again with the same outbox made a forwarder that knew nothing
+// of the online path's claim: it reconciled the online cancel still out
+// and sent it a second time. The claims belong to the outbox now.
+func TestAReconfigureKeepsTheOnlinePathsClaim(t *testing.T) {
+	g := newGatedEnv(t, "/cancel")
+	if _, err := g.o.CreateOrder(ctx(t), &v1.CreateOrderRequest{Order: noConfirm("RF-1", 1000)}); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	var resp *v1.CancelOrderResponse
+	var cerr error
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		resp, cerr = g.o.CancelOrder(ctx(t), &v1.CancelOrderRequest{OutOrderNo: "RF-1", Reason: "未取货"})
+	}()
+	g.waitArrived(t)
+	if _, err := g.o.Configure(ctx(t), &v1.ConfigureRequest{Config: g.cfg}); err != nil {
+		t.Fatal(err)
+	}
+	// Give the new forwarder its chance at the order.
+	g.o.Drain(ctx(t), &v1.DrainRequest{})
+	time.Sleep(200 * time.Millisecond)
+	close(g.release)
+	wg.Wait()
+	if cerr != nil || resp.GetDisposition() != v1.Disposition_DISPOSITION_SUBMITTED {
+		t.Errorf("cancel: %v, %v", resp, cerr)
+	}
+	if n := g.requests.Load(); n != 1 {
+		t.Errorf("the cancel was sent %d times", n)
+	}
+}
+
+// The same cancel again while the first is out was answered QUEUED; the
+// first was then refused and removed, and the host got neither a queued
+// cancel nor an event. A retry now waits for the first's outcome.
+func TestARetryWaitsForTheCallStillOut(t *testing.T) {
+	g := newGatedEnv(t, "/cancel")
+	if _, err := g.o.CreateOrder(ctx(t), &v1.CreateOrderRequest{Order: noConfirm("RC-1", 1000)}); err != nil {
+		t.Fatal(err)
+	}
+	// Completed elsewhere (through another outbox): every cancel is refused.
+	other := proto.Clone(g.cfg).(*v1.Config)
+	other.OutboxPath, other.OutboxKeyFile = t.TempDir()+"/other.db", ""
+	o2, _ := harnessWith(t)
+	if _, err := o2.Configure(ctx(t), &v1.ConfigureRequest{Config: other}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := o2.CompleteOrder(ctx(t), charge("RC-1", 100)); err != nil {
+		t.Fatal(err)
+	}
+	req := &v1.CancelOrderRequest{OutOrderNo: "RC-1", Reason: "未取货"}
+	var wg sync.WaitGroup
+	var first, second *v1.CancelOrderResponse
+	var ferr, serr error
+	wg.Add(2)
+	go func() { defer wg.Done(); first, ferr = g.o.CancelOrder(ctx(t), req) }()
+	g.waitArrived(t)
+	go func() { defer wg.Done(); second, serr = g.o.CancelOrder(ctx(t), req) }()
+	time.Sleep(100 * time.Millisecond) // the retry reaches the plugin
+	close(g.release)
+	wg.Wait()
+	asShared(t, ferr, codes.FailedPrecondition, shared.ClassInvalid)
+	if serr == nil {
+		t.Errorf("the retry of a refused cancel was answered %v", second.GetDisposition())
+	} else {
+		asShared(t, serr, codes.FailedPrecondition, shared.ClassInvalid)
+	}
+	_ = first
+}
+
+// Offline, a complete of another amount on an order whose complete was
+// applied was answered QUEUED; sent later, it was refused and the order
+// went to the failed list, and the host's retry of the applied complete
+// was refused as failed. It is refused at once now.
+func TestADifferentCompleteAfterAnAppliedOneIsRefusedOffline(t *testing.T) {
+	e := newOfflineEnv(t, nil)
+	if _, err := e.create(t, noConfirm("PR-1", 1000), 0); err != nil {
+		t.Fatal(err)
+	}
+	if resp, err := e.o.CompleteOrder(ctx(t), charge("PR-1", 100)); err != nil || resp.GetDisposition() != v1.Disposition_DISPOSITION_SUBMITTED {
+		t.Fatalf("first complete: %v, %v", resp, err)
+	}
+	e.sb.SetFaults(sandbox.Faults{Mode: sandbox.FaultOffline})
+	e.o.QueryOrder(ctx(t), &v1.QueryOrderRequest{OutOrderNo: "PR-1"}) // learns it is offline
+	_, err := e.o.CompleteOrder(ctx(t), charge("PR-1", 900))
+	if se := asShared(t, err, codes.FailedPrecondition, shared.ClassInvalid); se.Reason != shared.ReasonOperationConflict || !strings.Contains(se.Message, "charging 100 fen applied") {
+		t.Errorf("a different complete offline: %+v", se)
+	}
+	e.sb.SetFaults(sandbox.Faults{Mode: sandbox.FaultNone})
+	e.waitPending(t, 10*time.Second)
+	if resp, err := e.o.CompleteOrder(ctx(t), charge("PR-1", 100)); err != nil || resp.GetDisposition() != v1.Disposition_DISPOSITION_SUBMITTED {
+		t.Errorf("the retry of the applied complete: %v, %v", resp, err)
+	}
+}
+
+// An online complete leaves a record without the create; the same create
+// again, offline, was refused as "out_order_no used with different
+// parameters". It is the create WeChat Pay applied: SUBMITTED.
+func TestTheSameCreateAfterAnOnlineCompleteIsSubmitted(t *testing.T) {
+	e := newOfflineEnv(t, nil)
+	order := noConfirm("OC-1", 1000)
+	if _, err := e.create(t, order, 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.o.CompleteOrder(ctx(t), charge("OC-1", 100)); err != nil {
+		t.Fatal(err)
+	}
+	e.sb.SetFaults(sandbox.Faults{Mode: sandbox.FaultOffline})
+	e.o.QueryOrder(ctx(t), &v1.QueryOrderRequest{OutOrderNo: "OC-1"}) // learns it is offline
+	if resp, err := e.create(t, order, 0); err != nil || resp.GetDisposition() != v1.Disposition_DISPOSITION_SUBMITTED {
+		t.Errorf("the same create again, offline: %v, %v", resp, err)
+	}
+}
+
+// "A refused configuration leaves the previous one in place": one naming
+// the same outbox with another key closed the working outbox first, and
+// its refusal left the plugin unconfigured.
+func TestARefusedReconfigureOfTheSameOutboxKeepsThePrevious(t *testing.T) {
+	e := newOfflineEnv(t, nil)
+	bad := proto.Clone(e.cfg).(*v1.Config)
+	keyFile := t.TempDir() + "/other.key"
+	if err := os.WriteFile(keyFile, []byte(strings.Repeat("ab", 32)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	bad.OutboxKeyFile = keyFile
+	if _, err := e.o.Configure(ctx(t), &v1.ConfigureRequest{Config: bad}); err == nil {
+		t.Fatal("a wrong key was accepted")
+	}
+	if _, err := e.create(t, noConfirm("AFTER-1", 100), 0); err != nil {
+		t.Errorf("after a refused Configure: %v", err)
+	}
+}
+
+// A rate-limited online complete is queued; its Retry-After was dropped
+// and the forwarder sent it again at once. Now the forwarder waits.
+func TestAnOnlineRateLimitHoldsTheForwarderBack(t *testing.T) {
+	e := newOfflineEnv(t, nil)
+	if _, err := e.create(t, noConfirm("RL-1", 1000), 0); err != nil {
+		t.Fatal(err)
+	}
+	e.sb.SetFaults(sandbox.Faults{Mode: sandbox.FaultRateLimit})
+	before := e.calls.Load()
+	if resp, err := e.o.CompleteOrder(ctx(t), charge("RL-1", 100)); err != nil || resp.GetDisposition() != v1.Disposition_DISPOSITION_QUEUED {
+		t.Fatalf("a rate-limited complete: %v, %v", resp, err)
+	}
+	time.Sleep(700 * time.Millisecond) // the sandbox's Retry-After is 1 s
+	if n := e.calls.Load() - before; n > 1 {
+		t.Errorf("%d requests within 0.7 s of a 429 with Retry-After: 1", n)
+	}
+}
