@@ -393,12 +393,17 @@ func (s *Sandbox) handleUserServiceState(r *http.Request, _ []byte) (int, any) {
 	if e != nil {
 		return fail(e)
 	}
+	if issue := openIDIssue(openID); issue != "" {
+		return fail(paramError(locQuery, "/openid", nil, issue)) // never echo an openid
+	}
 	if e := s.checkIDs(appID, serviceID); e != nil {
 		return fail(e)
 	}
+	// WeChat Pay's answer has exactly these fields, no mchid
+	// (wechatpay-im/website openapi/v3/payscore/user-service-state.md).
 	return http.StatusOK, map[string]string{
-		"appid": appID, "mchid": s.creds.MchID, "service_id": serviceID, "openid": openID,
-		"use_service_state": "AVAILABLE",
+		"appid": appID, "service_id": serviceID, "openid": openID,
+		"use_service_state": s.UserServiceState(openID),
 	}
 }
 

@@ -35,7 +35,7 @@
 //	GET  /v3/payscore/smartretail-orders?service_id&appid&(out_order_no|query_id)  query
 //	POST /v3/payscore/smartretail-orders/{out_order_no}/cancel   cancel
 //	POST /v3/payscore/smartretail-orders/{out_order_no}/complete complete
-//	GET  /v3/payscore/user-service-state?service_id&appid&openid always AVAILABLE
+//	GET  /v3/payscore/user-service-state?service_id&appid&openid  the customer's authorisation
 //
 // Admin (JSON, unsigned, never faulted):
 //
@@ -45,6 +45,9 @@
 //	POST /sandbox/orders/{out_order_no}/pay     FINISHED (finish_type 2) -> USER_PAID
 //	POST /sandbox/orders/{out_order_no}/expire  CREATED -> EXPIRED
 //	GET  /sandbox/faults, PUT /sandbox/faults {"mode","probability","latency_ms"}
+//	GET  /sandbox/users/{openid}/service-state, PUT ... {"use_service_state":"UNAVAILABLE"}
+//	                                          what user-service-state answers for
+//	                                          the openid (Sandbox.SetUserServiceState)
 //
 // Every answer has a unique Request-ID; /v3/ answers, errors included, carry
 // Wechatpay-Timestamp, -Nonce, -Signature and -Serial.
@@ -146,4 +149,13 @@
 //     placeholders; package, finish_ticket, order_id, query_id and
 //     finish_transaction_id are random; pay_type is "MchChannelPayType".
 //   - Admin moves that the state machine forbids are 409 INVALID_STATE.
+//   - user-service-state answers exactly appid, service_id, openid and
+//     use_service_state (AVAILABLE or UNAVAILABLE), no mchid: verified,
+//     wechatpay-im/website openapi/v3/payscore/user-service-state.md (the
+//     official page is pay.weixin.qq.com/wiki/doc/apiv3/wxpay/payscore/chapter3_8.shtml).
+//     Assumed: every openid is AVAILABLE until a test marks it UNAVAILABLE
+//     (SetUserServiceState or the admin API; kept in memory only, like
+//     faults); openid is at most 128 characters (the bound create uses),
+//     refused as 400 PARAM_ERROR /openid without echoing it; create does not
+//     consult the state, since no source says what it answers then.
 package sandbox
