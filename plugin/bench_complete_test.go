@@ -34,10 +34,8 @@ func BenchmarkCompleteOnline(b *testing.B) {
 	if _, err := svc.Configure(ctx, &v1.ConfigureRequest{Config: c.Proto()}); err != nil {
 		b.Fatal(err)
 	}
-	f := false
 	for i := 0; i < b.N; i++ {
-		if _, err := svc.CreateOrder(ctx, &v1.CreateOrderRequest{Order: &v1.NewOrder{OutOrderNo: fmt.Sprintf("BC-%d", i),
-			ServiceStartTime: "OnAccept", RiskAmount: 20000, NeedUserConfirm: &f}}); err != nil {
+		if _, err := svc.CreateOrder(ctx, &v1.CreateOrderRequest{Order: noConfirm(fmt.Sprintf("BC-%d", i), 20000)}); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -59,7 +59,8 @@ func TestAppliedMeansTheSameOperation(t *testing.T) {
 	}
 
 	// A cancel, then another with another reason.
-	confirm := &v1.NewOrder{OutOrderNo: "DUP2", ServiceStartTime: "OnAccept", RiskAmount: 100}
+	confirm := noConfirm("DUP2", 100)
+	confirm.NeedUserConfirm = nil // CREATED until the customer confirms: a cancel is a cancel
 	if _, err := e.create(t, confirm, v1.OfflineBehavior_OFFLINE_BEHAVIOR_REQUIRE_ONLINE); err != nil {
 		t.Fatal(err)
 	}

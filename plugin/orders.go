@@ -312,7 +312,7 @@ func (s *Service) CancelOrder(ctx context.Context, r *v1.CancelOrderRequest) (*v
 		return nil, withOrder(fromWxpay(err, ""), req.OutOrderNo)
 	}
 	body, _ := json.Marshal(req)
-	disp, ref, storedAt, err := s.operation(ctx, c, req.OutOrderNo, outbox.OpCancel, body, wxpay.OrderRef{AppID: req.AppID, ServiceID: req.ServiceID})
+	disp, ref, storedAt, _, err := s.operation(ctx, c, req.OutOrderNo, outbox.OpCancel, body, wxpay.OrderRef{AppID: req.AppID, ServiceID: req.ServiceID})
 	if err != nil {
 		return nil, err
 	}
@@ -332,7 +332,7 @@ func (s *Service) CompleteOrder(ctx context.Context, r *v1.CompleteOrderRequest)
 		return nil, withOrder(fromWxpay(err, ""), req.OutOrderNo)
 	}
 	body, _ := json.Marshal(req)
-	disp, ref, storedAt, err := s.operation(ctx, c, req.OutOrderNo, outbox.OpComplete, body, wxpay.OrderRef{AppID: req.AppID, ServiceID: req.ServiceID})
+	disp, ref, storedAt, _, err := s.operation(ctx, c, req.OutOrderNo, outbox.OpComplete, body, wxpay.OrderRef{AppID: req.AppID, ServiceID: req.ServiceID})
 	if err != nil {
 		return nil, err
 	}
@@ -350,45 +350,60 @@ func (s *Service) CompleteOrder(ctx context.Context, r *v1.CompleteOrderRequest)
 // answered from the outbox; another one is refused), since WeChat Pay's
 // query does not show everything a request carried (a cancel's reason).
 func (s *Service) operation(ctx context.Context, c *configured, no string, kind outbox.OpKind, body json.RawMessage,
-	ids wxpay.OrderRef) (v1.Disposition, *v1.OrderRef, *timestamppb.Timestamp, error) {
+	ids wxpay.OrderRef) (v1.Disposition, *v1.OrderRef, *timestamppb.Timestamp, outbox.OpKind, error) {
 	c.calls.RLock() // its outbox stays open until the answer is recorded
 	defer c.calls.RUnlock()
 	queuedRef := &v1.OrderRef{Appid: ids.AppID, Mchid: c.cfg.MchID, OutOrderNo: no, ServiceId: ids.ServiceID}
-	answer := func(a opAnswer) (v1.Disposition, *v1.OrderRef, *timestamppb.Timestamp, error) {
+	answer := func(a opAnswer) (v1.Disposition, *v1.OrderRef, *timestamppb.Timestamp, outbox.OpKind, error) {
 		if a.disp == v1.Disposition_DISPOSITION_SUBMITTED {
-			return a.disp, a.ref, nil, nil
+			return a.disp, a.ref, nil, a.sent, nil
 		}
-		return a.disp, queuedRef, timestamppb.New(a.at), nil
+		return a.disp, queuedRef, timestamppb.New(a.at), "", nil
 	}
 	held, err := hold(ctx, c, no)
 	if err != nil {
-		return 0, nil, nil, err
+		return 0, nil, nil, "", err
 	}
 	if held {
 		defer c.fwd.Release(no)
 	}
 	a, err := s.putOp(c, no, kind, body, held)
 	if err != nil {
-		return 0, nil, nil, err
+		return 0, nil, nil, "", err
 	}
 	if !a.online {
 		return answer(a)
 	}
-	result, err := forward.Call(ctx, c.client, no, kind, body)
-	c.fwd.Observe(err)
-	v := forward.AfterSend(kind, err)
-	if v.Action == forward.Check {
-		// Refused: perhaps because an earlier attempt whose answer was lost
-		// (a host retrying after a crash) already applied it. WeChat
-		// Pay's order says, if it shows the same amounts.
-		q, qerr := c.client.Query(ctx, wxpay.QueryRequest{OutOrderNo: no, AppID: ids.AppID, ServiceID: ids.ServiceID})
-		c.fwd.Observe(qerr)
-		if v = forward.AfterCheck(kind, body, false, err, q, qerr); v.Action == forward.Applied {
-			s.log.Info(string(kind)+" was already applied", "out_order_no", no)
-			result = q
+	// Ask for the order first: it says whether the operation can go, and
+	// how (a cancel of an order the customer confirmed goes as a complete
+	// with finish_type 1; a complete goes with the order's finish_ticket).
+	query := wxpay.QueryRequest{OutOrderNo: no, AppID: ids.AppID, ServiceID: ids.ServiceID}
+	q, qerr := c.client.Query(ctx, query)
+	c.fwd.Observe(qerr)
+	v := forward.Before(kind, body, false, q, qerr)
+	var result any = q
+	err = qerr
+	sent := v.Wire
+	if v.Action == forward.Reconcile {
+		v.Action = forward.Resend // no answer to the query: nothing was sent
+	}
+	if v.Action == forward.Send {
+		result, err = forward.Call(ctx, c.client, no, v.Wire, v.Body)
+		c.fwd.Observe(err)
+		v = forward.AfterSend(kind, err)
+		if v.Action == forward.Check {
+			// Refused: perhaps because an earlier attempt whose answer was
+			// lost (a host retrying after a crash) already applied it.
+			// WeChat Pay's order says, if it shows the same amounts.
+			q, qerr := c.client.Query(ctx, query)
+			c.fwd.Observe(qerr)
+			if v = forward.AfterCheck(kind, body, false, err, q, qerr); v.Action == forward.Applied {
+				s.log.Info(string(kind)+" was already applied", "out_order_no", no)
+				result = q
+			}
 		}
 	}
-	if v.Action != forward.Applied {
+	if v.Action != forward.Applied && err != nil {
 		s.logFailure(string(kind), no, err)
 	}
 	c.fwd.Defer(v.RetryAfter) // the forwarder sends it next: not before WeChat Pay said
@@ -398,6 +413,9 @@ func (s *Service) operation(ctx context.Context, c *configured, no string, kind 
 		switch v.Action {
 		case forward.Applied:
 			op.State, op.DoneAt, op.Result, op.LastError = outbox.OpDone, now, mustJSON(result), ""
+			if sent != kind {
+				op.SentAs = sent
+			}
 			return o, nil
 		case forward.Resend, forward.Reconcile:
 			// Pending when it surely did not arrive; in flight (reconciled
@@ -405,7 +423,9 @@ func (s *Service) operation(ctx context.Context, c *configured, no string, kind 
 			if v.Action == forward.Resend {
 				op.State = outbox.OpPending
 			}
-			op.LastError = err.Error()
+			if err != nil {
+				op.LastError = err.Error()
+			}
 			return o, []outbox.Event{{Type: outbox.EventOperationQueued, Op: kind}}
 		}
 		// Refused: it leaves the outbox, as the host is told it failed.
@@ -427,28 +447,38 @@ func (s *Service) operation(ctx context.Context, c *configured, no string, kind 
 		} else if q, ok := result.(*wxpay.Order); ok {
 			ref = &v1.OrderRef{Appid: q.AppID, Mchid: q.MchID, OutOrderNo: no, ServiceId: q.ServiceID}
 		}
-		return v1.Disposition_DISPOSITION_SUBMITTED, ref, nil, nil
+		return v1.Disposition_DISPOSITION_SUBMITTED, ref, nil, sent, nil
 	case forward.Resend, forward.Reconcile:
 		if rerr != nil {
-			return 0, nil, nil, mayHaveArrived(withOrder(outboxError(rerr), no), outbox.OpInFlight)
+			return 0, nil, nil, "", mayHaveArrived(withOrder(outboxError(rerr), no), outbox.OpInFlight)
 		}
 		return answer(settled)
 	}
 	if rerr != nil {
 		// Refused, but the outbox still holds it in flight: the forwarder
 		// will reconcile it and may yet send it. Not a refusal, then.
-		return 0, nil, nil, mayHaveArrived(withOrder(outboxError(fmt.Errorf("WeChat Pay refused the %s (%v), but the outbox could not record that: %w", kind, err, rerr)), no), outbox.OpInFlight)
+		return 0, nil, nil, "", mayHaveArrived(withOrder(outboxError(fmt.Errorf("WeChat Pay refused the %s (%s), but the outbox could not record that: %w", kind, v.Message, rerr)), no), outbox.OpInFlight)
 	}
-	refused := fromWxpay(err, "")
+	var refused error
+	switch {
+	case err == nil || wxpay.ClassOf(err) == wxpay.NotFound:
+		// Decided on the order's state (or its absence) before sending.
+		refused = &shared.Error{Class: shared.ClassInvalid, Reason: v.Code, Message: v.Message}
+		if v.Code == forward.CodeOrderNotExist {
+			refused.(*shared.Error).Class = shared.ClassNotFound
+		}
+	default:
+		refused = fromWxpay(err, "")
+	}
 	if se, ok := refused.(*shared.Error); ok {
-		if v.Message != "" && v.Message != err.Error() {
+		if v.Message != "" && (err == nil || v.Message != err.Error()) {
 			se.Message = v.Message // what the check found: the order's state and amounts
 		}
 		if a.prior != nil {
 			se.Message += "; the outbox's record: " + describeOp(*a.prior)
 		}
 	}
-	return 0, nil, nil, withOrder(refused, no)
+	return 0, nil, nil, "", withOrder(refused, no)
 }
 
 // hold keeps the forwarder and other online calls off order no while this
@@ -494,6 +524,7 @@ func (s *Service) settleOnline(c *configured, no string, kind outbox.OpKind, cha
 // opAnswer is what putOp decided.
 type opAnswer struct {
 	online bool           // stored in flight: send it online now
+	sent   outbox.OpKind  // for SUBMITTED: what went to WeChat Pay
 	prior  *outbox.Op     // another cancel or complete the order had applied
 	disp   v1.Disposition // QUEUED or SUBMITTED
 	ref    *v1.OrderRef   // for SUBMITTED
@@ -524,7 +555,10 @@ func (s *Service) putOp(c *configured, no string, kind outbox.OpKind, body json.
 				case op.Kind == kind && outbox.SameBody(op.Body, body) && op.State == outbox.OpDone:
 					var ref wxpay.OrderRef
 					_ = json.Unmarshal(op.Result, &ref)
-					a.disp, a.ref = v1.Disposition_DISPOSITION_SUBMITTED, refFromWx(&ref)
+					a.disp, a.ref, a.sent = v1.Disposition_DISPOSITION_SUBMITTED, refFromWx(&ref), op.Kind
+					if op.SentAs != "" {
+						a.sent = op.SentAs
+					}
 					return nil, nil, outbox.ErrNoChange
 				case op.Kind == kind && outbox.SameBody(op.Body, body):
 					a.disp, a.at = v1.Disposition_DISPOSITION_QUEUED, op.AddedAt

@@ -223,8 +223,9 @@ func TestRPCsInProcess(t *testing.T) {
 		t.Errorf("sandbox after finish_type 1: %+v", so)
 	}
 	_, err = o.CancelOrder(c, &v1.CancelOrderRequest{OutOrderNo: "IP-1", Reason: "x"})
-	if se := asShared(t, err, codes.FailedPrecondition, shared.ClassInvalid); se.WeChatPay.GetCode() != "INVALID_REQUEST" {
-		t.Errorf("cancel after finish: %+v", se.WeChatPay)
+	// Refused on the order's state, read before anything is sent.
+	if se := asShared(t, err, codes.FailedPrecondition, shared.ClassInvalid); se.Reason != "ORDER_STATE_FINISHED" {
+		t.Errorf("cancel after finish: %+v", se)
 	}
 	_, err = o.CancelOrder(c, &v1.CancelOrderRequest{OutOrderNo: "IP-1"})
 	se := asShared(t, err, codes.InvalidArgument, shared.ClassInvalid)

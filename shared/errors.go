@@ -42,6 +42,15 @@ const (
 // order takes one, and the same request again gets the first one's outcome.
 const ReasonOperationConflict = "OPERATION_CONFLICT"
 
+// Reasons (class INVALID, FAILED_PRECONDITION) for an operation the order's
+// state at WeChat Pay, read just before sending, does not allow:
+// ORDER_STATE_ and the state (ORDER_STATE_FINISHED, ...), or a complete
+// charging more than the order's risk_amount.
+const (
+	ReasonOrderStatePrefix = "ORDER_STATE_"
+	ReasonTotalAboveRisk   = "TOTAL_ABOVE_RISK_AMOUNT"
+)
+
 // Error domains in ErrorInfo.
 const (
 	DomainSmartretail = "smartretail"
@@ -165,7 +174,7 @@ func (e *Error) GRPCCode() codes.Code {
 		if e.WeChatPay != nil && e.WeChatPay.Code != "" && e.WeChatPay.Code != "PARAM_ERROR" {
 			return codes.FailedPrecondition
 		}
-		if e.Reason == ReasonOperationConflict {
+		if e.Reason == ReasonOperationConflict || e.Reason == ReasonTotalAboveRisk || strings.HasPrefix(e.Reason, ReasonOrderStatePrefix) {
 			return codes.FailedPrecondition // the order's state, as the plugin knows it
 		}
 		return codes.InvalidArgument

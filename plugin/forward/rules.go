@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"time"
+	"unicode/utf8"
 
 	"github.com/kioskpay/smartretail/plugin/outbox"
 	"github.com/kioskpay/smartretail/plugin/wxpay"
@@ -32,7 +33,8 @@ const (
 	// Check: refused, perhaps because an earlier attempt whose answer was
 	// lost already applied it: query the order, then AfterCheck decides.
 	Check
-	// Send: a query showed it has not taken effect and can be sent now.
+	// Send: a query showed it has not taken effect and can be sent now:
+	// as Verdict.Wire with Verdict.Body.
 	Send
 	// Refuse: refused for good. Code and Message say why.
 	Refuse
@@ -57,7 +59,20 @@ type Verdict struct {
 	Message string
 	// RetryAfter, for Resend: WeChat Pay's Retry-After, if it gave one.
 	RetryAfter time.Duration
+	// Wire and Body, for Send of a cancel or complete: what goes out. A
+	// cancel of an order the customer has confirmed goes as a complete
+	// with finish_type 1; a complete goes with the order's finish_ticket.
+	Wire outbox.OpKind
+	Body json.RawMessage
 }
+
+// Our codes for refusals decided on the order's state, beside WeChat Pay's.
+const (
+	CodeOrderNotExist     = "ORDER_NOT_EXIST"
+	CodeOrderStatePrefix  = "ORDER_STATE_"            // shared.ReasonOrderStatePrefix on the wire
+	CodeTotalAboveRisk    = "TOTAL_ABOVE_RISK_AMOUNT" // shared.ReasonTotalAboveRisk
+	maxCancelReasonAsComp = 30                        // cancel_reason of a complete (the design notes' corrections, "likely")
+)
 
 // AfterSend judges the answer to sending an operation of kind.
 func AfterSend(kind outbox.OpKind, err error) Verdict {
@@ -133,22 +148,75 @@ func AfterQuery(kind outbox.OpKind, body json.RawMessage, reconcileOnly, tooOld 
 			return Verdict{Action: Refuse, Code: CodeExpiredOffline,
 				Message: "WeChat Pay has no such order, and it is older than offline_max_age: not sent again"}
 		case notFound:
-			return Verdict{Action: Send} // it never arrived: this is its first arrival
+			return Verdict{Action: Send, Wire: kind, Body: body} // it never arrived: this is its first arrival
 		}
 		return Verdict{Action: Applied}
 	case outbox.OpCancel, outbox.OpComplete:
-		if notFound {
-			return Verdict{Action: Refuse, Code: "ORDER_NOT_EXIST", Message: "WeChat Pay has no such order to " + string(kind)}
+		// Ours: the outbox holds this very operation in flight.
+		return Before(kind, body, true, q, qerr)
+	}
+	return Verdict{Action: Refuse, Code: "BAD_RECORD", Message: fmt.Sprintf("unknown operation %q", kind)}
+}
+
+// Before judges a cancel or complete about to be sent, from a query of its
+// order made just before: applied already (ours: the outbox holds this very
+// operation, sent before), refused for the order's state, or how to send
+// it. A cancel is a cancel while the customer has not confirmed (CREATED);
+// once they have (USER_ACCEPTED), WeChat Pay refuses a cancel and the only
+// way to end the order uncharged is a complete with finish_type 1 and the
+// reason as cancel_reason. A complete goes with the order's finish_ticket
+// (WeChat Pay wants it; the query gives it) and charges no more than the
+// order's risk_amount.
+func Before(kind outbox.OpKind, body json.RawMessage, ours bool, q *wxpay.Order, qerr error) Verdict {
+	if wxpay.ClassOf(qerr) == wxpay.NotFound {
+		return Verdict{Action: Refuse, Code: CodeOrderNotExist, Message: "WeChat Pay has no such order to " + string(kind)}
+	}
+	if qerr != nil {
+		return queryFailed(qerr, "the query before sending")
+	}
+	same, shown := appliedAs(q, kind, body, ours)
+	if same {
+		return Verdict{Action: Applied}
+	}
+	stateRefusal := Verdict{Action: Refuse, Code: CodeOrderStatePrefix + q.State,
+		Message: fmt.Sprintf("WeChat Pay shows the order %s: it cannot take this %s", shown, kind)}
+	switch kind {
+	case outbox.OpCancel:
+		var r wxpay.CancelRequest
+		if err := json.Unmarshal(body, &r); err != nil {
+			return Verdict{Action: Refuse, Code: "BAD_RECORD", Message: "the cancel cannot be read: " + err.Error()}
 		}
-		if same, _ := appliedAs(q, kind, body, true); same {
-			return Verdict{Action: Applied}
+		switch q.State {
+		case wxpay.StateCreated:
+			return Verdict{Action: Send, Wire: outbox.OpCancel, Body: body}
+		case wxpay.StateUserAccepted:
+			if utf8.RuneCountInString(r.Reason) > maxCancelReasonAsComp {
+				return Verdict{Action: Refuse, Code: "PARAM_ERROR", Message: fmt.Sprintf(
+					"the customer has confirmed the order, so it is ended by a complete with finish_type 1, whose cancel_reason takes at most %d characters: this reason has %d", maxCancelReasonAsComp, utf8.RuneCountInString(r.Reason))}
+			}
+			c := wxpay.CompleteRequest{AppID: r.AppID, ServiceID: r.ServiceID, FinishType: wxpay.FinishTypeCancel,
+				CancelReason: r.Reason, FinishTicket: q.FinishTicket}
+			b, _ := json.Marshal(c)
+			return Verdict{Action: Send, Wire: outbox.OpComplete, Body: b}
 		}
-		if sendable(q.State, kind) {
-			return Verdict{Action: Send}
+		return stateRefusal
+	case outbox.OpComplete:
+		var r wxpay.CompleteRequest
+		if err := json.Unmarshal(body, &r); err != nil {
+			return Verdict{Action: Refuse, Code: "BAD_RECORD", Message: "the complete cannot be read: " + err.Error()}
 		}
-		_, shown := appliedAs(q, kind, body, true)
-		return Verdict{Action: Refuse, Code: "ORDER_STATE_" + q.State,
-			Message: fmt.Sprintf("WeChat Pay shows the order %s: it cannot take this %s", shown, kind)}
+		if q.State != wxpay.StateUserAccepted {
+			return stateRefusal
+		}
+		if r.FinishType == wxpay.FinishTypeFinish && q.RiskAmount > 0 && r.Charge() > q.RiskAmount {
+			return Verdict{Action: Refuse, Code: CodeTotalAboveRisk, Message: fmt.Sprintf(
+				"the complete charges %d fen, more than the order's risk_amount of %d fen: WeChat Pay refuses it", r.Charge(), q.RiskAmount)}
+		}
+		if r.FinishTicket == "" {
+			r.FinishTicket = q.FinishTicket
+		}
+		b, _ := json.Marshal(r)
+		return Verdict{Action: Send, Wire: outbox.OpComplete, Body: b}
 	}
 	return Verdict{Action: Refuse, Code: "BAD_RECORD", Message: fmt.Sprintf("unknown operation %q", kind)}
 }
@@ -169,16 +237,6 @@ func queryFailed(qerr error, what string) Verdict {
 	return v
 }
 
-// sendable says whether an order in state can take an operation of kind.
-func sendable(state string, kind outbox.OpKind) bool {
-	switch kind {
-	case outbox.OpComplete:
-		return state == wxpay.StateUserAccepted
-	case outbox.OpCancel:
-		return state == wxpay.StateCreated || state == wxpay.StateUserAccepted
-	}
-	return false
-}
 
 // appliedAs says whether the order WeChat Pay shows (q) is what applying
 // body would have made of it, and describes what it shows (for messages).
@@ -190,7 +248,10 @@ func appliedAs(q *wxpay.Order, kind outbox.OpKind, body json.RawMessage, ours bo
 	}
 	switch kind {
 	case outbox.OpCancel:
-		return ours && q.State == wxpay.StateRevoked, shown
+		// Revoked by a cancel, or (once the customer had confirmed) ended
+		// by a complete with finish_type 1, nothing charged.
+		endedFree := (q.State == wxpay.StateFinished || q.State == wxpay.StateUserPaid) && q.FinishType == wxpay.FinishTypeCancel && q.TotalAmount == 0
+		return ours && (q.State == wxpay.StateRevoked || endedFree), shown
 	case outbox.OpComplete:
 		var r wxpay.CompleteRequest
 		if json.Unmarshal(body, &r) != nil || (q.State != wxpay.StateFinished && q.State != wxpay.StateUserPaid) {

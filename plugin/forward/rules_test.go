@@ -3,6 +3,7 @@ package forward
 import (
 	"encoding/json"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -151,5 +152,68 @@ func TestAfterCheckAndAfterQuery(t *testing.T) {
 		if v.Action != tc.want || v.Code != tc.code {
 			t.Errorf("AfterQuery %s: %v %q (%s), want %v %q", tc.name, v.Action, v.Code, v.Message, tc.want, tc.code)
 		}
+	}
+}
+
+// Before decides how a cancel or complete goes out, on the order's state
+// read just before (issue 10, items 2 and 4).
+func TestBefore(t *testing.T) {
+	i64 := func(n int64) *int64 { return &n }
+	water := wxpay.Fee{FeeName: "水", FeeCount: 1, FeeAmount: 100}
+	charge100 := completeJSON(2, i64(100), water)
+	charge900 := completeJSON(2, i64(900), wxpay.Fee{FeeName: "水", FeeCount: 1, FeeAmount: 900})
+	cancel := json.RawMessage(`{"appid":"wx1","service_id":"s1","reason":"未取货"}`)
+	longReason := json.RawMessage(`{"appid":"wx1","service_id":"s1","reason":"` + strings.Repeat("长", 31) + `"}`)
+	created := &wxpay.Order{State: wxpay.StateCreated, RiskAmount: 500}
+	accepted := &wxpay.Order{State: wxpay.StateUserAccepted, RiskAmount: 500, FinishTicket: "TICKET"}
+	finished := &wxpay.Order{State: wxpay.StateFinished, FinishType: 2, TotalAmount: 100, Fees: []wxpay.Fee{water}}
+	endedFree := &wxpay.Order{State: wxpay.StateFinished, FinishType: 1}
+	revoked := &wxpay.Order{State: wxpay.StateRevoked}
+	expired := &wxpay.Order{State: wxpay.StateExpired}
+	noSuch := &wxpay.Error{Class: wxpay.NotFound, Code: "ORDER_NOT_EXIST"}
+	noAnswer := &wxpay.Error{Class: wxpay.Network, ReachedServer: true}
+	for _, tc := range []struct {
+		name string
+		kind outbox.OpKind
+		body json.RawMessage
+		ours bool
+		q    *wxpay.Order
+		qerr error
+		want Action
+		wire outbox.OpKind
+		code string
+	}{
+		{"cancel, not confirmed", outbox.OpCancel, cancel, false, created, nil, Send, outbox.OpCancel, ""},
+		{"cancel, confirmed", outbox.OpCancel, cancel, false, accepted, nil, Send, outbox.OpComplete, ""},
+		{"cancel, confirmed, reason too long for a complete", outbox.OpCancel, longReason, false, accepted, nil, Refuse, "", "PARAM_ERROR"},
+		{"cancel, ours, revoked", outbox.OpCancel, cancel, true, revoked, nil, Applied, "", ""},
+		{"cancel, ours, ended free", outbox.OpCancel, cancel, true, endedFree, nil, Applied, "", ""},
+		{"cancel, not ours, revoked", outbox.OpCancel, cancel, false, revoked, nil, Refuse, "", "ORDER_STATE_REVOKED"},
+		{"cancel, finished", outbox.OpCancel, cancel, true, finished, nil, Refuse, "", "ORDER_STATE_FINISHED"},
+		{"cancel, expired", outbox.OpCancel, cancel, false, expired, nil, Refuse, "", "ORDER_STATE_EXPIRED"},
+		{"complete, confirmed", outbox.OpComplete, charge100, false, accepted, nil, Send, outbox.OpComplete, ""},
+		{"complete, above the risk amount", outbox.OpComplete, charge900, false, accepted, nil, Refuse, "", CodeTotalAboveRisk},
+		{"complete, not confirmed", outbox.OpComplete, charge100, false, created, nil, Refuse, "", "ORDER_STATE_CREATED"},
+		{"complete, applied", outbox.OpComplete, charge100, false, finished, nil, Applied, "", ""},
+		{"no such order", outbox.OpCancel, cancel, false, nil, noSuch, Refuse, "", CodeOrderNotExist},
+		{"no answer", outbox.OpComplete, charge100, false, nil, noAnswer, Reconcile, "", ""},
+	} {
+		v := Before(tc.kind, tc.body, tc.ours, tc.q, tc.qerr)
+		if v.Action != tc.want || v.Wire != tc.wire || v.Code != tc.code {
+			t.Errorf("%s: %v wire %q code %q (%s), want %v %q %q", tc.name, v.Action, v.Wire, v.Code, v.Message, tc.want, tc.wire, tc.code)
+		}
+	}
+	// What goes out: a confirmed order's cancel is a complete with the
+	// cancel flag, its reason, the order's ticket, nothing charged; a
+	// complete gets the ticket.
+	v := Before(outbox.OpCancel, cancel, false, accepted, nil)
+	var c wxpay.CompleteRequest
+	if err := json.Unmarshal(v.Body, &c); err != nil || c.FinishType != 1 || c.CancelReason != "未取货" || c.FinishTicket != "TICKET" ||
+		c.AppID != "wx1" || c.ServiceID != "s1" || len(c.Fees) != 0 || c.Charge() != 0 {
+		t.Errorf("a confirmed order's cancel goes as %s (%v)", v.Body, err)
+	}
+	v = Before(outbox.OpComplete, charge100, false, accepted, nil)
+	if err := json.Unmarshal(v.Body, &c); err != nil || c.FinishTicket != "TICKET" || c.Charge() != 100 {
+		t.Errorf("a complete goes as %s (%v)", v.Body, err)
 	}
 }

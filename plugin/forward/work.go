@@ -43,29 +43,48 @@ func (f *Forwarder) callCtx(ctx context.Context) (context.Context, context.Cance
 	return context.WithTimeout(ctx, f.opts.CallTimeout)
 }
 
-// send marks operation i in flight (committed), sends it, and settles the
-// outcome. It reports whether to go on with the order's next operation.
+// send sends operation i: a cancel or complete after a query of its order
+// decides how (see Before), then sendAs. It reports whether to go on with
+// the order's next operation.
 func (f *Forwarder) send(ctx context.Context, o *outbox.Order, i int) bool {
 	op := o.Ops[i]
-	body := op.Body
-	if op.Kind == outbox.OpComplete {
-		var ok bool
-		if body, ok = f.withFinishTicket(ctx, o, i); !ok {
+	v := Verdict{Action: Send, Wire: op.Kind, Body: op.Body}
+	if op.Kind != outbox.OpCreate {
+		q, qerr := f.query(ctx, o.OutOrderNo, op.Body)
+		if ctx.Err() != nil {
 			return false
 		}
+		// Ever sent: a revoked order may be this cancel's doing.
+		if v = Before(op.Kind, op.Body, op.Attempts > 0, q, qerr); v.Action != Send {
+			var err error
+			if qerr != nil {
+				err = fmt.Errorf("query before sending: %w", qerr)
+			}
+			return f.settle(o.OutOrderNo, i, op.Kind, v, q, err)
+		}
 	}
-	// The stored body stays the host's own (a retry of the same request
-	// must match it); a ticket fetched for this send is not kept.
+	return f.sendAs(ctx, o, i, v)
+}
+
+// sendAs marks operation i in flight (committed), sends it as v says, and
+// settles the outcome. The stored body stays the host's own (a retry of
+// the same request must match it); what went out is recorded beside it
+// when it differs in kind (a cancel sent as a complete).
+func (f *Forwarder) sendAs(ctx context.Context, o *outbox.Order, i int, v Verdict) bool {
+	op := o.Ops[i]
 	if !f.modifyOp(o.OutOrderNo, i, op.Kind, "marking an operation in flight", func(o *outbox.Order, op *outbox.Op) []outbox.Event {
 		op.State = outbox.OpInFlight
 		op.Attempts++
+		if v.Wire != op.Kind {
+			op.SentAs = v.Wire
+		}
 		return nil
 	}) {
 		return false // changed under us, or not recorded: nothing leaves unmarked
 	}
 	cctx, cancel := f.callCtx(ctx)
 	defer cancel()
-	result, err := Call(cctx, f.opts.WeChat, o.OutOrderNo, op.Kind, body)
+	result, err := Call(cctx, f.opts.WeChat, o.OutOrderNo, v.Wire, v.Body)
 	if ctx.Err() != nil && err != nil {
 		return false // shutting down: the op stays in flight and is reconciled next time
 	}
@@ -73,21 +92,21 @@ func (f *Forwarder) send(ctx context.Context, o *outbox.Order, i int) bool {
 		return f.fail(o.OutOrderNo, i, op.Kind, "BAD_RECORD", be.Error())
 	}
 	f.Observe(err)
-	v := AfterSend(op.Kind, err)
-	if v.Action == Check {
+	av := AfterSend(op.Kind, err)
+	if av.Action == Check {
 		q, qerr := f.query(ctx, o.OutOrderNo, op.Body)
 		if ctx.Err() != nil {
 			return false
 		}
-		v = AfterCheck(op.Kind, op.Body, true, err, q, qerr)
-		if v.Action == Applied {
+		av = AfterCheck(op.Kind, op.Body, true, err, q, qerr)
+		if av.Action == Applied {
 			result = q
 		}
-		if v.Action == Reconcile {
+		if av.Action == Reconcile {
 			err = fmt.Errorf("%v; the query to check it got: %v", err, qerr)
 		}
 	}
-	return f.settle(o.OutOrderNo, i, op.Kind, v, result, err)
+	return f.settle(o.OutOrderNo, i, op.Kind, av, result, err)
 }
 
 // badRecordError is a queued body that cannot be read.
@@ -149,30 +168,6 @@ func (f *Forwarder) settle(no string, i int, kind outbox.OpKind, v Verdict, resu
 	return false
 }
 
-// withFinishTicket returns the complete's body with finish_ticket filled
-// from a query just before sending, as WeChat Pay may want it.
-func (f *Forwarder) withFinishTicket(ctx context.Context, o *outbox.Order, i int) (json.RawMessage, bool) {
-	var r wxpay.CompleteRequest
-	if err := json.Unmarshal(o.Ops[i].Body, &r); err != nil {
-		f.fail(o.OutOrderNo, i, outbox.OpComplete, "BAD_RECORD", "the queued complete cannot be read: "+err.Error())
-		return nil, false
-	}
-	if r.FinishTicket != "" {
-		return o.Ops[i].Body, true
-	}
-	q, err := f.query(ctx, o.OutOrderNo, o.Ops[i].Body)
-	if err != nil {
-		if ctx.Err() == nil {
-			f.settle(o.OutOrderNo, i, outbox.OpComplete, queryFailed(err, "the query before sending"), nil,
-				fmt.Errorf("query before sending: %w", err))
-		}
-		return nil, false
-	}
-	r.FinishTicket = q.FinishTicket
-	b, _ := json.Marshal(r)
-	return b, true
-}
-
 // query reads WeChat Pay's order, with the ids of body, and tells the
 // network state what came of it.
 func (f *Forwarder) query(ctx context.Context, no string, body json.RawMessage) (*wxpay.Order, error) {
@@ -230,7 +225,7 @@ func (f *Forwarder) reconcile(ctx context.Context, o *outbox.Order, i int) bool 
 	v := AfterQuery(op.Kind, op.Body, o.ReconcileOnly, tooOld, q, err)
 	switch {
 	case v.Action == Send:
-		return f.send(ctx, o, i)
+		return f.sendAs(ctx, o, i, v)
 	case v.Action == Refuse && v.Code == CodeNotCreated:
 		return f.notCreated(o.OutOrderNo)
 	case v.Action == Applied && op.Kind == outbox.OpCreate && !o.ReconcileOnly:

@@ -43,6 +43,9 @@ type Op struct {
 	LastError string          `json:"last_error,omitempty"`
 	DoneAt    time.Time       `json:"done_at,omitzero"`
 	Result    json.RawMessage `json:"result,omitempty"`
+	// SentAs is what went to WeChat Pay when it is not Kind: a cancel of
+	// an order the customer had confirmed goes as a complete.
+	SentAs OpKind `json:"sent_as,omitempty"`
 }
 
 // Failure says why an order is on the failed list.
