@@ -237,7 +237,6 @@ func queryFailed(qerr error, what string) Verdict {
 	return v
 }
 
-
 // appliedAs says whether the order WeChat Pay shows (q) is what applying
 // body would have made of it, and describes what it shows (for messages).
 func appliedAs(q *wxpay.Order, kind outbox.OpKind, body json.RawMessage, ours bool) (bool, string) {
