@@ -5,6 +5,8 @@ package plugin_test
 // ended uncharged by a complete with finish_type 1.
 
 import (
+	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -67,6 +69,17 @@ func TestAQueuedCancelOfAConfirmedOrderEndsItUncharged(t *testing.T) {
 	e.sb.SetFaults(sandbox.Faults{Mode: sandbox.FaultNone})
 	e.waitPending(t, 10*time.Second)
 	endedUncharged(t, e.sb, "CQ-1", "门未开")
+	// The host hears how it ended.
+	c, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	told := false
+	e.svc.WatchEvents(c, &v1.WatchEventsRequest{}, func(ev *v1.Event) error {
+		told = told || ev.GetOutOrderNo() == "CQ-1" && ev.GetType() == v1.EventType_EVENT_TYPE_OPERATION_SUBMITTED && strings.Contains(ev.GetMessage(), "finish_type 1")
+		return nil
+	})
+	if !told {
+		t.Error("no OPERATION_SUBMITTED event says the cancel ended the order by a complete")
+	}
 	if st := e.status(t); st.GetFailedCount() != 0 {
 		t.Errorf("failed: %v", st)
 	}

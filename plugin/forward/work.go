@@ -294,6 +294,9 @@ func (f *Forwarder) done(no string, i int, kind outbox.OpKind, result any) bool 
 		if r, ok := result.(*wxpay.OrderRef); ok {
 			ev.OrderID = r.OrderID
 		}
+		if kind == outbox.OpCancel && op.SentAs == outbox.OpComplete {
+			ev.Message = "the customer had confirmed the order: it was ended by a complete with finish_type 1, nothing charged"
+		}
 		return []outbox.Event{ev}
 	})
 	if ok {
