@@ -292,6 +292,18 @@ func (c *Client) Query(ctx context.Context, req *v1.QueryOrderRequest) (*v1.Orde
 	return resp.GetOrder(), nil
 }
 
+// UserServiceState asks WeChat Pay whether the customer (openid) has
+// authorised the Pay Score service, for the config's appid and service_id:
+// the official smart-retail flow asks before it creates an order, and
+// creates only when use_service_state is "AVAILABLE". It is always online
+// (a NETWORK error when WeChat Pay cannot be reached); the openid
+// is in no error. It changes nothing, so it is safe to repeat.
+func (c *Client) UserServiceState(ctx context.Context, openid string) (*v1.GetUserServiceStateResponse, error) {
+	return call(ctx, c, false, func(o shared.Orders) (*v1.GetUserServiceStateResponse, error) {
+		return o.GetUserServiceState(ctx, &v1.GetUserServiceStateRequest{Openid: openid})
+	})
+}
+
 // Cancel revokes an order that has not been completed.
 func (c *Client) Cancel(ctx context.Context, req *v1.CancelOrderRequest) (*v1.CancelOrderResponse, error) {
 	return call(ctx, c, true, func(o shared.Orders) (*v1.CancelOrderResponse, error) { return o.CancelOrder(ctx, req) })

@@ -48,6 +48,11 @@ func (c *GRPCClient) CompleteOrder(ctx context.Context, r *v1.CompleteOrderReque
 	return resp, FromStatus(err)
 }
 
+func (c *GRPCClient) GetUserServiceState(ctx context.Context, r *v1.GetUserServiceStateRequest) (*v1.GetUserServiceStateResponse, error) {
+	resp, err := c.client.GetUserServiceState(ctx, r)
+	return resp, FromStatus(err)
+}
+
 func (c *GRPCClient) GetStatus(ctx context.Context, r *v1.GetStatusRequest) (*v1.GetStatusResponse, error) {
 	resp, err := c.client.GetStatus(ctx, r)
 	return resp, FromStatus(err)

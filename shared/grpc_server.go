@@ -38,6 +38,11 @@ func (s *GRPCServer) CompleteOrder(ctx context.Context, r *v1.CompleteOrderReque
 	return resp, ToStatus(err)
 }
 
+func (s *GRPCServer) GetUserServiceState(ctx context.Context, r *v1.GetUserServiceStateRequest) (*v1.GetUserServiceStateResponse, error) {
+	resp, err := s.Impl.GetUserServiceState(ctx, r)
+	return resp, ToStatus(err)
+}
+
 func (s *GRPCServer) GetStatus(ctx context.Context, r *v1.GetStatusRequest) (*v1.GetStatusResponse, error) {
 	resp, err := s.Impl.GetStatus(ctx, r)
 	return resp, ToStatus(err)

@@ -50,6 +50,7 @@ type Orders interface {
 	QueryOrder(context.Context, *v1.QueryOrderRequest) (*v1.QueryOrderResponse, error)
 	CancelOrder(context.Context, *v1.CancelOrderRequest) (*v1.CancelOrderResponse, error)
 	CompleteOrder(context.Context, *v1.CompleteOrderRequest) (*v1.CompleteOrderResponse, error)
+	GetUserServiceState(context.Context, *v1.GetUserServiceStateRequest) (*v1.GetUserServiceStateResponse, error)
 	GetStatus(context.Context, *v1.GetStatusRequest) (*v1.GetStatusResponse, error)
 	// WatchEvents calls send for each event after req.AfterSequence until
 	// ctx ends or send fails.

@@ -7,6 +7,7 @@
 //	smartretail query   --config FILE --out-order-no NO | --query-id ID
 //	smartretail cancel  --config FILE [--json FILE]
 //	smartretail complete --config FILE [--json FILE]
+//	smartretail user-state --config FILE --openid OPENID
 //	smartretail status  --config FILE
 //	smartretail queue   status|list|failed|retry|drop|drain|compact --config FILE
 //
@@ -45,6 +46,7 @@ func commands() []command {
 		{"query", "query an order by --out-order-no or --query-id", runQuery},
 		{"cancel", "cancel an order (JSON request: out_order_no, reason)", runCancel},
 		{"complete", "complete an order (JSON request: out_order_no, finish_type, fees, ...)", runComplete},
+		{"user-state", "ask WeChat Pay whether a customer (--openid) has authorised the service", runUserState},
 		{"status", "show the plugin's status", runStatus},
 		{"queue", "see and act on the offline outbox: status, list, failed, retry, drop, drain, compact", runQueue},
 		{"bench", "measure enqueue, online create, drain, start and memory against their limits (--quick, --json)", runBench},

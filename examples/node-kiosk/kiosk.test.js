@@ -73,6 +73,11 @@ test('a Node host drives the plugin over go-plugin, gRPC and mTLS', async () => 
     assert.equal(got.order.risk_amount, '20000'); // int64 arrives as a string (longs: String)
     assert.equal(got.order.fees[0].fee_name, '可乐');
 
+    // The customer's authorisation, which the official flow asks before create.
+    const state = await plugin.call('GetUserServiceState', { openid: 'oUpF8uMuAJO_M2pxb1Q9zNjWeS6o' });
+    assert.equal(state.use_service_state, 'AVAILABLE');
+    assert.equal(state.openid, 'oUpF8uMuAJO_M2pxb1Q9zNjWeS6o');
+
     // A refused request names the field, in the request message's terms.
     await assert.rejects(plugin.call('CreateOrder', { order: { fees: [{ fee_name: 'x', fee_amount: -1 }] } }), (err) => {
       assert.equal(err.grpcCode, grpc.status.INVALID_ARGUMENT);

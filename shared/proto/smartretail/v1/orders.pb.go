@@ -1756,10 +1756,14 @@ func (x *OrderRef) GetOrderId() string {
 }
 
 type CancelOrderResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Disposition   Disposition            `protobuf:"varint,1,opt,name=disposition,proto3,enum=smartretail.v1.Disposition" json:"disposition,omitempty"`
-	Order         *OrderRef              `protobuf:"bytes,2,opt,name=order,proto3" json:"order,omitempty"` // for QUEUED: out_order_no, appid, service_id
-	StoredAt      *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=stored_at,json=storedAt,proto3" json:"stored_at,omitempty"`
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	Disposition Disposition            `protobuf:"varint,1,opt,name=disposition,proto3,enum=smartretail.v1.Disposition" json:"disposition,omitempty"`
+	Order       *OrderRef              `protobuf:"bytes,2,opt,name=order,proto3" json:"order,omitempty"` // for QUEUED: out_order_no, appid, service_id
+	StoredAt    *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=stored_at,json=storedAt,proto3" json:"stored_at,omitempty"`
+	// what was sent to WeChat Pay: "cancel" (a CREATED order), or "complete"
+	// (an order the customer confirmed, ended with finish_type 1, nothing
+	// charged); empty when queued
+	SentOperation string `protobuf:"bytes,4,opt,name=sent_operation,json=sentOperation,proto3" json:"sent_operation,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1813,6 +1817,13 @@ func (x *CancelOrderResponse) GetStoredAt() *timestamppb.Timestamp {
 		return x.StoredAt
 	}
 	return nil
+}
+
+func (x *CancelOrderResponse) GetSentOperation() string {
+	if x != nil {
+		return x.SentOperation
+	}
+	return ""
 }
 
 type CompleteOrderRequest struct {
@@ -2015,6 +2026,137 @@ func (x *CompleteOrderResponse) GetStoredAt() *timestamppb.Timestamp {
 	return nil
 }
 
+type GetUserServiceStateRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Openid        string                 `protobuf:"bytes,1,opt,name=openid,proto3" json:"openid,omitempty"`                        // required, at most 128 characters
+	Appid         string                 `protobuf:"bytes,2,opt,name=appid,proto3" json:"appid,omitempty"`                          // default: the config's
+	ServiceId     string                 `protobuf:"bytes,3,opt,name=service_id,json=serviceId,proto3" json:"service_id,omitempty"` // default: the config's
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetUserServiceStateRequest) Reset() {
+	*x = GetUserServiceStateRequest{}
+	mi := &file_smartretail_v1_orders_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetUserServiceStateRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetUserServiceStateRequest) ProtoMessage() {}
+
+func (x *GetUserServiceStateRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_smartretail_v1_orders_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetUserServiceStateRequest.ProtoReflect.Descriptor instead.
+func (*GetUserServiceStateRequest) Descriptor() ([]byte, []int) {
+	return file_smartretail_v1_orders_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *GetUserServiceStateRequest) GetOpenid() string {
+	if x != nil {
+		return x.Openid
+	}
+	return ""
+}
+
+func (x *GetUserServiceStateRequest) GetAppid() string {
+	if x != nil {
+		return x.Appid
+	}
+	return ""
+}
+
+func (x *GetUserServiceStateRequest) GetServiceId() string {
+	if x != nil {
+		return x.ServiceId
+	}
+	return ""
+}
+
+// GetUserServiceStateResponse is WeChat Pay's answer, field for field.
+type GetUserServiceStateResponse struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Appid     string                 `protobuf:"bytes,1,opt,name=appid,proto3" json:"appid,omitempty"`
+	ServiceId string                 `protobuf:"bytes,2,opt,name=service_id,json=serviceId,proto3" json:"service_id,omitempty"`
+	Openid    string                 `protobuf:"bytes,3,opt,name=openid,proto3" json:"openid,omitempty"`
+	// "AVAILABLE": the customer may use the service; "UNAVAILABLE": not
+	// authorised, or withdrawn. Passed on as WeChat Pay wrote it.
+	UseServiceState string `protobuf:"bytes,4,opt,name=use_service_state,json=useServiceState,proto3" json:"use_service_state,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *GetUserServiceStateResponse) Reset() {
+	*x = GetUserServiceStateResponse{}
+	mi := &file_smartretail_v1_orders_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetUserServiceStateResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetUserServiceStateResponse) ProtoMessage() {}
+
+func (x *GetUserServiceStateResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_smartretail_v1_orders_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetUserServiceStateResponse.ProtoReflect.Descriptor instead.
+func (*GetUserServiceStateResponse) Descriptor() ([]byte, []int) {
+	return file_smartretail_v1_orders_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *GetUserServiceStateResponse) GetAppid() string {
+	if x != nil {
+		return x.Appid
+	}
+	return ""
+}
+
+func (x *GetUserServiceStateResponse) GetServiceId() string {
+	if x != nil {
+		return x.ServiceId
+	}
+	return ""
+}
+
+func (x *GetUserServiceStateResponse) GetOpenid() string {
+	if x != nil {
+		return x.Openid
+	}
+	return ""
+}
+
+func (x *GetUserServiceStateResponse) GetUseServiceState() string {
+	if x != nil {
+		return x.UseServiceState
+	}
+	return ""
+}
+
 type GetStatusRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -2023,7 +2165,7 @@ type GetStatusRequest struct {
 
 func (x *GetStatusRequest) Reset() {
 	*x = GetStatusRequest{}
-	mi := &file_smartretail_v1_orders_proto_msgTypes[18]
+	mi := &file_smartretail_v1_orders_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2035,7 +2177,7 @@ func (x *GetStatusRequest) String() string {
 func (*GetStatusRequest) ProtoMessage() {}
 
 func (x *GetStatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_smartretail_v1_orders_proto_msgTypes[18]
+	mi := &file_smartretail_v1_orders_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2048,7 +2190,7 @@ func (x *GetStatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStatusRequest.ProtoReflect.Descriptor instead.
 func (*GetStatusRequest) Descriptor() ([]byte, []int) {
-	return file_smartretail_v1_orders_proto_rawDescGZIP(), []int{18}
+	return file_smartretail_v1_orders_proto_rawDescGZIP(), []int{20}
 }
 
 type GetStatusResponse struct {
@@ -2081,7 +2223,7 @@ type GetStatusResponse struct {
 
 func (x *GetStatusResponse) Reset() {
 	*x = GetStatusResponse{}
-	mi := &file_smartretail_v1_orders_proto_msgTypes[19]
+	mi := &file_smartretail_v1_orders_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2093,7 +2235,7 @@ func (x *GetStatusResponse) String() string {
 func (*GetStatusResponse) ProtoMessage() {}
 
 func (x *GetStatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_smartretail_v1_orders_proto_msgTypes[19]
+	mi := &file_smartretail_v1_orders_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2106,7 +2248,7 @@ func (x *GetStatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStatusResponse.ProtoReflect.Descriptor instead.
 func (*GetStatusResponse) Descriptor() ([]byte, []int) {
-	return file_smartretail_v1_orders_proto_rawDescGZIP(), []int{19}
+	return file_smartretail_v1_orders_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *GetStatusResponse) GetConfigured() bool {
@@ -2245,7 +2387,7 @@ type WatchEventsRequest struct {
 
 func (x *WatchEventsRequest) Reset() {
 	*x = WatchEventsRequest{}
-	mi := &file_smartretail_v1_orders_proto_msgTypes[20]
+	mi := &file_smartretail_v1_orders_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2257,7 +2399,7 @@ func (x *WatchEventsRequest) String() string {
 func (*WatchEventsRequest) ProtoMessage() {}
 
 func (x *WatchEventsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_smartretail_v1_orders_proto_msgTypes[20]
+	mi := &file_smartretail_v1_orders_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2270,7 +2412,7 @@ func (x *WatchEventsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchEventsRequest.ProtoReflect.Descriptor instead.
 func (*WatchEventsRequest) Descriptor() ([]byte, []int) {
-	return file_smartretail_v1_orders_proto_rawDescGZIP(), []int{20}
+	return file_smartretail_v1_orders_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *WatchEventsRequest) GetAfterSequence() uint64 {
@@ -2301,7 +2443,7 @@ type Event struct {
 
 func (x *Event) Reset() {
 	*x = Event{}
-	mi := &file_smartretail_v1_orders_proto_msgTypes[21]
+	mi := &file_smartretail_v1_orders_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2313,7 +2455,7 @@ func (x *Event) String() string {
 func (*Event) ProtoMessage() {}
 
 func (x *Event) ProtoReflect() protoreflect.Message {
-	mi := &file_smartretail_v1_orders_proto_msgTypes[21]
+	mi := &file_smartretail_v1_orders_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2326,7 +2468,7 @@ func (x *Event) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Event.ProtoReflect.Descriptor instead.
 func (*Event) Descriptor() ([]byte, []int) {
-	return file_smartretail_v1_orders_proto_rawDescGZIP(), []int{21}
+	return file_smartretail_v1_orders_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *Event) GetSequence() uint64 {
@@ -2408,7 +2550,7 @@ type ListQueueRequest struct {
 
 func (x *ListQueueRequest) Reset() {
 	*x = ListQueueRequest{}
-	mi := &file_smartretail_v1_orders_proto_msgTypes[22]
+	mi := &file_smartretail_v1_orders_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2420,7 +2562,7 @@ func (x *ListQueueRequest) String() string {
 func (*ListQueueRequest) ProtoMessage() {}
 
 func (x *ListQueueRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_smartretail_v1_orders_proto_msgTypes[22]
+	mi := &file_smartretail_v1_orders_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2433,7 +2575,7 @@ func (x *ListQueueRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListQueueRequest.ProtoReflect.Descriptor instead.
 func (*ListQueueRequest) Descriptor() ([]byte, []int) {
-	return file_smartretail_v1_orders_proto_rawDescGZIP(), []int{22}
+	return file_smartretail_v1_orders_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *ListQueueRequest) GetFailed() bool {
@@ -2452,7 +2594,7 @@ type ListQueueResponse struct {
 
 func (x *ListQueueResponse) Reset() {
 	*x = ListQueueResponse{}
-	mi := &file_smartretail_v1_orders_proto_msgTypes[23]
+	mi := &file_smartretail_v1_orders_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2464,7 +2606,7 @@ func (x *ListQueueResponse) String() string {
 func (*ListQueueResponse) ProtoMessage() {}
 
 func (x *ListQueueResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_smartretail_v1_orders_proto_msgTypes[23]
+	mi := &file_smartretail_v1_orders_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2477,7 +2619,7 @@ func (x *ListQueueResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListQueueResponse.ProtoReflect.Descriptor instead.
 func (*ListQueueResponse) Descriptor() ([]byte, []int) {
-	return file_smartretail_v1_orders_proto_rawDescGZIP(), []int{23}
+	return file_smartretail_v1_orders_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *ListQueueResponse) GetOrders() []*QueuedOrder {
@@ -2496,7 +2638,7 @@ type RetryFailedRequest struct {
 
 func (x *RetryFailedRequest) Reset() {
 	*x = RetryFailedRequest{}
-	mi := &file_smartretail_v1_orders_proto_msgTypes[24]
+	mi := &file_smartretail_v1_orders_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2508,7 +2650,7 @@ func (x *RetryFailedRequest) String() string {
 func (*RetryFailedRequest) ProtoMessage() {}
 
 func (x *RetryFailedRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_smartretail_v1_orders_proto_msgTypes[24]
+	mi := &file_smartretail_v1_orders_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2521,7 +2663,7 @@ func (x *RetryFailedRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RetryFailedRequest.ProtoReflect.Descriptor instead.
 func (*RetryFailedRequest) Descriptor() ([]byte, []int) {
-	return file_smartretail_v1_orders_proto_rawDescGZIP(), []int{24}
+	return file_smartretail_v1_orders_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *RetryFailedRequest) GetOutOrderNo() string {
@@ -2540,7 +2682,7 @@ type RetryFailedResponse struct {
 
 func (x *RetryFailedResponse) Reset() {
 	*x = RetryFailedResponse{}
-	mi := &file_smartretail_v1_orders_proto_msgTypes[25]
+	mi := &file_smartretail_v1_orders_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2552,7 +2694,7 @@ func (x *RetryFailedResponse) String() string {
 func (*RetryFailedResponse) ProtoMessage() {}
 
 func (x *RetryFailedResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_smartretail_v1_orders_proto_msgTypes[25]
+	mi := &file_smartretail_v1_orders_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2565,7 +2707,7 @@ func (x *RetryFailedResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RetryFailedResponse.ProtoReflect.Descriptor instead.
 func (*RetryFailedResponse) Descriptor() ([]byte, []int) {
-	return file_smartretail_v1_orders_proto_rawDescGZIP(), []int{25}
+	return file_smartretail_v1_orders_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *RetryFailedResponse) GetOrder() *QueuedOrder {
@@ -2584,7 +2726,7 @@ type DropFailedRequest struct {
 
 func (x *DropFailedRequest) Reset() {
 	*x = DropFailedRequest{}
-	mi := &file_smartretail_v1_orders_proto_msgTypes[26]
+	mi := &file_smartretail_v1_orders_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2596,7 +2738,7 @@ func (x *DropFailedRequest) String() string {
 func (*DropFailedRequest) ProtoMessage() {}
 
 func (x *DropFailedRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_smartretail_v1_orders_proto_msgTypes[26]
+	mi := &file_smartretail_v1_orders_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2609,7 +2751,7 @@ func (x *DropFailedRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DropFailedRequest.ProtoReflect.Descriptor instead.
 func (*DropFailedRequest) Descriptor() ([]byte, []int) {
-	return file_smartretail_v1_orders_proto_rawDescGZIP(), []int{26}
+	return file_smartretail_v1_orders_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *DropFailedRequest) GetOutOrderNo() string {
@@ -2627,7 +2769,7 @@ type DropFailedResponse struct {
 
 func (x *DropFailedResponse) Reset() {
 	*x = DropFailedResponse{}
-	mi := &file_smartretail_v1_orders_proto_msgTypes[27]
+	mi := &file_smartretail_v1_orders_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2639,7 +2781,7 @@ func (x *DropFailedResponse) String() string {
 func (*DropFailedResponse) ProtoMessage() {}
 
 func (x *DropFailedResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_smartretail_v1_orders_proto_msgTypes[27]
+	mi := &file_smartretail_v1_orders_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2652,7 +2794,7 @@ func (x *DropFailedResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DropFailedResponse.ProtoReflect.Descriptor instead.
 func (*DropFailedResponse) Descriptor() ([]byte, []int) {
-	return file_smartretail_v1_orders_proto_rawDescGZIP(), []int{27}
+	return file_smartretail_v1_orders_proto_rawDescGZIP(), []int{29}
 }
 
 type DrainRequest struct {
@@ -2663,7 +2805,7 @@ type DrainRequest struct {
 
 func (x *DrainRequest) Reset() {
 	*x = DrainRequest{}
-	mi := &file_smartretail_v1_orders_proto_msgTypes[28]
+	mi := &file_smartretail_v1_orders_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2675,7 +2817,7 @@ func (x *DrainRequest) String() string {
 func (*DrainRequest) ProtoMessage() {}
 
 func (x *DrainRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_smartretail_v1_orders_proto_msgTypes[28]
+	mi := &file_smartretail_v1_orders_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2688,7 +2830,7 @@ func (x *DrainRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DrainRequest.ProtoReflect.Descriptor instead.
 func (*DrainRequest) Descriptor() ([]byte, []int) {
-	return file_smartretail_v1_orders_proto_rawDescGZIP(), []int{28}
+	return file_smartretail_v1_orders_proto_rawDescGZIP(), []int{30}
 }
 
 type DrainResponse struct {
@@ -2700,7 +2842,7 @@ type DrainResponse struct {
 
 func (x *DrainResponse) Reset() {
 	*x = DrainResponse{}
-	mi := &file_smartretail_v1_orders_proto_msgTypes[29]
+	mi := &file_smartretail_v1_orders_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2712,7 +2854,7 @@ func (x *DrainResponse) String() string {
 func (*DrainResponse) ProtoMessage() {}
 
 func (x *DrainResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_smartretail_v1_orders_proto_msgTypes[29]
+	mi := &file_smartretail_v1_orders_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2725,7 +2867,7 @@ func (x *DrainResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DrainResponse.ProtoReflect.Descriptor instead.
 func (*DrainResponse) Descriptor() ([]byte, []int) {
-	return file_smartretail_v1_orders_proto_rawDescGZIP(), []int{29}
+	return file_smartretail_v1_orders_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *DrainResponse) GetPendingCount() int64 {
@@ -2743,7 +2885,7 @@ type CompactOutboxRequest struct {
 
 func (x *CompactOutboxRequest) Reset() {
 	*x = CompactOutboxRequest{}
-	mi := &file_smartretail_v1_orders_proto_msgTypes[30]
+	mi := &file_smartretail_v1_orders_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2755,7 +2897,7 @@ func (x *CompactOutboxRequest) String() string {
 func (*CompactOutboxRequest) ProtoMessage() {}
 
 func (x *CompactOutboxRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_smartretail_v1_orders_proto_msgTypes[30]
+	mi := &file_smartretail_v1_orders_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2768,7 +2910,7 @@ func (x *CompactOutboxRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CompactOutboxRequest.ProtoReflect.Descriptor instead.
 func (*CompactOutboxRequest) Descriptor() ([]byte, []int) {
-	return file_smartretail_v1_orders_proto_rawDescGZIP(), []int{30}
+	return file_smartretail_v1_orders_proto_rawDescGZIP(), []int{32}
 }
 
 type CompactOutboxResponse struct {
@@ -2781,7 +2923,7 @@ type CompactOutboxResponse struct {
 
 func (x *CompactOutboxResponse) Reset() {
 	*x = CompactOutboxResponse{}
-	mi := &file_smartretail_v1_orders_proto_msgTypes[31]
+	mi := &file_smartretail_v1_orders_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2793,7 +2935,7 @@ func (x *CompactOutboxResponse) String() string {
 func (*CompactOutboxResponse) ProtoMessage() {}
 
 func (x *CompactOutboxResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_smartretail_v1_orders_proto_msgTypes[31]
+	mi := &file_smartretail_v1_orders_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2806,7 +2948,7 @@ func (x *CompactOutboxResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CompactOutboxResponse.ProtoReflect.Descriptor instead.
 func (*CompactOutboxResponse) Descriptor() ([]byte, []int) {
-	return file_smartretail_v1_orders_proto_rawDescGZIP(), []int{31}
+	return file_smartretail_v1_orders_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *CompactOutboxResponse) GetSizeBefore() int64 {
@@ -2979,11 +3121,12 @@ const file_smartretail_v1_orders_proto_rawDesc = "" +
 	"outOrderNo\x12\x1d\n" +
 	"\n" +
 	"service_id\x18\x04 \x01(\tR\tserviceId\x12\x19\n" +
-	"\border_id\x18\x05 \x01(\tR\aorderId\"\xbd\x01\n" +
+	"\border_id\x18\x05 \x01(\tR\aorderId\"\xe4\x01\n" +
 	"\x13CancelOrderResponse\x12=\n" +
 	"\vdisposition\x18\x01 \x01(\x0e2\x1b.smartretail.v1.DispositionR\vdisposition\x12.\n" +
 	"\x05order\x18\x02 \x01(\v2\x18.smartretail.v1.OrderRefR\x05order\x127\n" +
-	"\tstored_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\bstoredAt\"\xbe\x04\n" +
+	"\tstored_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\bstoredAt\x12%\n" +
+	"\x0esent_operation\x18\x04 \x01(\tR\rsentOperation\"\xbe\x04\n" +
 	"\x14CompleteOrderRequest\x12 \n" +
 	"\fout_order_no\x18\x01 \x01(\tR\n" +
 	"outOrderNo\x12\x14\n" +
@@ -3006,7 +3149,18 @@ const file_smartretail_v1_orders_proto_rawDesc = "" +
 	"\x15CompleteOrderResponse\x12=\n" +
 	"\vdisposition\x18\x01 \x01(\x0e2\x1b.smartretail.v1.DispositionR\vdisposition\x12.\n" +
 	"\x05order\x18\x02 \x01(\v2\x18.smartretail.v1.OrderRefR\x05order\x127\n" +
-	"\tstored_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\bstoredAt\"\x12\n" +
+	"\tstored_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\bstoredAt\"i\n" +
+	"\x1aGetUserServiceStateRequest\x12\x16\n" +
+	"\x06openid\x18\x01 \x01(\tR\x06openid\x12\x14\n" +
+	"\x05appid\x18\x02 \x01(\tR\x05appid\x12\x1d\n" +
+	"\n" +
+	"service_id\x18\x03 \x01(\tR\tserviceId\"\x96\x01\n" +
+	"\x1bGetUserServiceStateResponse\x12\x14\n" +
+	"\x05appid\x18\x01 \x01(\tR\x05appid\x12\x1d\n" +
+	"\n" +
+	"service_id\x18\x02 \x01(\tR\tserviceId\x12\x16\n" +
+	"\x06openid\x18\x03 \x01(\tR\x06openid\x12*\n" +
+	"\x11use_service_state\x18\x04 \x01(\tR\x0fuseServiceState\"\x12\n" +
 	"\x10GetStatusRequest\"\xbf\x06\n" +
 	"\x11GetStatusResponse\x12\x1e\n" +
 	"\n" +
@@ -3099,14 +3253,15 @@ const file_smartretail_v1_orders_proto_rawDesc = "" +
 	"\x1eEVENT_TYPE_OPERATION_SUBMITTED\x10\x04\x12%\n" +
 	"!EVENT_TYPE_NETWORK_STATUS_CHANGED\x10\x05\x12\x1f\n" +
 	"\x1bEVENT_TYPE_OPERATION_QUEUED\x10\x06\x12\x1a\n" +
-	"\x16EVENT_TYPE_EVENTS_LOST\x10\a2\x84\b\n" +
+	"\x16EVENT_TYPE_EVENTS_LOST\x10\a2\xf4\b\n" +
 	"\fOrderService\x12P\n" +
 	"\tConfigure\x12 .smartretail.v1.ConfigureRequest\x1a!.smartretail.v1.ConfigureResponse\x12V\n" +
 	"\vCreateOrder\x12\".smartretail.v1.CreateOrderRequest\x1a#.smartretail.v1.CreateOrderResponse\x12S\n" +
 	"\n" +
 	"QueryOrder\x12!.smartretail.v1.QueryOrderRequest\x1a\".smartretail.v1.QueryOrderResponse\x12V\n" +
 	"\vCancelOrder\x12\".smartretail.v1.CancelOrderRequest\x1a#.smartretail.v1.CancelOrderResponse\x12\\\n" +
-	"\rCompleteOrder\x12$.smartretail.v1.CompleteOrderRequest\x1a%.smartretail.v1.CompleteOrderResponse\x12P\n" +
+	"\rCompleteOrder\x12$.smartretail.v1.CompleteOrderRequest\x1a%.smartretail.v1.CompleteOrderResponse\x12n\n" +
+	"\x13GetUserServiceState\x12*.smartretail.v1.GetUserServiceStateRequest\x1a+.smartretail.v1.GetUserServiceStateResponse\x12P\n" +
 	"\tGetStatus\x12 .smartretail.v1.GetStatusRequest\x1a!.smartretail.v1.GetStatusResponse\x12J\n" +
 	"\vWatchEvents\x12\".smartretail.v1.WatchEventsRequest\x1a\x15.smartretail.v1.Event0\x01\x12P\n" +
 	"\tListQueue\x12 .smartretail.v1.ListQueueRequest\x1a!.smartretail.v1.ListQueueResponse\x12V\n" +
@@ -3129,47 +3284,49 @@ func file_smartretail_v1_orders_proto_rawDescGZIP() []byte {
 }
 
 var file_smartretail_v1_orders_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
-var file_smartretail_v1_orders_proto_msgTypes = make([]protoimpl.MessageInfo, 32)
+var file_smartretail_v1_orders_proto_msgTypes = make([]protoimpl.MessageInfo, 34)
 var file_smartretail_v1_orders_proto_goTypes = []any{
-	(OfflineBehavior)(0),          // 0: smartretail.v1.OfflineBehavior
-	(Disposition)(0),              // 1: smartretail.v1.Disposition
-	(LocalState)(0),               // 2: smartretail.v1.LocalState
-	(NetworkStatus)(0),            // 3: smartretail.v1.NetworkStatus
-	(EventType)(0),                // 4: smartretail.v1.EventType
-	(*Config)(nil),                // 5: smartretail.v1.Config
-	(*ConfigureRequest)(nil),      // 6: smartretail.v1.ConfigureRequest
-	(*ConfigureResponse)(nil),     // 7: smartretail.v1.ConfigureResponse
-	(*Fee)(nil),                   // 8: smartretail.v1.Fee
-	(*Discount)(nil),              // 9: smartretail.v1.Discount
-	(*NewOrder)(nil),              // 10: smartretail.v1.NewOrder
-	(*CreateOrderRequest)(nil),    // 11: smartretail.v1.CreateOrderRequest
-	(*CreatedOrder)(nil),          // 12: smartretail.v1.CreatedOrder
-	(*CreateOrderResponse)(nil),   // 13: smartretail.v1.CreateOrderResponse
-	(*QueryOrderRequest)(nil),     // 14: smartretail.v1.QueryOrderRequest
-	(*Order)(nil),                 // 15: smartretail.v1.Order
-	(*QueryOrderResponse)(nil),    // 16: smartretail.v1.QueryOrderResponse
-	(*QueuedOrder)(nil),           // 17: smartretail.v1.QueuedOrder
-	(*CancelOrderRequest)(nil),    // 18: smartretail.v1.CancelOrderRequest
-	(*OrderRef)(nil),              // 19: smartretail.v1.OrderRef
-	(*CancelOrderResponse)(nil),   // 20: smartretail.v1.CancelOrderResponse
-	(*CompleteOrderRequest)(nil),  // 21: smartretail.v1.CompleteOrderRequest
-	(*CompleteOrderResponse)(nil), // 22: smartretail.v1.CompleteOrderResponse
-	(*GetStatusRequest)(nil),      // 23: smartretail.v1.GetStatusRequest
-	(*GetStatusResponse)(nil),     // 24: smartretail.v1.GetStatusResponse
-	(*WatchEventsRequest)(nil),    // 25: smartretail.v1.WatchEventsRequest
-	(*Event)(nil),                 // 26: smartretail.v1.Event
-	(*ListQueueRequest)(nil),      // 27: smartretail.v1.ListQueueRequest
-	(*ListQueueResponse)(nil),     // 28: smartretail.v1.ListQueueResponse
-	(*RetryFailedRequest)(nil),    // 29: smartretail.v1.RetryFailedRequest
-	(*RetryFailedResponse)(nil),   // 30: smartretail.v1.RetryFailedResponse
-	(*DropFailedRequest)(nil),     // 31: smartretail.v1.DropFailedRequest
-	(*DropFailedResponse)(nil),    // 32: smartretail.v1.DropFailedResponse
-	(*DrainRequest)(nil),          // 33: smartretail.v1.DrainRequest
-	(*DrainResponse)(nil),         // 34: smartretail.v1.DrainResponse
-	(*CompactOutboxRequest)(nil),  // 35: smartretail.v1.CompactOutboxRequest
-	(*CompactOutboxResponse)(nil), // 36: smartretail.v1.CompactOutboxResponse
-	(*timestamppb.Timestamp)(nil), // 37: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),   // 38: google.protobuf.Duration
+	(OfflineBehavior)(0),                // 0: smartretail.v1.OfflineBehavior
+	(Disposition)(0),                    // 1: smartretail.v1.Disposition
+	(LocalState)(0),                     // 2: smartretail.v1.LocalState
+	(NetworkStatus)(0),                  // 3: smartretail.v1.NetworkStatus
+	(EventType)(0),                      // 4: smartretail.v1.EventType
+	(*Config)(nil),                      // 5: smartretail.v1.Config
+	(*ConfigureRequest)(nil),            // 6: smartretail.v1.ConfigureRequest
+	(*ConfigureResponse)(nil),           // 7: smartretail.v1.ConfigureResponse
+	(*Fee)(nil),                         // 8: smartretail.v1.Fee
+	(*Discount)(nil),                    // 9: smartretail.v1.Discount
+	(*NewOrder)(nil),                    // 10: smartretail.v1.NewOrder
+	(*CreateOrderRequest)(nil),          // 11: smartretail.v1.CreateOrderRequest
+	(*CreatedOrder)(nil),                // 12: smartretail.v1.CreatedOrder
+	(*CreateOrderResponse)(nil),         // 13: smartretail.v1.CreateOrderResponse
+	(*QueryOrderRequest)(nil),           // 14: smartretail.v1.QueryOrderRequest
+	(*Order)(nil),                       // 15: smartretail.v1.Order
+	(*QueryOrderResponse)(nil),          // 16: smartretail.v1.QueryOrderResponse
+	(*QueuedOrder)(nil),                 // 17: smartretail.v1.QueuedOrder
+	(*CancelOrderRequest)(nil),          // 18: smartretail.v1.CancelOrderRequest
+	(*OrderRef)(nil),                    // 19: smartretail.v1.OrderRef
+	(*CancelOrderResponse)(nil),         // 20: smartretail.v1.CancelOrderResponse
+	(*CompleteOrderRequest)(nil),        // 21: smartretail.v1.CompleteOrderRequest
+	(*CompleteOrderResponse)(nil),       // 22: smartretail.v1.CompleteOrderResponse
+	(*GetUserServiceStateRequest)(nil),  // 23: smartretail.v1.GetUserServiceStateRequest
+	(*GetUserServiceStateResponse)(nil), // 24: smartretail.v1.GetUserServiceStateResponse
+	(*GetStatusRequest)(nil),            // 25: smartretail.v1.GetStatusRequest
+	(*GetStatusResponse)(nil),           // 26: smartretail.v1.GetStatusResponse
+	(*WatchEventsRequest)(nil),          // 27: smartretail.v1.WatchEventsRequest
+	(*Event)(nil),                       // 28: smartretail.v1.Event
+	(*ListQueueRequest)(nil),            // 29: smartretail.v1.ListQueueRequest
+	(*ListQueueResponse)(nil),           // 30: smartretail.v1.ListQueueResponse
+	(*RetryFailedRequest)(nil),          // 31: smartretail.v1.RetryFailedRequest
+	(*RetryFailedResponse)(nil),         // 32: smartretail.v1.RetryFailedResponse
+	(*DropFailedRequest)(nil),           // 33: smartretail.v1.DropFailedRequest
+	(*DropFailedResponse)(nil),          // 34: smartretail.v1.DropFailedResponse
+	(*DrainRequest)(nil),                // 35: smartretail.v1.DrainRequest
+	(*DrainResponse)(nil),               // 36: smartretail.v1.DrainResponse
+	(*CompactOutboxRequest)(nil),        // 37: smartretail.v1.CompactOutboxRequest
+	(*CompactOutboxResponse)(nil),       // 38: smartretail.v1.CompactOutboxResponse
+	(*timestamppb.Timestamp)(nil),       // 39: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),         // 40: google.protobuf.Duration
 }
 var file_smartretail_v1_orders_proto_depIdxs = []int32{
 	5,  // 0: smartretail.v1.ConfigureRequest.config:type_name -> smartretail.v1.Config
@@ -3179,28 +3336,28 @@ var file_smartretail_v1_orders_proto_depIdxs = []int32{
 	0,  // 4: smartretail.v1.CreateOrderRequest.offline_behavior:type_name -> smartretail.v1.OfflineBehavior
 	1,  // 5: smartretail.v1.CreateOrderResponse.disposition:type_name -> smartretail.v1.Disposition
 	12, // 6: smartretail.v1.CreateOrderResponse.order:type_name -> smartretail.v1.CreatedOrder
-	37, // 7: smartretail.v1.CreateOrderResponse.stored_at:type_name -> google.protobuf.Timestamp
+	39, // 7: smartretail.v1.CreateOrderResponse.stored_at:type_name -> google.protobuf.Timestamp
 	8,  // 8: smartretail.v1.Order.fees:type_name -> smartretail.v1.Fee
 	9,  // 9: smartretail.v1.Order.discounts:type_name -> smartretail.v1.Discount
 	15, // 10: smartretail.v1.QueryOrderResponse.order:type_name -> smartretail.v1.Order
 	17, // 11: smartretail.v1.QueryOrderResponse.queued:type_name -> smartretail.v1.QueuedOrder
 	2,  // 12: smartretail.v1.QueuedOrder.local_state:type_name -> smartretail.v1.LocalState
-	37, // 13: smartretail.v1.QueuedOrder.stored_at:type_name -> google.protobuf.Timestamp
+	39, // 13: smartretail.v1.QueuedOrder.stored_at:type_name -> google.protobuf.Timestamp
 	1,  // 14: smartretail.v1.CancelOrderResponse.disposition:type_name -> smartretail.v1.Disposition
 	19, // 15: smartretail.v1.CancelOrderResponse.order:type_name -> smartretail.v1.OrderRef
-	37, // 16: smartretail.v1.CancelOrderResponse.stored_at:type_name -> google.protobuf.Timestamp
+	39, // 16: smartretail.v1.CancelOrderResponse.stored_at:type_name -> google.protobuf.Timestamp
 	8,  // 17: smartretail.v1.CompleteOrderRequest.fees:type_name -> smartretail.v1.Fee
 	9,  // 18: smartretail.v1.CompleteOrderRequest.discounts:type_name -> smartretail.v1.Discount
 	1,  // 19: smartretail.v1.CompleteOrderResponse.disposition:type_name -> smartretail.v1.Disposition
 	19, // 20: smartretail.v1.CompleteOrderResponse.order:type_name -> smartretail.v1.OrderRef
-	37, // 21: smartretail.v1.CompleteOrderResponse.stored_at:type_name -> google.protobuf.Timestamp
-	37, // 22: smartretail.v1.GetStatusResponse.started_at:type_name -> google.protobuf.Timestamp
+	39, // 21: smartretail.v1.CompleteOrderResponse.stored_at:type_name -> google.protobuf.Timestamp
+	39, // 22: smartretail.v1.GetStatusResponse.started_at:type_name -> google.protobuf.Timestamp
 	3,  // 23: smartretail.v1.GetStatusResponse.network_status:type_name -> smartretail.v1.NetworkStatus
-	37, // 24: smartretail.v1.GetStatusResponse.network_status_since:type_name -> google.protobuf.Timestamp
-	38, // 25: smartretail.v1.GetStatusResponse.oldest_queued_age:type_name -> google.protobuf.Duration
-	37, // 26: smartretail.v1.GetStatusResponse.last_error_at:type_name -> google.protobuf.Timestamp
+	39, // 24: smartretail.v1.GetStatusResponse.network_status_since:type_name -> google.protobuf.Timestamp
+	40, // 25: smartretail.v1.GetStatusResponse.oldest_queued_age:type_name -> google.protobuf.Duration
+	39, // 26: smartretail.v1.GetStatusResponse.last_error_at:type_name -> google.protobuf.Timestamp
 	4,  // 27: smartretail.v1.Event.type:type_name -> smartretail.v1.EventType
-	37, // 28: smartretail.v1.Event.time:type_name -> google.protobuf.Timestamp
+	39, // 28: smartretail.v1.Event.time:type_name -> google.protobuf.Timestamp
 	3,  // 29: smartretail.v1.Event.network_status:type_name -> smartretail.v1.NetworkStatus
 	17, // 30: smartretail.v1.ListQueueResponse.orders:type_name -> smartretail.v1.QueuedOrder
 	17, // 31: smartretail.v1.RetryFailedResponse.order:type_name -> smartretail.v1.QueuedOrder
@@ -3209,27 +3366,29 @@ var file_smartretail_v1_orders_proto_depIdxs = []int32{
 	14, // 34: smartretail.v1.OrderService.QueryOrder:input_type -> smartretail.v1.QueryOrderRequest
 	18, // 35: smartretail.v1.OrderService.CancelOrder:input_type -> smartretail.v1.CancelOrderRequest
 	21, // 36: smartretail.v1.OrderService.CompleteOrder:input_type -> smartretail.v1.CompleteOrderRequest
-	23, // 37: smartretail.v1.OrderService.GetStatus:input_type -> smartretail.v1.GetStatusRequest
-	25, // 38: smartretail.v1.OrderService.WatchEvents:input_type -> smartretail.v1.WatchEventsRequest
-	27, // 39: smartretail.v1.OrderService.ListQueue:input_type -> smartretail.v1.ListQueueRequest
-	29, // 40: smartretail.v1.OrderService.RetryFailed:input_type -> smartretail.v1.RetryFailedRequest
-	31, // 41: smartretail.v1.OrderService.DropFailed:input_type -> smartretail.v1.DropFailedRequest
-	33, // 42: smartretail.v1.OrderService.Drain:input_type -> smartretail.v1.DrainRequest
-	35, // 43: smartretail.v1.OrderService.CompactOutbox:input_type -> smartretail.v1.CompactOutboxRequest
-	7,  // 44: smartretail.v1.OrderService.Configure:output_type -> smartretail.v1.ConfigureResponse
-	13, // 45: smartretail.v1.OrderService.CreateOrder:output_type -> smartretail.v1.CreateOrderResponse
-	16, // 46: smartretail.v1.OrderService.QueryOrder:output_type -> smartretail.v1.QueryOrderResponse
-	20, // 47: smartretail.v1.OrderService.CancelOrder:output_type -> smartretail.v1.CancelOrderResponse
-	22, // 48: smartretail.v1.OrderService.CompleteOrder:output_type -> smartretail.v1.CompleteOrderResponse
-	24, // 49: smartretail.v1.OrderService.GetStatus:output_type -> smartretail.v1.GetStatusResponse
-	26, // 50: smartretail.v1.OrderService.WatchEvents:output_type -> smartretail.v1.Event
-	28, // 51: smartretail.v1.OrderService.ListQueue:output_type -> smartretail.v1.ListQueueResponse
-	30, // 52: smartretail.v1.OrderService.RetryFailed:output_type -> smartretail.v1.RetryFailedResponse
-	32, // 53: smartretail.v1.OrderService.DropFailed:output_type -> smartretail.v1.DropFailedResponse
-	34, // 54: smartretail.v1.OrderService.Drain:output_type -> smartretail.v1.DrainResponse
-	36, // 55: smartretail.v1.OrderService.CompactOutbox:output_type -> smartretail.v1.CompactOutboxResponse
-	44, // [44:56] is the sub-list for method output_type
-	32, // [32:44] is the sub-list for method input_type
+	23, // 37: smartretail.v1.OrderService.GetUserServiceState:input_type -> smartretail.v1.GetUserServiceStateRequest
+	25, // 38: smartretail.v1.OrderService.GetStatus:input_type -> smartretail.v1.GetStatusRequest
+	27, // 39: smartretail.v1.OrderService.WatchEvents:input_type -> smartretail.v1.WatchEventsRequest
+	29, // 40: smartretail.v1.OrderService.ListQueue:input_type -> smartretail.v1.ListQueueRequest
+	31, // 41: smartretail.v1.OrderService.RetryFailed:input_type -> smartretail.v1.RetryFailedRequest
+	33, // 42: smartretail.v1.OrderService.DropFailed:input_type -> smartretail.v1.DropFailedRequest
+	35, // 43: smartretail.v1.OrderService.Drain:input_type -> smartretail.v1.DrainRequest
+	37, // 44: smartretail.v1.OrderService.CompactOutbox:input_type -> smartretail.v1.CompactOutboxRequest
+	7,  // 45: smartretail.v1.OrderService.Configure:output_type -> smartretail.v1.ConfigureResponse
+	13, // 46: smartretail.v1.OrderService.CreateOrder:output_type -> smartretail.v1.CreateOrderResponse
+	16, // 47: smartretail.v1.OrderService.QueryOrder:output_type -> smartretail.v1.QueryOrderResponse
+	20, // 48: smartretail.v1.OrderService.CancelOrder:output_type -> smartretail.v1.CancelOrderResponse
+	22, // 49: smartretail.v1.OrderService.CompleteOrder:output_type -> smartretail.v1.CompleteOrderResponse
+	24, // 50: smartretail.v1.OrderService.GetUserServiceState:output_type -> smartretail.v1.GetUserServiceStateResponse
+	26, // 51: smartretail.v1.OrderService.GetStatus:output_type -> smartretail.v1.GetStatusResponse
+	28, // 52: smartretail.v1.OrderService.WatchEvents:output_type -> smartretail.v1.Event
+	30, // 53: smartretail.v1.OrderService.ListQueue:output_type -> smartretail.v1.ListQueueResponse
+	32, // 54: smartretail.v1.OrderService.RetryFailed:output_type -> smartretail.v1.RetryFailedResponse
+	34, // 55: smartretail.v1.OrderService.DropFailed:output_type -> smartretail.v1.DropFailedResponse
+	36, // 56: smartretail.v1.OrderService.Drain:output_type -> smartretail.v1.DrainResponse
+	38, // 57: smartretail.v1.OrderService.CompactOutbox:output_type -> smartretail.v1.CompactOutboxResponse
+	45, // [45:58] is the sub-list for method output_type
+	32, // [32:45] is the sub-list for method input_type
 	32, // [32:32] is the sub-list for extension type_name
 	32, // [32:32] is the sub-list for extension extendee
 	0,  // [0:32] is the sub-list for field type_name
@@ -3248,7 +3407,7 @@ func file_smartretail_v1_orders_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_smartretail_v1_orders_proto_rawDesc), len(file_smartretail_v1_orders_proto_rawDesc)),
 			NumEnums:      5,
-			NumMessages:   32,
+			NumMessages:   34,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

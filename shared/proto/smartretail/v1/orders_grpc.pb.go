@@ -28,18 +28,19 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	OrderService_Configure_FullMethodName     = "/smartretail.v1.OrderService/Configure"
-	OrderService_CreateOrder_FullMethodName   = "/smartretail.v1.OrderService/CreateOrder"
-	OrderService_QueryOrder_FullMethodName    = "/smartretail.v1.OrderService/QueryOrder"
-	OrderService_CancelOrder_FullMethodName   = "/smartretail.v1.OrderService/CancelOrder"
-	OrderService_CompleteOrder_FullMethodName = "/smartretail.v1.OrderService/CompleteOrder"
-	OrderService_GetStatus_FullMethodName     = "/smartretail.v1.OrderService/GetStatus"
-	OrderService_WatchEvents_FullMethodName   = "/smartretail.v1.OrderService/WatchEvents"
-	OrderService_ListQueue_FullMethodName     = "/smartretail.v1.OrderService/ListQueue"
-	OrderService_RetryFailed_FullMethodName   = "/smartretail.v1.OrderService/RetryFailed"
-	OrderService_DropFailed_FullMethodName    = "/smartretail.v1.OrderService/DropFailed"
-	OrderService_Drain_FullMethodName         = "/smartretail.v1.OrderService/Drain"
-	OrderService_CompactOutbox_FullMethodName = "/smartretail.v1.OrderService/CompactOutbox"
+	OrderService_Configure_FullMethodName           = "/smartretail.v1.OrderService/Configure"
+	OrderService_CreateOrder_FullMethodName         = "/smartretail.v1.OrderService/CreateOrder"
+	OrderService_QueryOrder_FullMethodName          = "/smartretail.v1.OrderService/QueryOrder"
+	OrderService_CancelOrder_FullMethodName         = "/smartretail.v1.OrderService/CancelOrder"
+	OrderService_CompleteOrder_FullMethodName       = "/smartretail.v1.OrderService/CompleteOrder"
+	OrderService_GetUserServiceState_FullMethodName = "/smartretail.v1.OrderService/GetUserServiceState"
+	OrderService_GetStatus_FullMethodName           = "/smartretail.v1.OrderService/GetStatus"
+	OrderService_WatchEvents_FullMethodName         = "/smartretail.v1.OrderService/WatchEvents"
+	OrderService_ListQueue_FullMethodName           = "/smartretail.v1.OrderService/ListQueue"
+	OrderService_RetryFailed_FullMethodName         = "/smartretail.v1.OrderService/RetryFailed"
+	OrderService_DropFailed_FullMethodName          = "/smartretail.v1.OrderService/DropFailed"
+	OrderService_Drain_FullMethodName               = "/smartretail.v1.OrderService/Drain"
+	OrderService_CompactOutbox_FullMethodName       = "/smartretail.v1.OrderService/CompactOutbox"
 )
 
 // OrderServiceClient is the client API for OrderService service.
@@ -82,6 +83,11 @@ type OrderServiceClient interface {
 	QueryOrder(ctx context.Context, in *QueryOrderRequest, opts ...grpc.CallOption) (*QueryOrderResponse, error)
 	CancelOrder(ctx context.Context, in *CancelOrderRequest, opts ...grpc.CallOption) (*CancelOrderResponse, error)
 	CompleteOrder(ctx context.Context, in *CompleteOrderRequest, opts ...grpc.CallOption) (*CompleteOrderResponse, error)
+	// GetUserServiceState asks WeChat Pay whether the customer has authorised
+	// the Pay Score service (GET /v3/payscore/user-service-state): the official
+	// smart-retail flow asks before it creates an order. Always online, never
+	// queued; the openid never reaches a log or an error.
+	GetUserServiceState(ctx context.Context, in *GetUserServiceStateRequest, opts ...grpc.CallOption) (*GetUserServiceStateResponse, error)
 	GetStatus(ctx context.Context, in *GetStatusRequest, opts ...grpc.CallOption) (*GetStatusResponse, error)
 	// WatchEvents streams events after after_sequence, then new ones as they
 	// happen, until the caller cancels.
@@ -151,6 +157,16 @@ func (c *orderServiceClient) CompleteOrder(ctx context.Context, in *CompleteOrde
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(CompleteOrderResponse)
 	err := c.cc.Invoke(ctx, OrderService_CompleteOrder_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *orderServiceClient) GetUserServiceState(ctx context.Context, in *GetUserServiceStateRequest, opts ...grpc.CallOption) (*GetUserServiceStateResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetUserServiceStateResponse)
+	err := c.cc.Invoke(ctx, OrderService_GetUserServiceState_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -276,6 +292,11 @@ type OrderServiceServer interface {
 	QueryOrder(context.Context, *QueryOrderRequest) (*QueryOrderResponse, error)
 	CancelOrder(context.Context, *CancelOrderRequest) (*CancelOrderResponse, error)
 	CompleteOrder(context.Context, *CompleteOrderRequest) (*CompleteOrderResponse, error)
+	// GetUserServiceState asks WeChat Pay whether the customer has authorised
+	// the Pay Score service (GET /v3/payscore/user-service-state): the official
+	// smart-retail flow asks before it creates an order. Always online, never
+	// queued; the openid never reaches a log or an error.
+	GetUserServiceState(context.Context, *GetUserServiceStateRequest) (*GetUserServiceStateResponse, error)
 	GetStatus(context.Context, *GetStatusRequest) (*GetStatusResponse, error)
 	// WatchEvents streams events after after_sequence, then new ones as they
 	// happen, until the caller cancels.
@@ -315,6 +336,9 @@ func (UnimplementedOrderServiceServer) CancelOrder(context.Context, *CancelOrder
 }
 func (UnimplementedOrderServiceServer) CompleteOrder(context.Context, *CompleteOrderRequest) (*CompleteOrderResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method CompleteOrder not implemented")
+}
+func (UnimplementedOrderServiceServer) GetUserServiceState(context.Context, *GetUserServiceStateRequest) (*GetUserServiceStateResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetUserServiceState not implemented")
 }
 func (UnimplementedOrderServiceServer) GetStatus(context.Context, *GetStatusRequest) (*GetStatusResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetStatus not implemented")
@@ -444,6 +468,24 @@ func _OrderService_CompleteOrder_Handler(srv interface{}, ctx context.Context, d
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
 		return srv.(OrderServiceServer).CompleteOrder(ctx, req.(*CompleteOrderRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _OrderService_GetUserServiceState_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetUserServiceStateRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(OrderServiceServer).GetUserServiceState(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: OrderService_GetUserServiceState_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(OrderServiceServer).GetUserServiceState(ctx, req.(*GetUserServiceStateRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -593,6 +635,10 @@ var OrderService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "CompleteOrder",
 			Handler:    _OrderService_CompleteOrder_Handler,
+		},
+		{
+			MethodName: "GetUserServiceState",
+			Handler:    _OrderService_GetUserServiceState_Handler,
 		},
 		{
 			MethodName: "GetStatus",
