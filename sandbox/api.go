@@ -108,10 +108,14 @@ func (s *Sandbox) handleV3(r *http.Request) (int, any) {
 	return h(r, body)
 }
 
-// answer writes a signed /v3/ answer.
+// answer writes a /v3/ answer, signed unless it refuses the request's
+// signature: WeChat Pay signs only answers to requests whose signature
+// verified (the official signature page), so a 401 SIGN_ERROR goes unsigned.
 func (s *Sandbox) answer(w http.ResponseWriter, r *http.Request, status int, v any) {
 	body := marshal(v)
-	if err := s.signResponse(w.Header(), r, body); err != nil {
+	if e, ok := v.(*apiError); ok && e.Code == "SIGN_ERROR" {
+		// Unsigned, as WeChat Pay answers a request it could not verify.
+	} else if err := s.signResponse(w.Header(), r, body); err != nil {
 		s.logf("sandbox: sign answer: %v", err)
 	}
 	w.Header().Set("Content-Type", "application/json")
@@ -153,6 +157,10 @@ func (s *Sandbox) handleCreate(_ *http.Request, body []byte) (int, any) {
 	}
 	if e := s.checkIDs(req.AppID, req.ServiceID); e != nil {
 		return fail(e)
+	}
+	if max := s.maxRiskAmount; *req.RiskAmount > max {
+		return fail(paramError(locBody, "/risk_amount", *req.RiskAmount,
+			fmt.Sprintf("must not be above the service's configured risk amount, %d", max)))
 	}
 	fp := req.fingerprint()
 
@@ -313,7 +321,10 @@ func (s *Sandbox) handleCancel(outNo string, body []byte) (int, any) {
 	if !ok {
 		return fail(orderNotExist("out_order_no " + outNo))
 	}
-	if o.State != StateCreated && o.State != StateUserAccepted {
+	// Only before the customer confirms (wechatpay.js.org cancel.md:
+	// "用户确认订单后不可调用该接口"); an accepted order is ended by complete
+	// with finish_type 1.
+	if o.State != StateCreated {
 		return fail(stateInvalid(o))
 	}
 	n := o.clone()
@@ -349,6 +360,10 @@ func (s *Sandbox) handleComplete(outNo string, body []byte) (int, any) {
 	if o.State != StateUserAccepted {
 		return fail(stateInvalid(o))
 	}
+	if req.FinishType == FinishTypeCharge && o.RiskAmount != nil && req.TotalAmount > *o.RiskAmount {
+		return fail(paramError(locBody, "/total_amount", req.TotalAmount,
+			fmt.Sprintf("must not be above the order's risk_amount, %d", *o.RiskAmount)))
+	}
 	n := o.clone()
 	now := s.now()
 	n.State = StateFinished
@@ -360,7 +375,12 @@ func (s *Sandbox) handleComplete(outNo string, body []byte) (int, any) {
 	if n.RealServiceEndTime == "" {
 		n.RealServiceEndTime = formatWechatTime(now)
 	}
-	n.RealServiceEndLocation = req.RealServiceEndLocation
+	// The official table says to leave it out when it repeats the start or
+	// planned end location; one that does is taken as left out, not refused
+	// (no source says WeChat Pay refuses it).
+	if loc := req.RealServiceEndLocation; loc != o.ServiceStartLocation && loc != o.ServiceEndLocation {
+		n.RealServiceEndLocation = loc
+	}
 	n.ProfitSharing = req.ProfitSharing
 	if req.FinishType == FinishTypeCharge {
 		n.Fees, n.Discounts = req.Fees, req.Discounts

@@ -167,5 +167,6 @@ func (s *Sandbox) signResponse(h http.Header, r *http.Request, body []byte) erro
 	h.Set("Wechatpay-Nonce", nonce)
 	h.Set("Wechatpay-Signature", sig)
 	h.Set("Wechatpay-Serial", serial)
+	h.Set("Wechatpay-Signature-Type", AuthScheme) // as WeChat Pay's answers carry
 	return nil
 }

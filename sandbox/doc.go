@@ -50,7 +50,9 @@
 //	                                          the openid (Sandbox.SetUserServiceState)
 //
 // Every answer has a unique Request-ID; /v3/ answers, errors included, carry
-// Wechatpay-Timestamp, -Nonce, -Signature and -Serial.
+// Wechatpay-Timestamp, -Nonce, -Signature, -Serial and -Signature-Type
+// (WECHATPAY2-SHA256-RSA2048), except a 401 SIGN_ERROR: an answer to a
+// request whose signature did not verify is not signed (see the rules).
 //
 // # Faults
 //
@@ -83,24 +85,104 @@
 // `smartretail sandbox` runs, also keeps the credentials in Dir
 // (LoadOrCreateCredentials, under the lock).
 //
+// # The rules, each with its source
+//
+// One table of every rule on a request's content or an order's state that
+// the audit in the shared design notes (wechatpay-smartretail.md,
+// "Corrections and stricter rules") found, with its source.
+// verified: read in TheNorthMemory/wechatpay.js.org
+// openapi/v3/payscore/smartretail-orders/* (JS), wechatpay-im/website
+// openapi/v3/payscore/* (IM) or TheNorthMemory/wechatpay-openapi
+// docs/v3/payscore/smartretail-orders*.yaml (OA, updated 2019.08.23).
+// likely: only a 2019 vending-machine integration in Java whose comments
+// copy the official tables (T1) or EvonDu/wechat-php-sdk
+// src/module/Payscore.php (T2) say so. Where: c = the client
+// (plugin/wxpay, before sending and before queueing unless said), s = the
+// sandbox (400 PARAM_ERROR on the field unless said).
+//
+//	rule                                               source                                    where
+//	cancel only while CREATED; an accepted order is    verified: JS .../{out_order_no}/cancel.md  s: 400 INVALID_REQUEST "order state
+//	  ended uncharged by complete with finish_type 1     ("用户确认订单后不可调用"), complete.md       invalid"; c: the plugin's rule book
+//	                                                                                                 (plugin/forward Before) sends a
+//	                                                                                                 complete instead
+//	complete only in USER_ACCEPTED                     verified: JS and OA complete               s: 400 INVALID_REQUEST; c: rule book
+//	need_user_confirm defaults to true                 verified: OA smartretail-orders.yaml       s, c (nil sends nothing)
+//	EXPIRED: still CREATED 1 hour after create         verified: OA (state enum)                  s
+//	create: service_start_time required                likely: T1, T2 (checkRequire)              c, s
+//	create: service_start_location required            likely: T1, T2                             c, s
+//	create: service_introduction required, <= 20       likely: T1, T2; 20 in the seed notes        c, s
+//	create: risk_amount required, > 0                  likely: T1, T2                             c, s
+//	create: risk_amount <= the service's configured    likely: T1                                 s only (Options.MaxRiskAmount,
+//	  risk amount                                                                                    default DefaultMaxRiskAmount:
+//	                                                                                                 assumed, see below); the client
+//	                                                                                                 cannot know it
+//	create: openid required when need_user_confirm     likely: T1                                 c, s. T1 also says leave it out
+//	  is false                                                                                       when true; the seed's own example
+//	                                                                                                 sends both: accepted (assumed)
+//	fees: at most 100                                  likely: T1                                 c, s
+//	fee_name required, <= 20, unique in the order      likely: T1                                 c, s
+//	fee_count 1..100, default 1                        likely: T1                                 c (0 is not sent), s (absent = 1,
+//	                                                                                                 0 refused)
+//	fee_amount >= 0, the line's total                  verified: OA "付费项目总金额"; >= 0 likely  c, s
+//	discounts: at most 5                               verified: OA "最多包含5条商户优惠"           c, s
+//	discount_name required, <= 20, unique              verified: OA maxLength 20; unique T1       c, s
+//	discount_desc required, <= 30                      likely: T1                                 c, s
+//	complete: discount_amount required, > 0            assumed (OA lists it, no rule)             c, s (>= 0)
+//	complete: total_amount required                    likely: IM, T1                             c: always sent (Charge() when the
+//	                                                                                                 host leaves it out); s
+//	complete: total_amount >= 0                        verified: OA "大于等于0的数字"                c, s
+//	complete: total_amount = fees less discounts       likely: IM, T1                             c, s (finish_type 2)
+//	complete: total_amount <= the order's risk_amount  likely: T1                                 s (/total_amount); c: rule book
+//	                                                                                                 (TOTAL_ABOVE_RISK_AMOUNT)
+//	complete: total_amount 0 with finish_type 1        likely: T1; JS complete (amount 0 ends     c, s
+//	                                                     by the cancel flag)
+//	complete: cancel_reason required with finish_type  likely: T1                                 c, s. The client bounds a cancel's
+//	  1, <= 30                                                                                       reason to 30 too, since a cancel
+//	                                                                                                 may be sent as a complete; the
+//	                                                                                                 cancel endpoint takes 50 (sibling
+//	                                                                                                 API's string(50), assumed)
+//	complete: real_service_end_location <= 20          likely: T1                                 c, s
+//	complete: real_service_end_location left out with  likely: T1                                 c, s
+//	  finish_type 1
+//	complete: real_service_end_location left out when  likely: T1                                 c: WithoutRepeatedEndLocation (for
+//	  equal to the start or planned end location                                                     the moment of sending, from a
+//	                                                                                                 query); s: taken as left out (not
+//	                                                                                                 recorded), not refused: no source
+//	                                                                                                 says WeChat Pay refuses it
+//	complete: finish_ticket required                   likely: T1, T2; OA "完结凭证"                c: ValidateToSend (only when
+//	                                                                                                 sending: a query gives it); s
+//	query: finish_ticket only in USER_ACCEPTED         likely: T1                                 s
+//	complete: profit_sharing a required boolean        likely: T1; OA, JS, IM type boolean         c: always sent, false included; s
+//	answers are signed only when the request's         the official signature page                s: 401 SIGN_ERROR unsigned; c
+//	  signature verified; signed answers carry                                                       accepts unsigned 401s
+//	  Wechatpay-Signature-Type
+//	create, query, cancel and complete answers carry   verified: IM, OA, JS                       s
+//	  mchid; user-service-state's does not             verified: IM user-service-state.md         s
+//
+// DefaultMaxRiskAmount (100000 fen) is an assumption: WeChat Pay sets the
+// service's risk amount when the service is applied for, and no public
+// source gives a value. It is the plugin's default offline_max_order_amount,
+// so an order queued within the default limits is never above it; set
+// Options.MaxRiskAmount to the merchant's own.
+//
 // # Assumptions where the public documentation is silent
 //
 //   - Error codes: appid not bound to the merchant is 400 INVALID_REQUEST with
 //     "APPID_MCHID_NOT_MATCH" in the message; an unknown service_id is 403
 //     NO_AUTH; an unknown order is 404 ORDER_NOT_EXIST; an unknown /v3/ path
 //     is 404 NOT_FOUND and a wrong method 405 METHOD_NOT_ALLOWED, both answered
-//     before the signature is checked. Signature problems are 401 SIGN_ERROR
-//     with a message saying which check failed. A body over 1 MiB is 400
-//     PARAM_ERROR.
+//     before the signature is checked, and signed (assumed: no source says
+//     whether WeChat Pay signs them; the client never sends them). Signature
+//     problems are 401 SIGN_ERROR, unsigned, with a message saying which
+//     check failed. A body over 1 MiB is 400 PARAM_ERROR.
 //   - Validation order: syntax (400 PARAM_ERROR, the first violation found,
 //     detail.field a JSON pointer such as /fees/0/fee_amount, detail.location
 //     body, query or uri_template), then appid, then service_id, then the
 //     order's existence, then finish_ticket, then the state.
-//   - Limits not in the shared notes, taken from the sibling Pay Score API:
-//     fee_name at most 20 characters and required in a fee, fee_amount
-//     required in a fee, fee_desc and discount_desc at most 30, discount_name
-//     required, locations at most 50, attach at most 256, openid at most 128,
-//     appid and service_id at most 32 (string(32) there).
+//   - Limits not in the table, taken from the sibling Pay Score API:
+//     fee_amount required in a fee, fee_desc at most 30, service_start_location
+//     and service_end_location at most 50, attach at most 256, openid at most
+//     128, appid and service_id at most 32 (string(32) there).
 //     Integers above 10^13 are rejected as too large. Unknown fields are ignored.
 //   - Sizes: at most 100 fees (the design notes' corrections, "likely": a
 //     2019 integration copying the official tables). finish_ticket at most
@@ -124,15 +206,17 @@
 //   - need_user_confirm=false creates the order directly in USER_ACCEPTED
 //     (real_service_start_time set to now).
 //   - complete with finish_type 2 -> FINISHED with the given fees and
-//     discounts; total_amount, when given, must equal sum(fee_amount) -
-//     sum(discount_amount) (fee_amount is the line total), when absent it is
-//     computed; a negative result is PARAM_ERROR /total_amount.
+//     discounts; total_amount must equal sum(fee_amount) - sum(discount_amount)
+//     (fee_amount is the line total); discounts above the fees are
+//     PARAM_ERROR /total_amount, and so is a total above the order's
+//     risk_amount (checked after the state).
 //   - complete with finish_type 1 -> FINISHED with finish_type 1,
-//     total_amount 0, cancel_reason recorded, and never payable (pay is 409).
-//   - complete is valid only in USER_ACCEPTED and cancel only in CREATED or
-//     USER_ACCEPTED; otherwise 400 INVALID_REQUEST "order state invalid".
-//     Neither is idempotent: a retry after a lost answer gets INVALID_REQUEST,
-//     so clients must query to resolve it.
+//     total_amount 0, cancel_reason recorded, and never payable (pay is 409);
+//     fees and discounts sent with it are checked and not recorded.
+//   - complete is valid only in USER_ACCEPTED and cancel only in CREATED;
+//     otherwise 400 INVALID_REQUEST "order state invalid". Neither is
+//     idempotent: a retry after a lost answer gets INVALID_REQUEST, so
+//     clients must query to resolve it.
 //   - Expiry: an order still CREATED one hour (ExpireAfter) after creation, by
 //     Options.Now, becomes EXPIRED when it is next read.
 //   - Response serial: if the request's Wechatpay-Serial header names the

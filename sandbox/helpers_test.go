@@ -121,9 +121,28 @@ func completeBody(c *Credentials) map[string]any {
 			map[string]any{"fee_name": "cola", "fee_count": 2, "fee_amount": 600},
 			map[string]any{"fee_name": "chips", "fee_count": 1, "fee_amount": 400},
 		},
-		"discounts":    []any{map[string]any{"discount_name": "promo", "discount_amount": 100}},
-		"total_amount": 900,
+		"discounts":      []any{map[string]any{"discount_name": "promo", "discount_desc": "1 off", "discount_amount": 100}},
+		"total_amount":   900,
+		"profit_sharing": false,
 	}
+}
+
+// ticketed is body with the order's finish_ticket, as a client takes it
+// from a query while the order is USER_ACCEPTED (the sandbox keeps it in
+// every state; "-" for an order it does not have).
+func ticketed(srv *Server, no string, body map[string]any) map[string]any {
+	o, ok := srv.Sandbox.Order(no)
+	if !ok {
+		o.FinishTicket = "-"
+	}
+	b := make(map[string]any, len(body)+1)
+	for k, v := range body {
+		b[k] = v
+	}
+	if _, set := b["finish_ticket"]; !set {
+		b["finish_ticket"] = o.FinishTicket
+	}
+	return b
 }
 
 func ordersURL(srv *Server) string { return srv.URL + "/v3/payscore/smartretail-orders" }

@@ -142,6 +142,10 @@ type queryResponse struct {
 
 func (o *Order) queryResponse() queryResponse {
 	c := o.clone()
+	if c.State != StateUserAccepted {
+		// Given only while a complete can use it (the corrections, T1/T2).
+		c.FinishTicket = ""
+	}
 	return queryResponse{
 		AppID: c.AppID, MchID: c.MchID, OutOrderNo: c.OutOrderNo, ServiceID: c.ServiceID,
 		State: c.State, FinishType: c.FinishType,

@@ -77,7 +77,11 @@ type Options struct {
 	// can replay which requests failed. The sandbox guards it: *rand.Rand
 	// is not safe for concurrent use.
 	Rand *rand.Rand
-	Logf func(format string, args ...any) // optional
+	// MaxRiskAmount (fen) is the service's configured risk amount: a create
+	// whose risk_amount is above it is refused (400 PARAM_ERROR
+	// /risk_amount). 0 means DefaultMaxRiskAmount.
+	MaxRiskAmount int64
+	Logf          func(format string, args ...any) // optional
 }
 
 // Errors of the customer-side methods (Accept, Pay, Expire).
@@ -109,6 +113,8 @@ type Sandbox struct {
 
 	reqPrefix string
 	reqSeq    atomic.Uint64
+
+	maxRiskAmount int64 // Options.MaxRiskAmount, defaulted
 }
 
 // New makes a Sandbox; with opts.Dir it locks the folder (LockFile) for
@@ -161,11 +167,16 @@ func newSandbox(opts Options, credsFromDir bool) (_ *Sandbox, err error) {
 		orderIDs:   map[string]bool{},
 		faults:     Faults{Mode: FaultNone, Probability: 1},
 		rng:        opts.Rand,
-		reqPrefix:  strings.ToLower(randString(hexUp, 8)),
-		lock:       lock,
+
+		maxRiskAmount: opts.MaxRiskAmount,
+		reqPrefix:     strings.ToLower(randString(hexUp, 8)),
+		lock:          lock,
 	}
 	if s.now == nil {
 		s.now = time.Now
+	}
+	if s.maxRiskAmount <= 0 {
+		s.maxRiskAmount = DefaultMaxRiskAmount
 	}
 	if s.logf == nil {
 		s.logf = func(string, ...any) {}

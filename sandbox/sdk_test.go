@@ -3,6 +3,7 @@ package sandbox
 import (
 	"context"
 	"crypto/x509"
+	"fmt"
 	"net/http"
 	"net/url"
 	"testing"
@@ -43,8 +44,10 @@ func sdkFlow(t *testing.T, srv *Server, cl *core.Client, wantSerial string) {
 	if q["state"] != StateCreated || q["service_introduction"] != "Smart shelf" || q["risk_amount"] != 5000.0 {
 		t.Fatalf("query answer: %v", q)
 	}
-	if q["finish_ticket"] == "" || q["finish_ticket"] == nil {
-		t.Fatalf("no finish_ticket: %v", q)
+	// finish_ticket only while the order is USER_ACCEPTED (design notes'
+	// corrections, T1/T2): not before the customer confirms.
+	if _, ok := q["finish_ticket"]; ok {
+		t.Fatalf("a CREATED order's query gives a finish_ticket: %v", q)
 	}
 
 	o, _ := srv.Sandbox.Order("flow-1")
@@ -58,15 +61,23 @@ func sdkFlow(t *testing.T, srv *Server, cl *core.Client, wantSerial string) {
 
 	// Completing before the user accepted is refused.
 	completeURL := ordersURL(srv) + "/flow-1/complete"
-	_, err = cl.Post(ctx, completeURL, completeBody(c))
+	_, err = cl.Post(ctx, completeURL, ticketed(srv, "flow-1", completeBody(c)))
 	apiErr(t, err, 400, "INVALID_REQUEST")
 
 	if err := srv.Sandbox.Accept("flow-1"); err != nil {
 		t.Fatal(err)
 	}
+	res, err = cl.Get(ctx, queryURL(srv, "out_order_no", "flow-1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	q = decode(t, res)
+	if s, _ := q["finish_ticket"].(string); s == "" {
+		t.Fatalf("a USER_ACCEPTED order's query gives no finish_ticket: %v", q)
+	}
 	body := completeBody(c)
 	body["finish_ticket"] = q["finish_ticket"]
-	body["real_service_end_location"] = "Kiosk 7"
+	body["real_service_end_location"] = "Exit B"
 	res, err = cl.Post(ctx, completeURL, body)
 	if err != nil {
 		t.Fatal(err)
@@ -85,7 +96,7 @@ func sdkFlow(t *testing.T, srv *Server, cl *core.Client, wantSerial string) {
 	q = decode(t, res)
 	if q["state"] != StateUserPaid || q["total_amount"] != 900.0 || q["finish_type"] != 2.0 ||
 		q["pay_type"] == nil || q["finish_transaction_id"] == nil || q["pay_succ_time"] == nil ||
-		q["real_service_end_location"] != "Kiosk 7" {
+		q["real_service_end_location"] != "Exit B" || q["finish_ticket"] != nil {
 		t.Fatalf("paid order: %v", q)
 	}
 	if fees := q["fees"].([]any); len(fees) != 2 {
@@ -148,7 +159,8 @@ func TestSDKRejectsAnswersSignedWithOtherKey(t *testing.T) {
 	}
 }
 
-// Error answers are signed too; the SDK does not check them, so check with its validators.
+// Error answers are signed too; the SDK does not check them, so check with
+// its validators. Signed answers say how (Wechatpay-Signature-Type).
 func TestErrorAnswersAreSigned(t *testing.T) {
 	srv := startServer(t, Options{})
 	c := srv.Credentials
@@ -156,10 +168,7 @@ func TestErrorAnswersAreSigned(t *testing.T) {
 		name string
 		req  *http.Request
 	}{
-		{"401", func() *http.Request {
-			r, _ := http.NewRequest("GET", queryURL(srv, "out_order_no", "a"), nil)
-			return r
-		}()},
+		{"200", signedRequest(t, c, "POST", ordersURL(srv), mustJSON(createBody(c, "signed-1")), time.Now(), nil)},
 		{"400", signedRequest(t, c, "POST", ordersURL(srv), `{}`, time.Now(), nil)},
 		{"404", signedRequest(t, c, "GET", queryURL(srv, "out_order_no", "nope"), "", time.Now(), nil)},
 	} {
@@ -172,8 +181,11 @@ func TestErrorAnswersAreSigned(t *testing.T) {
 			t.Errorf("%s: %v", tc.name, err)
 		}
 		res.Body.Close()
-		if res.StatusCode < 400 || res.Header.Get("Content-Type") != "application/json" {
+		if fmt.Sprint(res.StatusCode) != tc.name || res.Header.Get("Content-Type") != "application/json" {
 			t.Errorf("%s: status %d", tc.name, res.StatusCode)
+		}
+		if st := res.Header.Get("Wechatpay-Signature-Type"); st != "WECHATPAY2-SHA256-RSA2048" {
+			t.Errorf("%s: Wechatpay-Signature-Type %q", tc.name, st)
 		}
 	}
 	// Certificate mode: the client names the certificate serial.
@@ -188,6 +200,31 @@ func TestErrorAnswersAreSigned(t *testing.T) {
 		core.NewCertificateMapWithList([]*x509.Certificate{c.PlatformCertificate})))
 	if err := v.Validate(context.Background(), res); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A request whose signature did not verify is answered 401 SIGN_ERROR
+// unsigned: WeChat Pay signs only answers to requests it verified (the
+// official signature page; the design notes' corrections).
+func TestSignatureRefusalsAreUnsigned(t *testing.T) {
+	srv := startServer(t, Options{})
+	c := srv.Credentials
+	unsignedReq, _ := http.NewRequest("GET", queryURL(srv, "out_order_no", "a"), nil)
+	for name, req := range map[string]*http.Request{
+		"no Authorization": unsignedReq,
+		"bad signature": signedRequest(t, c, "GET", queryURL(srv, "out_order_no", "a"), "", time.Now(),
+			func(p *authParts) { p.Signature = "AAAA" + p.Signature[4:] }),
+		"expired": signedRequest(t, c, "GET", queryURL(srv, "out_order_no", "a"), "", time.Now().Add(-time.Hour), nil),
+	} {
+		a := do(t, req)
+		if a.Status != http.StatusUnauthorized || a.JSON["code"] != "SIGN_ERROR" {
+			t.Errorf("%s: %d %s", name, a.Status, a.Body)
+		}
+		for _, h := range []string{"Wechatpay-Signature", "Wechatpay-Signature-Type", "Wechatpay-Serial", "Wechatpay-Nonce", "Wechatpay-Timestamp"} {
+			if v := a.Header.Get(h); v != "" {
+				t.Errorf("%s: the 401 carries %s: %s", name, h, v)
+			}
+		}
 	}
 }
 

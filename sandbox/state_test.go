@@ -21,7 +21,7 @@ func TestStateMachine(t *testing.T) {
 		return err
 	}
 	complete := func(no string, body map[string]any) error {
-		_, err := cl.Post(ctx, ordersURL(srv)+"/"+no+"/complete", body)
+		_, err := cl.Post(ctx, ordersURL(srv)+"/"+no+"/complete", ticketed(srv, no, body))
 		return err
 	}
 	state := func(no string) string {
@@ -55,7 +55,8 @@ func TestStateMachine(t *testing.T) {
 		}
 	}
 
-	// cancel in USER_ACCEPTED -> REVOKED.
+	// cancel in USER_ACCEPTED is refused: only before the customer
+	// confirms (wechatpay.js.org cancel.md); it stays USER_ACCEPTED.
 	sdkCreate(t, cl, srv, "s-2")
 	if err := sb.Accept("s-2"); err != nil {
 		t.Fatal(err)
@@ -69,14 +70,15 @@ func TestStateMachine(t *testing.T) {
 	if err := sb.Expire("s-2"); !errors.Is(err, ErrInvalidState) {
 		t.Fatalf("expire USER_ACCEPTED: %v", err)
 	}
-	if err := cancel("s-2"); err != nil || state("s-2") != StateRevoked {
-		t.Fatal(err, state("s-2"))
+	if e := apiErr(t, cancel("s-2"), 400, "INVALID_REQUEST"); !contains(e.Message, "order state") || state("s-2") != StateUserAccepted {
+		t.Fatal(e.Message, state("s-2"))
 	}
 
 	// finish_type 1: FINISHED, total 0, not payable; no cancel afterwards.
 	sdkCreate(t, cl, srv, "s-3")
 	_ = sb.Accept("s-3")
-	if err := complete("s-3", map[string]any{"appid": c.AppID, "service_id": c.ServiceID, "finish_type": 1, "cancel_reason": "nothing taken"}); err != nil {
+	if err := complete("s-3", map[string]any{"appid": c.AppID, "service_id": c.ServiceID, "finish_type": 1, "cancel_reason": "nothing taken",
+		"total_amount": 0, "profit_sharing": false}); err != nil {
 		t.Fatal(err)
 	}
 	o, _ := sb.Order("s-3")
@@ -106,6 +108,7 @@ func TestStateMachine(t *testing.T) {
 	// need_user_confirm=false starts in USER_ACCEPTED and can be completed at once.
 	b := createBody(c, "s-5")
 	b["need_user_confirm"] = false
+	b["openid"] = "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o"
 	if _, err := cl.Post(ctx, ordersURL(srv), b); err != nil {
 		t.Fatal(err)
 	}
@@ -140,7 +143,7 @@ func TestStateMachine(t *testing.T) {
 	clk.Add(-time.Hour)
 	apiErr(t, cancel("s-7"), 400, "INVALID_REQUEST")
 	// An accepted order never expires.
-	if state("s-2") != StateRevoked || state("s-5") != StateFinished {
+	if state("s-2") != StateUserAccepted || state("s-5") != StateFinished {
 		t.Fatal("expiry touched a non-CREATED order")
 	}
 }

@@ -106,9 +106,20 @@ const (
 	maxAppID        = 32
 	maxServiceID    = 32
 	maxFees         = 100
+	maxFeeCount     = 100 // fee_count 1..100, default 1 (corrections, "likely")
 	maxFinishTicket = 1024
 	maxQueryID      = 512 // the sibling API's string(512); the old wiki said 64
+	maxCancelReason = 30  // complete's cancel_reason (corrections, "likely")
+	maxRevokeReason = 50  // the cancel endpoint's reason: sources silent, the sibling API's
+	maxRealEndLoc   = 20  // real_service_end_location (corrections, "likely")
 )
+
+// DefaultMaxRiskAmount (fen) is the service's configured risk amount when
+// Options.MaxRiskAmount is 0: the plugin's default offline_max_order_amount,
+// so an order the plugin queues within its default limits is never above it.
+// WeChat Pay configures it per service when the service is applied for; no
+// public source states a value.
+const DefaultMaxRiskAmount = 100000
 
 // maxAmount bounds integers so that sums over a 1 MiB body cannot overflow int64.
 const maxAmount = 1e13
@@ -283,6 +294,7 @@ func parseFees(o object) ([]Fee, *apiError) {
 		return nil, err
 	}
 	var fees []Fee
+	seen := map[string]bool{}
 	for _, it := range items {
 		var f Fee
 		if f.FeeName, err = it.required("fee_name"); err != nil {
@@ -291,10 +303,20 @@ func parseFees(o object) ([]Fee, *apiError) {
 		if f.FeeName, err = it.maxRunes("fee_name", 20); err != nil {
 			return nil, err
 		}
-		if f.FeeCount, _, err = it.amount("fee_count"); err != nil {
+		if seen[f.FeeName] {
+			return nil, paramError(locBody, it.path("fee_name"), f.FeeName, "must be unique in the order")
+		}
+		seen[f.FeeName] = true
+		var ok bool
+		if f.FeeCount, ok, err = it.amount("fee_count"); err != nil {
 			return nil, err
 		}
-		var ok bool
+		switch {
+		case !ok:
+			f.FeeCount = 1 // the default
+		case f.FeeCount < 1 || f.FeeCount > maxFeeCount:
+			return nil, paramError(locBody, it.path("fee_count"), f.FeeCount, fmt.Sprintf("must be 1 to %d", maxFeeCount))
+		}
 		if f.FeeAmount, ok, err = it.amount("fee_amount"); err != nil {
 			return nil, err
 		}
@@ -315,12 +337,20 @@ func parseDiscounts(o object, needAmount bool) ([]Discount, *apiError) {
 		return nil, err
 	}
 	var ds []Discount
+	seen := map[string]bool{}
 	for _, it := range items {
 		var d Discount
 		if _, err = it.required("discount_name"); err != nil {
 			return nil, err
 		}
 		if d.DiscountName, err = it.maxRunes("discount_name", 20); err != nil {
+			return nil, err
+		}
+		if seen[d.DiscountName] {
+			return nil, paramError(locBody, it.path("discount_name"), d.DiscountName, "must be unique in the order")
+		}
+		seen[d.DiscountName] = true
+		if _, err = it.required("discount_desc"); err != nil {
 			return nil, err
 		}
 		if d.DiscountDesc, err = it.maxRunes("discount_desc", 30); err != nil {
@@ -379,16 +409,25 @@ func parseCreate(body []byte) (*createRequest, *apiError) {
 		return nil, paramError(locBody, "/out_order_no", c.OutOrderNo,
 			"must be 1 to 32 characters of 0-9 A-Z a-z _ - | *")
 	}
+	if _, err = o.required("service_start_time"); err != nil {
+		return nil, err
+	}
 	if c.ServiceStartTime, err = o.time("service_start_time", true); err != nil {
 		return nil, err
 	}
 	if c.ServiceEndTime, err = o.time("service_end_time", false); err != nil {
 		return nil, err
 	}
+	if _, err = o.required("service_start_location"); err != nil {
+		return nil, err
+	}
 	if c.ServiceStartLocation, err = o.maxRunes("service_start_location", 50); err != nil {
 		return nil, err
 	}
 	if c.ServiceEndLocation, err = o.maxRunes("service_end_location", 50); err != nil {
+		return nil, err
+	}
+	if _, err = o.required("service_introduction"); err != nil {
 		return nil, err
 	}
 	if c.ServiceIntroduction, err = o.maxRunes("service_introduction", 20); err != nil {
@@ -408,13 +447,18 @@ func parseCreate(body []byte) (*createRequest, *apiError) {
 	}
 	if v, ok, err := o.amount("risk_amount"); err != nil {
 		return nil, err
-	} else if ok {
+	} else if !ok || v == 0 {
+		return nil, paramError(locBody, "/risk_amount", nil, "is required and must be positive")
+	} else {
 		c.RiskAmount = &v
 	}
 	if v, ok, err := o.boolean("need_user_confirm"); err != nil {
 		return nil, err
 	} else if ok {
 		c.NeedUserConfirm = v
+	}
+	if !c.NeedUserConfirm && c.OpenID == "" {
+		return nil, paramError(locBody, "/openid", nil, "is required when need_user_confirm is false")
 	}
 	return c, nil
 }
@@ -429,7 +473,7 @@ type completeRequest struct {
 	RealServiceEndLocation string
 	Fees                   []Fee
 	Discounts              []Discount
-	TotalAmount            int64 // computed when not given
+	TotalAmount            int64
 	FinishTicket           string
 	ProfitSharing          bool
 }
@@ -454,7 +498,7 @@ func parseComplete(body []byte) (*completeRequest, *apiError) {
 		return nil, paramError(locBody, "/finish_type", o.m["finish_type"], "must be 1 or 2")
 	}
 	c.FinishType = int(ft)
-	if c.CancelReason, err = o.maxRunes("cancel_reason", 50); err != nil {
+	if c.CancelReason, err = o.maxRunes("cancel_reason", maxCancelReason); err != nil {
 		return nil, err
 	}
 	if c.FinishType == FinishTypeCancel && c.CancelReason == "" {
@@ -466,8 +510,11 @@ func parseComplete(body []byte) (*completeRequest, *apiError) {
 	if c.RealServiceEndTime, err = o.time("real_service_end_time", false); err != nil {
 		return nil, err
 	}
-	if c.RealServiceEndLocation, err = o.maxRunes("real_service_end_location", 50); err != nil {
+	if c.RealServiceEndLocation, err = o.maxRunes("real_service_end_location", maxRealEndLoc); err != nil {
 		return nil, err
+	}
+	if c.FinishType == FinishTypeCancel && c.RealServiceEndLocation != "" {
+		return nil, paramError(locBody, "/real_service_end_location", c.RealServiceEndLocation, "must be left out when finish_type is 1")
 	}
 	if c.Fees, err = parseFees(o); err != nil {
 		return nil, err
@@ -482,6 +529,12 @@ func parseComplete(body []byte) (*completeRequest, *apiError) {
 	if err != nil {
 		return nil, err
 	}
+	if !haveTotal {
+		return nil, paramError(locBody, "/total_amount", nil, "is required")
+	}
+	if c.FinishType == FinishTypeCancel && total != 0 {
+		return nil, paramError(locBody, "/total_amount", total, "must be 0 when finish_type is 1")
+	}
 	if c.FinishType == FinishTypeCharge {
 		var sum int64
 		for _, f := range c.Fees {
@@ -493,17 +546,23 @@ func parseComplete(body []byte) (*completeRequest, *apiError) {
 		if sum < 0 {
 			return nil, paramError(locBody, "/total_amount", nil, "discounts exceed fees")
 		}
-		if haveTotal && total != sum {
+		if total != sum {
 			return nil, paramError(locBody, "/total_amount", total,
 				fmt.Sprintf("must equal sum(fee_amount) - sum(discount_amount) = %d", sum))
 		}
 		c.TotalAmount = sum
 	}
+	if _, err = o.required("finish_ticket"); err != nil {
+		return nil, err
+	}
 	if c.FinishTicket, err = o.maxRunes("finish_ticket", maxFinishTicket); err != nil {
 		return nil, err
 	}
-	if c.ProfitSharing, _, err = o.boolean("profit_sharing"); err != nil {
+	if c.ProfitSharing, ok, err = o.boolean("profit_sharing"); err != nil {
 		return nil, err
+	}
+	if !ok {
+		return nil, paramError(locBody, "/profit_sharing", nil, "is required (true or false)")
 	}
 	return c, nil
 }
@@ -524,7 +583,7 @@ func parseCancel(body []byte) (*cancelRequest, *apiError) {
 	if c.Reason, err = o.required("reason"); err != nil {
 		return nil, err
 	}
-	if c.Reason, err = o.maxRunes("reason", 50); err != nil {
+	if c.Reason, err = o.maxRunes("reason", maxRevokeReason); err != nil {
 		return nil, err
 	}
 	return c, nil

@@ -21,12 +21,19 @@ func TestCreateValidation(t *testing.T) {
 		f[k] = v
 		return []any{f}
 	}
+	// discounts are n with distinct names of name's length (the last
+	// character varies) and a description.
 	discounts := func(n int, name string) []any {
 		var out []any
 		for i := 0; i < n; i++ {
-			out = append(out, map[string]any{"discount_name": name})
+			r := []rune(name)
+			r[len(r)-1] = rune('a' + i)
+			out = append(out, map[string]any{"discount_name": string(r), "discount_desc": "d"})
 		}
 		return out
+	}
+	twoFees := func(a, b string) []any {
+		return []any{map[string]any{"fee_name": a, "fee_amount": 1}, map[string]any{"fee_name": b, "fee_amount": 1}}
 	}
 	cases := []struct {
 		name  string
@@ -62,6 +69,22 @@ func TestCreateValidation(t *testing.T) {
 		{"discounts 6", map[string]any{"discounts": discounts(6, "d")}, "/discounts"},
 		{"discount_name 21", map[string]any{"discounts": discounts(1, strings.Repeat("d", 21))}, "/discounts/0/discount_name"},
 		{"need_user_confirm string", map[string]any{"need_user_confirm": "false"}, "/need_user_confirm"},
+		// The corrections of the design notes (sandbox/doc.go's table).
+		{"service_start_time required", map[string]any{"service_start_time": nil}, "/service_start_time"},
+		{"service_start_location required", map[string]any{"service_start_location": nil}, "/service_start_location"},
+		{"service_introduction required", map[string]any{"service_introduction": ""}, "/service_introduction"},
+		{"risk_amount required", map[string]any{"risk_amount": nil}, "/risk_amount"},
+		{"risk_amount 0", map[string]any{"risk_amount": 0}, "/risk_amount"},
+		{"risk_amount above the service's", map[string]any{"risk_amount": DefaultMaxRiskAmount + 1}, "/risk_amount"},
+		{"openid required without confirmation", map[string]any{"need_user_confirm": false}, "/openid"},
+		{"fees 101", map[string]any{"fees": manyFees(101)}, "/fees"},
+		{"fee_name duplicate", map[string]any{"fees": twoFees("水", "水")}, "/fees/1/fee_name"},
+		{"fee_count 0", map[string]any{"fees": fee("fee_count", 0)}, "/fees/0/fee_count"},
+		{"fee_count 101", map[string]any{"fees": fee("fee_count", 101)}, "/fees/0/fee_count"},
+		{"discount_name duplicate", map[string]any{"discounts": []any{
+			map[string]any{"discount_name": "券", "discount_desc": "a"}, map[string]any{"discount_name": "券", "discount_desc": "b"}}}, "/discounts/1/discount_name"},
+		{"discount_desc required", map[string]any{"discounts": []any{map[string]any{"discount_name": "券"}}}, "/discounts/0/discount_desc"},
+		{"discount_desc 31", map[string]any{"discounts": []any{map[string]any{"discount_name": "券", "discount_desc": strings.Repeat("说", 31)}}}, "/discounts/0/discount_desc"},
 	}
 	for i, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -100,6 +123,32 @@ func TestCreateValidation(t *testing.T) {
 	if _, err := cl.Post(context.Background(), ordersURL(srv), ok); err != nil {
 		t.Fatal(err)
 	}
+	// At the limits: 100 fees each counting 100, the service's risk amount,
+	// an openid with confirmation too (the seed's example sends both), and a
+	// fee with no count, which counts 1.
+	ok = createBody(c, "edge-limits")
+	fees := manyFees(100)
+	for _, f := range fees {
+		f.(map[string]any)["fee_count"] = 100
+	}
+	ok["fees"], ok["risk_amount"], ok["openid"] = fees, DefaultMaxRiskAmount, "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o"
+	if _, err := cl.Post(context.Background(), ordersURL(srv), ok); err != nil {
+		t.Fatal(err)
+	}
+	ok = createBody(c, "edge-nocount")
+	ok["fees"] = fee("fee_count", nil)
+	if _, err := cl.Post(context.Background(), ordersURL(srv), ok); err != nil {
+		t.Fatal(err)
+	}
+	if o, _ := srv.Sandbox.Order("edge-nocount"); o.Fees[0].FeeCount != 1 {
+		t.Errorf("a fee without fee_count counts %d, want 1", o.Fees[0].FeeCount)
+	}
+	// A configured risk amount replaces the default.
+	small := startServer(t, Options{MaxRiskAmount: 4999})
+	_, err := pubKeyClient(t, small.Credentials).Post(context.Background(), ordersURL(small), createBody(small.Credentials, "risky"))
+	if d := detailOf(t, apiErr(t, err, 400, "PARAM_ERROR")); d["field"] != "/risk_amount" {
+		t.Errorf("detail %v, want /risk_amount", d)
+	}
 
 	for _, raw := range []string{`{"appid":`, `[1]`, `null`, `{"appid":"a"} x`, ``} {
 		a := do(t, signedRequest(t, c, "POST", ordersURL(srv), raw, time.Now(), nil))
@@ -107,6 +156,15 @@ func TestCreateValidation(t *testing.T) {
 			t.Errorf("body %q: %d %s", raw, a.Status, a.Body)
 		}
 	}
+}
+
+// manyFees are n fees with distinct names, 1 fen each.
+func manyFees(n int) []any {
+	out := make([]any, n)
+	for i := range out {
+		out[i] = map[string]any{"fee_name": fmt.Sprintf("item %d", i), "fee_count": 1, "fee_amount": 1}
+	}
+	return out
 }
 
 func TestAppIDAndServiceID(t *testing.T) {
@@ -219,7 +277,7 @@ func TestCompleteValidation(t *testing.T) {
 	discounts := func(n int) []any {
 		var out []any
 		for i := 0; i < n; i++ {
-			out = append(out, map[string]any{"discount_name": "d", "discount_amount": 1})
+			out = append(out, map[string]any{"discount_name": fmt.Sprint("d", i), "discount_desc": "d", "discount_amount": 1})
 		}
 		return out
 	}
@@ -234,27 +292,41 @@ func TestCompleteValidation(t *testing.T) {
 		{"finish_type 3", map[string]any{"finish_type": 3}, "/finish_type"},
 		{"finish_type string", map[string]any{"finish_type": "2"}, "/finish_type"},
 		{"finish_type 1 no reason", map[string]any{"finish_type": 1}, "/cancel_reason"},
-		{"cancel_reason 51", map[string]any{"finish_type": 1, "cancel_reason": strings.Repeat("x", 51)}, "/cancel_reason"},
+		{"cancel_reason 31", map[string]any{"finish_type": 1, "cancel_reason": strings.Repeat("x", 31), "total_amount": 0}, "/cancel_reason"},
 		{"finish_type 2 no fees", map[string]any{"fees": nil, "total_amount": nil, "discounts": nil}, "/fees"},
 		{"finish_type 2 empty fees", map[string]any{"fees": []any{}, "total_amount": nil, "discounts": nil}, "/fees"},
 		{"fee_amount negative", map[string]any{"fees": []any{map[string]any{"fee_name": "a", "fee_amount": -1}}}, "/fees/0/fee_amount"},
 		{"second fee fractional", map[string]any{"fees": []any{
 			map[string]any{"fee_name": "a", "fee_amount": 1},
 			map[string]any{"fee_name": "b", "fee_amount": 2.5}}}, "/fees/1/fee_amount"},
-		{"discount_amount missing", map[string]any{"discounts": []any{map[string]any{"discount_name": "d"}}}, "/discounts/0/discount_amount"},
-		{"discount_amount negative", map[string]any{"discounts": []any{map[string]any{"discount_name": "d", "discount_amount": -1}}}, "/discounts/0/discount_amount"},
+		{"discount_amount missing", map[string]any{"discounts": []any{map[string]any{"discount_name": "d", "discount_desc": "d"}}}, "/discounts/0/discount_amount"},
+		{"discount_amount negative", map[string]any{"discounts": []any{map[string]any{"discount_name": "d", "discount_desc": "d", "discount_amount": -1}}}, "/discounts/0/discount_amount"},
 		{"discounts 6", map[string]any{"discounts": discounts(6)}, "/discounts"},
 		{"total mismatch", map[string]any{"total_amount": 1000}, "/total_amount"},
 		{"total negative", map[string]any{"total_amount": -900}, "/total_amount"},
-		{"discounts exceed fees", map[string]any{"discounts": []any{map[string]any{"discount_name": "d", "discount_amount": 5000}}, "total_amount": nil}, "/total_amount"},
+		{"discounts exceed fees", map[string]any{"discounts": []any{map[string]any{"discount_name": "d", "discount_desc": "d", "discount_amount": 5000}}, "total_amount": 0}, "/total_amount"},
 		{"real start rfc3339", map[string]any{"real_service_start_time": "2030-01-01T00:00:00Z"}, "/real_service_start_time"},
 		{"real end bad date", map[string]any{"real_service_end_time": "20231301"}, "/real_service_end_time"},
 		{"finish_ticket wrong", map[string]any{"finish_ticket": "not-the-ticket"}, "/finish_ticket"},
 		{"profit_sharing string", map[string]any{"profit_sharing": "yes"}, "/profit_sharing"},
+		// The corrections of the design notes (sandbox/doc.go's table).
+		{"total_amount required", map[string]any{"total_amount": nil}, "/total_amount"},
+		{"total_amount not 0 with finish_type 1", map[string]any{"finish_type": 1, "cancel_reason": "缺货"}, "/total_amount"},
+		{"real_service_end_location 21", map[string]any{"real_service_end_location": strings.Repeat("地", 21)}, "/real_service_end_location"},
+		{"real_service_end_location with finish_type 1", map[string]any{"finish_type": 1, "cancel_reason": "缺货", "total_amount": 0,
+			"real_service_end_location": "门口"}, "/real_service_end_location"},
+		{"finish_ticket required", map[string]any{"finish_ticket": ""}, "/finish_ticket"},
+		{"profit_sharing required", map[string]any{"profit_sharing": nil}, "/profit_sharing"},
+		{"fee_name duplicate", map[string]any{"fees": []any{
+			map[string]any{"fee_name": "水", "fee_amount": 600}, map[string]any{"fee_name": "水", "fee_amount": 400}}}, "/fees/1/fee_name"},
+		{"fee_count 101", map[string]any{"fees": []any{map[string]any{"fee_name": "水", "fee_count": 101, "fee_amount": 1000}}}, "/fees/0/fee_count"},
+		{"discount_desc required", map[string]any{"discounts": []any{map[string]any{"discount_name": "d", "discount_amount": 100}}}, "/discounts/0/discount_desc"},
+		// risk_amount 5000: fees 5101 less the discount's 100.
+		{"total above the risk_amount", map[string]any{"fees": []any{map[string]any{"fee_name": "水", "fee_amount": 5101}}, "total_amount": 5001}, "/total_amount"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			b := completeBody(c)
+			b := ticketed(srv, "mv-1", completeBody(c))
 			for k, v := range tc.set {
 				if v == nil {
 					delete(b, k)
@@ -272,19 +344,21 @@ func TestCompleteValidation(t *testing.T) {
 			}
 		})
 	}
-	_, err := cl.Post(context.Background(), ordersURL(srv)+"/nope/complete", completeBody(c))
+	_, err := cl.Post(context.Background(), ordersURL(srv)+"/nope/complete", ticketed(srv, "nope", completeBody(c)))
 	apiErr(t, err, 404, "ORDER_NOT_EXIST")
 
-	// total_amount is optional: computed from fees and discounts.
-	b := completeBody(c)
-	delete(b, "total_amount")
+	b := ticketed(srv, "mv-1", completeBody(c))
 	b["real_service_start_time"] = "20300101100000"
 	b["profit_sharing"] = true
+	// The order's risk_amount is 5000: a total at it is taken (fees less
+	// discounts: 5100 - 100).
+	b["fees"] = []any{map[string]any{"fee_name": "水", "fee_amount": 5100}}
+	b["total_amount"] = 5000
 	if _, err := cl.Post(context.Background(), ordersURL(srv)+"/mv-1/complete", b); err != nil {
 		t.Fatal(err)
 	}
 	o, _ := srv.Sandbox.Order("mv-1")
-	if o.State != StateFinished || o.TotalAmount == nil || *o.TotalAmount != 900 || o.RealServiceStartTime != "20300101100000" ||
+	if o.State != StateFinished || o.TotalAmount == nil || *o.TotalAmount != 5000 || o.RealServiceStartTime != "20300101100000" ||
 		!o.ProfitSharing || len(o.Discounts) != 1 || o.Discounts[0].DiscountAmount != 100 {
 		t.Fatalf("%+v", o)
 	}
@@ -315,7 +389,7 @@ func TestSizes(t *testing.T) {
 	fees := func(n int) []any {
 		var out []any
 		for i := 0; i < n; i++ {
-			out = append(out, map[string]any{"fee_name": "x", "fee_amount": 1})
+			out = append(out, map[string]any{"fee_name": fmt.Sprint("x", i), "fee_amount": 1})
 		}
 		return out
 	}
@@ -386,7 +460,7 @@ func TestSizes(t *testing.T) {
 	}
 	for _, tc := range completes {
 		t.Run("complete "+tc.name, func(t *testing.T) {
-			b := completeBody(c)
+			b := ticketed(srv, "sz-done", completeBody(c))
 			for k, v := range tc.set {
 				if v == nil {
 					delete(b, k)
@@ -426,6 +500,39 @@ func TestQueryParameterSizes(t *testing.T) {
 		var apiErr *core.APIError
 		if !errors.As(err, &apiErr) || apiErr.Code != "PARAM_ERROR" || !strings.Contains(apiErr.Message+fmt.Sprint(apiErr.Detail), "at most") {
 			t.Errorf("%s of %d characters: %v", tc.param, len(tc.value), err)
+		}
+	}
+}
+
+// real_service_end_location repeating the start or planned end location is
+// to be left out (the corrections, T1); one sent anyway is taken as left
+// out, not refused (sandbox/doc.go says why).
+func TestRepeatedEndLocationIsTakenAsLeftOut(t *testing.T) {
+	srv := startServer(t, Options{})
+	c := srv.Credentials
+	cl := pubKeyClient(t, c)
+	for i, loc := range []string{"Kiosk 7", "Exit B", "Hall"} {
+		no := fmt.Sprint("loc-", i)
+		b := createBody(c, no)
+		b["service_end_location"] = "Exit B"
+		if _, err := cl.Post(context.Background(), ordersURL(srv), b); err != nil {
+			t.Fatal(err)
+		}
+		if err := srv.Sandbox.Accept(no); err != nil {
+			t.Fatal(err)
+		}
+		body := ticketed(srv, no, completeBody(c))
+		body["real_service_end_location"] = loc
+		if _, err := cl.Post(context.Background(), ordersURL(srv)+"/"+no+"/complete", body); err != nil {
+			t.Fatalf("%s: %v", loc, err)
+		}
+		o, _ := srv.Sandbox.Order(no)
+		want := ""
+		if loc == "Hall" {
+			want = loc
+		}
+		if o.State != StateFinished || o.RealServiceEndLocation != want {
+			t.Errorf("%s: state %s, real_service_end_location %q, want %q", loc, o.State, o.RealServiceEndLocation, want)
 		}
 	}
 }

@@ -92,24 +92,25 @@ func TestEveryFieldRoundTrips(t *testing.T) {
 				ServiceStartTime: cr.ServiceStartTime, ServiceEndTime: cr.ServiceEndTime,
 				ServiceStartLocation: cr.ServiceStartLocation, ServiceEndLocation: cr.ServiceEndLocation,
 				ServiceIntroduction: cr.ServiceIntroduction, Fees: cr.Fees, Discounts: cr.Discounts,
-				RiskAmount: cr.RiskAmount, Attach: cr.Attach, FinishTicket: o.FinishTicket,
-			}
-			if o.FinishTicket == "" {
-				t.Error("query answer has no finish_ticket")
+				RiskAmount: cr.RiskAmount, Attach: cr.Attach,
 			}
 			if !reflect.DeepEqual(*o, want) {
 				t.Fatalf("query after create:\n got %+v\nwant %+v", *o, want)
 			}
 
-			// The customer confirms in WeChat; the kiosk completes with what was taken.
+			// The customer confirms in WeChat; the kiosk completes with what
+			// was taken, with the finish_ticket a query gives only now.
 			if err := srv.Sandbox.Accept(cr.OutOrderNo); err != nil {
 				t.Fatal(err)
+			}
+			if o, err = c.Query(ctx, wxpay.QueryRequest{OutOrderNo: cr.OutOrderNo}); err != nil || o.FinishTicket == "" {
+				t.Fatalf("an accepted order's query has no finish_ticket: %+v, %v", o, err)
 			}
 			total := int64(300)
 			comp := wxpay.CompleteRequest{
 				OutOrderNo: cr.OutOrderNo, FinishType: wxpay.FinishTypeFinish,
 				RealServiceStartTime: "20261126090000", RealServiceEndTime: "20261126090500",
-				RealServiceEndLocation: "上海市徐汇区柜机 K-17",
+				RealServiceEndLocation: "徐汇区柜机 K-17 北门",
 				Fees:                   []wxpay.Fee{{FeeName: "矿泉水", FeeCount: 1, FeeAmount: 400, FeeDesc: "550ml"}},
 				Discounts:              []wxpay.Discount{{DiscountName: "新客立减", DiscountDesc: "首单减1元", DiscountAmount: 100}},
 				TotalAmount:            &total, FinishTicket: o.FinishTicket, ProfitSharing: true,
@@ -202,7 +203,9 @@ func TestSandboxRefusalsAreClassified(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	_, err := c.Complete(ctx, wxpay.CompleteRequest{OutOrderNo: "REF-1", FinishType: 2, Fees: []wxpay.Fee{{FeeName: "水", FeeAmount: 1}}})
+	ticket := func(no string) string { o, _ := srv.Sandbox.Order(no); return o.FinishTicket }
+	_, err := c.Complete(ctx, wxpay.CompleteRequest{OutOrderNo: "REF-1", FinishType: 2, Fees: []wxpay.Fee{{FeeName: "水", FeeAmount: 1}},
+		FinishTicket: ticket("REF-1")})
 	wantErr(t, err, wxpay.Invalid, "INVALID_REQUEST") // not accepted yet
 
 	other := fullCreate("REF-1")

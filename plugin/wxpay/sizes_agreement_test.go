@@ -47,11 +47,10 @@ func TestClientAndSandboxAgreeOnSizes(t *testing.T) {
 	fees := func(n int) []wxpay.Fee {
 		out := make([]wxpay.Fee, n)
 		for i := range out {
-			out[i] = wxpay.Fee{FeeName: "水", FeeCount: 1, FeeAmount: 1}
+			out[i] = wxpay.Fee{FeeName: fmt.Sprint("水", i), FeeCount: 1, FeeAmount: 1}
 		}
 		return out
 	}
-	confirm := false
 	creates := []struct {
 		name string
 		edit func(*wxpay.CreateRequest)
@@ -67,8 +66,7 @@ func TestClientAndSandboxAgreeOnSizes(t *testing.T) {
 	}
 	for i, tc := range creates {
 		t.Run("create "+tc.name, func(t *testing.T) {
-			r := wxpay.CreateRequest{AppID: c.AppID, ServiceID: c.ServiceID, OutOrderNo: fmt.Sprintf("SIZES-C%d", i),
-				ServiceStartTime: "OnAccept", NeedUserConfirm: &confirm, RiskAmount: 100}
+			r := agreeCreate(c, fmt.Sprintf("SIZES-C%d", i))
 			tc.edit(&r)
 			client := r.Validate() != nil
 			if sb := sandboxRefuses(t, "/v3/payscore/smartretail-orders", r); client != sb {
@@ -78,7 +76,7 @@ func TestClientAndSandboxAgreeOnSizes(t *testing.T) {
 	}
 
 	no := "SIZES-F"
-	if _, err := clientFor(t, srv, false).Create(context.Background(), wxpay.CreateRequest{OutOrderNo: no, NeedUserConfirm: &confirm}); err != nil {
+	if _, err := clientFor(t, srv, false).Create(context.Background(), agreeCreate(c, no)); err != nil {
 		t.Fatal(err)
 	}
 	completes := []struct {
@@ -98,11 +96,12 @@ func TestClientAndSandboxAgreeOnSizes(t *testing.T) {
 	}
 	for _, tc := range completes {
 		t.Run("complete "+tc.name, func(t *testing.T) {
-			r := wxpay.CompleteRequest{OutOrderNo: no, AppID: c.AppID, ServiceID: c.ServiceID, FinishType: 2, Fees: fees(1)}
+			r := wxpay.CompleteRequest{OutOrderNo: no, AppID: c.AppID, ServiceID: c.ServiceID, FinishType: 2, Fees: fees(1),
+				FinishTicket: ticketOf(srv, no)}
 			tc.edit(&r)
-			client := r.Validate() != nil
+			client := r.ValidateToSend() != nil
 			if sb := sandboxRefuses(t, "/v3/payscore/smartretail-orders/"+no+"/complete", r); client != sb {
-				t.Errorf("client refuses: %v (%.300v), sandbox refuses: %v", client, r.Validate(), sb)
+				t.Errorf("client refuses: %v (%.300v), sandbox refuses: %v", client, r.ValidateToSend(), sb)
 			}
 		})
 	}

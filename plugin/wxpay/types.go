@@ -1,5 +1,7 @@
 package wxpay
 
+import "encoding/json"
+
 // The WeChat Pay JSON bodies of /v3/payscore/smartretail-orders, field for field.
 // These are the only WeChat-shaped types in the project: other layers convert
 // from and to them here, in one place.
@@ -127,11 +129,26 @@ type CompleteRequest struct {
 	RealServiceEndLocation string     `json:"real_service_end_location,omitempty"`
 	Fees                   []Fee      `json:"fees,omitempty"`
 	Discounts              []Discount `json:"discounts,omitempty"`
-	// TotalAmount is a pointer so that an explicit 0 is sent; when set it
-	// must equal the fees less the discounts.
-	TotalAmount   *int64 `json:"total_amount,omitempty"`
-	FinishTicket  string `json:"finish_ticket,omitempty"`
-	ProfitSharing bool   `json:"profit_sharing,omitempty"`
+	// TotalAmount, when set, must equal the fees less the discounts (0 for
+	// finish_type 1). WeChat Pay requires it: when nil, MarshalJSON sends
+	// Charge(), so it is always on the wire.
+	TotalAmount  *int64 `json:"total_amount,omitempty"`
+	FinishTicket string `json:"finish_ticket,omitempty"`
+	// ProfitSharing is a required boolean: false is sent, never left out.
+	ProfitSharing bool `json:"profit_sharing"`
+}
+
+// MarshalJSON writes r with total_amount always present (Charge() when
+// TotalAmount is nil): WeChat Pay requires it, and a body the outbox keeps
+// then says exactly what will be charged.
+func (r CompleteRequest) MarshalJSON() ([]byte, error) {
+	type plain CompleteRequest // no MarshalJSON: no recursion
+	p := plain(r)
+	if p.TotalAmount == nil {
+		t := r.Charge()
+		p.TotalAmount = &t
+	}
+	return json.Marshal(p)
 }
 
 // OrderRef is the answer to cancel and complete.

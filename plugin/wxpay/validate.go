@@ -7,18 +7,29 @@ import (
 	"unicode/utf8"
 )
 
-// Limits WeChat Pay documents for smart-retail orders.
+// Limits WeChat Pay documents for smart-retail orders. Each rule's source is
+// in the table of sandbox/doc.go, which enforces the same.
 const (
 	MaxOutOrderNoLen   = 32
 	MaxIntroductionLen = 20 // characters, not bytes
 	MaxDiscounts       = 5
 	MaxDiscountNameLen = 20 // characters
-	MaxReasonLen       = 50 // characters, cancel reason and cancel_reason
+	// MaxReasonLen bounds complete's cancel_reason (30, the design notes'
+	// corrections, "likely") and, here only, the cancel's reason: a cancel
+	// of an order the customer has confirmed is sent as a complete with the
+	// reason as cancel_reason, and which one it becomes is known only when
+	// it is sent. The sandbox's cancel endpoint takes 50.
+	MaxReasonLen = 30
+	// MaxRealEndLocationLen bounds complete's real_service_end_location (the
+	// corrections, "likely"); the create's locations keep the sibling API's 50.
+	MaxRealEndLocationLen = 20
+	// MaxFeeCount bounds fee_count, 1..100; a fee without one counts 1.
+	MaxFeeCount = 100
 	// Limits the smart-retail pages do not state, taken from the sibling
 	// Pay Score service-order API; the sandbox enforces the same.
 	MaxFeeNameLen   = 20
 	MaxDescLen      = 30 // fee_desc, discount_desc
-	MaxLocationLen  = 50
+	MaxLocationLen  = 50 // service_start_location, service_end_location
 	MaxAttachLen    = 256
 	MaxOpenIDLen    = 128
 	MaxAppIDLen     = 32  // appid string(32)
@@ -186,24 +197,44 @@ func (v *violations) fees(fees []Fee) {
 	if len(fees) > MaxFees {
 		v.add("/fees", fmt.Sprintf("must hold at most %d fees, got %d", MaxFees, len(fees)))
 	}
+	seen := make(map[string]int, len(fees))
 	for i, f := range fees {
 		p := fmt.Sprintf("/fees/%d", i)
 		v.required(p+"/fee_name", f.FeeName)
 		v.maxChars(p+"/fee_name", f.FeeName, MaxFeeNameLen)
+		v.unique(p+"/fee_name", f.FeeName, seen, i)
 		v.maxChars(p+"/fee_desc", f.FeeDesc, MaxDescLen)
-		v.nonNegative(p+"/fee_count", f.FeeCount)
+		// 0 is not sent (omitempty) and counts 1, WeChat Pay's default.
+		if f.FeeCount < 0 || f.FeeCount > MaxFeeCount {
+			v.add(p+"/fee_count", fmt.Sprintf("must be 1 to %d, got %d", MaxFeeCount, f.FeeCount))
+		}
 		v.nonNegative(p+"/fee_amount", f.FeeAmount)
 	}
+}
+
+// unique refuses a name given to an earlier line of the same list.
+func (v *violations) unique(field, name string, seen map[string]int, i int) {
+	if name == "" {
+		return
+	}
+	if j, dup := seen[name]; dup {
+		v.add(field, fmt.Sprintf("must be unique in the order: line %d has the same name", j))
+		return
+	}
+	seen[name] = i
 }
 
 func (v *violations) discounts(ds []Discount) {
 	if len(ds) > MaxDiscounts {
 		v.add("/discounts", fmt.Sprintf("must hold at most %d discounts, got %d", MaxDiscounts, len(ds)))
 	}
+	seen := make(map[string]int, len(ds))
 	for i, d := range ds {
 		p := fmt.Sprintf("/discounts/%d", i)
 		v.required(p+"/discount_name", d.DiscountName)
 		v.maxChars(p+"/discount_name", d.DiscountName, MaxDiscountNameLen)
+		v.unique(p+"/discount_name", d.DiscountName, seen, i)
+		v.required(p+"/discount_desc", d.DiscountDesc)
 		v.maxChars(p+"/discount_desc", d.DiscountDesc, MaxDescLen)
 		v.nonNegative(p+"/discount_amount", d.DiscountAmount)
 	}
@@ -235,12 +266,22 @@ func (r *CreateRequest) Validate() error {
 	v.outOrderNo("/out_order_no", r.OutOrderNo)
 	v.required("/service_id", r.ServiceID)
 	v.maxChars("/service_id", r.ServiceID, MaxServiceIDLen)
+	v.required("/service_start_time", r.ServiceStartTime)
 	v.time("/service_start_time", r.ServiceStartTime, true)
 	v.time("/service_end_time", r.ServiceEndTime, false)
+	v.required("/service_start_location", r.ServiceStartLocation)
 	v.maxChars("/service_start_location", r.ServiceStartLocation, MaxLocationLen)
 	v.maxChars("/service_end_location", r.ServiceEndLocation, MaxLocationLen)
+	v.required("/service_introduction", r.ServiceIntroduction)
 	v.maxChars("/service_introduction", r.ServiceIntroduction, MaxIntroductionLen)
 	v.maxChars("/attach", r.Attach, MaxAttachLen)
+	if r.NeedUserConfirm != nil && !*r.NeedUserConfirm {
+		// No confirmation page: WeChat Pay must know whom to charge. With
+		// confirmation an openid is accepted too (sandbox/doc.go says why).
+		if r.OpenID == "" {
+			v.add("/openid", "is required when need_user_confirm is false")
+		}
+	}
 	v.maxChars("/openid", r.OpenID, MaxOpenIDLen)
 	v.fees(r.Fees)
 	for i, d := range r.Discounts {
@@ -249,6 +290,9 @@ func (r *CreateRequest) Validate() error {
 		}
 	}
 	v.discounts(r.Discounts)
+	if r.RiskAmount == 0 {
+		v.add("/risk_amount", "is required: a positive amount in fen, at most the service's configured risk amount")
+	}
 	v.nonNegative("/risk_amount", r.RiskAmount)
 	if len(v.list) == 0 {
 		v.body(r)
@@ -296,9 +340,32 @@ func (r *CancelRequest) Validate() error {
 	return v.err("cancel")
 }
 
-// Validate checks r without sending it.
+// Validate checks r without sending it: every rule that does not need the
+// order. It is what a complete must pass to be queued; finish_ticket, which
+// only a query of the order gives, is checked by ValidateToSend.
 func (r *CompleteRequest) Validate() error {
 	var v violations
+	r.validate(&v)
+	if len(v.list) == 0 {
+		v.body(r)
+	}
+	return v.err("complete")
+}
+
+// ValidateToSend is Validate and the rules for the moment of sending: a
+// finish_ticket (WeChat Pay's query gives it while the order is
+// USER_ACCEPTED; the sandbox refuses a complete without it).
+func (r *CompleteRequest) ValidateToSend() error {
+	var v violations
+	r.validate(&v)
+	v.required("/finish_ticket", r.FinishTicket)
+	if len(v.list) == 0 {
+		v.body(r)
+	}
+	return v.err("complete")
+}
+
+func (r *CompleteRequest) validate(v *violations) {
 	v.outOrderNo("/out_order_no", r.OutOrderNo)
 	v.required("/appid", r.AppID)
 	v.maxChars("/appid", r.AppID, MaxAppIDLen)
@@ -307,6 +374,9 @@ func (r *CompleteRequest) Validate() error {
 	switch r.FinishType {
 	case FinishTypeCancel:
 		v.required("/cancel_reason", r.CancelReason)
+		if r.RealServiceEndLocation != "" {
+			v.add("/real_service_end_location", "must be left out when finish_type is 1 (cancel)")
+		}
 	case FinishTypeFinish:
 		if len(r.Fees) == 0 {
 			v.add("/fees", "is required when finish_type is 2 (finish and charge)")
@@ -317,7 +387,7 @@ func (r *CompleteRequest) Validate() error {
 	v.maxChars("/cancel_reason", r.CancelReason, MaxReasonLen)
 	v.time("/real_service_start_time", r.RealServiceStartTime, false)
 	v.time("/real_service_end_time", r.RealServiceEndTime, false)
-	v.maxChars("/real_service_end_location", r.RealServiceEndLocation, MaxLocationLen)
+	v.maxChars("/real_service_end_location", r.RealServiceEndLocation, MaxRealEndLocationLen)
 	v.maxChars("/finish_ticket", r.FinishTicket, MaxFinishTicketLen)
 	v.fees(r.Fees)
 	v.discounts(r.Discounts)
@@ -330,7 +400,8 @@ func (r *CompleteRequest) Validate() error {
 	if r.TotalAmount != nil {
 		v.nonNegative("/total_amount", *r.TotalAmount)
 	}
-	if r.FinishType == FinishTypeFinish {
+	switch r.FinishType {
+	case FinishTypeFinish:
 		want := r.sum()
 		switch {
 		case want < 0:
@@ -338,18 +409,35 @@ func (r *CompleteRequest) Validate() error {
 		case r.TotalAmount != nil && *r.TotalAmount >= 0 && *r.TotalAmount != want:
 			v.add("/total_amount", fmt.Sprintf("must equal the fees less the discounts, %d, got %d", want, *r.TotalAmount))
 		}
+	case FinishTypeCancel:
+		if r.TotalAmount != nil && *r.TotalAmount > 0 {
+			v.add("/total_amount", fmt.Sprintf("must be 0 when finish_type is 1 (cancel: nothing is charged), got %d", *r.TotalAmount))
+		}
 	}
-	if len(v.list) == 0 {
-		v.body(r)
-	}
-	return v.err("complete")
 }
 
-// Charge is what a charging complete charges: its total_amount, or the
-// fees less the discounts when it names none.
+// WithoutRepeatedEndLocation returns r without real_service_end_location
+// when it repeats the order's service_start_location or
+// service_end_location: the official table says to leave it out then
+// (sandbox/doc.go). Only a query of the order knows them, so this is for
+// the moment of sending.
+func (r CompleteRequest) WithoutRepeatedEndLocation(o *Order) CompleteRequest {
+	if o != nil && r.RealServiceEndLocation != "" &&
+		(r.RealServiceEndLocation == o.ServiceStartLocation || r.RealServiceEndLocation == o.ServiceEndLocation) {
+		r.RealServiceEndLocation = ""
+	}
+	return r
+}
+
+// Charge is what a complete charges: its total_amount, or, when it names
+// none, the fees less the discounts (finish_type 2) or 0 (finish_type 1).
+// It is the total_amount sent.
 func (r *CompleteRequest) Charge() int64 {
 	if r.TotalAmount != nil {
 		return *r.TotalAmount
+	}
+	if r.FinishType == FinishTypeCancel {
+		return 0
 	}
 	return r.sum()
 }

@@ -3,6 +3,7 @@ package wxpay
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -12,7 +13,7 @@ func ptr[T any](v T) *T { return &v }
 func validCreate() CreateRequest {
 	return CreateRequest{
 		AppID: "wxd678efh567hg6787", OutOrderNo: "K1-2026|A*b_c", ServiceID: "500001",
-		ServiceStartTime: StartTimeOnAccept, ServiceEndTime: "20261126183000",
+		ServiceStartTime: StartTimeOnAccept, ServiceEndTime: "20261126183000", ServiceStartLocation: "A栋1楼",
 		ServiceIntroduction: "无人售货柜", Fees: []Fee{{FeeName: "可乐", FeeCount: 2, FeeAmount: 600}},
 		Discounts: []Discount{{DiscountName: "新客立减", DiscountDesc: "减1元"}}, RiskAmount: 20000,
 	}
@@ -22,7 +23,7 @@ func validComplete() CompleteRequest {
 	return CompleteRequest{
 		OutOrderNo: "K1", AppID: "wx1", ServiceID: "500001", FinishType: FinishTypeFinish,
 		RealServiceEndTime: "20261126", Fees: []Fee{{FeeName: "可乐", FeeCount: 1, FeeAmount: 300}},
-		Discounts: []Discount{{DiscountName: "券", DiscountAmount: 100}}, TotalAmount: ptr[int64](200),
+		Discounts: []Discount{{DiscountName: "券", DiscountDesc: "满3减1", DiscountAmount: 100}}, TotalAmount: ptr[int64](200),
 	}
 }
 
@@ -68,11 +69,21 @@ func TestCreateValidation(t *testing.T) {
 		{"end time hour 24", func(r *CreateRequest) { r.ServiceEndTime = "20261126240000" }, "/service_end_time", "not a real date"},
 		{"introduction too long", func(r *CreateRequest) { r.ServiceIntroduction = strings.Repeat("售", 21) }, "/service_introduction", "at most 20"},
 		{"negative fee", func(r *CreateRequest) { r.Fees[0].FeeAmount = -1 }, "/fees/0/fee_amount", "non-negative"},
-		{"negative count", func(r *CreateRequest) { r.Fees[0].FeeCount = -2 }, "/fees/0/fee_count", "non-negative"},
+		{"negative count", func(r *CreateRequest) { r.Fees[0].FeeCount = -2 }, "/fees/0/fee_count", "1 to 100"},
 		{"too many discounts", func(r *CreateRequest) { r.Discounts = make([]Discount, 6) }, "/discounts", "at most 5"},
 		{"discount name too long", func(r *CreateRequest) { r.Discounts[0].DiscountName = strings.Repeat("折", 21) }, "/discounts/0/discount_name", "at most 20"},
 		{"discount amount in create", func(r *CreateRequest) { r.Discounts[0].DiscountAmount = 5 }, "/discounts/0/discount_amount", "complete"},
 		{"negative risk", func(r *CreateRequest) { r.RiskAmount = -5 }, "/risk_amount", "non-negative"},
+		// The corrections of the design notes (sandbox/doc.go's table).
+		{"start time required", func(r *CreateRequest) { r.ServiceStartTime = "" }, "/service_start_time", "required"},
+		{"start location required", func(r *CreateRequest) { r.ServiceStartLocation = "" }, "/service_start_location", "required"},
+		{"introduction required", func(r *CreateRequest) { r.ServiceIntroduction = "" }, "/service_introduction", "required"},
+		{"risk required", func(r *CreateRequest) { r.RiskAmount = 0 }, "/risk_amount", "required"},
+		{"openid without confirmation", func(r *CreateRequest) { r.NeedUserConfirm = ptr(false) }, "/openid", "need_user_confirm"},
+		{"fee name unique", func(r *CreateRequest) { r.Fees = append(r.Fees, Fee{FeeName: "可乐", FeeAmount: 1}) }, "/fees/1/fee_name", "unique"},
+		{"fee count 101", func(r *CreateRequest) { r.Fees[0].FeeCount = 101 }, "/fees/0/fee_count", "1 to 100"},
+		{"discount name unique", func(r *CreateRequest) { r.Discounts = append(r.Discounts, Discount{DiscountName: "新客立减", DiscountDesc: "x"}) }, "/discounts/1/discount_name", "unique"},
+		{"discount desc required", func(r *CreateRequest) { r.Discounts[0].DiscountDesc = "" }, "/discounts/0/discount_desc", "required"},
 		{"huge risk", func(r *CreateRequest) { r.RiskAmount = MaxAmount + 1 }, "/risk_amount", "at most"},
 		{"fee name required", func(r *CreateRequest) { r.Fees[0].FeeName = "" }, "/fees/0/fee_name", "required"},
 		{"fee name too long", func(r *CreateRequest) { r.Fees[0].FeeName = strings.Repeat("水", 21) }, "/fees/0/fee_name", "at most 20"},
@@ -125,7 +136,7 @@ func TestCompleteValidation(t *testing.T) {
 		{"appid", func(r *CompleteRequest) { r.AppID = "" }, "/appid"},
 		{"service_id", func(r *CompleteRequest) { r.ServiceID = "" }, "/service_id"},
 		{"finish_type", func(r *CompleteRequest) { r.FinishType = 3 }, "/finish_type"},
-		{"cancel needs reason", func(r *CompleteRequest) { r.FinishType = FinishTypeCancel }, "/cancel_reason"},
+		{"cancel needs reason", func(r *CompleteRequest) { r.FinishType = FinishTypeCancel; r.TotalAmount = nil }, "/cancel_reason"},
 		{"finish needs fees", func(r *CompleteRequest) { r.Fees, r.TotalAmount = nil, nil }, "/fees"},
 		{"real end time", func(r *CompleteRequest) { r.RealServiceEndTime = "2026112" }, "/real_service_end_time"},
 		{"real start time", func(r *CompleteRequest) { r.RealServiceStartTime = "OnAccept" }, "/real_service_start_time"},
@@ -133,14 +144,27 @@ func TestCompleteValidation(t *testing.T) {
 		{"total mismatch", func(r *CompleteRequest) { r.TotalAmount = ptr[int64](300) }, "/total_amount"},
 		{"negative total", func(r *CompleteRequest) { r.TotalAmount = ptr[int64](-1) }, "/total_amount"},
 		{"six discounts", func(r *CompleteRequest) {
-			r.Discounts = []Discount{{DiscountName: "a", DiscountAmount: 1}, {DiscountName: "b", DiscountAmount: 1}, {DiscountName: "c", DiscountAmount: 1},
-				{DiscountName: "d", DiscountAmount: 1}, {DiscountName: "e", DiscountAmount: 1}, {DiscountName: "f", DiscountAmount: 1}}
+			r.Discounts = []Discount{{DiscountName: "a", DiscountDesc: "x", DiscountAmount: 1}, {DiscountName: "b", DiscountDesc: "x", DiscountAmount: 1},
+				{DiscountName: "c", DiscountDesc: "x", DiscountAmount: 1}, {DiscountName: "d", DiscountDesc: "x", DiscountAmount: 1},
+				{DiscountName: "e", DiscountDesc: "x", DiscountAmount: 1}, {DiscountName: "f", DiscountDesc: "x", DiscountAmount: 1}}
 			r.TotalAmount = nil
 		}, "/discounts"},
-		{"end location too long", func(r *CompleteRequest) { r.RealServiceEndLocation = strings.Repeat("l", 51) }, "/real_service_end_location"},
 		{"discount without amount", func(r *CompleteRequest) { r.Discounts[0].DiscountAmount = 0; r.TotalAmount = nil }, "/discounts/0/discount_amount"},
 		{"discounts exceed fees, no total", func(r *CompleteRequest) { r.Discounts[0].DiscountAmount = 301; r.TotalAmount = nil }, "/total_amount"},
-		{"long cancel reason on a finish", func(r *CompleteRequest) { r.CancelReason = strings.Repeat("因", 51) }, "/cancel_reason"},
+		{"long cancel reason on a finish", func(r *CompleteRequest) { r.CancelReason = strings.Repeat("因", 31) }, "/cancel_reason"},
+		// The corrections of the design notes (sandbox/doc.go's table).
+		{"total not 0 with finish_type 1", func(r *CompleteRequest) { r.FinishType, r.CancelReason = FinishTypeCancel, "缺货" }, "/total_amount"},
+		{"end location 21", func(r *CompleteRequest) { r.RealServiceEndLocation = strings.Repeat("地", 21) }, "/real_service_end_location"},
+		{"end location with finish_type 1", func(r *CompleteRequest) {
+			r.FinishType, r.CancelReason, r.TotalAmount, r.RealServiceEndLocation = FinishTypeCancel, "缺货", nil, "门口"
+		}, "/real_service_end_location"},
+		{"fee name unique", func(r *CompleteRequest) { r.Fees = append(r.Fees, Fee{FeeName: "可乐", FeeAmount: 1}); r.TotalAmount = nil }, "/fees/1/fee_name"},
+		{"fee count 101", func(r *CompleteRequest) { r.Fees[0].FeeCount = 101 }, "/fees/0/fee_count"},
+		{"discount desc required", func(r *CompleteRequest) { r.Discounts[0].DiscountDesc = "" }, "/discounts/0/discount_desc"},
+		{"discount name unique", func(r *CompleteRequest) {
+			r.Discounts = append(r.Discounts, Discount{DiscountName: "券", DiscountDesc: "x", DiscountAmount: 1})
+			r.TotalAmount = nil
+		}, "/discounts/1/discount_name"},
 		{"appid too long", func(r *CompleteRequest) { r.AppID = strings.Repeat("w", 33) }, "/appid"},
 		{"service_id too long", func(r *CompleteRequest) { r.ServiceID = strings.Repeat("5", 33) }, "/service_id"},
 		{"finish_ticket too long", func(r *CompleteRequest) { r.FinishTicket = strings.Repeat("t", 1025) }, "/finish_ticket"},
@@ -188,7 +212,9 @@ func TestQueryAndCancelValidation(t *testing.T) {
 		{CancelRequest{OutOrderNo: "a", ServiceID: "1", Reason: "r"}, "/appid"},
 		{CancelRequest{OutOrderNo: "a", AppID: "wx", Reason: "r"}, "/service_id"},
 		{CancelRequest{OutOrderNo: "a", AppID: "wx", ServiceID: "1"}, "/reason"},
-		{CancelRequest{OutOrderNo: "a", AppID: "wx", ServiceID: "1", Reason: strings.Repeat("因", 51)}, "/reason"},
+		// 30, not the sandbox's cancel endpoint's 50: a cancel may be sent as
+		// a complete with the reason as cancel_reason (MaxReasonLen).
+		{CancelRequest{OutOrderNo: "a", AppID: "wx", ServiceID: "1", Reason: strings.Repeat("因", 31)}, "/reason"},
 		{CancelRequest{OutOrderNo: "a", AppID: strings.Repeat("w", 33), ServiceID: "1", Reason: "r"}, "/appid"},
 		{CancelRequest{OutOrderNo: "a", AppID: "wx", ServiceID: strings.Repeat("5", 33), Reason: "r"}, "/service_id"},
 	}
@@ -202,7 +228,7 @@ func TestQueryAndCancelValidation(t *testing.T) {
 func manyFees(n int) []Fee {
 	fees := make([]Fee, n)
 	for i := range fees {
-		fees[i] = Fee{FeeName: "水", FeeCount: 1, FeeAmount: 1}
+		fees[i] = Fee{FeeName: fmt.Sprintf("水%d", i), FeeCount: 1, FeeAmount: 1}
 	}
 	return fees
 }
@@ -268,13 +294,15 @@ func TestHugeValuesAreNotEchoed(t *testing.T) {
 // that JSON encodes longest, pass, and their bodies fit WeChat Pay's.
 func TestLargestValidRequestsFitTheBody(t *testing.T) {
 	long := func(n int) string { return strings.Repeat("<", n) } // "\u003c" in JSON
+	// unique is a name of n characters, distinct for each i.
+	unique := func(n, i int) string { return fmt.Sprintf("%s%03d", long(n-3), i) }
 	fees := make([]Fee, MaxFees)
 	for i := range fees {
-		fees[i] = Fee{FeeName: long(MaxFeeNameLen), FeeCount: MaxAmount, FeeAmount: 1, FeeDesc: long(MaxDescLen)}
+		fees[i] = Fee{FeeName: unique(MaxFeeNameLen, i), FeeCount: MaxFeeCount, FeeAmount: 1, FeeDesc: long(MaxDescLen)}
 	}
 	var ds []Discount
 	for i := 0; i < MaxDiscounts; i++ {
-		ds = append(ds, Discount{DiscountName: long(MaxDiscountNameLen), DiscountDesc: long(MaxDescLen)})
+		ds = append(ds, Discount{DiscountName: unique(MaxDiscountNameLen, i), DiscountDesc: long(MaxDescLen)})
 	}
 	c := CreateRequest{AppID: strings.Repeat("w", MaxAppIDLen), OutOrderNo: strings.Repeat("a", MaxOutOrderNoLen),
 		ServiceID: strings.Repeat("5", MaxServiceIDLen), ServiceStartTime: "20261126093000", ServiceEndTime: "20261126183000",
@@ -288,8 +316,8 @@ func TestLargestValidRequestsFitTheBody(t *testing.T) {
 	}
 	f := CompleteRequest{OutOrderNo: c.OutOrderNo, AppID: c.AppID, ServiceID: c.ServiceID, FinishType: FinishTypeFinish,
 		CancelReason: long(MaxReasonLen), RealServiceStartTime: "20261126093000", RealServiceEndTime: "20261126183000",
-		RealServiceEndLocation: long(MaxLocationLen), Fees: fees, Discounts: ds, FinishTicket: long(MaxFinishTicketLen)}
-	if err := f.Validate(); err != nil {
+		RealServiceEndLocation: long(MaxRealEndLocationLen), Fees: fees, Discounts: ds, FinishTicket: long(MaxFinishTicketLen)}
+	if err := f.ValidateToSend(); err != nil {
 		t.Fatalf("largest complete refused: %.500v", err)
 	}
 	for _, r := range []any{c, f} {
