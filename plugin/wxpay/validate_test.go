@@ -82,7 +82,9 @@ func TestCreateValidation(t *testing.T) {
 		{"openid without confirmation", func(r *CreateRequest) { r.NeedUserConfirm = ptr(false) }, "/openid", "need_user_confirm"},
 		{"fee name unique", func(r *CreateRequest) { r.Fees = append(r.Fees, Fee{FeeName: "可乐", FeeAmount: 1}) }, "/fees/1/fee_name", "unique"},
 		{"fee count 101", func(r *CreateRequest) { r.Fees[0].FeeCount = 101 }, "/fees/0/fee_count", "1 to 100"},
-		{"discount name unique", func(r *CreateRequest) { r.Discounts = append(r.Discounts, Discount{DiscountName: "新客立减", DiscountDesc: "x"}) }, "/discounts/1/discount_name", "unique"},
+		{"discount name unique", func(r *CreateRequest) {
+			r.Discounts = append(r.Discounts, Discount{DiscountName: "新客立减", DiscountDesc: "x"})
+		}, "/discounts/1/discount_name", "unique"},
 		{"discount desc required", func(r *CreateRequest) { r.Discounts[0].DiscountDesc = "" }, "/discounts/0/discount_desc", "required"},
 		{"huge risk", func(r *CreateRequest) { r.RiskAmount = MaxAmount + 1 }, "/risk_amount", "at most"},
 		{"fee name required", func(r *CreateRequest) { r.Fees[0].FeeName = "" }, "/fees/0/fee_name", "required"},
@@ -158,7 +160,10 @@ func TestCompleteValidation(t *testing.T) {
 		{"end location with finish_type 1", func(r *CompleteRequest) {
 			r.FinishType, r.CancelReason, r.TotalAmount, r.RealServiceEndLocation = FinishTypeCancel, "缺货", nil, "门口"
 		}, "/real_service_end_location"},
-		{"fee name unique", func(r *CompleteRequest) { r.Fees = append(r.Fees, Fee{FeeName: "可乐", FeeAmount: 1}); r.TotalAmount = nil }, "/fees/1/fee_name"},
+		{"fee name unique", func(r *CompleteRequest) {
+			r.Fees = append(r.Fees, Fee{FeeName: "可乐", FeeAmount: 1})
+			r.TotalAmount = nil
+		}, "/fees/1/fee_name"},
 		{"fee count 101", func(r *CompleteRequest) { r.Fees[0].FeeCount = 101 }, "/fees/0/fee_count"},
 		{"discount desc required", func(r *CompleteRequest) { r.Discounts[0].DiscountDesc = "" }, "/discounts/0/discount_desc"},
 		{"discount name unique", func(r *CompleteRequest) {
