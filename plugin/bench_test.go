@@ -38,6 +38,7 @@ func forceOffline(i int) *v1.CreateOrderRequest {
 	f := false
 	return &v1.CreateOrderRequest{OfflineBehavior: v1.OfflineBehavior_OFFLINE_BEHAVIOR_FORCE_OFFLINE,
 		Order: &v1.NewOrder{OutOrderNo: fmt.Sprintf("BQ-%d", i), ServiceStartTime: "OnAccept", RiskAmount: 20000,
+			ServiceStartLocation: "K-17", ServiceIntroduction: "无人零售柜",
 			NeedUserConfirm: &f, Openid: "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o"}}
 }
 

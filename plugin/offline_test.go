@@ -72,7 +72,14 @@ func newOfflineEnv(t *testing.T, edit func(*v1.Config)) *offlineEnv {
 func noConfirm(no string, risk int64) *v1.NewOrder {
 	f := false
 	return &v1.NewOrder{OutOrderNo: no, ServiceStartTime: "OnAccept", RiskAmount: risk, NeedUserConfirm: &f,
-		Openid: "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o"}
+		Openid: "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o", ServiceStartLocation: "K-17", ServiceIntroduction: "无人零售柜"}
+}
+
+// withConfirm is an order the customer must confirm (need_user_confirm
+// left out: true), meeting every rule WeChat Pay has for a create.
+func withConfirm(no string, risk int64) *v1.NewOrder {
+	return &v1.NewOrder{OutOrderNo: no, ServiceStartTime: "OnAccept", RiskAmount: risk,
+		ServiceStartLocation: "K-17", ServiceIntroduction: "无人零售柜"}
 }
 
 func (e *offlineEnv) create(t *testing.T, order *v1.NewOrder, b v1.OfflineBehavior) (*v1.CreateOrderResponse, error) {
@@ -182,14 +189,14 @@ func TestWhatIsNotQueued(t *testing.T) {
 	e := newOfflineEnv(t, nil)
 	e.sb.SetFaults(sandbox.Faults{Mode: sandbox.FaultOffline})
 	// An order that needs the customer's confirmation needs its package now.
-	_, err := e.create(t, &v1.NewOrder{OutOrderNo: "NC-1", RiskAmount: 100}, v1.OfflineBehavior_OFFLINE_BEHAVIOR_PREFER_ONLINE)
+	_, err := e.create(t, withConfirm("NC-1", 100), v1.OfflineBehavior_OFFLINE_BEHAVIOR_PREFER_ONLINE)
 	se := asShared(t, err, codes.Unavailable, shared.ClassNetwork)
 	// (A reset connection may have carried the request: it is kept to be
 	// reconciled, never sent again, and does not count as queued.)
 	if se.Reason != plugin.ReasonNeedsConfirmationOnline || se.OutOrderNo != "NC-1" {
 		t.Errorf("need_user_confirm offline: %+v", se)
 	}
-	_, err = e.create(t, &v1.NewOrder{OutOrderNo: "NC-2"}, v1.OfflineBehavior_OFFLINE_BEHAVIOR_FORCE_OFFLINE)
+	_, err = e.create(t, withConfirm("NC-2", 100), v1.OfflineBehavior_OFFLINE_BEHAVIOR_FORCE_OFFLINE)
 	if se := asShared(t, err, codes.InvalidArgument, shared.ClassInvalid); se.Reason != plugin.ReasonNeedsConfirmationOnline {
 		t.Errorf("need_user_confirm forced offline: %+v", se)
 	}
@@ -203,7 +210,7 @@ func TestWhatIsNotQueued(t *testing.T) {
 	// With the switch on, confirmation orders may wait too.
 	e2 := newOfflineEnv(t, func(c *v1.Config) { c.OfflineAllowUserConfirm = true })
 	e2.sb.SetFaults(sandbox.Faults{Mode: sandbox.FaultOffline})
-	if resp, err := e2.create(t, &v1.NewOrder{OutOrderNo: "NC-3", RiskAmount: 100}, 0); err != nil || resp.GetDisposition() != v1.Disposition_DISPOSITION_QUEUED {
+	if resp, err := e2.create(t, withConfirm("NC-3", 100), 0); err != nil || resp.GetDisposition() != v1.Disposition_DISPOSITION_QUEUED {
 		t.Errorf("offline_allow_user_confirm: %v, %v", resp, err)
 	}
 }
@@ -260,7 +267,6 @@ func TestOfflineLimits(t *testing.T) {
 		{"LIM-2", 400, ""},
 		{"LIM-3", 100, ""},
 		{"LIM-4", 1, "MAX_QUEUED_ORDERS"},
-		{"LIM-5", 0, "NO_AMOUNT"}, // nothing for the amount limits to bound
 	} {
 		_, err := e.create(t, noConfirm(tc.no, tc.amount), force)
 		if tc.reason == "" {
@@ -425,7 +431,7 @@ func TestQueuedOrdersSurviveARestart(t *testing.T) {
 // refused.
 func TestRetriedCompleteIsASuccess(t *testing.T) {
 	e := newOfflineEnv(t, nil)
-	if _, err := e.create(t, noConfirm("RC-1", 100), 0); err != nil {
+	if _, err := e.create(t, noConfirm("RC-1", 1000), 0); err != nil {
 		t.Fatal(err)
 	}
 	total := int64(300)
@@ -439,7 +445,10 @@ func TestRetriedCompleteIsASuccess(t *testing.T) {
 	other := proto.Clone(req).(*v1.CompleteOrderRequest)
 	other.Fees[0].FeeAmount, *other.TotalAmount = 500, 500
 	_, err := e.o.CompleteOrder(ctx(t), other)
-	if se := asShared(t, err, codes.FailedPrecondition, shared.ClassInvalid); se.WeChatPay.GetCode() != "INVALID_REQUEST" {
+	// Refused with the order's state, read just before sending (the rule
+	// book's Before): nothing goes to WeChat Pay.
+	if se := asShared(t, err, codes.FailedPrecondition, shared.ClassInvalid); se.Reason != shared.ReasonOrderStatePrefix+"FINISHED" &&
+		se.Reason != shared.ReasonOperationConflict {
 		t.Errorf("a different complete: %+v", se)
 	}
 }
@@ -451,7 +460,7 @@ func TestRetriedCompleteIsASuccess(t *testing.T) {
 // and its retry is answered from the record.)
 func TestRefusedRetryThatCannotBeCheckedIsQueued(t *testing.T) {
 	e := newOfflineEnv(t, nil)
-	if _, err := e.create(t, noConfirm("RQ-1", 100), 0); err != nil {
+	if _, err := e.create(t, noConfirm("RQ-1", 1000), 0); err != nil {
 		t.Fatal(err)
 	}
 	total := int64(300)

@@ -51,7 +51,7 @@ func TestAmbiguousCreateOverTheLimitsIsKept(t *testing.T) {
 func TestRetryOfAReconciledCreateGetsItsPackage(t *testing.T) {
 	e := newOfflineEnv(t, nil)
 	e.sb.SetFaults(sandbox.Faults{Mode: sandbox.FaultDropResponse})
-	order := &v1.NewOrder{OutOrderNo: "CONF-1", ServiceStartTime: "OnAccept", RiskAmount: 100}
+	order := withConfirm("CONF-1", 100)
 	if _, err := e.create(t, order, v1.OfflineBehavior_OFFLINE_BEHAVIOR_REQUIRE_ONLINE); err == nil {
 		t.Fatal("a lost answer was reported as a success")
 	}
@@ -182,11 +182,16 @@ func TestRetryOfAnExpiredOrderIsSent(t *testing.T) {
 	}
 }
 
-// An order with no amount does not wait offline: the limits cannot bound it.
+// An order with no amount does not wait offline: WeChat Pay requires a
+// risk_amount (sandbox/doc.go), so it is refused before the limits, which
+// could not bound it, are asked.
 func TestAnOrderWithoutAnAmountIsNotQueued(t *testing.T) {
 	e := newOfflineEnv(t, nil)
 	_, err := e.create(t, noConfirm("Z-1", 0), v1.OfflineBehavior_OFFLINE_BEHAVIOR_FORCE_OFFLINE)
-	if se := asShared(t, err, codes.ResourceExhausted, shared.ClassOfflineLimit); se.Reason != "NO_AMOUNT" {
+	if se := asShared(t, err, codes.InvalidArgument, shared.ClassInvalid); len(se.Violations) != 1 || se.Violations[0].Field != "order.risk_amount" {
 		t.Errorf("%+v", se)
+	}
+	if st := e.status(t); st.GetQueuedCount() != 0 {
+		t.Errorf("queued %d", st.GetQueuedCount())
 	}
 }

@@ -196,12 +196,12 @@ func TestRPCsInProcess(t *testing.T) {
 	if err != nil || resp.GetVerifyMode() != "public_key" {
 		t.Fatalf("configure: %v, %v", resp, err)
 	}
-	created, err := o.CreateOrder(c, &v1.CreateOrderRequest{Order: &v1.NewOrder{OutOrderNo: "IP-1", RiskAmount: 99}})
+	created, err := o.CreateOrder(c, &v1.CreateOrderRequest{Order: withConfirm("IP-1", 99)})
 	if err != nil || created.GetDisposition() != v1.Disposition_DISPOSITION_SUBMITTED || created.GetOrder().GetMchid() != cfg.GetMchid() {
 		t.Fatalf("create: %v, %v", created, err)
 	}
 	// The same create again is the same order: out_order_no is the idempotency key.
-	again, err := o.CreateOrder(c, &v1.CreateOrderRequest{Order: &v1.NewOrder{OutOrderNo: "IP-1", RiskAmount: 99}})
+	again, err := o.CreateOrder(c, &v1.CreateOrderRequest{Order: withConfirm("IP-1", 99)})
 	if err != nil || again.GetOrder().GetOrderId() != created.GetOrder().GetOrderId() {
 		t.Fatalf("repeated create: %v, %v", again, err)
 	}

@@ -59,7 +59,8 @@ func setup(t testing.TB, maxAge time.Duration) *env {
 
 func createBody(no string, confirm bool) json.RawMessage {
 	b, _ := json.Marshal(wxpay.CreateRequest{AppID: creds.AppID, ServiceID: creds.ServiceID, OutOrderNo: no,
-		ServiceStartTime: "OnAccept", RiskAmount: 100, NeedUserConfirm: &confirm, OpenID: "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o"})
+		ServiceStartTime: "OnAccept", ServiceStartLocation: "K-17", ServiceIntroduction: "无人零售柜",
+		RiskAmount: 1000, NeedUserConfirm: &confirm, OpenID: "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o"})
 	return b
 }
 
@@ -72,7 +73,7 @@ func completeBody(no string) json.RawMessage {
 
 func (e *env) queue(t *testing.T, no string, ops ...outbox.Op) {
 	t.Helper()
-	o := &outbox.Order{OutOrderNo: no, Amount: 100, Ops: ops}
+	o := &outbox.Order{OutOrderNo: no, Amount: 1000, Ops: ops} // createBody's risk_amount
 	if _, _, err := e.store.Enqueue(o, outbox.Limits{}, outbox.Event{Type: outbox.EventOrderQueued}); err != nil {
 		t.Fatal(err)
 	}
