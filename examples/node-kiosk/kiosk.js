@@ -178,7 +178,7 @@ async function main() {
   try {
     await plugin.call('Configure', { config: resolveConfig(configPath) });
     const created = await plugin.call('CreateOrder', {
-      order: { service_start_time: 'OnAccept', risk_amount: 20000, service_introduction: '智慧零售柜' },
+      order: { service_start_time: 'OnAccept', service_start_location: '柜机 K-1', risk_amount: 20000, service_introduction: '智慧零售柜' },
     });
     console.log('created', created.disposition, created.order.out_order_no, created.order.order_id);
     const got = await plugin.call('QueryOrder', { out_order_no: created.order.out_order_no });

@@ -60,9 +60,12 @@ test('a Node host drives the plugin over go-plugin, gRPC and mTLS', async () => 
     const configured = await plugin.call('Configure', { config: resolveConfig(configPath) });
     assert.equal(configured.verify_mode, 'public_key');
 
-    const created = await plugin.call('CreateOrder', {
-      order: { out_order_no: 'NODE-1', service_start_time: 'OnAccept', risk_amount: 20000, fees: [{ fee_name: '可乐', fee_count: 1, fee_amount: 350 }] },
-    });
+    // Every field WeChat Pay requires of a create.
+    const order = {
+      out_order_no: 'NODE-1', service_start_time: 'OnAccept', service_start_location: '柜机 K-1', service_introduction: '智慧零售',
+      risk_amount: 20000, fees: [{ fee_name: '可乐', fee_count: 1, fee_amount: 350 }],
+    };
+    const created = await plugin.call('CreateOrder', { order });
     assert.equal(created.disposition, 'DISPOSITION_SUBMITTED');
     assert.equal(created.order.out_order_no, 'NODE-1');
     assert.ok(created.order.order_id);
@@ -79,7 +82,7 @@ test('a Node host drives the plugin over go-plugin, gRPC and mTLS', async () => 
     assert.equal(state.openid, 'oUpF8uMuAJO_M2pxb1Q9zNjWeS6o');
 
     // A refused request names the field, in the request message's terms.
-    await assert.rejects(plugin.call('CreateOrder', { order: { fees: [{ fee_name: 'x', fee_amount: -1 }] } }), (err) => {
+    await assert.rejects(plugin.call('CreateOrder', { order: { ...order, out_order_no: 'NODE-2', fees: [{ fee_name: 'x', fee_amount: -1 }] } }), (err) => {
       assert.equal(err.grpcCode, grpc.status.INVALID_ARGUMENT);
       assert.equal(err.class, 'INVALID');
       assert.equal(err.violations[0].field, 'order.fees[0].fee_amount');
