@@ -198,7 +198,7 @@ func (b *bench) startHost(ctx context.Context, cfgPath, pluginPath string, args 
 func (b *bench) newOrder() *v1.NewOrder {
 	f := false
 	return &v1.NewOrder{OutOrderNo: fmt.Sprintf("BN%d-%d", time.Now().Unix()%100000, b.seq.Add(1)), ServiceStartTime: "OnAccept",
-		ServiceIntroduction: "智慧零售柜", RiskAmount: 20000, NeedUserConfirm: &f, Openid: "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o",
+		ServiceStartLocation: "K-17", ServiceIntroduction: "智慧零售柜", RiskAmount: 20000, NeedUserConfirm: &f, Openid: "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o",
 		Fees: []*v1.Fee{{FeeName: "矿泉水", FeeCount: 1, FeeAmount: 300}}}
 }
 

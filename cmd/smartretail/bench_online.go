@@ -33,7 +33,8 @@ func createRequest(appID, serviceID string, o *v1.NewOrder) wxpay.CreateRequest 
 		fees = append(fees, wxpay.Fee{FeeName: f.GetFeeName(), FeeCount: f.GetFeeCount(), FeeAmount: f.GetFeeAmount()})
 	}
 	return wxpay.CreateRequest{AppID: appID, ServiceID: serviceID, OutOrderNo: o.GetOutOrderNo(),
-		ServiceStartTime: o.GetServiceStartTime(), ServiceIntroduction: o.GetServiceIntroduction(), RiskAmount: o.GetRiskAmount(),
+		ServiceStartTime: o.GetServiceStartTime(), ServiceStartLocation: o.GetServiceStartLocation(),
+		ServiceIntroduction: o.GetServiceIntroduction(), RiskAmount: o.GetRiskAmount(),
 		NeedUserConfirm: o.NeedUserConfirm, OpenID: o.GetOpenid(), Fees: fees}
 }
 

@@ -176,10 +176,11 @@ func (d *demo) daySale(ctx context.Context) {
 		return
 	}
 	total := int64(650)
+	// No real_service_end_location: the customer ends where they started,
+	// and WeChat Pay wants it left out then.
 	_, err = d.kiosk.Complete(ctx, &v1.CompleteOrderRequest{
-		OutOrderNo:             no,
-		FinishType:             2,
-		RealServiceEndLocation: "徐汇区漕溪北路柜机 K-17",
+		OutOrderNo: no,
+		FinishType: 2,
 		Fees: []*v1.Fee{
 			{FeeName: "可口可乐 330ml", FeeCount: 1, FeeAmount: 350},
 			{FeeName: "农夫山泉 550ml", FeeCount: 2, FeeAmount: 400},
@@ -208,28 +209,67 @@ func (d *demo) daySale(ctx context.Context) {
 	}
 }
 
+// demoOrder is a sale at the cabinet with what WeChat Pay requires of a
+// create: a start time, location and introduction, and a risk amount.
+func demoOrder() *v1.NewOrder {
+	return &v1.NewOrder{OutOrderNo: fmt.Sprintf("K17-%d", time.Now().UnixNano()), ServiceStartTime: "OnAccept",
+		ServiceStartLocation: "徐汇区漕溪北路柜机 K-17", ServiceIntroduction: "智慧零售柜购物", RiskAmount: 20000}
+}
+
 func (d *demo) walkAway(ctx context.Context) {
 	d.say("")
 	d.say("2. Another customer opens the door, changes their mind, and takes nothing.")
-	resp, err := d.kiosk.Create(ctx, &v1.NewOrder{OutOrderNo: fmt.Sprintf("K17-%d", time.Now().UnixNano()), ServiceStartTime: "OnAccept", RiskAmount: 20000})
+	resp, err := d.kiosk.Create(ctx, demoOrder())
 	if !d.check("order created", err) {
 		return
 	}
 	no := resp.GetOrder().GetOutOrderNo()
 	_, err = d.kiosk.Cancel(ctx, &v1.CancelOrderRequest{OutOrderNo: no, Reason: "顾客未取商品"})
-	if !d.check("kiosk cancels "+no, err) {
+	if !d.check("kiosk cancels "+no+" before the customer confirmed", err) {
 		return
 	}
 	o, err := d.kiosk.Query(ctx, &v1.QueryOrderRequest{OutOrderNo: no})
 	if d.check("kiosk queries it", err) {
 		d.check("state is REVOKED: nothing charged", want(o.GetState(), "REVOKED"))
 	}
+
+	d.say("   A third customer confirms in WeChat, then takes nothing.")
+	resp, err = d.kiosk.Create(ctx, demoOrder())
+	if !d.check("order created", err) {
+		return
+	}
+	no = resp.GetOrder().GetOutOrderNo()
+	if !d.check("customer confirmed (sandbox accept)", d.srv.Sandbox.Accept(no)) {
+		return
+	}
+	// WeChat Pay refuses a cancel once the customer has confirmed: the
+	// plugin ends the order with a complete that charges nothing.
+	_, err = d.kiosk.Cancel(ctx, &v1.CancelOrderRequest{OutOrderNo: no, Reason: "顾客未取商品"})
+	if !d.check("kiosk cancels "+no, err) {
+		return
+	}
+	o, err = d.kiosk.Query(ctx, &v1.QueryOrderRequest{OutOrderNo: no})
+	if d.check("kiosk queries it", err) {
+		d.check("ended without charge: REVOKED, or FINISHED with finish_type 1 and total_amount 0", uncharged(o))
+	}
+}
+
+// uncharged says whether a cancelled sale ended as WeChat Pay allows: a
+// cancel before the customer confirmed (REVOKED), or after, a complete with
+// the cancel flag that charged nothing.
+func uncharged(o *v1.Order) error {
+	if o.GetState() == "REVOKED" || o.GetState() == "FINISHED" && o.GetFinishType() == 1 && o.GetTotalAmount() == 0 {
+		return nil
+	}
+	return fmt.Errorf("got %s, finish_type %d, total_amount %d", o.GetState(), o.GetFinishType(), o.GetTotalAmount())
 }
 
 func (d *demo) badRequest(ctx context.Context) {
 	d.say("")
 	d.say("3. A kiosk bug sends a negative price.")
-	_, err := d.kiosk.Create(ctx, &v1.NewOrder{Fees: []*v1.Fee{{FeeName: "可乐", FeeCount: 1, FeeAmount: -350}}})
+	order := demoOrder()
+	order.Fees = []*v1.Fee{{FeeName: "可乐", FeeCount: 1, FeeAmount: -350}}
+	_, err := d.kiosk.Create(ctx, order)
 	var se *shared.Error
 	if !errors.As(err, &se) {
 		d.check("refused with a typed error", fmt.Errorf("got %v", err))

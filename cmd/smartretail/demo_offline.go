@@ -49,11 +49,32 @@ func (d *demo) offline(ctx context.Context) {
 	}()
 
 	f := false
+	// offlineOrder needs no confirmation (it may wait offline) and so names
+	// the customer (openid), as WeChat Pay then requires.
+	offlineOrder := func(no string, risk int64) *v1.NewOrder {
+		o := demoOrder()
+		o.RiskAmount, o.NeedUserConfirm, o.Openid = risk, &f, "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o"
+		if no != "" {
+			o.OutOrderNo = no
+		}
+		return o
+	}
 	var sales []string
+	var cancelled string
 	for i := 1; i <= 5; i++ {
 		no := fmt.Sprintf("OFF-%d-%d", time.Now().Unix(), i)
-		resp, err := d.kiosk.Create(ctx, &v1.NewOrder{OutOrderNo: no, ServiceStartTime: "OnAccept", RiskAmount: 20000, NeedUserConfirm: &f})
+		resp, err := d.kiosk.Create(ctx, offlineOrder(no, 20000))
 		if !d.check(fmt.Sprintf("sale %d queued offline", i), errors.Join(err, want(resp.GetDisposition(), v1.Disposition_DISPOSITION_QUEUED))) {
+			continue
+		}
+		if i == 5 {
+			// The customer takes nothing. The order needs no confirmation, so
+			// WeChat Pay will hold it as confirmed: the queued cancel goes as
+			// a complete that charges nothing.
+			c, err := d.kiosk.Cancel(ctx, &v1.CancelOrderRequest{OutOrderNo: no, Reason: "顾客未取商品"})
+			if d.check("   the customer takes nothing: its cancel queued behind it", errors.Join(err, want(c.GetDisposition(), v1.Disposition_DISPOSITION_QUEUED))) {
+				cancelled = no
+			}
 			continue
 		}
 		total := int64(100 * (i + 2))
@@ -71,7 +92,7 @@ func (d *demo) offline(ctx context.Context) {
 	}
 
 	d.say("   A customer fills a trolley worth more than the offline limit for one order.")
-	_, err = d.kiosk.Create(ctx, &v1.NewOrder{ServiceStartTime: "OnAccept", RiskAmount: demoMaxOrderAmount + 1, NeedUserConfirm: &f})
+	_, err = d.kiosk.Create(ctx, offlineOrder("", demoMaxOrderAmount+1))
 	var se *shared.Error
 	if errors.As(err, &se) {
 		d.say("         refused: %s (%s)", se.Reason, se.Message)
@@ -79,7 +100,7 @@ func (d *demo) offline(ctx context.Context) {
 	d.check("refused with OFFLINE_LIMIT / MAX_ORDER_AMOUNT", errors.Join(wantClass(err, shared.ClassOfflineLimit), want(reasonOf(err), "MAX_ORDER_AMOUNT")))
 
 	d.say("   A customer whose order needs confirmation in WeChat (need_user_confirm) tries to buy.")
-	_, err = d.kiosk.Create(ctx, &v1.NewOrder{ServiceStartTime: "OnAccept", RiskAmount: 20000})
+	_, err = d.kiosk.Create(ctx, demoOrder())
 	if errors.As(err, &se) {
 		d.say("         refused: %s: %s", se.Reason, firstSentence(se.Message))
 	}
@@ -119,6 +140,10 @@ func (d *demo) offline(ctx context.Context) {
 		o, ok := d.srv.Sandbox.Order(no)
 		d.check(fmt.Sprintf("%s at WeChat Pay: FINISHED, one order (%d create requests)", no, o.CreateRequests),
 			errors.Join(want(ok, true), want(o.State, sandbox.StateFinished)))
+	}
+	if cancelled != "" {
+		o, err := d.kiosk.Query(ctx, &v1.QueryOrderRequest{OutOrderNo: cancelled})
+		d.check(cancelled+" at WeChat Pay: ended without charge", errors.Join(err, uncharged(o)))
 	}
 	if st, err := d.kiosk.Status(ctx); d.check("final status", err) {
 		d.check("nothing failed, nothing left", errors.Join(want(st.GetFailedCount(), int64(0)), want(st.GetPendingCount(), int64(0))))

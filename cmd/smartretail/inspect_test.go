@@ -36,7 +36,7 @@ func TestLookingDoesNotSend(t *testing.T) {
 		t.Fatal(err)
 	}
 	offline.Store(true)
-	code, out, errOut := runCLI(t, `{"out_order_no":"LOOK-1","risk_amount":700,"need_user_confirm":false}`, "create", "--config", cfg, "--offline", "force-offline")
+	code, out, errOut := runCLI(t, `{"out_order_no":"LOOK-1","risk_amount":700,"need_user_confirm":false,"service_start_time":"OnAccept","service_start_location":"K-17","service_introduction":"无人零售柜","openid":"oUpF8uMuAJO_M2pxb1Q9zNjWeS6o"}`, "create", "--config", cfg, "--offline", "force-offline")
 	if code != 0 || !strings.Contains(out, "DISPOSITION_QUEUED") {
 		t.Fatalf("force-offline create: %d %s %s", code, out, errOut)
 	}

@@ -61,7 +61,7 @@ func sandboxConfig(t *testing.T) (*sandbox.Server, string) {
 
 func TestOrderCommands(t *testing.T) {
 	srv, cfg := sandboxConfig(t)
-	code, out, errOut := runCLI(t, `{"out_order_no":"CLI-1","risk_amount":500,"fees":[{"fee_name":"水","fee_count":1,"fee_amount":200}]}`,
+	code, out, errOut := runCLI(t, `{"out_order_no":"CLI-1","risk_amount":500,"service_start_time":"OnAccept","service_start_location":"K-17","service_introduction":"无人零售柜","fees":[{"fee_name":"水","fee_count":1,"fee_amount":200}]}`,
 		"create", "--config", cfg)
 	if code != 0 {
 		t.Fatalf("create exit %d: %s", code, errOut)
@@ -102,7 +102,7 @@ func TestOrderCommands(t *testing.T) {
 		t.Errorf("after complete: %+v", so)
 	}
 
-	runCLI(t, `{"out_order_no":"CLI-2"}`, "create", "--config", cfg)
+	runCLI(t, `{"out_order_no":"CLI-2","service_start_time":"OnAccept","service_start_location":"K-17","service_introduction":"无人零售柜","risk_amount":20000}`, "create", "--config", cfg)
 	if code, out, errOut = runCLI(t, `{"out_order_no":"CLI-2","reason":"未取货"}`, "cancel", "--config", cfg); code != 0 {
 		t.Fatalf("cancel exit %d: %s %s", code, out, errOut)
 	}
@@ -130,7 +130,7 @@ func TestCommandErrorsAreJSON(t *testing.T) {
 		}
 		return e
 	}
-	code, out, errOut := runCLI(t, `{"fees":[{"fee_name":"水","fee_amount":-1}]}`, "create", "--config", cfg)
+	code, out, errOut := runCLI(t, `{"fees":[{"fee_name":"水","fee_amount":-1}],"service_start_time":"OnAccept","service_start_location":"K-17","service_introduction":"无人零售柜","risk_amount":20000}`, "create", "--config", cfg)
 	e := parse(errOut)
 	if code != 1 || out != "" || e.Error.Class != "INVALID" || e.Error.Code != "InvalidArgument" || e.Error.Field != "order.fees[0].fee_amount" {
 		t.Errorf("bad create: exit %d, stderr %s", code, errOut)
@@ -232,7 +232,7 @@ func TestSandboxCommand(t *testing.T) {
 	if _, err := cfg.LoadKeys(); err != nil {
 		t.Errorf("config's key files: %v", err)
 	}
-	code, out, errOut := runCLI(t, `{"out_order_no":"SBX-1"}`, "create", "--config", filepath.Join(dir, "config.json"))
+	code, out, errOut := runCLI(t, `{"out_order_no":"SBX-1","service_start_time":"OnAccept","service_start_location":"K-17","service_introduction":"无人零售柜","risk_amount":20000}`, "create", "--config", filepath.Join(dir, "config.json"))
 	if code != 0 {
 		t.Errorf("create against the sandbox command: %s %s", out, errOut)
 	}
@@ -261,12 +261,12 @@ func (discard) Write(p []byte) (int, error) { return len(p), nil }
 func TestQueueCommands(t *testing.T) {
 	srv, cfg := sandboxConfig(t)
 	srv.Sandbox.SetFaults(sandbox.Faults{Mode: sandbox.FaultOffline})
-	code, out, errOut := runCLI(t, `{"out_order_no":"Q-1","risk_amount":700,"need_user_confirm":false}`, "create", "--config", cfg, "--offline", "force-offline")
+	code, out, errOut := runCLI(t, `{"out_order_no":"Q-1","risk_amount":700,"need_user_confirm":false,"service_start_time":"OnAccept","service_start_location":"K-17","service_introduction":"无人零售柜","openid":"oUpF8uMuAJO_M2pxb1Q9zNjWeS6o"}`, "create", "--config", cfg, "--offline", "force-offline")
 	if code != 0 || !strings.Contains(out, "DISPOSITION_QUEUED") || !strings.Contains(out, "stored_at") {
 		t.Fatalf("force-offline create: %d %s %s", code, out, errOut)
 	}
 	// An order WeChat Pay will refuse for good (an unknown service).
-	runCLI(t, `{"out_order_no":"Q-BAD","service_id":"404404","risk_amount":100,"need_user_confirm":false}`, "create", "--config", cfg, "--offline", "force-offline")
+	runCLI(t, `{"out_order_no":"Q-BAD","service_id":"404404","risk_amount":100,"need_user_confirm":false,"service_start_time":"OnAccept","service_start_location":"K-17","service_introduction":"无人零售柜","openid":"oUpF8uMuAJO_M2pxb1Q9zNjWeS6o"}`, "create", "--config", cfg, "--offline", "force-offline")
 	code, out, _ = runCLI(t, "", "queue", "status", "--config", cfg)
 	if code != 0 || !strings.Contains(out, `"queued_count": "2"`) || !strings.Contains(out, `"queued_amount": "800"`) {
 		t.Fatalf("queue status: %d %s", code, out)

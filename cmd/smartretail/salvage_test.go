@@ -21,7 +21,7 @@ func TestDamagedOutboxIsRefusedAndSalvaged(t *testing.T) {
 	srv, cfg := sandboxConfig(t)
 	srv.Sandbox.SetFaults(sandbox.Faults{Mode: sandbox.FaultOffline})
 	for i := range 40 {
-		body := fmt.Sprintf(`{"out_order_no":"DMG-%02d","risk_amount":100,"need_user_confirm":false}`, i)
+		body := fmt.Sprintf(`{"out_order_no":"DMG-%02d","risk_amount":100,"need_user_confirm":false,"service_start_time":"OnAccept","service_start_location":"K-17","service_introduction":"无人零售柜","openid":"oUpF8uMuAJO_M2pxb1Q9zNjWeS6o"}`, i)
 		if code, out, errOut := runCLI(t, body, "create", "--config", cfg, "--offline", "force-offline"); code != 0 {
 			t.Fatalf("create: %d %s %s", code, out, errOut)
 		}
@@ -29,7 +29,7 @@ func TestDamagedOutboxIsRefusedAndSalvaged(t *testing.T) {
 	path := filepath.Join(filepath.Dir(cfg), "outbox.db")
 	damagePage(t, path)
 	for _, args := range [][]string{{"queue", "status"}, {"create", "--offline", "force-offline"}} {
-		code, out, errOut := runCLI(t, `{"out_order_no":"DMG-NEW","risk_amount":100,"need_user_confirm":false}`, append(args, "--config", cfg)...)
+		code, out, errOut := runCLI(t, `{"out_order_no":"DMG-NEW","risk_amount":100,"need_user_confirm":false,"service_start_time":"OnAccept","service_start_location":"K-17","service_introduction":"无人零售柜","openid":"oUpF8uMuAJO_M2pxb1Q9zNjWeS6o"}`, append(args, "--config", cfg)...)
 		var got struct {
 			Error struct {
 				Class      string `json:"class"`
@@ -66,7 +66,7 @@ func TestDamagedOutboxIsRefusedAndSalvaged(t *testing.T) {
 		t.Errorf("salvage copied %d of 40 orders; unreadable: %v", len(rep.Orders), rep.Unreadable)
 	}
 	t.Logf("salvage copied %d of 40 orders; unreadable: %v", len(rep.Orders), rep.Unreadable)
-	code, out, errOut = runCLI(t, `{"out_order_no":"DMG-AFTER","risk_amount":100,"need_user_confirm":false}`, "create", "--config", cfg, "--offline", "force-offline")
+	code, out, errOut = runCLI(t, `{"out_order_no":"DMG-AFTER","risk_amount":100,"need_user_confirm":false,"service_start_time":"OnAccept","service_start_location":"K-17","service_introduction":"无人零售柜","openid":"oUpF8uMuAJO_M2pxb1Q9zNjWeS6o"}`, "create", "--config", cfg, "--offline", "force-offline")
 	if code != 0 {
 		t.Errorf("a sale after the salvage: %d %s %s", code, out, errOut)
 	}

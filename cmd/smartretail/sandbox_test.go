@@ -102,6 +102,7 @@ func (p *sandboxProcess) create(t *testing.T, creds *sandbox.Credentials, outOrd
 	_, err = cl.Post(context.Background(), p.url+"/v3/payscore/smartretail-orders", map[string]any{
 		"appid": creds.AppID, "service_id": creds.ServiceID, "out_order_no": outOrderNo,
 		"service_start_time": "OnAccept", "risk_amount": 5000,
+		"service_start_location": "K-17", "service_introduction": "无人零售柜",
 	})
 	if err != nil {
 		t.Fatalf("create %s: %v", outOrderNo, err)
