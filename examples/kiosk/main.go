@@ -41,10 +41,11 @@ func run(ctx context.Context, pluginPath, configPath string, out io.Writer) erro
 	// or a timeout reuses the same out_order_no and is never charged twice.
 	no := fmt.Sprintf("K17-%d", time.Now().UnixNano())
 	created, err := kiosk.Create(ctx, &v1.NewOrder{
-		OutOrderNo:          no,
-		ServiceStartTime:    "OnAccept",
-		ServiceIntroduction: "智慧零售柜",
-		RiskAmount:          20000, // 200.00 CNY: the most the customer may take
+		OutOrderNo:           no,
+		ServiceStartTime:     "OnAccept", // WeChat Pay requires the start time, place and introduction
+		ServiceStartLocation: "柜机 K-17",
+		ServiceIntroduction:  "智慧零售柜",
+		RiskAmount:           20000, // 200.00 CNY: the most the customer may take (required, > 0)
 	})
 	var se *shared.Error
 	switch {
