@@ -32,12 +32,12 @@ func TestCancelOfAConfirmedOrderEndsItUncharged(t *testing.T) {
 	}
 	req := &v1.CancelOrderRequest{OutOrderNo: "CX-1", Reason: "未取货"}
 	resp, err := e.o.CancelOrder(ctx(t), req)
-	if err != nil || resp.GetDisposition() != v1.Disposition_DISPOSITION_SUBMITTED {
+	if err != nil || resp.GetDisposition() != v1.Disposition_DISPOSITION_SUBMITTED || resp.GetSentOperation() != "complete" {
 		t.Fatalf("cancel: %v, %v", resp, err)
 	}
 	endedUncharged(t, e.sb, "CX-1", "未取货")
 	// The same cancel again is its first outcome.
-	if again, err := e.o.CancelOrder(ctx(t), req); err != nil || again.GetDisposition() != v1.Disposition_DISPOSITION_SUBMITTED {
+	if again, err := e.o.CancelOrder(ctx(t), req); err != nil || again.GetDisposition() != v1.Disposition_DISPOSITION_SUBMITTED || again.GetSentOperation() != "complete" {
 		t.Errorf("the same cancel again: %v, %v", again, err)
 	}
 
@@ -47,8 +47,8 @@ func TestCancelOfAConfirmedOrderEndsItUncharged(t *testing.T) {
 	if _, err := e.create(t, confirm, v1.OfflineBehavior_OFFLINE_BEHAVIOR_REQUIRE_ONLINE); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.o.CancelOrder(ctx(t), &v1.CancelOrderRequest{OutOrderNo: "CX-2", Reason: "未取货"}); err != nil {
-		t.Fatal(err)
+	if resp, err := e.o.CancelOrder(ctx(t), &v1.CancelOrderRequest{OutOrderNo: "CX-2", Reason: "未取货"}); err != nil || resp.GetSentOperation() != "cancel" {
+		t.Fatalf("cancel of CX-2: %v, %v", resp, err)
 	}
 	if so, _ := e.sb.Order("CX-2"); so.State != sandbox.StateRevoked {
 		t.Errorf("CX-2: %s, want REVOKED", so.State)

@@ -312,11 +312,11 @@ func (s *Service) CancelOrder(ctx context.Context, r *v1.CancelOrderRequest) (*v
 		return nil, withOrder(fromWxpay(err, ""), req.OutOrderNo)
 	}
 	body, _ := json.Marshal(req)
-	disp, ref, storedAt, _, err := s.operation(ctx, c, req.OutOrderNo, outbox.OpCancel, body, wxpay.OrderRef{AppID: req.AppID, ServiceID: req.ServiceID})
+	disp, ref, storedAt, sent, err := s.operation(ctx, c, req.OutOrderNo, outbox.OpCancel, body, wxpay.OrderRef{AppID: req.AppID, ServiceID: req.ServiceID})
 	if err != nil {
 		return nil, err
 	}
-	return &v1.CancelOrderResponse{Disposition: disp, Order: ref, StoredAt: storedAt}, nil
+	return &v1.CancelOrderResponse{Disposition: disp, Order: ref, StoredAt: storedAt, SentOperation: string(sent)}, nil
 }
 
 // CompleteOrder finishes (and charges) or cancels an accepted order, or
@@ -683,7 +683,9 @@ func (s *Service) QueryOrder(ctx context.Context, r *v1.QueryOrderRequest) (*v1.
 	}
 	req := queryToWx(r)
 	got, err := c.client.Query(ctx, req)
-	c.fwd.Observe(err)
+	if !refusedBeforeSending(err) { // that says nothing of the network
+		c.fwd.Observe(err)
+	}
 	if err != nil {
 		return nil, fromWxpay(err, "")
 	}

@@ -289,3 +289,19 @@ func TestAnOnlineRateLimitHoldsTheForwarderBack(t *testing.T) {
 		t.Errorf("%d requests within 0.7 s of a 429 with Retry-After: 1", n)
 	}
 }
+
+// A query refused before sending (a malformed out_order_no) said nothing
+// of the network, yet it set an OFFLINE plugin ONLINE.
+func TestAQueryRefusedBeforeSendingLeavesTheNetworkStatus(t *testing.T) {
+	e := newOfflineEnv(t, nil)
+	e.sb.SetFaults(sandbox.Faults{Mode: sandbox.FaultOffline})
+	e.o.QueryOrder(ctx(t), &v1.QueryOrderRequest{OutOrderNo: "NET-1"}) // learns it is offline
+	if st := e.status(t); st.GetNetworkStatus() != v1.NetworkStatus_NETWORK_STATUS_OFFLINE {
+		t.Fatalf("network %v", st.GetNetworkStatus())
+	}
+	_, err := e.o.QueryOrder(ctx(t), &v1.QueryOrderRequest{OutOrderNo: "not a valid no!"})
+	asShared(t, err, codes.InvalidArgument, shared.ClassInvalid)
+	if st := e.status(t); st.GetNetworkStatus() != v1.NetworkStatus_NETWORK_STATUS_OFFLINE {
+		t.Errorf("after a query refused before sending, network %v", st.GetNetworkStatus())
+	}
+}
