@@ -150,7 +150,15 @@ func (d *demo) setUp(ctx context.Context, pluginFlag string, verbose bool, stder
 func (d *demo) daySale(ctx context.Context) {
 	d.say("")
 	d.say("1. A customer scans the cabinet's code, takes a cola and a water, and closes the door.")
+	// The official flow: ask whether the customer may use the service,
+	// then create. The scan gave the kiosk the customer's openid.
+	const customer = "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o"
+	us, err := d.kiosk.UserServiceState(ctx, customer)
+	if !d.check("the customer's authorisation asked first", err) || !d.check("it is AVAILABLE", want(us.GetUseServiceState(), "AVAILABLE")) {
+		return
+	}
 	resp, err := d.kiosk.Create(ctx, &v1.NewOrder{
+		Openid:               customer,
 		ServiceStartTime:     "OnAccept",
 		ServiceStartLocation: "徐汇区漕溪北路柜机 K-17",
 		ServiceIntroduction:  "智慧零售柜购物",
