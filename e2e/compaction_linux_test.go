@@ -60,7 +60,7 @@ func TestSalesOfAPluginWaitingOnACompactionAreKept(t *testing.T) {
 	f := false
 	for i := range 5 {
 		resp, err := k.c.CreateOrder(ctx, &v1.CreateOrderRequest{OfflineBehavior: v1.OfflineBehavior_OFFLINE_BEHAVIOR_FORCE_OFFLINE,
-			Order: &v1.NewOrder{OutOrderNo: fmt.Sprintf("WAITED-%d", i), RiskAmount: 100, NeedUserConfirm: &f}})
+			Order: newSale(fmt.Sprintf("WAITED-%d", i), 100, &f)})
 		if err != nil || resp.GetDisposition() != v1.Disposition_DISPOSITION_QUEUED {
 			t.Fatalf("sale %d: %v, %v", i, resp, err)
 		}

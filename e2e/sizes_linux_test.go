@@ -53,7 +53,7 @@ func TestOversizedCreatesDoNotGrowThePlugin(t *testing.T) {
 	if _, err := client.Configure(ctx, &v1.ConfigureRequest{Config: cfg}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := client.CreateOrder(ctx, &v1.CreateOrderRequest{Order: &v1.NewOrder{OutOrderNo: "MEM-0"}}); err != nil {
+	if _, err := client.CreateOrder(ctx, &v1.CreateOrderRequest{Order: newSale("MEM-0", 100, nil)}); err != nil {
 		t.Fatal(err)
 	}
 	before := peakRSS(t, p.cmd.Process.Pid)
@@ -67,8 +67,11 @@ func TestOversizedCreatesDoNotGrowThePlugin(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			_, errs[i] = client.CreateOrder(ctx, &v1.CreateOrderRequest{
-				Order: &v1.NewOrder{OutOrderNo: fmt.Sprintf("MEM-%d", i+1), ServiceId: huge,
-					RiskAmount: 100, NeedUserConfirm: &noConfirm},
+				Order: func() *v1.NewOrder {
+					o := newSale(fmt.Sprintf("MEM-%d", i+1), 100, &noConfirm)
+					o.ServiceId = huge
+					return o
+				}(),
 				OfflineBehavior: v1.OfflineBehavior_OFFLINE_BEHAVIOR_FORCE_OFFLINE,
 			})
 		}()
@@ -87,7 +90,7 @@ func TestOversizedCreatesDoNotGrowThePlugin(t *testing.T) {
 		t.Errorf("the plugin's peak RSS grew by %.1f MiB, want under 64 MiB", float64(grew)/(1<<20))
 	}
 	// The connection and the plugin still serve.
-	if _, err := client.CreateOrder(ctx, &v1.CreateOrderRequest{Order: &v1.NewOrder{OutOrderNo: "MEM-AFTER"}}); err != nil {
+	if _, err := client.CreateOrder(ctx, &v1.CreateOrderRequest{Order: newSale("MEM-AFTER", 100, nil)}); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -52,7 +52,8 @@ func TestHugeViolationListLeavesConcurrentCreatesAlone(t *testing.T) {
 	for i, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := ctxFor(t)
-			bad := &v1.NewOrder{OutOrderNo: fmt.Sprintf("SIZE-BAD-%d", i), ServiceStartTime: "OnAccept", Fees: wrongFees(tc.fees)}
+			bad := newSale(fmt.Sprintf("SIZE-BAD-%d", i), 100, nil)
+			bad.Fees = wrongFees(tc.fees)
 			inFlight := make(chan struct{})
 			stop := make(chan struct{})
 			done := make(chan struct{})
@@ -73,7 +74,7 @@ func TestHugeViolationListLeavesConcurrentCreatesAlone(t *testing.T) {
 						close(inFlight)
 					}
 					no := fmt.Sprintf("SIZE-OK-%d-%d", i, n)
-					resp, err := c.Create(ctx, &v1.NewOrder{OutOrderNo: no, ServiceStartTime: "OnAccept", RiskAmount: 100})
+					resp, err := c.Create(ctx, newSale(no, 100, nil))
 					sent++
 					switch {
 					case err != nil:
@@ -125,12 +126,12 @@ func TestOversizedCreatesAreRefusedNotQueued(t *testing.T) {
 	ctx := ctxFor(t)
 	noConfirm := false
 	order := func(no string) *v1.NewOrder {
-		return &v1.NewOrder{OutOrderNo: no, ServiceStartTime: "OnAccept", RiskAmount: 100, NeedUserConfirm: &noConfirm}
+		return newSale(no, 100, &noConfirm)
 	}
 	manyFees := func(n int) []*v1.Fee {
 		fees := make([]*v1.Fee, n)
 		for i := range fees {
-			fees[i] = &v1.Fee{FeeName: "水", FeeCount: 1, FeeAmount: 1}
+			fees[i] = &v1.Fee{FeeName: fmt.Sprint("水", i), FeeCount: 1, FeeAmount: 1}
 		}
 		return fees
 	}
@@ -194,13 +195,15 @@ func TestLargestValidRequestsPass(t *testing.T) {
 	ctx := ctxFor(t)
 	creds := env.srv.Credentials
 	wide := func(n int) string { return strings.Repeat("𠀀", n) } // 4 bytes each in UTF-8
+	// Names are unique in an order: wide ones told apart by a last digit.
+	name := func(n, i int) string { return wide(n-3) + fmt.Sprintf("%03d", i) }
 	fees := make([]*v1.Fee, wxpay.MaxFees)
 	for i := range fees {
-		fees[i] = &v1.Fee{FeeName: wide(wxpay.MaxFeeNameLen), FeeCount: 1, FeeAmount: 1, FeeDesc: wide(wxpay.MaxDescLen)}
+		fees[i] = &v1.Fee{FeeName: name(wxpay.MaxFeeNameLen, i), FeeCount: wxpay.MaxFeeCount, FeeAmount: 1, FeeDesc: wide(wxpay.MaxDescLen)}
 	}
 	var discounts []*v1.Discount
 	for i := 0; i < wxpay.MaxDiscounts; i++ {
-		discounts = append(discounts, &v1.Discount{DiscountName: wide(wxpay.MaxDiscountNameLen), DiscountDesc: wide(wxpay.MaxDescLen)})
+		discounts = append(discounts, &v1.Discount{DiscountName: name(wxpay.MaxDiscountNameLen, i), DiscountDesc: wide(wxpay.MaxDescLen)})
 	}
 	noConfirm := false
 	order := &v1.NewOrder{OutOrderNo: strings.Repeat("L", wxpay.MaxOutOrderNoLen), Appid: creds.AppID, ServiceId: creds.ServiceID,
@@ -223,7 +226,7 @@ func TestLargestValidRequestsPass(t *testing.T) {
 	}
 	complete := &v1.CompleteOrderRequest{OutOrderNo: order.OutOrderNo, Appid: wide(wxpay.MaxAppIDLen), ServiceId: wide(wxpay.MaxServiceIDLen),
 		FinishType: 2, CancelReason: wide(wxpay.MaxReasonLen), RealServiceStartTime: "20261126093000", RealServiceEndTime: "20261126183000",
-		RealServiceEndLocation: wide(wxpay.MaxLocationLen), Fees: fees, Discounts: discounts, FinishTicket: wide(wxpay.MaxFinishTicketLen)}
+		RealServiceEndLocation: wide(wxpay.MaxRealEndLocationLen), Fees: fees, Discounts: discounts, FinishTicket: wide(wxpay.MaxFinishTicketLen)}
 	t.Logf("largest valid complete: %d bytes", proto.Size(complete))
 	if n := proto.Size(complete); n > shared.MaxRequestBytes/4 {
 		t.Errorf("the largest valid complete is %d bytes, near the %d accepted", n, shared.MaxRequestBytes)

@@ -215,7 +215,7 @@ func TestForeignHostOnTheWireWithMTLS(t *testing.T) {
 	if _, err := client.Configure(ctx, &v1.ConfigureRequest{Config: cfg}); err != nil {
 		t.Fatal(err)
 	}
-	created, err := client.CreateOrder(ctx, &v1.CreateOrderRequest{Order: &v1.NewOrder{OutOrderNo: "WIRE-1"}})
+	created, err := client.CreateOrder(ctx, &v1.CreateOrderRequest{Order: newSale("WIRE-1", 100, nil)})
 	if err != nil {
 		t.Fatal(err)
 	}
