@@ -215,6 +215,7 @@ func Before(kind outbox.OpKind, body json.RawMessage, ours bool, q *wxpay.Order,
 		if r.FinishTicket == "" {
 			r.FinishTicket = q.FinishTicket
 		}
+		r = r.WithoutRepeatedEndLocation(q) // WeChat Pay wants it left out then
 		b, _ := json.Marshal(r)
 		return Verdict{Action: Send, Wire: outbox.OpComplete, Body: b}
 	}

@@ -216,4 +216,15 @@ func TestBefore(t *testing.T) {
 	if err := json.Unmarshal(v.Body, &c); err != nil || c.FinishTicket != "TICKET" || c.Charge() != 100 {
 		t.Errorf("a complete goes as %s (%v)", v.Body, err)
 	}
+	// An end location the order already has is left out, as WeChat Pay wants.
+	var r wxpay.CompleteRequest
+	_ = json.Unmarshal(charge100, &r)
+	r.RealServiceEndLocation = "柜机 K-17"
+	b, _ := json.Marshal(r)
+	at := *accepted
+	at.ServiceStartLocation = "柜机 K-17"
+	v = Before(outbox.OpComplete, b, false, &at, nil)
+	if err := json.Unmarshal(v.Body, &c); err != nil || c.RealServiceEndLocation != "" {
+		t.Errorf("a complete ending where it started goes as %s (%v)", v.Body, err)
+	}
 }

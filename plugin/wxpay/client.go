@@ -210,7 +210,7 @@ func (c *Client) Cancel(ctx context.Context, r CancelRequest) (*OrderRef, error)
 // Complete ends an order the user accepted: finish and charge, or cancel.
 func (c *Client) Complete(ctx context.Context, r CompleteRequest) (*OrderRef, error) {
 	c.defaults(&r.AppID, &r.ServiceID)
-	if err := r.Validate(); err != nil {
+	if err := r.ValidateToSend(); err != nil { // finish_ticket too: WeChat Pay wants it
 		return nil, err
 	}
 	var out OrderRef
