@@ -419,9 +419,11 @@ func (s *Service) operation(ctx context.Context, c *configured, no string, kind 
 			return o, nil
 		case forward.Resend, forward.Reconcile:
 			// Pending when it surely did not arrive; in flight (reconciled
-			// before any resend) when it may have.
+			// before any resend) when it may have, as what it went as.
 			if v.Action == forward.Resend {
 				op.State = outbox.OpPending
+			} else if sent != kind && sent != "" {
+				op.SentAs = sent
 			}
 			if err != nil {
 				op.LastError = err.Error()
@@ -574,6 +576,9 @@ func (s *Service) putOp(c *configured, no string, kind outbox.OpKind, body json.
 				}
 			}
 		}
+		if err := aboveQueuedRisk(o, kind, body); err != nil {
+			return nil, nil, err
+		}
 		waiting := o != nil && o.Next() >= 0
 		if o == nil {
 			o = &outbox.Order{OutOrderNo: no, StoredAt: now}
@@ -606,6 +611,22 @@ func (s *Service) putOp(c *configured, no string, kind outbox.OpKind, body json.
 		s.log.Debug(string(kind)+" queued", "out_order_no", no)
 	}
 	return a, nil
+}
+
+// aboveQueuedRisk refuses a charging complete above the risk_amount of the
+// order's create the outbox holds: WeChat Pay would refuse it when sent,
+// after the customer has left.
+func aboveQueuedRisk(o *outbox.Order, kind outbox.OpKind, body json.RawMessage) error {
+	if o == nil || kind != outbox.OpComplete || !o.Has(outbox.OpCreate) {
+		return nil
+	}
+	var c wxpay.CreateRequest
+	var r wxpay.CompleteRequest
+	if json.Unmarshal(o.Ops[0].Body, &c) != nil || json.Unmarshal(body, &r) != nil || r.FinishType != wxpay.FinishTypeFinish || c.RiskAmount <= 0 || r.Charge() <= c.RiskAmount {
+		return nil
+	}
+	return &shared.Error{Class: shared.ClassInvalid, OutOrderNo: o.OutOrderNo, Reason: shared.ReasonTotalAboveRisk,
+		Message: fmt.Sprintf("the complete charges %d fen, more than the order's risk_amount of %d fen: WeChat Pay refuses it", r.Charge(), c.RiskAmount)}
 }
 
 // conflictError refuses an operation on an order that already has another

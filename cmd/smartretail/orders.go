@@ -78,7 +78,8 @@ func orderCommand(ctx context.Context, name string, args []string, stdout, stder
 		return exitUsage
 	}
 	if fs.NArg() > 0 {
-		return printError(stderr, fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0)))
+		// Not echoed: it may be personal data (an openid given without its flag).
+		return printError(stderr, fmt.Errorf("%w: %d unexpected arguments after the flags: give every value with its flag (e.g. --openid OPENID)", errUsage, fs.NArg()))
 	}
 	act, err := ready()
 	if err != nil {

@@ -125,6 +125,11 @@ func AfterCheck(kind outbox.OpKind, body json.RawMessage, ours bool, refusal err
 	if same {
 		return Verdict{Action: Applied}
 	}
+	if kind == outbox.OpCancel && q.State == wxpay.StateUserAccepted {
+		// The customer confirmed between the query and the cancel: it is
+		// now sent as a complete with finish_type 1 (Before decides).
+		return Verdict{Action: Resend}
+	}
 	refused.Message += "; WeChat Pay shows the order " + shown
 	return refused
 }

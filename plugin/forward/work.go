@@ -294,6 +294,9 @@ func (f *Forwarder) done(no string, i int, kind outbox.OpKind, result any) bool 
 		if r, ok := result.(*wxpay.OrderRef); ok {
 			ev.OrderID = r.OrderID
 		}
+		if q, ok := result.(*wxpay.Order); ok && kind == outbox.OpCancel && q.FinishType == wxpay.FinishTypeCancel {
+			op.SentAs = outbox.OpComplete // found ended by a complete: what went out
+		}
 		if kind == outbox.OpCancel && op.SentAs == outbox.OpComplete {
 			ev.Message = "the customer had confirmed the order: it was ended by a complete with finish_type 1, nothing charged"
 		}
