@@ -217,8 +217,8 @@ func Before(kind outbox.OpKind, body json.RawMessage, ours bool, q *wxpay.Order,
 			return Verdict{Action: Refuse, Code: CodeTotalAboveRisk, Message: fmt.Sprintf(
 				"the complete charges %d fen, more than the order's risk_amount of %d fen: WeChat Pay refuses it", r.Charge(), q.RiskAmount)}
 		}
-		if r.FinishTicket == "" {
-			r.FinishTicket = q.FinishTicket
+		if q.FinishTicket != "" {
+			r.FinishTicket = q.FinishTicket // the one just read: a host's, or one kept since, may be stale
 		}
 		r = r.WithoutRepeatedEndLocation(q) // WeChat Pay wants it left out then
 		b, _ := json.Marshal(r)

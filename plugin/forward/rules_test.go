@@ -216,6 +216,15 @@ func TestBefore(t *testing.T) {
 	if err := json.Unmarshal(v.Body, &c); err != nil || c.FinishTicket != "TICKET" || c.Charge() != 100 {
 		t.Errorf("a complete goes as %s (%v)", v.Body, err)
 	}
+	// The ticket just read wins over one the host gave, which may be stale.
+	var stale wxpay.CompleteRequest
+	_ = json.Unmarshal(charge100, &stale)
+	stale.FinishTicket = "OLD"
+	sb, _ := json.Marshal(stale)
+	v = Before(outbox.OpComplete, sb, false, accepted, nil)
+	if err := json.Unmarshal(v.Body, &c); err != nil || c.FinishTicket != "TICKET" {
+		t.Errorf("a complete with an old ticket goes as %s (%v)", v.Body, err)
+	}
 	// An end location the order already has is left out, as WeChat Pay wants.
 	var r wxpay.CompleteRequest
 	_ = json.Unmarshal(charge100, &r)
