@@ -35,6 +35,14 @@ type offlineEnv struct {
 
 func newOfflineEnv(t *testing.T, edit func(*v1.Config)) *offlineEnv {
 	t.Helper()
+	return newEnvWithFront(t, edit, nil)
+}
+
+// newEnvWithFront is newOfflineEnv with front standing between the plugin
+// and the sandbox (next), for a test that makes WeChat Pay slow, forgetful
+// or changeable at a chosen request; nil passes every request on.
+func newEnvWithFront(t *testing.T, edit func(*v1.Config), front func(w http.ResponseWriter, r *http.Request, next http.Handler)) *offlineEnv {
+	t.Helper()
 	sb, err := sandbox.New(sandbox.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -46,6 +54,10 @@ func newOfflineEnv(t *testing.T, edit func(*v1.Config)) *offlineEnv {
 			if r.Method == http.MethodGet && e.failQueries.Load() {
 				panic(http.ErrAbortHandler) // no answer
 			}
+		}
+		if front != nil {
+			front(w, r, sb)
+			return
 		}
 		sb.ServeHTTP(w, r)
 	}))

@@ -15,41 +15,20 @@ import (
 
 	"github.com/kioskpay/smartretail/sandbox"
 	"github.com/kioskpay/smartretail/shared"
-	"github.com/kioskpay/smartretail/shared/config"
 	v1 "github.com/kioskpay/smartretail/shared/proto/smartretail/v1"
 )
 
-// dropEnv: an offlineEnv whose sandbox front drops the answer of the next
-// complete after doing it (dropComplete).
+// dropEnv: an offlineEnv whose front drops the answer of the next
+// complete after WeChat Pay did it, once dropComplete is set.
 func dropEnv(t *testing.T, dropComplete *atomic.Bool) *offlineEnv {
 	t.Helper()
-	sb, err := sandbox.New(sandbox.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := &offlineEnv{sb: sb}
-	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return newEnvWithFront(t, nil, func(w http.ResponseWriter, r *http.Request, next http.Handler) {
 		if strings.HasSuffix(r.URL.Path, "/complete") && dropComplete.CompareAndSwap(true, false) {
-			sb.ServeHTTP(httptest.NewRecorder(), r) // done at WeChat Pay
-			panic(http.ErrAbortHandler)             // the answer is lost
+			next.ServeHTTP(httptest.NewRecorder(), r) // done at WeChat Pay
+			panic(http.ErrAbortHandler)               // the answer is lost
 		}
-		sb.ServeHTTP(w, r)
-	}))
-	t.Cleanup(func() { ts.Close(); sb.Close() })
-	path, err := (&sandbox.Server{URL: ts.URL, Sandbox: sb, Credentials: sb.Credentials()}).WriteConfig(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := config.Load(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.cfg = c.Proto()
-	e.o, e.svc = harnessWith(t)
-	if _, err := e.o.Configure(ctx(t), &v1.ConfigureRequest{Config: e.cfg}); err != nil {
-		t.Fatal(err)
-	}
-	return e
+		next.ServeHTTP(w, r)
+	})
 }
 
 // An online cancel of a confirmed order goes as a complete; its answer is
@@ -97,28 +76,13 @@ func TestACompleteAboveTheQueuedRiskAmountIsRefusedAtOnce(t *testing.T) {
 // stayed USER_ACCEPTED, open to a charge. Now the cancel is queued and the
 // forwarder ends the order uncharged.
 func TestAnOnlineCancelRacingTheConfirmationEndsItUncharged(t *testing.T) {
-	sb, err := sandbox.New(sandbox.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := &offlineEnv{sb: sb}
-	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	e := newEnvWithFront(t, nil, func(w http.ResponseWriter, r *http.Request, next http.Handler) {
 		if strings.HasSuffix(r.URL.Path, "/cancel") {
-			_ = sb.Accept(strings.Split(r.URL.Path, "/")[4])
+			_ = next.(*sandbox.Sandbox).Accept(strings.Split(r.URL.Path, "/")[4]) // the customer confirms just now
 		}
-		sb.ServeHTTP(w, r)
-	}))
-	t.Cleanup(func() { ts.Close(); sb.Close() })
-	path, err := (&sandbox.Server{URL: ts.URL, Sandbox: sb, Credentials: sb.Credentials()}).WriteConfig(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, _ := config.Load(path)
-	e.cfg = c.Proto()
-	e.o, e.svc = harnessWith(t)
-	if _, err := e.o.Configure(ctx(t), &v1.ConfigureRequest{Config: e.cfg}); err != nil {
-		t.Fatal(err)
-	}
+		next.ServeHTTP(w, r)
+	})
+	sb := e.sb
 	if _, err := e.create(t, withConfirm("OR-1", 1000), v1.OfflineBehavior_OFFLINE_BEHAVIOR_REQUIRE_ONLINE); err != nil {
 		t.Fatal(err)
 	}

@@ -5,7 +5,6 @@ package plugin_test
 
 import (
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"strings"
 	"sync"
@@ -18,17 +17,14 @@ import (
 
 	"github.com/kioskpay/smartretail/sandbox"
 	"github.com/kioskpay/smartretail/shared"
-	"github.com/kioskpay/smartretail/shared/config"
 	v1 "github.com/kioskpay/smartretail/shared/proto/smartretail/v1"
 )
 
 // gatedEnv is a plugin whose first request with method to a path ending in
-// suffix is held at WeChat Pay's door: arrived closes when it comes, and it
-// goes on when the test closes release.
+// suffix, once armed, is held at WeChat Pay's door: arrived closes when it
+// comes, and it goes on when the test closes release.
 type gatedEnv struct {
-	o        shared.Orders
-	sb       *sandbox.Sandbox
-	cfg      *v1.Config
+	*offlineEnv
 	arrived  chan struct{}
 	release  chan struct{}
 	armed    atomic.Bool  // the gate holds nothing until armed
@@ -37,40 +33,21 @@ type gatedEnv struct {
 
 func newGatedEnv(t *testing.T, method, suffix string) *gatedEnv {
 	t.Helper()
-	sb, err := sandbox.New(sandbox.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	g := &gatedEnv{sb: sb, arrived: make(chan struct{}), release: make(chan struct{})}
-	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	g := &gatedEnv{arrived: make(chan struct{}), release: make(chan struct{})}
+	g.offlineEnv = newEnvWithFront(t, nil, func(w http.ResponseWriter, r *http.Request, next http.Handler) {
 		if g.armed.Load() && r.Method == method && strings.HasSuffix(r.URL.Path, suffix) && g.requests.Add(1) == 1 {
 			close(g.arrived)
 			<-g.release
 		}
-		sb.ServeHTTP(w, r)
-	}))
-	t.Cleanup(func() {
+		next.ServeHTTP(w, r)
+	})
+	t.Cleanup(func() { // before the server closes: it waits for its requests
 		select {
 		case <-g.release:
 		default:
 			close(g.release)
 		}
-		ts.Close()
-		sb.Close()
 	})
-	path, err := (&sandbox.Server{URL: ts.URL, Sandbox: sb, Credentials: sb.Credentials()}).WriteConfig(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := config.Load(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	g.cfg = c.Proto()
-	g.o, _ = harnessWith(t)
-	if _, err := g.o.Configure(ctx(t), &v1.ConfigureRequest{Config: g.cfg}); err != nil {
-		t.Fatal(err)
-	}
 	return g
 }
 
