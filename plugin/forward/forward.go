@@ -94,7 +94,9 @@ type Forwarder struct {
 	sweepEvery    time.Duration
 	pruneEvery    time.Duration
 
-	netEventMu sync.Mutex // held across a network change and its event
+	netEventMu sync.Mutex     // guards the network events waiting to be written
+	netEvents  []outbox.Event // network changes not written yet, oldest first
+	netWriting bool           // a writeNetworkEvents runs
 }
 
 // New returns a Forwarder; it does nothing until Run.
@@ -237,18 +239,40 @@ func (f *Forwarder) offline(err error) {
 }
 
 func (f *Forwarder) setNetwork(s Network, errText string) bool {
-	// The state and its event change together, so the log never ends on
-	// a state the plugin has left.
+	// The state changes at once; its event is written by one writer, in
+	// the order of the changes, so the log never ends on a state the
+	// plugin has left, and no sale waits for that write's fsync.
 	f.netEventMu.Lock()
 	defer f.netEventMu.Unlock()
 	if !f.net.set(s, f.opts.Now(), errText) {
 		return false
 	}
 	f.opts.Log.Info("network status changed", "status", s)
-	if err := f.opts.Store.AppendEvent(outbox.Event{Type: outbox.EventNetworkStatusChanged, Network: string(s), Message: errText}); err != nil {
-		f.opts.Log.Error("logging a network event failed", "error", err)
+	f.netEvents = append(f.netEvents, outbox.Event{Type: outbox.EventNetworkStatusChanged, Network: string(s), Message: errText, Time: f.opts.Now()})
+	if !f.netWriting {
+		f.netWriting = true
+		go f.writeNetworkEvents()
 	}
 	return true
+}
+
+// writeNetworkEvents appends the network events waiting, oldest first,
+// until none is left.
+func (f *Forwarder) writeNetworkEvents() {
+	for {
+		f.netEventMu.Lock()
+		if len(f.netEvents) == 0 {
+			f.netWriting = false
+			f.netEventMu.Unlock()
+			return
+		}
+		ev := f.netEvents[0]
+		f.netEvents = f.netEvents[1:]
+		f.netEventMu.Unlock()
+		if err := f.opts.Store.AppendEvent(ev); err != nil {
+			f.opts.Log.Error("logging a network event failed", "error", err)
+		}
+	}
 }
 
 // backoff is capped exponential with full jitter (a uniform delay between
