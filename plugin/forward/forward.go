@@ -302,7 +302,7 @@ func (f *Forwarder) Run(ctx context.Context) {
 		}
 		now := f.opts.Now()
 		if now.Sub(lastSweep) >= f.sweepEvery {
-			f.sweep()
+			f.sweep(ctx)
 			lastSweep = now
 		}
 		if now.Sub(lastPrune) >= f.pruneEvery {
@@ -384,10 +384,10 @@ func (f *Forwarder) probe(ctx context.Context) {
 // reads the queue oldest first and stops at the first order young enough,
 // so it costs little however long the queue is; an order is written only
 // when it does expire.
-func (f *Forwarder) sweep() {
+func (f *Forwarder) sweep(ctx context.Context) {
 	cutoff := f.opts.Now().Add(-f.opts.MaxAge)
 	var seen map[string]bool
-	for {
+	for ctx.Err() == nil {
 		due, err := f.opts.Store.Due(sweepBatch, func(no string) bool { return f.opts.Claims.taken(no) || seen[no] })
 		if err != nil {
 			f.opts.Log.Error("reading the outbox failed", "error", err)
@@ -403,10 +403,10 @@ func (f *Forwarder) sweep() {
 			if !o.StoredAt.Before(cutoff) {
 				return // the rest of the queue is younger still
 			}
+			seen[o.OutOrderNo] = true // looked at: the next read goes past it
 			if !o.AgeFrom().Before(cutoff) {
 				continue // retried recently
 			}
-			seen[o.OutOrderNo] = true
 			if i := o.Next(); i >= 0 && o.Ops[i].Kind == outbox.OpCreate && o.Ops[i].State == outbox.OpPending {
 				f.expire(o.OutOrderNo)
 			}
