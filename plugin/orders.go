@@ -156,16 +156,6 @@ func (s *Service) queueCreate(ctx context.Context, c *configured, req wxpay.Crea
 		StoredAt: timestamppb.New(stored.StoredAt)}, nil
 }
 
-// mayHaveArrived marks an error about an order whose create may already be
-// at WeChat Pay (it was in flight): its outcome is unknown, not failed.
-func mayHaveArrived(err error, state outbox.OpState) error {
-	var se *shared.Error
-	if state == outbox.OpInFlight && errors.As(err, &se) {
-		se.ReachedServer = true
-		se.Message += "; the order may already exist at WeChat Pay: query it by out_order_no before selling it again"
-	}
-	return err
-}
 
 // markInFlight records that a create the outbox holds as unsent may have
 // reached WeChat Pay after all (a concurrent attempt), so that it is
@@ -629,62 +619,10 @@ func aboveQueuedRisk(o *outbox.Order, kind outbox.OpKind, body json.RawMessage) 
 		Message: fmt.Sprintf("the complete charges %d fen, more than the order's risk_amount of %d fen: WeChat Pay refuses it", r.Charge(), c.RiskAmount)}
 }
 
-// conflictError refuses an operation on an order that already has another
-// cancel or complete waiting: one order takes one, and the first one asked
-// decides.
-func conflictError(no string, have outbox.Op, kind outbox.OpKind) error {
-	return &shared.Error{Class: shared.ClassInvalid, OutOrderNo: no, Reason: shared.ReasonOperationConflict,
-		Message: fmt.Sprintf("order %s already has a %s; this %s differs and was not sent: an order takes one cancel or complete, and the same request again is answered with the first one's outcome", no, describeOp(have), kind)}
-}
 
-// describeOp says what a cancel or complete asks and how far it got.
-func describeOp(op outbox.Op) string {
-	what := string(op.Kind)
-	var r wxpay.CompleteRequest
-	if op.Kind == outbox.OpComplete && json.Unmarshal(op.Body, &r) == nil {
-		what = fmt.Sprintf("complete with finish_type %d", r.FinishType)
-		if r.FinishType == wxpay.FinishTypeFinish {
-			what += fmt.Sprintf(" charging %d fen", r.Charge())
-		}
-	}
-	var cr wxpay.CancelRequest
-	if op.Kind == outbox.OpCancel && json.Unmarshal(op.Body, &cr) == nil {
-		what = fmt.Sprintf("cancel with reason %q", cr.Reason)
-	}
-	switch op.State {
-	case outbox.OpDone:
-		return what + " applied " + op.DoneAt.Format(time.RFC3339)
-	case outbox.OpInFlight:
-		return what + " sent (its outcome is being reconciled)"
-	}
-	return what + " queued"
-}
 
-// withOrder names the order in an error, so a host that let the plugin
-// mint out_order_no can still find it.
-func withOrder(err error, no string) error {
-	var se *shared.Error
-	if errors.As(err, &se) && se.OutOrderNo == "" {
-		se.OutOrderNo = no
-	}
-	return err
-}
 
-// failedError is the answer for an order on the failed list.
-func failedError(o *outbox.Order) error {
-	f := o.Failure
-	return &shared.Error{Class: shared.ClassInvalid, OutOrderNo: o.OutOrderNo, Reason: f.Code,
-		WeChatPay: &shared.WeChatPayAnswer{Code: f.Code, Message: f.Message},
-		Message:   fmt.Sprintf("order %s is on the failed list (%s: %s): retry it with RetryFailed or drop it", o.OutOrderNo, f.Code, f.Message)}
-}
 
-func outboxError(err error) error {
-	var le *outbox.LimitError
-	if errors.As(err, &le) {
-		return &shared.Error{Class: shared.ClassOfflineLimit, Reason: le.Reason, Message: "not queued: " + le.Message}
-	}
-	return &shared.Error{Class: shared.ClassOutbox, Message: "the outbox could not keep the order: " + err.Error()}
-}
 
 // QueryOrder answers from the outbox for an order whose create has not
 // reached WeChat Pay yet, and from WeChat Pay otherwise.
