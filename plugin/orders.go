@@ -156,7 +156,6 @@ func (s *Service) queueCreate(ctx context.Context, c *configured, req wxpay.Crea
 		StoredAt: timestamppb.New(stored.StoredAt)}, nil
 }
 
-
 // markInFlight records that a create the outbox holds as unsent may have
 // reached WeChat Pay after all (a concurrent attempt), so that it is
 // reconciled, not resent blind, and never said to be unsent.
@@ -618,11 +617,6 @@ func aboveQueuedRisk(o *outbox.Order, kind outbox.OpKind, body json.RawMessage) 
 	return &shared.Error{Class: shared.ClassInvalid, OutOrderNo: o.OutOrderNo, Reason: shared.ReasonTotalAboveRisk,
 		Message: fmt.Sprintf("the complete charges %d fen, more than the order's risk_amount of %d fen: WeChat Pay refuses it", r.Charge(), c.RiskAmount)}
 }
-
-
-
-
-
 
 // QueryOrder answers from the outbox for an order whose create has not
 // reached WeChat Pay yet, and from WeChat Pay otherwise.
