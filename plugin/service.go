@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"net/url"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -240,7 +241,7 @@ func (s *Service) openOutbox(cfg *config.Config, inspect bool) (*outbox.Store, e
 		KeyFile:   cfg.OutboxKeyFile,
 		Retention: cfg.Retention(),
 		ReadOnly:  inspect,
-		Logf:      func(format string, a ...any) { s.log.Warn("outbox: " + fmt.Sprintf(format, a...)) },
+		Logf:      s.outboxLog(),
 	})
 	if err == nil {
 		return store, nil
@@ -256,6 +257,15 @@ func (s *Service) openOutbox(cfg *config.Config, inspect bool) (*outbox.Store, e
 	}
 	return nil, &shared.Error{Class: shared.ClassInvalid, Message: msg,
 		Violations: []shared.FieldViolation{{Field: "config." + key, Description: err.Error()}}}
+}
+
+// outboxLog is where the outbox says what an operator must know: the
+// plugin's log, named for it (its own lines say "outbox: " too).
+func (s *Service) outboxLog() func(format string, a ...any) {
+	log := s.log.Named("outbox")
+	return func(format string, a ...any) {
+		log.Warn(strings.TrimPrefix(fmt.Sprintf(format, a...), "outbox: "))
+	}
 }
 
 // wake tells the current forwarder that work was queued. Not the one the
