@@ -46,11 +46,11 @@ func TestSalesOfAPluginWaitingOnACompactionAreKept(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	before, after, err := operator.CompactOutbox(ctx)
+	sizes, err := operator.CompactOutbox(ctx, &v1.CompactOutboxRequest{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("compacted %d -> %d bytes", before, after)
+	t.Logf("compacted %d -> %d bytes", sizes.GetSizeBefore(), sizes.GetSizeAfter())
 	operator.Close()
 
 	k := <-kiosk

@@ -156,7 +156,7 @@ func TestCrashesLoseNothingAndChargeNothingTwice(t *testing.T) {
 		}
 		time.Sleep(time.Until(roundStart.Add(wait)))
 		if c := k.current(); c != nil {
-			if st, err := c.Status(ctx); err == nil {
+			if st, err := c.GetStatus(ctx, &v1.GetStatusRequest{}); err == nil {
 				pendingAtKill += st.GetPendingCount()
 			}
 			if plan != nil && plan.waits {
@@ -226,10 +226,10 @@ func TestCrashesLoseNothingAndChargeNothingTwice(t *testing.T) {
 	}
 	var st *v1.GetStatusResponse
 	for ctx.Err() == nil {
-		if _, err := c.Drain(ctx); err != nil {
+		if _, err := c.Drain(ctx, &v1.DrainRequest{}); err != nil {
 			t.Fatal(err)
 		}
-		if st, err = c.Status(ctx); err != nil {
+		if st, err = c.GetStatus(ctx, &v1.GetStatusRequest{}); err != nil {
 			t.Fatal(err)
 		}
 		if st.GetPendingCount() == 0 {
@@ -238,7 +238,7 @@ func TestCrashesLoseNothingAndChargeNothingTwice(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	if st.GetPendingCount() != 0 || st.GetFailedCount() != 0 || st.GetCorruptCount() != 0 {
-		failed, _ := c.ListQueue(ctx, true)
+		failed, _ := c.ListQueue(ctx, &v1.ListQueueRequest{Failed: true})
 		t.Errorf("after the drain: %v\nfailed: %v", st, failed)
 	}
 
@@ -343,10 +343,10 @@ func step(ctx context.Context, k *kiosk, s *sale, forceOffline bool) {
 		return
 	}
 	if s.cancel {
-		_, err = c.Cancel(cctx, &v1.CancelOrderRequest{OutOrderNo: s.no, Reason: "顾客未取货"})
+		_, err = c.CancelOrder(cctx, &v1.CancelOrderRequest{OutOrderNo: s.no, Reason: "顾客未取货"})
 	} else {
 		total := int64(300)
-		_, err = c.Complete(cctx, &v1.CompleteOrderRequest{OutOrderNo: s.no, FinishType: 2,
+		_, err = c.CompleteOrder(cctx, &v1.CompleteOrderRequest{OutOrderNo: s.no, FinishType: 2,
 			Fees: []*v1.Fee{{FeeName: "可乐", FeeCount: 1, FeeAmount: 300}}, TotalAmount: &total})
 	}
 	if err == nil {

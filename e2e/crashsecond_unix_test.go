@@ -250,7 +250,7 @@ func (k *kiosk) poll(ctx context.Context) {
 	if err != nil {
 		return
 	}
-	if _, err := c.Status(cctx); err == nil {
+	if _, err := c.GetStatus(cctx, &v1.GetStatusRequest{}); err == nil {
 		k.ok()
 	} else {
 		k.spentBy(c, err)
@@ -476,7 +476,9 @@ func runSecond(ctx context.Context, t *testing.T, p *secondPlan, configPath, out
 		case <-time.After(p.hold):
 		case <-ctx.Done():
 		}
-		res.before, res.after, res.err = c.CompactOutbox(ctx)
+		var sizes *v1.CompactOutboxResponse
+		sizes, res.err = c.CompactOutbox(ctx, &v1.CompactOutboxRequest{})
+		res.before, res.after = sizes.GetSizeBefore(), sizes.GetSizeAfter()
 		res.compacted = res.err == nil
 		c.Close()
 	}

@@ -29,7 +29,7 @@ func TestEveryRPCThroughTheRealBinary(t *testing.T) {
 	c, env := startHost(t, host.Options{})
 	ctx := ctxFor(t)
 
-	st, err := c.Status(ctx)
+	st, err := c.GetStatus(ctx, &v1.GetStatusRequest{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,7 +46,7 @@ func TestEveryRPCThroughTheRealBinary(t *testing.T) {
 		Discounts:  []*v1.Discount{{DiscountName: "立减", DiscountDesc: "减1元"}},
 		RiskAmount: 20000, Attach: "a=1", NeedUserConfirm: &confirm, Openid: "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o",
 	}
-	created, err := c.Create(ctx, order)
+	created, err := c.CreateOrder(ctx, &v1.CreateOrderRequest{Order: order})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,18 +56,22 @@ func TestEveryRPCThroughTheRealBinary(t *testing.T) {
 		t.Errorf("create = %v", created)
 	}
 
-	got, err := c.Query(ctx, &v1.QueryOrderRequest{OutOrderNo: "E2E-1"})
+	q, err := c.QueryOrder(ctx, &v1.QueryOrderRequest{OutOrderNo: "E2E-1"})
 	if err != nil {
 		t.Fatal(err)
 	}
+	if q.GetQueued() != nil {
+		t.Errorf("an order WeChat Pay has is reported queued: %v", q.GetQueued())
+	}
+	got := q.GetOrder()
 	if got.GetState() != "CREATED" || got.GetServiceEndTime() != "20261231" || got.GetRiskAmount() != 20000 ||
 		got.GetAttach() != "a=1" || got.GetServiceIntroduction() != "智慧零售" || len(got.GetFees()) != 1 ||
 		got.GetFees()[0].GetFeeDesc() != "330ml" || got.GetDiscounts()[0].GetDiscountName() != "立减" {
 		t.Errorf("query = %v", got)
 	}
 	so, _ := env.srv.Sandbox.Order("E2E-1")
-	byID, err := c.Query(ctx, &v1.QueryOrderRequest{QueryId: so.QueryID})
-	if err != nil || byID.GetOutOrderNo() != "E2E-1" {
+	byID, err := c.QueryOrder(ctx, &v1.QueryOrderRequest{QueryId: so.QueryID})
+	if err != nil || byID.GetOrder().GetOutOrderNo() != "E2E-1" {
 		t.Errorf("query by query_id: %v, %v", byID, err)
 	}
 
@@ -75,7 +79,7 @@ func TestEveryRPCThroughTheRealBinary(t *testing.T) {
 		t.Fatal(err)
 	}
 	total := int64(250)
-	done, err := c.Complete(ctx, &v1.CompleteOrderRequest{
+	done, err := c.CompleteOrder(ctx, &v1.CompleteOrderRequest{
 		OutOrderNo: "E2E-1", FinishType: 2, RealServiceEndTime: "20261126120000",
 		Fees:      []*v1.Fee{{FeeName: "可乐", FeeCount: 1, FeeAmount: 350}},
 		Discounts: []*v1.Discount{{DiscountName: "立减", DiscountDesc: "减1元", DiscountAmount: 100}}, TotalAmount: &total,
@@ -90,13 +94,13 @@ func TestEveryRPCThroughTheRealBinary(t *testing.T) {
 	if err := env.srv.Sandbox.Pay("E2E-1"); err != nil {
 		t.Fatal(err)
 	}
-	if paid, err := c.Query(ctx, &v1.QueryOrderRequest{OutOrderNo: "E2E-1"}); err != nil ||
-		paid.GetState() != "USER_PAID" || paid.GetTotalAmount() != 250 || paid.GetDiscounts()[0].GetDiscountAmount() != 100 {
-		t.Errorf("after pay: %v, %v", paid, err)
+	if q, err := c.QueryOrder(ctx, &v1.QueryOrderRequest{OutOrderNo: "E2E-1"}); err != nil ||
+		q.GetOrder().GetState() != "USER_PAID" || q.GetOrder().GetTotalAmount() != 250 || q.GetOrder().GetDiscounts()[0].GetDiscountAmount() != 100 {
+		t.Errorf("after pay: %v, %v", q, err)
 	}
 
 	// An order with no out_order_no gets one minted by the plugin, then is cancelled.
-	minted, err := c.Create(ctx, newSale("", 100, nil))
+	minted, err := c.CreateOrder(ctx, &v1.CreateOrderRequest{Order: newSale("", 100, nil)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,7 +108,7 @@ func TestEveryRPCThroughTheRealBinary(t *testing.T) {
 	if len(no) != 32 || !strings.HasPrefix(no, "SR") {
 		t.Errorf("minted out_order_no %q", no)
 	}
-	cancelled, err := c.Cancel(ctx, &v1.CancelOrderRequest{OutOrderNo: no, Reason: "顾客未取货"})
+	cancelled, err := c.CancelOrder(ctx, &v1.CancelOrderRequest{OutOrderNo: no, Reason: "顾客未取货"})
 	if err != nil || cancelled.GetOrder().GetOutOrderNo() != no {
 		t.Fatalf("cancel: %v, %v", cancelled, err)
 	}
@@ -117,7 +121,7 @@ func TestEveryRPCThroughTheRealBinary(t *testing.T) {
 	wctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
 	defer cancel()
 	var evs []*v1.Event
-	err = c.Events(wctx, 0, func(ev *v1.Event) error { evs = append(evs, ev); return nil })
+	err = c.WatchEvents(wctx, &v1.WatchEventsRequest{}, func(ev *v1.Event) error { evs = append(evs, ev); return nil })
 	if err != nil || wctx.Err() == nil {
 		t.Errorf("watch events ended with %v before the caller's deadline", err)
 	}
@@ -145,14 +149,14 @@ func TestErrorMappingOverTheWire(t *testing.T) {
 	c, env := startHost(t, host.Options{})
 	ctx := ctxFor(t)
 	sb := env.srv.Sandbox
-	if _, err := c.Create(ctx, newSale("MAP-1", 100, nil)); err != nil {
+	if _, err := c.CreateOrder(ctx, &v1.CreateOrderRequest{Order: newSale("MAP-1", 100, nil)}); err != nil {
 		t.Fatal(err)
 	}
 
 	t.Run("invalid before sending", func(t *testing.T) {
 		bad := newSale("", 100, nil)
 		bad.ServiceEndTime, bad.Fees = "2026-11-26T10:00:00+08:00", []*v1.Fee{{FeeName: "x", FeeAmount: -1}}
-		_, err := c.Create(ctx, bad)
+		_, err := c.CreateOrder(ctx, &v1.CreateOrderRequest{Order: bad})
 		se := wantStatus(t, err, codes.InvalidArgument, shared.ClassInvalid)
 		fields := []string{}
 		for _, v := range se.Violations {
@@ -165,14 +169,14 @@ func TestErrorMappingOverTheWire(t *testing.T) {
 	t.Run("state forbids", func(t *testing.T) {
 		// Refused with the state a query read just before sending (the
 		// customer has not confirmed): nothing was sent.
-		_, err := c.Complete(ctx, &v1.CompleteOrderRequest{OutOrderNo: "MAP-1", FinishType: 2, Fees: []*v1.Fee{{FeeName: "x", FeeAmount: 1}}})
+		_, err := c.CompleteOrder(ctx, &v1.CompleteOrderRequest{OutOrderNo: "MAP-1", FinishType: 2, Fees: []*v1.Fee{{FeeName: "x", FeeAmount: 1}}})
 		se := wantStatus(t, err, codes.FailedPrecondition, shared.ClassInvalid)
 		if se.Reason != shared.ReasonOrderStatePrefix+"CREATED" {
 			t.Errorf("reason %q, wechat answer %+v", se.Reason, se.WeChatPay)
 		}
 	})
 	t.Run("not found", func(t *testing.T) {
-		_, err := c.Query(ctx, &v1.QueryOrderRequest{OutOrderNo: "MAP-404"})
+		_, err := c.QueryOrder(ctx, &v1.QueryOrderRequest{OutOrderNo: "MAP-404"})
 		if se := wantStatus(t, err, codes.NotFound, shared.ClassNotFound); se.WeChatPay.GetCode() != "ORDER_NOT_EXIST" {
 			t.Errorf("wechat answer %+v", se.WeChatPay)
 		}
@@ -180,7 +184,7 @@ func TestErrorMappingOverTheWire(t *testing.T) {
 	t.Run("no permission", func(t *testing.T) {
 		o := newSale("", 100, nil)
 		o.ServiceId = "404404"
-		_, err := c.Create(ctx, o)
+		_, err := c.CreateOrder(ctx, &v1.CreateOrderRequest{Order: o})
 		if se := wantStatus(t, err, codes.PermissionDenied, shared.ClassAuth); se.WeChatPay.GetCode() != "NO_AUTH" {
 			t.Errorf("wechat answer %+v", se.WeChatPay)
 		}
@@ -204,7 +208,7 @@ func TestErrorMappingOverTheWire(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer sb.SetFaults(sandboxFaults("none"))
-			_, err := c.Query(ctx, &v1.QueryOrderRequest{OutOrderNo: "MAP-1"})
+			_, err := c.QueryOrder(ctx, &v1.QueryOrderRequest{OutOrderNo: "MAP-1"})
 			se := wantStatus(t, err, f.code, f.class)
 			if se.WeChatPay.GetCode() != f.wechat || se.ReachedServer != f.reached || se.RetryAfter != f.retry {
 				t.Errorf("wechat %+v reached %v retry %v", se.WeChatPay, se.ReachedServer, se.RetryAfter)
@@ -224,7 +228,7 @@ func TestAuthFailuresOverTheWire(t *testing.T) {
 		cfg := cloneConfig(base)
 		cfg.MerchantPrivateKeyFile = filepath.Join(other.dir, sandbox.MerchantPrivateKeyFile)
 		c, _ := startHost(t, host.Options{Config: cfg}) // its own sandbox has the same keys as env
-		_, err := c.Query(ctxFor(t), &v1.QueryOrderRequest{OutOrderNo: "X"})
+		_, err := c.QueryOrder(ctxFor(t), &v1.QueryOrderRequest{OutOrderNo: "X"})
 		if se := wantStatus(t, err, codes.Unauthenticated, shared.ClassAuth); se.WeChatPay.GetCode() != "SIGN_ERROR" {
 			t.Errorf("wechat answer %+v", se.WeChatPay)
 		}
@@ -233,7 +237,7 @@ func TestAuthFailuresOverTheWire(t *testing.T) {
 		cfg := cloneConfig(base)
 		cfg.WechatpayPublicKeyFile = filepath.Join(other.dir, sandbox.WechatPayPublicKeyFile)
 		c, _ := startHost(t, host.Options{Config: cfg})
-		_, err := c.Create(ctxFor(t), newSale("FORGED-1", 100, nil))
+		_, err := c.CreateOrder(ctxFor(t), &v1.CreateOrderRequest{Order: newSale("FORGED-1", 100, nil)})
 		se := wantStatus(t, err, codes.Unauthenticated, shared.ClassAuth)
 		if !strings.Contains(se.Message, "signature does not verify") || !se.ReachedServer || se.OutOrderNo != "FORGED-1" {
 			t.Errorf("message %q, reached_server %v: an unverified answer leaves the outcome unknown", se.Message, se.ReachedServer)
@@ -287,7 +291,7 @@ func TestDeadlineOnACreateIsAmbiguous(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
-	_, err := c.Create(ctx, newSale("LATE-1", 100, nil))
+	_, err := c.CreateOrder(ctx, &v1.CreateOrderRequest{Order: newSale("LATE-1", 100, nil)})
 	se := wantStatus(t, err, codes.DeadlineExceeded, shared.ClassNetwork)
 	if !se.ReachedServer {
 		t.Errorf("a create cut off by the deadline is not marked as possibly arrived: %+v", se)

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/kioskpay/smartretail/host"
+	v1 "github.com/kioskpay/smartretail/shared/proto/smartretail/v1"
 )
 
 // processAlive says whether pid runs: a zombie (exited, not yet reaped by
@@ -83,7 +84,7 @@ func TestRestartOnceAfterThePluginDies(t *testing.T) {
 	ctx := ctxFor(t)
 	first := c.PID()
 	killAndWait(t, first)
-	st, err := c.Status(ctx)
+	st, err := c.GetStatus(ctx, &v1.GetStatusRequest{})
 	if err != nil {
 		t.Fatalf("the call after the plugin died did not restart it: %v", err)
 	}
@@ -91,7 +92,7 @@ func TestRestartOnceAfterThePluginDies(t *testing.T) {
 		t.Errorf("restarted plugin: configured=%v pid %d (was %d)", st.GetConfigured(), c.PID(), first)
 	}
 	killAndWait(t, c.PID())
-	_, err = c.Status(ctx)
+	_, err = c.GetStatus(ctx, &v1.GetStatusRequest{})
 	if err == nil || !strings.Contains(err.Error(), "exited") || !strings.Contains(err.Error(), "killed") {
 		t.Fatalf("second death: got %v, want an error saying the plugin exited and how", err)
 	}
@@ -131,7 +132,7 @@ func TestHostStartsThePluginWithMTLS(t *testing.T) {
 		if has == disable {
 			t.Errorf("DisableAutoMTLS=%v: the plugin has a client certificate: %v", disable, has)
 		}
-		if _, err := c.Status(ctxFor(t)); err != nil {
+		if _, err := c.GetStatus(ctxFor(t), &v1.GetStatusRequest{}); err != nil {
 			t.Errorf("DisableAutoMTLS=%v: %v", disable, err)
 		}
 		c.Close()

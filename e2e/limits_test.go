@@ -136,7 +136,7 @@ func TestAQueueAtEveryLimitDrainsWithNoneRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	from := uint64(0)
-	if st, err := c.Status(ctx); err == nil {
+	if st, err := c.GetStatus(ctx, &v1.GetStatusRequest{}); err == nil {
 		from = st.GetLastEventSequence()
 	} else {
 		t.Fatal(err)
@@ -148,13 +148,13 @@ func TestAQueueAtEveryLimitDrainsWithNoneRefused(t *testing.T) {
 		}
 		var disp v1.Disposition
 		if s.op.cancel != nil {
-			r, err := c.Cancel(ctx, s.op.cancel)
+			r, err := c.CancelOrder(ctx, s.op.cancel)
 			if err != nil {
 				t.Fatalf("%s: cancel: %.500v", s.order.OutOrderNo, err)
 			}
 			disp = r.GetDisposition()
 		} else {
-			r, err := c.Complete(ctx, s.op.complete)
+			r, err := c.CompleteOrder(ctx, s.op.complete)
 			if err != nil {
 				t.Fatalf("%s: complete: %.500v", s.order.OutOrderNo, err)
 			}
@@ -171,7 +171,7 @@ func TestAQueueAtEveryLimitDrainsWithNoneRefused(t *testing.T) {
 	defer stop()
 	events := make(chan *v1.Event, 64)
 	go func() {
-		_ = c.Events(wctx, from, func(ev *v1.Event) error {
+		_ = c.WatchEvents(wctx, &v1.WatchEventsRequest{AfterSequence: from}, func(ev *v1.Event) error {
 			select {
 			case events <- ev:
 			case <-wctx.Done():
@@ -182,7 +182,7 @@ func TestAQueueAtEveryLimitDrainsWithNoneRefused(t *testing.T) {
 	if err := sb.SetFaults(sandboxFaults(sandbox.FaultNone)); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.Drain(ctx); err != nil {
+	if _, err := c.Drain(ctx, &v1.DrainRequest{}); err != nil {
 		t.Fatal(err)
 	}
 	submitted, operated := 0, 0
@@ -201,7 +201,7 @@ func TestAQueueAtEveryLimitDrainsWithNoneRefused(t *testing.T) {
 			t.Fatalf("the queue did not drain: %d of %d creates and %d of %d operations submitted", submitted, len(sales), operated, len(sales))
 		}
 	}
-	if st, err := c.Status(ctx); err != nil || st.GetFailedCount() != 0 || st.GetPendingCount() != 0 {
+	if st, err := c.GetStatus(ctx, &v1.GetStatusRequest{}); err != nil || st.GetFailedCount() != 0 || st.GetPendingCount() != 0 {
 		t.Errorf("status after the drain: %v, %v", st, err)
 	}
 

@@ -74,7 +74,7 @@ func TestHugeViolationListLeavesConcurrentCreatesAlone(t *testing.T) {
 						close(inFlight)
 					}
 					no := fmt.Sprintf("SIZE-OK-%d-%d", i, n)
-					resp, err := c.Create(ctx, newSale(no, 100, nil))
+					resp, err := c.CreateOrder(ctx, &v1.CreateOrderRequest{Order: newSale(no, 100, nil)})
 					sent++
 					switch {
 					case err != nil:
@@ -88,7 +88,7 @@ func TestHugeViolationListLeavesConcurrentCreatesAlone(t *testing.T) {
 				}
 			}()
 			<-inFlight
-			_, err := c.Create(ctx, bad)
+			_, err := c.CreateOrder(ctx, &v1.CreateOrderRequest{Order: bad})
 			close(stop)
 			<-done
 
@@ -168,11 +168,11 @@ func TestOversizedCreatesAreRefusedNotQueued(t *testing.T) {
 					t.Errorf("the error is %d bytes: values must not be echoed", len(se.Error()))
 				}
 			}
-			queued, err := c.ListQueue(ctx, false)
+			queued, err := c.ListQueue(ctx, &v1.ListQueueRequest{})
 			if err != nil {
 				t.Fatal(err)
 			}
-			for _, q := range queued {
+			for _, q := range queued.GetOrders() {
 				if q.GetOutOrderNo() == no {
 					t.Errorf("%s was queued", no)
 				}
@@ -180,7 +180,7 @@ func TestOversizedCreatesAreRefusedNotQueued(t *testing.T) {
 		})
 	}
 	// The plugin is still there and sells.
-	if _, err := c.Create(ctx, order("SIZE-AFTER")); err != nil {
+	if _, err := c.CreateOrder(ctx, &v1.CreateOrderRequest{Order: order("SIZE-AFTER")}); err != nil {
 		t.Fatal(err)
 	}
 	if _, ok := env.srv.Sandbox.Order("SIZE-AFTER"); !ok {
@@ -217,7 +217,7 @@ func TestLargestValidRequestsPass(t *testing.T) {
 	if n := proto.Size(&v1.CreateOrderRequest{Order: atBound}); n > shared.MaxRequestBytes/4 {
 		t.Errorf("the largest valid create is %d bytes, near the %d accepted", n, shared.MaxRequestBytes)
 	}
-	if _, err := c.Create(ctx, order); err != nil {
+	if _, err := c.CreateOrder(ctx, &v1.CreateOrderRequest{Order: order}); err != nil {
 		t.Fatalf("%.500v", err)
 	}
 
@@ -231,12 +231,12 @@ func TestLargestValidRequestsPass(t *testing.T) {
 	if n := proto.Size(complete); n > shared.MaxRequestBytes/4 {
 		t.Errorf("the largest valid complete is %d bytes, near the %d accepted", n, shared.MaxRequestBytes)
 	}
-	got, err := c.Query(ctx, &v1.QueryOrderRequest{OutOrderNo: order.OutOrderNo})
+	got, err := c.QueryOrder(ctx, &v1.QueryOrderRequest{OutOrderNo: order.OutOrderNo})
 	if err != nil {
 		t.Fatal(err)
 	}
-	complete.Appid, complete.ServiceId, complete.FinishTicket = creds.AppID, creds.ServiceID, got.GetFinishTicket()
-	if _, err := c.Complete(ctx, complete); err != nil {
+	complete.Appid, complete.ServiceId, complete.FinishTicket = creds.AppID, creds.ServiceID, got.GetOrder().GetFinishTicket()
+	if _, err := c.CompleteOrder(ctx, complete); err != nil {
 		t.Fatalf("%.500v", err)
 	}
 	if o, _ := env.srv.Sandbox.Order(order.OutOrderNo); o.State != "FINISHED" || len(o.Fees) != wxpay.MaxFees {

@@ -1,11 +1,13 @@
 // Package host is the Go library kiosk software imports to run the
 // smartretail plugin: Start launches the plugin binary through go-plugin
-// (gRPC, AutoMTLS), configures it, and returns a Client with typed calls.
+// (gRPC, AutoMTLS), configures it, and returns a Client with one method
+// per RPC of the plugin's service, named after it, taking its request
+// message and returning its whole response message.
 //
 //	c, err := host.Start(ctx, host.Options{PluginPath: "smartretail-plugin", ConfigPath: "config.json"})
 //	...
 //	defer c.Close()
-//	resp, err := c.Create(ctx, &smartretailv1.NewOrder{OutOrderNo: "K1-0001", ...})
+//	resp, err := c.CreateOrder(ctx, &smartretailv1.CreateOrderRequest{Order: &smartretailv1.NewOrder{OutOrderNo: "K1-0001", ...}})
 //
 // Errors from calls are *shared.Error: switch on Class, read Violations,
 // WeChatPay and RetryAfter.
@@ -51,7 +53,7 @@ type Options struct {
 	StartTimeout time.Duration
 	// Inspect configures the plugin only to look at its outbox: it sends,
 	// expires, prunes and repairs nothing, shares the outbox with other
-	// inspectors, and answers only Status and ListQueue (operators' tools).
+	// inspectors, and answers only GetStatus and ListQueue (operators' tools).
 	Inspect bool
 	// DisableAutoMTLS turns off the TLS that go-plugin sets up between
 	// host and plugin. Leave it on: on Windows the plugin listens on
@@ -111,6 +113,47 @@ func Start(ctx context.Context, opts Options) (*Client, error) {
 
 // launch starts a plugin process and configures it, within ctx.
 func (c *Client) launch(ctx context.Context) (*goplugin.Client, *exec.Cmd, shared.Orders, error) {
+	proc, cmd, orders, err := c.handshake(ctx)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if _, err := orders.Configure(ctx, &v1.ConfigureRequest{Config: c.cfg, Inspect: c.opts.Inspect}); err != nil {
+		proc.Kill()
+		return nil, nil, nil, err
+	}
+	return proc, cmd, orders, nil
+}
+
+// PluginVersion starts the binary at opts.PluginPath, asks its version
+// (GetStatus answers before Configure) and stops it. Nothing is configured:
+// the outbox is not opened and nothing is sent, so a tool can ask any
+// binary before choosing it. Only PluginPath, PluginArgs, Checksum, Logger,
+// StartTimeout and DisableAutoMTLS are used.
+func PluginVersion(ctx context.Context, opts Options) (string, error) {
+	if opts.PluginPath == "" {
+		return "", errors.New("smartretail host: Options.PluginPath is required")
+	}
+	if opts.Logger == nil {
+		opts.Logger = hclog.NewNullLogger()
+	}
+	if opts.StartTimeout <= 0 {
+		opts.StartTimeout = DefaultStartTimeout
+	}
+	c := &Client{opts: opts}
+	proc, _, orders, err := c.handshake(ctx)
+	if err != nil {
+		return "", err
+	}
+	defer proc.Kill()
+	st, err := orders.GetStatus(ctx, &v1.GetStatusRequest{})
+	if err != nil {
+		return "", fmt.Errorf("smartretail host: asking plugin %s its version: %w", opts.PluginPath, err)
+	}
+	return st.GetPluginVersion(), nil
+}
+
+// handshake starts a plugin process and dispenses its Orders, within ctx.
+func (c *Client) handshake(ctx context.Context) (*goplugin.Client, *exec.Cmd, shared.Orders, error) {
 	cmd := exec.Command(c.opts.PluginPath, c.opts.PluginArgs...)
 	timeout := c.opts.StartTimeout
 	if d, ok := ctx.Deadline(); ok && time.Until(d) < timeout {
@@ -163,10 +206,6 @@ func (c *Client) launch(ctx context.Context) (*goplugin.Client, *exec.Cmd, share
 			return nil, nil, nil, fmt.Errorf("smartretail host: %s is not the expected plugin binary (SHA-256 checksum does not match): %w", c.opts.PluginPath, st.err)
 		}
 		return nil, nil, nil, fmt.Errorf("smartretail host: starting plugin %s: %w", c.opts.PluginPath, st.err)
-	}
-	if _, err := st.orders.Configure(ctx, &v1.ConfigureRequest{Config: c.cfg, Inspect: c.opts.Inspect}); err != nil {
-		proc.Kill()
-		return nil, nil, nil, err
 	}
 	return proc, cmd, st.orders, nil
 }
@@ -270,64 +309,59 @@ func call[T any](ctx context.Context, c *Client, mutates bool, f func(shared.Ord
 	return zero, err
 }
 
-// Create creates an order, online first and queued when WeChat Pay cannot
-// be reached (PREFER_ONLINE). out_order_no is the idempotency key: keep it
-// with the sale and reuse it for any retry.
-func (c *Client) Create(ctx context.Context, order *v1.NewOrder) (*v1.CreateOrderResponse, error) {
-	return c.CreateOrder(ctx, &v1.CreateOrderRequest{Order: order})
-}
+// Each RPC of the plugin's service has one method here, named after it,
+// taking its request and returning its whole response: a Go host sees
+// everything a host in another language sees.
 
-// CreateOrder is Create with the whole request, for an offline_behavior
-// other than PREFER_ONLINE.
+// CreateOrder creates an order: online first and queued when WeChat Pay
+// cannot be reached, unless req.OfflineBehavior says otherwise.
+// out_order_no is the idempotency key: keep it with the sale and reuse it
+// for any retry.
 func (c *Client) CreateOrder(ctx context.Context, req *v1.CreateOrderRequest) (*v1.CreateOrderResponse, error) {
 	return call(ctx, c, true, func(o shared.Orders) (*v1.CreateOrderResponse, error) { return o.CreateOrder(ctx, req) })
 }
 
-// Query reads an order by out_order_no or query_id.
-func (c *Client) Query(ctx context.Context, req *v1.QueryOrderRequest) (*v1.Order, error) {
-	resp, err := call(ctx, c, false, func(o shared.Orders) (*v1.QueryOrderResponse, error) { return o.QueryOrder(ctx, req) })
-	if err != nil {
-		return nil, err
-	}
-	return resp.GetOrder(), nil
+// QueryOrder reads an order by out_order_no or query_id. For an order
+// whose create has not reached WeChat Pay, Queued says where it is in the
+// outbox (local_state, and for a failed one failure_code and message).
+func (c *Client) QueryOrder(ctx context.Context, req *v1.QueryOrderRequest) (*v1.QueryOrderResponse, error) {
+	return call(ctx, c, false, func(o shared.Orders) (*v1.QueryOrderResponse, error) { return o.QueryOrder(ctx, req) })
 }
 
-// UserServiceState asks WeChat Pay whether the customer (openid) has
+// GetUserServiceState asks WeChat Pay whether the customer (openid) has
 // authorised the Pay Score service, for the config's appid and service_id:
 // the official smart-retail flow asks before it creates an order, and
 // creates only when use_service_state is "AVAILABLE". It is always online
 // (a NETWORK error when WeChat Pay cannot be reached); the openid
 // is in no error. It changes nothing, so it is safe to repeat.
-func (c *Client) UserServiceState(ctx context.Context, openid string) (*v1.GetUserServiceStateResponse, error) {
-	return call(ctx, c, false, func(o shared.Orders) (*v1.GetUserServiceStateResponse, error) {
-		return o.GetUserServiceState(ctx, &v1.GetUserServiceStateRequest{Openid: openid})
-	})
+func (c *Client) GetUserServiceState(ctx context.Context, req *v1.GetUserServiceStateRequest) (*v1.GetUserServiceStateResponse, error) {
+	return call(ctx, c, false, func(o shared.Orders) (*v1.GetUserServiceStateResponse, error) { return o.GetUserServiceState(ctx, req) })
 }
 
-// Cancel revokes an order that has not been completed.
-func (c *Client) Cancel(ctx context.Context, req *v1.CancelOrderRequest) (*v1.CancelOrderResponse, error) {
+// CancelOrder revokes an order that has not been completed.
+func (c *Client) CancelOrder(ctx context.Context, req *v1.CancelOrderRequest) (*v1.CancelOrderResponse, error) {
 	return call(ctx, c, true, func(o shared.Orders) (*v1.CancelOrderResponse, error) { return o.CancelOrder(ctx, req) })
 }
 
-// Complete finishes (finish_type 2, charging the fees) or cancels
+// CompleteOrder finishes (finish_type 2, charging the fees) or cancels
 // (finish_type 1) an order the user accepted.
-func (c *Client) Complete(ctx context.Context, req *v1.CompleteOrderRequest) (*v1.CompleteOrderResponse, error) {
+func (c *Client) CompleteOrder(ctx context.Context, req *v1.CompleteOrderRequest) (*v1.CompleteOrderResponse, error) {
 	return call(ctx, c, true, func(o shared.Orders) (*v1.CompleteOrderResponse, error) { return o.CompleteOrder(ctx, req) })
 }
 
-// Status reports the plugin's state.
-func (c *Client) Status(ctx context.Context) (*v1.GetStatusResponse, error) {
-	return call(ctx, c, false, func(o shared.Orders) (*v1.GetStatusResponse, error) { return o.GetStatus(ctx, &v1.GetStatusRequest{}) })
+// GetStatus reports the plugin's state.
+func (c *Client) GetStatus(ctx context.Context, req *v1.GetStatusRequest) (*v1.GetStatusResponse, error) {
+	return call(ctx, c, false, func(o shared.Orders) (*v1.GetStatusResponse, error) { return o.GetStatus(ctx, req) })
 }
 
-// Events calls fn for every event after afterSequence, in order, until
-// ctx ends (nil) or fn returns an error (that error). Events come from the
-// plugin's durable log: if the stream breaks (the plugin restarted, or was
-// reconfigured) it is resumed after the last event fn saw, so none is missed
-// or repeated. Keep the last sequence seen across host restarts too, and
-// pass it back here.
-func (c *Client) Events(ctx context.Context, afterSequence uint64, fn func(*v1.Event) error) error {
-	last := afterSequence
+// WatchEvents calls fn for every event after req.AfterSequence, in order,
+// until ctx ends (nil) or fn returns an error (that error). Events come
+// from the plugin's durable log: if the stream breaks (the plugin
+// restarted, or was reconfigured) it is resumed after the last event fn
+// saw, so none is missed or repeated. Keep the last sequence seen across
+// host restarts too, and pass it back here.
+func (c *Client) WatchEvents(ctx context.Context, req *v1.WatchEventsRequest, fn func(*v1.Event) error) error {
+	last := req.GetAfterSequence()
 	var fnErr error
 	for {
 		_, err := call(ctx, c, false, func(o shared.Orders) (struct{}, error) {
@@ -372,44 +406,32 @@ func (c *Client) Events(ctx context.Context, afterSequence uint64, fn func(*v1.E
 	}
 }
 
-// ListQueue lists the orders waiting in the plugin's outbox, or (failed)
+// ListQueue lists the orders waiting in the plugin's outbox, or (Failed)
 // its failed list.
-func (c *Client) ListQueue(ctx context.Context, failed bool) ([]*v1.QueuedOrder, error) {
-	resp, err := call(ctx, c, false, func(o shared.Orders) (*v1.ListQueueResponse, error) {
-		return o.ListQueue(ctx, &v1.ListQueueRequest{Failed: failed})
-	})
-	return resp.GetOrders(), err
+func (c *Client) ListQueue(ctx context.Context, req *v1.ListQueueRequest) (*v1.ListQueueResponse, error) {
+	return call(ctx, c, false, func(o shared.Orders) (*v1.ListQueueResponse, error) { return o.ListQueue(ctx, req) })
 }
 
 // RetryFailed puts a failed order back in the queue.
-func (c *Client) RetryFailed(ctx context.Context, outOrderNo string) (*v1.QueuedOrder, error) {
-	resp, err := call(ctx, c, true, func(o shared.Orders) (*v1.RetryFailedResponse, error) {
-		return o.RetryFailed(ctx, &v1.RetryFailedRequest{OutOrderNo: outOrderNo})
-	})
-	return resp.GetOrder(), err
+func (c *Client) RetryFailed(ctx context.Context, req *v1.RetryFailedRequest) (*v1.RetryFailedResponse, error) {
+	return call(ctx, c, true, func(o shared.Orders) (*v1.RetryFailedResponse, error) { return o.RetryFailed(ctx, req) })
 }
 
 // DropFailed deletes a failed order from the outbox for good.
-func (c *Client) DropFailed(ctx context.Context, outOrderNo string) error {
-	_, err := call(ctx, c, true, func(o shared.Orders) (*v1.DropFailedResponse, error) {
-		return o.DropFailed(ctx, &v1.DropFailedRequest{OutOrderNo: outOrderNo})
-	})
-	return err
+func (c *Client) DropFailed(ctx context.Context, req *v1.DropFailedRequest) (*v1.DropFailedResponse, error) {
+	return call(ctx, c, true, func(o shared.Orders) (*v1.DropFailedResponse, error) { return o.DropFailed(ctx, req) })
 }
 
-// Drain asks the plugin to send its queue now and returns how many orders
-// still have work.
-func (c *Client) Drain(ctx context.Context) (int64, error) {
-	resp, err := call(ctx, c, false, func(o shared.Orders) (*v1.DrainResponse, error) { return o.Drain(ctx, &v1.DrainRequest{}) })
-	return resp.GetPendingCount(), err
+// Drain asks the plugin to send its queue now; the answer's pending_count
+// is how many orders still have work.
+func (c *Client) Drain(ctx context.Context, req *v1.DrainRequest) (*v1.DrainResponse, error) {
+	return call(ctx, c, false, func(o shared.Orders) (*v1.DrainResponse, error) { return o.Drain(ctx, req) })
 }
 
-// CompactOutbox rewrites the outbox file and returns its sizes before and after.
-func (c *Client) CompactOutbox(ctx context.Context) (before, after int64, err error) {
-	resp, err := call(ctx, c, false, func(o shared.Orders) (*v1.CompactOutboxResponse, error) {
-		return o.CompactOutbox(ctx, &v1.CompactOutboxRequest{})
-	})
-	return resp.GetSizeBefore(), resp.GetSizeAfter(), err
+// CompactOutbox rewrites the outbox file; the answer holds its sizes
+// before and after.
+func (c *Client) CompactOutbox(ctx context.Context, req *v1.CompactOutboxRequest) (*v1.CompactOutboxResponse, error) {
+	return call(ctx, c, false, func(o shared.Orders) (*v1.CompactOutboxResponse, error) { return o.CompactOutbox(ctx, req) })
 }
 
 // PID is the plugin process's id (for diagnostics), or 0.

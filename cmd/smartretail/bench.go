@@ -95,7 +95,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if *quick {
 		b.sizes = quickSizes
 	}
-	if err := b.setUp(*dir, *pluginFlag); err != nil {
+	if err := b.setUp(ctx, *dir, *pluginFlag); err != nil {
 		fmt.Fprintf(stderr, "smartretail bench: %v\n", err)
 		return 1
 	}
@@ -128,7 +128,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	return 0
 }
 
-func (b *bench) setUp(dir, pluginFlag string) error {
+func (b *bench) setUp(ctx context.Context, dir, pluginFlag string) error {
 	var err error
 	if dir == "" {
 		if b.dir, err = os.MkdirTemp("", "smartretail-bench-"); err != nil {
@@ -140,7 +140,7 @@ func (b *bench) setUp(dir, pluginFlag string) error {
 			return err
 		}
 	}
-	if b.plugin, _, err = findPlugin(pluginFlag); err != nil {
+	if b.plugin, _, err = findPlugin(ctx, pluginFlag); err != nil {
 		return err
 	}
 	if b.self, err = os.Executable(); err != nil {

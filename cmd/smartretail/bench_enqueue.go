@@ -176,7 +176,7 @@ func (b *bench) enqueue(ctx context.Context) error {
 	rt := make([]time.Duration, 0, 200)
 	for i := 0; i < 200; i++ {
 		s := time.Now()
-		if _, err := bare.Status(ctx); err != nil {
+		if _, err := bare.GetStatus(ctx, &v1.GetStatusRequest{}); err != nil {
 			return err
 		}
 		rt = append(rt, time.Since(s))

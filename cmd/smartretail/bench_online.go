@@ -68,7 +68,7 @@ func (b *bench) onlineCreate(ctx context.Context) error {
 	}
 	viaHost := func(h *host.Client, order *v1.NewOrder) (time.Duration, error) {
 		s := time.Now()
-		resp, err := h.Create(ctx, order)
+		resp, err := h.CreateOrder(ctx, &v1.CreateOrderRequest{Order: order})
 		if err != nil {
 			return 0, err
 		}
@@ -161,7 +161,7 @@ func (b *bench) drain(ctx context.Context) error {
 	}
 	defer c.Close()
 	for {
-		st, err := c.Status(ctx)
+		st, err := c.GetStatus(ctx, &v1.GetStatusRequest{})
 		if err != nil {
 			return err
 		}

@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	v1 "github.com/kioskpay/smartretail/shared/proto/smartretail/v1"
 )
 
 // startOnce is host.Start until the first GetStatus answers.
@@ -21,7 +23,7 @@ func (b *bench) startOnce(ctx context.Context, path string, args ...string) (tim
 		return 0, err
 	}
 	defer c.Close()
-	if _, err := c.Status(ctx); err != nil {
+	if _, err := c.GetStatus(ctx, &v1.GetStatusRequest{}); err != nil {
 		return 0, err
 	}
 	return time.Since(s), nil
@@ -63,7 +65,7 @@ func (b *bench) start(ctx context.Context) error {
 			return 0, err
 		}
 		defer c.Close()
-		if _, err := c.Status(ctx); err != nil {
+		if _, err := c.GetStatus(ctx, &v1.GetStatusRequest{}); err != nil {
 			return 0, err
 		}
 		return rssMiB(c.PID())

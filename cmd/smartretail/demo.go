@@ -117,7 +117,7 @@ func (d *demo) setUp(ctx context.Context, pluginFlag string, verbose bool, stder
 	if err := c.Write(cfg); err != nil {
 		return err
 	}
-	path, how, err := findPlugin(pluginFlag)
+	path, how, err := findPlugin(ctx, pluginFlag)
 	if err != nil {
 		return err
 	}
@@ -138,7 +138,7 @@ func (d *demo) setUp(ctx context.Context, pluginFlag string, verbose bool, stder
 	if err != nil {
 		return fmt.Errorf("starting the plugin: %w", err)
 	}
-	st, err := d.kiosk.Status(ctx)
+	st, err := d.kiosk.GetStatus(ctx, &v1.GetStatusRequest{})
 	if err != nil {
 		return err
 	}
@@ -153,18 +153,18 @@ func (d *demo) daySale(ctx context.Context) {
 	// The official flow: ask whether the customer may use the service,
 	// then create. The scan gave the kiosk the customer's openid.
 	const customer = "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o"
-	us, err := d.kiosk.UserServiceState(ctx, customer)
+	us, err := d.kiosk.GetUserServiceState(ctx, &v1.GetUserServiceStateRequest{Openid: customer})
 	if !d.check("the customer's authorisation asked first", err) || !d.check("it is AVAILABLE", want(us.GetUseServiceState(), "AVAILABLE")) {
 		return
 	}
-	resp, err := d.kiosk.Create(ctx, &v1.NewOrder{
+	resp, err := d.kiosk.CreateOrder(ctx, &v1.CreateOrderRequest{Order: &v1.NewOrder{
 		Openid:               customer,
 		ServiceStartTime:     "OnAccept",
 		ServiceStartLocation: "徐汇区漕溪北路柜机 K-17",
 		ServiceIntroduction:  "智慧零售柜购物",
 		RiskAmount:           20000,
 		Attach:               "cabinet=K-17",
-	})
+	}})
 	if !d.check("order created at WeChat Pay", err) {
 		return
 	}
@@ -177,7 +177,8 @@ func (d *demo) daySale(ctx context.Context) {
 	if !d.check("customer confirmed (sandbox accept)", d.srv.Sandbox.Accept(no)) {
 		return
 	}
-	o, err := d.kiosk.Query(ctx, &v1.QueryOrderRequest{OutOrderNo: no})
+	q, err := d.kiosk.QueryOrder(ctx, &v1.QueryOrderRequest{OutOrderNo: no})
+	o := q.GetOrder()
 	if d.check("kiosk queries the order", err) {
 		d.check("state is USER_ACCEPTED", want(o.GetState(), "USER_ACCEPTED"))
 	} else {
@@ -186,7 +187,7 @@ func (d *demo) daySale(ctx context.Context) {
 	total := int64(650)
 	// No real_service_end_location: the customer ends where they started,
 	// and WeChat Pay wants it left out then.
-	_, err = d.kiosk.Complete(ctx, &v1.CompleteOrderRequest{
+	_, err = d.kiosk.CompleteOrder(ctx, &v1.CompleteOrderRequest{
 		OutOrderNo: no,
 		FinishType: 2,
 		Fees: []*v1.Fee{
@@ -206,7 +207,8 @@ func (d *demo) daySale(ctx context.Context) {
 	}
 	var paid *v1.Order
 	for i := 0; i < 20; i++ {
-		if paid, err = d.kiosk.Query(ctx, &v1.QueryOrderRequest{OutOrderNo: no}); err != nil || paid.GetState() == "USER_PAID" {
+		q, err = d.kiosk.QueryOrder(ctx, &v1.QueryOrderRequest{OutOrderNo: no})
+		if paid = q.GetOrder(); err != nil || paid.GetState() == "USER_PAID" {
 			break
 		}
 		time.Sleep(100 * time.Millisecond)
@@ -227,22 +229,22 @@ func demoOrder() *v1.NewOrder {
 func (d *demo) walkAway(ctx context.Context) {
 	d.say("")
 	d.say("2. Another customer opens the door, changes their mind, and takes nothing.")
-	resp, err := d.kiosk.Create(ctx, demoOrder())
+	resp, err := d.kiosk.CreateOrder(ctx, &v1.CreateOrderRequest{Order: demoOrder()})
 	if !d.check("order created", err) {
 		return
 	}
 	no := resp.GetOrder().GetOutOrderNo()
-	_, err = d.kiosk.Cancel(ctx, &v1.CancelOrderRequest{OutOrderNo: no, Reason: "顾客未取商品"})
+	_, err = d.kiosk.CancelOrder(ctx, &v1.CancelOrderRequest{OutOrderNo: no, Reason: "顾客未取商品"})
 	if !d.check("kiosk cancels "+no+" before the customer confirmed", err) {
 		return
 	}
-	o, err := d.kiosk.Query(ctx, &v1.QueryOrderRequest{OutOrderNo: no})
+	q, err := d.kiosk.QueryOrder(ctx, &v1.QueryOrderRequest{OutOrderNo: no})
 	if d.check("kiosk queries it", err) {
-		d.check("state is REVOKED: nothing charged", want(o.GetState(), "REVOKED"))
+		d.check("state is REVOKED: nothing charged", want(q.GetOrder().GetState(), "REVOKED"))
 	}
 
 	d.say("   A third customer confirms in WeChat, then takes nothing.")
-	resp, err = d.kiosk.Create(ctx, demoOrder())
+	resp, err = d.kiosk.CreateOrder(ctx, &v1.CreateOrderRequest{Order: demoOrder()})
 	if !d.check("order created", err) {
 		return
 	}
@@ -252,13 +254,13 @@ func (d *demo) walkAway(ctx context.Context) {
 	}
 	// WeChat Pay refuses a cancel once the customer has confirmed: the
 	// plugin ends the order with a complete that charges nothing.
-	_, err = d.kiosk.Cancel(ctx, &v1.CancelOrderRequest{OutOrderNo: no, Reason: "顾客未取商品"})
+	_, err = d.kiosk.CancelOrder(ctx, &v1.CancelOrderRequest{OutOrderNo: no, Reason: "顾客未取商品"})
 	if !d.check("kiosk cancels "+no, err) {
 		return
 	}
-	o, err = d.kiosk.Query(ctx, &v1.QueryOrderRequest{OutOrderNo: no})
+	q, err = d.kiosk.QueryOrder(ctx, &v1.QueryOrderRequest{OutOrderNo: no})
 	if d.check("kiosk queries it", err) {
-		d.check("ended without charge: REVOKED, or FINISHED with finish_type 1 and total_amount 0", uncharged(o))
+		d.check("ended without charge: REVOKED, or FINISHED with finish_type 1 and total_amount 0", uncharged(q.GetOrder()))
 	}
 }
 
@@ -277,7 +279,7 @@ func (d *demo) badRequest(ctx context.Context) {
 	d.say("3. A kiosk bug sends a negative price.")
 	order := demoOrder()
 	order.Fees = []*v1.Fee{{FeeName: "可乐", FeeCount: 1, FeeAmount: -350}}
-	_, err := d.kiosk.Create(ctx, order)
+	_, err := d.kiosk.CreateOrder(ctx, &v1.CreateOrderRequest{Order: order})
 	var se *shared.Error
 	if !errors.As(err, &se) {
 		d.check("refused with a typed error", fmt.Errorf("got %v", err))

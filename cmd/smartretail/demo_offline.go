@@ -29,7 +29,7 @@ func (d *demo) offline(ctx context.Context) {
 		return
 	}
 	// Watch events from now on, as a kiosk's UI would.
-	st, err := d.kiosk.Status(ctx)
+	st, err := d.kiosk.GetStatus(ctx, &v1.GetStatusRequest{})
 	if !d.check("status read", err) {
 		return
 	}
@@ -40,7 +40,7 @@ func (d *demo) offline(ctx context.Context) {
 	watched := make(chan struct{})
 	go func() {
 		defer close(watched)
-		_ = d.kiosk.Events(wctx, from, func(ev *v1.Event) error {
+		_ = d.kiosk.WatchEvents(wctx, &v1.WatchEventsRequest{AfterSequence: from}, func(ev *v1.Event) error {
 			mu.Lock()
 			events[ev.GetType()]++
 			mu.Unlock()
@@ -63,7 +63,7 @@ func (d *demo) offline(ctx context.Context) {
 	var cancelled string
 	for i := 1; i <= 5; i++ {
 		no := fmt.Sprintf("OFF-%d-%d", time.Now().Unix(), i)
-		resp, err := d.kiosk.Create(ctx, offlineOrder(no, 20000))
+		resp, err := d.kiosk.CreateOrder(ctx, &v1.CreateOrderRequest{Order: offlineOrder(no, 20000)})
 		if !d.check(fmt.Sprintf("sale %d queued offline", i), errors.Join(err, want(resp.GetDisposition(), v1.Disposition_DISPOSITION_QUEUED))) {
 			continue
 		}
@@ -71,20 +71,20 @@ func (d *demo) offline(ctx context.Context) {
 			// The customer takes nothing. The order needs no confirmation, so
 			// WeChat Pay will hold it as confirmed: the queued cancel goes as
 			// a complete that charges nothing.
-			c, err := d.kiosk.Cancel(ctx, &v1.CancelOrderRequest{OutOrderNo: no, Reason: "顾客未取商品"})
+			c, err := d.kiosk.CancelOrder(ctx, &v1.CancelOrderRequest{OutOrderNo: no, Reason: "顾客未取商品"})
 			if d.check("   the customer takes nothing: its cancel queued behind it", errors.Join(err, want(c.GetDisposition(), v1.Disposition_DISPOSITION_QUEUED))) {
 				cancelled = no
 			}
 			continue
 		}
 		total := int64(100 * (i + 2))
-		comp, err := d.kiosk.Complete(ctx, &v1.CompleteOrderRequest{OutOrderNo: no, FinishType: 2,
+		comp, err := d.kiosk.CompleteOrder(ctx, &v1.CompleteOrderRequest{OutOrderNo: no, FinishType: 2,
 			Fees: []*v1.Fee{{FeeName: "矿泉水", FeeCount: int64(i), FeeAmount: total}}, TotalAmount: &total})
 		if d.check(fmt.Sprintf("   its complete (%d fen) queued behind it", total), errors.Join(err, want(comp.GetDisposition(), v1.Disposition_DISPOSITION_QUEUED))) {
 			sales = append(sales, no)
 		}
 	}
-	st, err = d.kiosk.Status(ctx)
+	st, err = d.kiosk.GetStatus(ctx, &v1.GetStatusRequest{})
 	if d.check("status", err) {
 		d.say("         network %s, %d orders queued, %d fen at risk, oldest %v; limits: %d orders, %d fen for one order",
 			strings.TrimPrefix(st.GetNetworkStatus().String(), "NETWORK_STATUS_"), st.GetQueuedCount(), st.GetQueuedAmount(),
@@ -92,7 +92,7 @@ func (d *demo) offline(ctx context.Context) {
 	}
 
 	d.say("   A customer fills a trolley worth more than the offline limit for one order.")
-	_, err = d.kiosk.Create(ctx, offlineOrder("", demoMaxOrderAmount+1))
+	_, err = d.kiosk.CreateOrder(ctx, &v1.CreateOrderRequest{Order: offlineOrder("", demoMaxOrderAmount+1)})
 	var se *shared.Error
 	if errors.As(err, &se) {
 		d.say("         refused: %s (%s)", se.Reason, se.Message)
@@ -100,7 +100,7 @@ func (d *demo) offline(ctx context.Context) {
 	d.check("refused with OFFLINE_LIMIT / MAX_ORDER_AMOUNT", errors.Join(wantClass(err, shared.ClassOfflineLimit), want(reasonOf(err), "MAX_ORDER_AMOUNT")))
 
 	d.say("   A customer whose order needs confirmation in WeChat (need_user_confirm) tries to buy.")
-	_, err = d.kiosk.Create(ctx, demoOrder())
+	_, err = d.kiosk.CreateOrder(ctx, &v1.CreateOrderRequest{Order: demoOrder()})
 	if errors.As(err, &se) {
 		d.say("         refused: %s: %s", se.Reason, firstSentence(se.Message))
 	}
@@ -112,11 +112,12 @@ func (d *demo) offline(ctx context.Context) {
 	deadline := time.Now().Add(60 * time.Second)
 	last := int64(-1)
 	for {
-		pending, err := d.kiosk.Drain(ctx)
+		dr, err := d.kiosk.Drain(ctx, &v1.DrainRequest{})
 		if err != nil {
 			d.check("drain", err)
 			break
 		}
+		pending := dr.GetPendingCount()
 		if pending != last {
 			d.say("         draining: %d orders with work left", pending)
 			last = pending
@@ -142,10 +143,10 @@ func (d *demo) offline(ctx context.Context) {
 			errors.Join(want(ok, true), want(o.State, sandbox.StateFinished)))
 	}
 	if cancelled != "" {
-		o, err := d.kiosk.Query(ctx, &v1.QueryOrderRequest{OutOrderNo: cancelled})
-		d.check(cancelled+" at WeChat Pay: ended without charge", errors.Join(err, uncharged(o)))
+		q, err := d.kiosk.QueryOrder(ctx, &v1.QueryOrderRequest{OutOrderNo: cancelled})
+		d.check(cancelled+" at WeChat Pay: ended without charge", errors.Join(err, uncharged(q.GetOrder())))
 	}
-	if st, err := d.kiosk.Status(ctx); d.check("final status", err) {
+	if st, err := d.kiosk.GetStatus(ctx, &v1.GetStatusRequest{}); d.check("final status", err) {
 		d.check("nothing failed, nothing left", errors.Join(want(st.GetFailedCount(), int64(0)), want(st.GetPendingCount(), int64(0))))
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kioskpay/smartretail/plugin"
 	"github.com/kioskpay/smartretail/sandbox"
 	"github.com/kioskpay/smartretail/shared/config"
 )
@@ -20,9 +21,20 @@ import (
 // cliModeEnv makes the test binary run the CLI's main (for signal tests).
 const cliModeEnv = "SMARTRETAIL_CLI_TEST_MAIN"
 
+// stalePluginEnv names a path through which this test binary, started as
+// the plugin, reports stalePluginVersion (see TestMain).
+const (
+	stalePluginEnv     = "SMARTRETAIL_TEST_STALE_PLUGIN"
+	stalePluginVersion = "0.0.1-stale"
+)
+
 func TestMain(m *testing.M) {
 	// Like the real CLI, the test binary is also the plugin: findPlugin
-	// falls back to os.Executable, which here is this test binary.
+	// falls back to os.Executable, which here is this test binary. Run
+	// through the link a test names, it is an older plugin.
+	if stale := os.Getenv(stalePluginEnv); stale != "" && os.Args[0] == stale {
+		plugin.Version = stalePluginVersion
+	}
 	if servePlugin() {
 		return
 	}

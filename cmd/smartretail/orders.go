@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -29,28 +30,22 @@ type hostFlags struct {
 }
 
 func (h *hostFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&h.config, "config", envOr("SMARTRETAIL_CONFIG", "config.json"), "config file (env SMARTRETAIL_CONFIG)")
+	fs.StringVar(&h.config, "config", cmp.Or(os.Getenv("SMARTRETAIL_CONFIG"), "config.json"), "config file (env SMARTRETAIL_CONFIG)")
 	fs.StringVar(&h.plugin, "plugin", os.Getenv("SMARTRETAIL_PLUGIN_PATH"), "smartretail-plugin binary (default: beside this CLI, then PATH, then the CLI itself)")
 	fs.DurationVar(&h.timeout, "timeout", 30*time.Second, "how long the command may take")
 	fs.BoolVar(&h.verbose, "v", false, "show the plugin's log on stderr")
 }
 
-func envOr(key, def string) string {
-	if v := os.Getenv(key); v != "" {
-		return v
-	}
-	return def
-}
-
 // start launches and configures the plugin.
 func (h *hostFlags) start(ctx context.Context, stderr io.Writer) (*host.Client, error) {
-	path, _, err := findPlugin(h.plugin)
+	path, how, err := findPlugin(ctx, h.plugin)
 	if err != nil {
 		return nil, err
 	}
 	level := hclog.Warn
 	if h.verbose {
 		level = hclog.Debug
+		fmt.Fprintf(stderr, "smartretail: plugin %s (%s)\n", path, how)
 	}
 	return host.Start(ctx, host.Options{
 		PluginPath: path,
@@ -167,7 +162,7 @@ func runQuery(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 				}
 				req.OutOrderNo, req.QueryId = *no, *qid
 			}
-			return func(ctx context.Context, c *host.Client) (proto.Message, error) { return c.Query(ctx, &req) }, nil
+			return func(ctx context.Context, c *host.Client) (proto.Message, error) { return c.QueryOrder(ctx, &req) }, nil
 		}
 	})
 }
@@ -180,7 +175,7 @@ func runCancel(ctx context.Context, args []string, stdout, stderr io.Writer) int
 			if err := readRequest(*file, stdin, &req); err != nil {
 				return nil, err
 			}
-			return func(ctx context.Context, c *host.Client) (proto.Message, error) { return c.Cancel(ctx, &req) }, nil
+			return func(ctx context.Context, c *host.Client) (proto.Message, error) { return c.CancelOrder(ctx, &req) }, nil
 		}
 	})
 }
@@ -193,7 +188,7 @@ func runComplete(ctx context.Context, args []string, stdout, stderr io.Writer) i
 			if err := readRequest(*file, stdin, &req); err != nil {
 				return nil, err
 			}
-			return func(ctx context.Context, c *host.Client) (proto.Message, error) { return c.Complete(ctx, &req) }, nil
+			return func(ctx context.Context, c *host.Client) (proto.Message, error) { return c.CompleteOrder(ctx, &req) }, nil
 		}
 	})
 }
@@ -201,7 +196,9 @@ func runComplete(ctx context.Context, args []string, stdout, stderr io.Writer) i
 func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return orderCommand(ctx, "status", args, stdout, stderr, func(fs *flag.FlagSet) func() (action, error) {
 		return func() (action, error) {
-			return func(ctx context.Context, c *host.Client) (proto.Message, error) { return c.Status(ctx) }, nil
+			return func(ctx context.Context, c *host.Client) (proto.Message, error) {
+				return c.GetStatus(ctx, &v1.GetStatusRequest{})
+			}, nil
 		}
 	})
 }

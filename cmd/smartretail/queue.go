@@ -106,22 +106,15 @@ func runQueue(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	var resp proto.Message
 	switch sub {
 	case "status":
-		resp, err = c.Status(ctx)
+		resp, err = c.GetStatus(ctx, &v1.GetStatusRequest{})
 	case "list", "failed":
-		var orders []*v1.QueuedOrder
-		orders, err = c.ListQueue(ctx, sub == "failed")
-		resp = &v1.ListQueueResponse{Orders: orders}
+		resp, err = listQueue(ctx, c, sub == "failed")
 	case "retry":
-		var o *v1.QueuedOrder
-		o, err = c.RetryFailed(ctx, fs.Arg(0))
-		resp = &v1.RetryFailedResponse{Order: o}
+		resp, err = c.RetryFailed(ctx, &v1.RetryFailedRequest{OutOrderNo: fs.Arg(0)})
 	case "drop":
-		err = c.DropFailed(ctx, fs.Arg(0))
-		resp = &v1.DropFailedResponse{}
+		resp, err = c.DropFailed(ctx, &v1.DropFailedRequest{OutOrderNo: fs.Arg(0)})
 	case "compact":
-		var before, after int64
-		before, after, err = c.CompactOutbox(ctx)
-		resp = &v1.CompactOutboxResponse{SizeBefore: before, SizeAfter: after}
+		resp, err = c.CompactOutbox(ctx, &v1.CompactOutboxRequest{})
 	case "drain":
 		return drain(ctx, c, *timeout, stdout, stderr)
 	}
@@ -131,17 +124,36 @@ func runQueue(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	return printJSON(stdout, stderr, resp)
 }
 
+// listQueue reads every page of the outbox's queue, or of its failed list,
+// as one answer.
+func listQueue(ctx context.Context, c *host.Client, failed bool) (*v1.ListQueueResponse, error) {
+	all := &v1.ListQueueResponse{}
+	req := &v1.ListQueueRequest{Failed: failed, PageSize: 1000} // the most a page holds
+	for {
+		resp, err := c.ListQueue(ctx, req)
+		if err != nil {
+			return nil, err
+		}
+		all.Orders = append(all.Orders, resp.GetOrders()...)
+		if resp.GetNextPageToken() == "" {
+			return all, nil
+		}
+		req.PageToken = resp.GetNextPageToken()
+	}
+}
+
 // drain asks the plugin to send its queue and shows progress until nothing
 // is pending, or the timeout passes (exit 1).
 func drain(ctx context.Context, c *host.Client, timeout time.Duration, stdout, stderr io.Writer) int {
 	deadline := time.Now().Add(timeout)
 	last := int64(-1)
 	for {
-		pending, err := c.Drain(ctx)
+		dr, err := c.Drain(ctx, &v1.DrainRequest{})
 		if err != nil {
 			return printError(stderr, err)
 		}
-		st, err := c.Status(ctx)
+		pending := dr.GetPendingCount()
+		st, err := c.GetStatus(ctx, &v1.GetStatusRequest{})
 		if err != nil {
 			return printError(stderr, err)
 		}

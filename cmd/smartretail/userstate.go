@@ -24,7 +24,7 @@ func runUserState(ctx context.Context, args []string, stdout, stderr io.Writer) 
 				return nil, fmt.Errorf("%w: --openid is required", errUsage)
 			}
 			return func(ctx context.Context, c *host.Client) (proto.Message, error) {
-				return c.UserServiceState(ctx, *openid)
+				return c.GetUserServiceState(ctx, &v1.GetUserServiceStateRequest{Openid: *openid})
 			}, nil
 		}
 	})

@@ -11,6 +11,7 @@ import (
 
 	"github.com/kioskpay/smartretail/host"
 	"github.com/kioskpay/smartretail/sandbox"
+	v1 "github.com/kioskpay/smartretail/shared/proto/smartretail/v1"
 )
 
 const testOpenID = "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o"
@@ -104,21 +105,21 @@ func errorJSON(s string) string {
 // restart once, closed) like every other call.
 func TestHostUserServiceStateAfterClose(t *testing.T) {
 	_, cfg := sandboxConfig(t)
-	path, _, err := findPlugin("")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	path, _, err := findPlugin(ctx, "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
 	c, err := host.Start(ctx, host.Options{PluginPath: path, ConfigPath: cfg})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, err := c.UserServiceState(ctx, testOpenID); err != nil || got.GetUseServiceState() != "AVAILABLE" {
+	if got, err := c.GetUserServiceState(ctx, &v1.GetUserServiceStateRequest{Openid: testOpenID}); err != nil || got.GetUseServiceState() != "AVAILABLE" {
 		t.Fatalf("%v, %v", got, err)
 	}
 	c.Close()
-	if _, err := c.UserServiceState(ctx, testOpenID); !errors.Is(err, host.ErrClosed) {
+	if _, err := c.GetUserServiceState(ctx, &v1.GetUserServiceStateRequest{Openid: testOpenID}); !errors.Is(err, host.ErrClosed) {
 		t.Errorf("after Close: %v, want ErrClosed", err)
 	}
 }

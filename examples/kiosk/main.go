@@ -40,13 +40,13 @@ func run(ctx context.Context, pluginPath, configPath string, out io.Writer) erro
 	// A sale: the kiosk names the order itself, so a retry after a crash
 	// or a timeout reuses the same out_order_no and is never charged twice.
 	no := fmt.Sprintf("K17-%d", time.Now().UnixNano())
-	created, err := kiosk.Create(ctx, &v1.NewOrder{
+	created, err := kiosk.CreateOrder(ctx, &v1.CreateOrderRequest{Order: &v1.NewOrder{
 		OutOrderNo:           no,
 		ServiceStartTime:     "OnAccept", // WeChat Pay requires the start time, place and introduction
 		ServiceStartLocation: "柜机 K-17",
 		ServiceIntroduction:  "智慧零售柜",
 		RiskAmount:           20000, // 200.00 CNY: the most the customer may take (required, > 0)
-	})
+	}})
 	var se *shared.Error
 	switch {
 	case errors.As(err, &se) && se.Class == shared.ClassInvalid:
@@ -56,10 +56,15 @@ func run(ctx context.Context, pluginPath, configPath string, out io.Writer) erro
 	}
 	fmt.Fprintf(out, "created %s: order_id %s, show the customer package %s\n", no, created.GetOrder().GetOrderId(), created.GetOrder().GetPackage())
 
-	order, err := kiosk.Query(ctx, &v1.QueryOrderRequest{OutOrderNo: no})
+	got, err := kiosk.QueryOrder(ctx, &v1.QueryOrderRequest{OutOrderNo: no})
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "state %s\n", order.GetState())
+	fmt.Fprintf(out, "state %s\n", got.GetOrder().GetState())
+	// queued is set while the plugin's outbox still holds the order (WeChat
+	// Pay could not be reached): where it is, and why if it failed.
+	if q := got.GetQueued(); q != nil {
+		fmt.Fprintf(out, "in the outbox: %s %s %s\n", q.GetLocalState(), q.GetFailureCode(), q.GetFailureMessage())
+	}
 	return nil
 }
