@@ -169,19 +169,12 @@ type credentialsJSON struct {
 	APIv3Key         string `json:"apiv3_key"`
 }
 
-var (
-	defaultOnce  sync.Once
-	defaultCreds *Credentials
-	defaultErr   error
-)
-
 // DefaultCredentials is one set of credentials generated on first use and
 // shared by the whole process, so that tests which need no particular keys
 // pay for RSA key generation once.
-func DefaultCredentials() (*Credentials, error) {
-	defaultOnce.Do(func() { defaultCreds, defaultErr = GenerateCredentials() })
-	return defaultCreds, defaultErr
-}
+func DefaultCredentials() (*Credentials, error) { return defaultCredentials() }
+
+var defaultCredentials = sync.OnceValues(GenerateCredentials)
 
 // LoadOrCreateCredentials generates credentials on first use and reuses them
 // afterwards. CredentialsFile is written last, so its presence means a

@@ -453,8 +453,5 @@ func (f *Forwarder) expire(no string) bool {
 	return expired
 }
 
-// resultJSON stores an answer with the operation.
-func resultJSON(v any) json.RawMessage {
-	b, _ := json.Marshal(v)
-	return b
-}
+// resultJSON stores an answer with the operation, as the plugin does.
+func resultJSON(v any) json.RawMessage { return outbox.ResultOf(v) }

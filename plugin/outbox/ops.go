@@ -2,10 +2,14 @@ package outbox
 
 import (
 	"bytes"
+	"cmp"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -35,9 +39,6 @@ type LimitError struct {
 }
 
 func (e *LimitError) Error() string { return e.Message }
-
-// ErrConflict: the out_order_no is already in the outbox with another request.
-var ErrConflict = errors.New("out_order_no is already in the outbox with different parameters")
 
 // Enqueue stores a new order whose first operation is o.Ops[0], checked
 // against lim, with ev (ORDER_QUEUED) in the event log. If the out_order_no
@@ -210,42 +211,74 @@ func (s *Store) Due(n int, skip func(outOrderNo string) bool) ([]*Order, error) 
 	return out, err
 }
 
-// List returns the orders in state st (all states when st is ""), oldest first.
-func (s *Store) List(st State) ([]*Order, error) {
-	var out []*Order
-	err := s.view(func(tx *Tx) error {
+// List returns, in queue order, up to n orders (every one when n <= 0) in
+// state st whose queue position (Order.Seq) is after after, and whether
+// more follow: a page of StateQueued (orders with work to do, sending
+// included), StateFailed (the failed list) or "" (every order). Pages are
+// read with after set to the last page's last Seq.
+//
+// The waiting orders are read from the queue index, already in queue
+// order: a page decodes only its own records. The failed list's index is
+// keyed by out_order_no, so its records are all decoded to be put in
+// order; it holds only what WeChat Pay refused and an operator has not
+// yet dropped. Unreadable records are left out: they are set aside at the
+// next open.
+func (s *Store) List(st State, after uint64, n int) (orders []*Order, more bool, err error) {
+	err = s.view(func(tx *Tx) error {
+		if st == StateQueued {
+			orders, more = tx.queuePage(after, n)
+			return nil
+		}
+		var all []*Order
 		if st == StateFailed {
 			c := tx.tx.Bucket(bucketFailed).Cursor()
 			for k, _ := c.First(); k != nil; k, _ = c.Next() {
-				if o, err := tx.get(string(k)); err == nil && o != nil {
-					out = append(out, o)
+				if o, err := tx.get(string(k)); err == nil && o != nil && o.Seq > after {
+					all = append(all, o)
 				}
 			}
-			sortBySeq(out)
-			return nil
-		}
-		c := tx.tx.Bucket(bucketOrders).Cursor()
-		for k, v := c.First(); k != nil; k, v = c.Next() {
-			o, err := tx.decode(k, v)
-			if err != nil {
-				continue
-			}
-			if st == "" || o.State() == st || (st == StateQueued && o.State() == StateSubmitting) {
-				out = append(out, o)
+		} else {
+			c := tx.tx.Bucket(bucketOrders).Cursor()
+			for k, v := c.First(); k != nil; k, v = c.Next() {
+				if o, err := tx.decode(k, v); err == nil && o.Seq > after && (st == "" || o.State() == st) {
+					all = append(all, o)
+				}
 			}
 		}
-		sortBySeq(out)
+		sortBySeq(all)
+		if n > 0 && len(all) > n {
+			all, more = all[:n], true
+		}
+		orders = all
 		return nil
 	})
-	return out, err
+	return orders, more, err
 }
 
-func sortBySeq(os []*Order) {
-	for i := 1; i < len(os); i++ {
-		for j := i; j > 0 && os[j].Seq < os[j-1].Seq; j-- {
-			os[j], os[j-1] = os[j-1], os[j]
-		}
+// queuePage reads up to n orders (all when n <= 0) from the queue index
+// after queue position after, and says whether more follow.
+func (t *Tx) queuePage(after uint64, n int) (out []*Order, more bool) {
+	if after == math.MaxUint64 {
+		return nil, false
 	}
+	c := t.tx.Bucket(bucketQueue).Cursor()
+	for k, v := c.Seek(u64(after + 1)); k != nil; k, v = c.Next() {
+		if n > 0 && len(out) == n {
+			return out, true
+		}
+		o, err := t.get(string(v))
+		if err != nil || o == nil {
+			t.s.opts.Logf("outbox: queue entry %d: %v", seqOf(k), err)
+			continue
+		}
+		out = append(out, o)
+	}
+	return out, false
+}
+
+// sortBySeq puts orders in queue order.
+func sortBySeq(os []*Order) {
+	slices.SortFunc(os, func(a, b *Order) int { return cmp.Compare(a.Seq, b.Seq) })
 }
 
 // Stats summarise the outbox for status.
@@ -519,7 +552,13 @@ func (s *Store) Compact() (before, after int64, err error) {
 	}
 	renameErr := os.Rename(tmp, path)
 	if renameErr == nil {
-		syncDir(filepath.Dir(path))
+		if err := s.opts.dirSync(filepath.Dir(path)); err != nil {
+			// A power cut may yet bring back the old file, without what
+			// is written from now on: write nothing until a restart.
+			s.closed = true
+			s.lock.release()
+			return 0, 0, fmt.Errorf("outbox compact: the compacted file is in place, but its rename may not survive a power cut: %w (the outbox is closed: restart the plugin)", err)
+		}
 	}
 	// Reopen the compacted file, or the intact old one if the rename failed.
 	db, err := openDB(path, s.opts.LockTimeout, false, nil)
@@ -542,3 +581,12 @@ func (s *Store) Compact() (before, after int64, err error) {
 
 // SameBody compares two request bodies as JSON documents.
 func SameBody(a, b []byte) bool { return bytes.Equal(compactJSON(a), compactJSON(b)) }
+
+// compactJSON removes insignificant space, so equal documents compare equal.
+func compactJSON(b []byte) []byte {
+	var buf bytes.Buffer
+	if err := json.Compact(&buf, b); err != nil {
+		return b
+	}
+	return buf.Bytes()
+}

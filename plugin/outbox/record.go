@@ -48,6 +48,13 @@ type Op struct {
 	SentAs OpKind `json:"sent_as,omitempty"`
 }
 
+// ResultOf is WeChat Pay's answer as an Op's Result. The answers are plain
+// structs, which always marshal; one that did not would be kept as none.
+func ResultOf(answer any) json.RawMessage {
+	b, _ := json.Marshal(answer)
+	return b
+}
+
 // Failure says why an order is on the failed list.
 type Failure struct {
 	Code    string    `json:"code"` // WeChat Pay's code, or EXPIRED_OFFLINE, ...

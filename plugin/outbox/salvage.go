@@ -97,7 +97,7 @@ func Salvage(src, dst string, keyFile string) (SalvageReport, error) {
 	} else if !errors.Is(err, os.ErrNotExist) {
 		return rep, fmt.Errorf("outbox salvage: %w", err)
 	}
-	key, err := loadOrCreateKey(keyFile, false)
+	key, err := loadOrCreateKey(keyFile, false, syncDir)
 	if err != nil {
 		return rep, fmt.Errorf("outbox salvage: %w", err)
 	}

@@ -46,7 +46,9 @@ func SalvageInPlace(path, keyFile string, lockTimeout time.Duration) (rep Salvag
 		_ = os.Rename(kept, path)
 		return rep, "", fmt.Errorf("outbox salvage: putting the new outbox in place: %w (the damaged file is back at %s; the copy is %s)", err, path, tmp)
 	}
-	syncDir(filepath.Dir(path))
+	if err := syncDir(filepath.Dir(path)); err != nil {
+		return rep, kept, fmt.Errorf("outbox salvage: the new outbox is at %s and the damaged file at %s, but a power cut may undo the renames: %w", path, kept, err)
+	}
 	return rep, kept, nil
 }
 

@@ -28,7 +28,7 @@ func readOutbox(t *testing.T, path, keyFile string) outboxContents {
 	}
 	defer s.Close()
 	c := outboxContents{orders: map[string]string{}, events: map[uint64]string{}}
-	os, err := s.List("")
+	os, _, err := s.List("", 0, 0)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -26,7 +26,7 @@ var ErrWrongKey = errors.New("outbox: the outbox key does not open this outbox (
 // create is set, a new random key is written there, readable by its owner
 // only. create is false when an outbox with records already exists: a new
 // key could never open them, so a missing key is an error, not a fresh start.
-func loadOrCreateKey(path string, create bool) ([]byte, error) {
+func loadOrCreateKey(path string, create bool, dirSync func(string) error) ([]byte, error) {
 	data, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) && create {
 		key := make([]byte, KeyLen)
@@ -42,7 +42,12 @@ func loadOrCreateKey(path string, create bool) ([]byte, error) {
 			_ = os.Remove(path)
 			return nil, fmt.Errorf("outbox key %s: %w", path, err)
 		}
-		syncDir(filepath.Dir(path)) // the key must outlive a power cut as the records do
+		// The key must outlive a power cut as the records do: a key file
+		// whose creation is undone leaves records no key opens.
+		if err := dirSync(filepath.Dir(path)); err != nil {
+			_ = os.Remove(path)
+			return nil, fmt.Errorf("outbox key %s: %w", path, err)
+		}
 		return key, nil
 	}
 	if errors.Is(err, os.ErrNotExist) {

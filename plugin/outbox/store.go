@@ -68,6 +68,10 @@ type Options struct {
 	// lock (other readers may look too; an owner waits), no writes, and no
 	// outbox or key is made when there is none.
 	ReadOnly bool
+
+	// dirSync makes a creation or rename in a folder durable (syncDir);
+	// tests make it fail.
+	dirSync func(dir string) error
 }
 
 // Store is an open outbox. Safe for concurrent use.
@@ -132,6 +136,9 @@ func Open(opts Options) (*Store, error) {
 	}
 	if opts.LockTimeout <= 0 {
 		opts.LockTimeout = DefaultLockTimeout
+	}
+	if opts.dirSync == nil {
+		opts.dirSync = syncDir
 	}
 	if opts.Retention <= 0 {
 		opts.Retention = DefaultRetention
@@ -214,7 +221,7 @@ func openLocked(opts Options, lock *lockFile) (*Store, error) {
 		if err != nil {
 			return err
 		}
-		key, err := loadOrCreateKey(opts.KeyFile, !opts.ReadOnly && (fresh || isEmpty(db)))
+		key, err := loadOrCreateKey(opts.KeyFile, !opts.ReadOnly && (fresh || isEmpty(db)), opts.dirSync)
 		if err != nil {
 			db.Close()
 			return err

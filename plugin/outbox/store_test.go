@@ -281,7 +281,7 @@ func TestOperationsDueFailedAndStats(t *testing.T) {
 	mod("D-2", func(o *Order) {
 		o.Failure = &Failure{Code: "EXPIRED_OFFLINE", Message: "too old", Op: OpCreate, At: clk.Now()}
 	})
-	failed, _ := s.List(StateFailed)
+	failed, _, _ := s.List(StateFailed, 0, 0)
 	if len(failed) != 1 || failed[0].OutOrderNo != "D-2" {
 		t.Fatalf("failed list %v", failed)
 	}
@@ -599,7 +599,7 @@ func TestIndexesAreCheckedAtOpen(t *testing.T) {
 		if err != nil || len(due) != 2 || due[0].OutOrderNo != "I1" || due[1].OutOrderNo != "I2" {
 			t.Errorf("%s: due after open %v, %v; want I1 and I2", name, due, err)
 		}
-		failed, err := s.List(StateFailed)
+		failed, _, err := s.List(StateFailed, 0, 0)
 		if err != nil || len(failed) != 1 || failed[0].OutOrderNo != "I3" {
 			t.Errorf("%s: failed after open %v, %v; want I3", name, failed, err)
 		}

@@ -2541,9 +2541,19 @@ func (x *Event) GetNetworkStatus() NetworkStatus {
 	return NetworkStatus_NETWORK_STATUS_UNKNOWN
 }
 
+// ListQueue answers a page at a time, in queue order (first come, first
+// sent): ask again with next_page_token until it comes back empty.
 type ListQueueRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Failed        bool                   `protobuf:"varint,1,opt,name=failed,proto3" json:"failed,omitempty"` // the failed list instead of the waiting orders
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Failed bool                   `protobuf:"varint,1,opt,name=failed,proto3" json:"failed,omitempty"` // the failed list instead of the waiting orders
+	// PAGE_SIZE: at most this many orders; 0 means 100, and more than 1000
+	// means 1000. Negative is refused.
+	PageSize int32 `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// PAGE_TOKEN: empty for the first page, else the next_page_token of the
+	// page before, unchanged. An order keeps its queue position, so none is
+	// listed twice; one that joins the list while pages are read (new, or
+	// retried) is listed only if its position is after the pages read.
+	PageToken     string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2585,9 +2595,26 @@ func (x *ListQueueRequest) GetFailed() bool {
 	return false
 }
 
+func (x *ListQueueRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListQueueRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
 type ListQueueResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Orders        []*QueuedOrder         `protobuf:"bytes,1,rep,name=orders,proto3" json:"orders,omitempty"`
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Orders []*QueuedOrder         `protobuf:"bytes,1,rep,name=orders,proto3" json:"orders,omitempty"`
+	// NEXT_PAGE_TOKEN: pass it as page_token for the next page; empty when
+	// this page is the last.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2627,6 +2654,13 @@ func (x *ListQueueResponse) GetOrders() []*QueuedOrder {
 		return x.Orders
 	}
 	return nil
+}
+
+func (x *ListQueueResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
 }
 
 type RetryFailedRequest struct {
@@ -3202,11 +3236,15 @@ const file_smartretail_v1_orders_proto_rawDesc = "" +
 	"\x04code\x18\b \x01(\tR\x04code\x12\x18\n" +
 	"\amessage\x18\t \x01(\tR\amessage\x12D\n" +
 	"\x0enetwork_status\x18\n" +
-	" \x01(\x0e2\x1d.smartretail.v1.NetworkStatusR\rnetworkStatus\"*\n" +
+	" \x01(\x0e2\x1d.smartretail.v1.NetworkStatusR\rnetworkStatus\"f\n" +
 	"\x10ListQueueRequest\x12\x16\n" +
-	"\x06failed\x18\x01 \x01(\bR\x06failed\"H\n" +
+	"\x06failed\x18\x01 \x01(\bR\x06failed\x12\x1b\n" +
+	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x03 \x01(\tR\tpageToken\"p\n" +
 	"\x11ListQueueResponse\x123\n" +
-	"\x06orders\x18\x01 \x03(\v2\x1b.smartretail.v1.QueuedOrderR\x06orders\"6\n" +
+	"\x06orders\x18\x01 \x03(\v2\x1b.smartretail.v1.QueuedOrderR\x06orders\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"6\n" +
 	"\x12RetryFailedRequest\x12 \n" +
 	"\fout_order_no\x18\x01 \x01(\tR\n" +
 	"outOrderNo\"H\n" +
