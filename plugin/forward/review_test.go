@@ -4,6 +4,7 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/kioskpay/smartretail/plugin/forward"
 	"github.com/kioskpay/smartretail/plugin/outbox"
@@ -29,12 +30,20 @@ func TestNetworkEventsFollowTheState(t *testing.T) {
 		go func() { defer wg.Done(); f.Observe(netErr) }()
 		go func() { defer wg.Done(); f.Observe(nil) }()
 		wg.Wait()
-		evs, _ := store.EventsAfter(after, 4096)
-		for _, ev := range evs {
-			last, after = ev.Network, ev.Seq
-		}
-		if st, _, _, _ := f.Network(); last != "" && last != string(st) {
-			t.Fatalf("round %d: the last event says %s, the state is %s", i, last, st)
+		// The events are written after the change, in its order (a sale
+		// does not wait for their fsync): the log catches up with the state.
+		st, _, _, _ := f.Network()
+		for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
+			evs, _ := store.EventsAfter(after, 4096)
+			for _, ev := range evs {
+				last, after = ev.Network, ev.Seq
+			}
+			if last == "" || last == string(st) {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("round %d: the last event says %s, the state is %s", i, last, st)
+			}
 		}
 		f.Observe(nil)
 	}
