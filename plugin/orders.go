@@ -249,7 +249,7 @@ func (s *Service) existingCreate(ctx context.Context, c *configured, o *outbox.O
 				return nil, nil, outbox.ErrNoChange
 			}
 			wasDone := cur.Ops[0].State == outbox.OpDone
-			cur.Ops[0].State, cur.Ops[0].Result = outbox.OpDone, mustJSON(resp)
+			cur.Ops[0].State, cur.Ops[0].Result = outbox.OpDone, outbox.ResultOf(resp)
 			if wasDone {
 				return cur, nil, nil // the answer filled in, nothing new happened
 			}
@@ -401,7 +401,7 @@ func (s *Service) operation(ctx context.Context, c *configured, no string, kind 
 	settled, rerr := s.settleOnline(c, no, kind, func(o *outbox.Order, op *outbox.Op) (*outbox.Order, []outbox.Event) {
 		switch v.Action {
 		case forward.Applied:
-			op.State, op.DoneAt, op.Result, op.LastError = outbox.OpDone, now, mustJSON(result), ""
+			op.State, op.DoneAt, op.Result, op.LastError = outbox.OpDone, now, outbox.ResultOf(result), ""
 			if sent != kind {
 				op.SentAs = sent
 			}
@@ -657,9 +657,4 @@ func (s *Service) logFailure(op, outOrderNo string, err error) {
 		return
 	}
 	s.log.Warn(op+" failed", "out_order_no", outOrderNo, "error", err)
-}
-
-func mustJSON(v any) json.RawMessage {
-	b, _ := json.Marshal(v)
-	return b
 }

@@ -14,7 +14,6 @@ package forward
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -452,6 +451,3 @@ func (f *Forwarder) expire(no string) bool {
 	}
 	return expired
 }
-
-// resultJSON stores an answer with the operation, as the plugin does.
-func resultJSON(v any) json.RawMessage { return outbox.ResultOf(v) }

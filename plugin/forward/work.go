@@ -283,7 +283,7 @@ func (f *Forwarder) modifyOp(no string, i int, kind outbox.OpKind, what string, 
 func (f *Forwarder) done(no string, i int, kind outbox.OpKind, result any) bool {
 	now := f.opts.Now()
 	ok := f.modifyOp(no, i, kind, "recording a sent operation", func(o *outbox.Order, op *outbox.Op) []outbox.Event {
-		op.State, op.DoneAt, op.Result, op.LastError = outbox.OpDone, now, resultJSON(result), ""
+		op.State, op.DoneAt, op.Result, op.LastError = outbox.OpDone, now, outbox.ResultOf(result), ""
 		ev := outbox.Event{Type: outbox.EventOperationSubmitted, Op: kind}
 		if kind == outbox.OpCreate {
 			ev.Type = outbox.EventOrderSubmitted
