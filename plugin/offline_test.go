@@ -2,6 +2,7 @@ package plugin_test
 
 import (
 	"context"
+	"sync"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -22,7 +23,27 @@ import (
 
 // offlineEnv is a configured plugin (in-process, over gRPC) in front of a
 // sandbox that counts the WeChat Pay requests reaching it.
+// clock is the plugin's in a test: the real time, moved on by Advance.
+type clock struct {
+	mu     sync.Mutex
+	offset time.Duration
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return time.Now().Add(c.offset)
+}
+
+// Advance moves the plugin's time on by d, as if d had passed.
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.offset += d
+	c.mu.Unlock()
+}
+
 type offlineEnv struct {
+	clock clock // the plugin's
 	// failQueries makes every WeChat Pay query fail (the connection is
 	// dropped), to take away the plugin's means of checking.
 	failQueries atomic.Bool
@@ -74,7 +95,7 @@ func newEnvWithFront(t *testing.T, edit func(*v1.Config), front func(w http.Resp
 	if edit != nil {
 		edit(e.cfg)
 	}
-	e.o, e.svc = harnessWith(t)
+	e.o, e.svc = harnessWith(t, plugin.WithClock(e.clock.Now))
 	if _, err := e.o.Configure(ctx(t), &v1.ConfigureRequest{Config: e.cfg}); err != nil {
 		t.Fatal(err)
 	}
@@ -295,7 +316,7 @@ func TestOfflineLimits(t *testing.T) {
 }
 
 func TestExpiryFailedListRetryAndDrop(t *testing.T) {
-	e := newOfflineEnv(t, func(c *v1.Config) { c.OfflineMaxAge = "20ms" })
+	e := newOfflineEnv(t, func(c *v1.Config) { c.OfflineMaxAge = "24h" })
 	e.sb.SetFaults(sandbox.Faults{Mode: sandbox.FaultOffline})
 	force := v1.OfflineBehavior_OFFLINE_BEHAVIOR_FORCE_OFFLINE
 	for _, no := range []string{"EXP-1", "EXP-2"} {
@@ -303,7 +324,7 @@ func TestExpiryFailedListRetryAndDrop(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	time.Sleep(100 * time.Millisecond) // offline past the max age
+	e.clock.Advance(25 * time.Hour) // offline past the max age
 	e.sb.SetFaults(sandbox.Faults{Mode: sandbox.FaultNone})
 	e.waitPending(t, 10*time.Second)
 	failed, err := e.o.ListQueue(ctx(t), &v1.ListQueueRequest{Failed: true})

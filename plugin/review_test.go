@@ -70,13 +70,23 @@ func TestRetryOfAReconciledCreateGetsItsPackage(t *testing.T) {
 // watches again) instead of waiting forever.
 func TestWatcherEndsWhenTheOutboxIsReplaced(t *testing.T) {
 	e := newOfflineEnv(t, nil)
+	e.sb.SetFaults(sandbox.Faults{Mode: sandbox.FaultOffline})
+	if _, err := e.create(t, noConfirm("SW-0", 1), v1.OfflineBehavior_OFFLINE_BEHAVIOR_FORCE_OFFLINE); err != nil {
+		t.Fatal(err) // an event to see: the watcher has subscribed once it has
+	}
 	ended := make(chan error, 1)
+	watching := make(chan struct{})
+	var once sync.Once
 	c, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go func() {
-		ended <- e.o.WatchEvents(c, &v1.WatchEventsRequest{}, func(*v1.Event) error { return nil })
+		ended <- e.o.WatchEvents(c, &v1.WatchEventsRequest{}, func(*v1.Event) error { once.Do(func() { close(watching) }); return nil })
 	}()
-	time.Sleep(100 * time.Millisecond)
+	select {
+	case <-watching:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the watcher saw no event")
+	}
 	cfg := proto.Clone(e.cfg).(*v1.Config)
 	cfg.OutboxPath, cfg.OutboxKeyFile = filepath.Join(t.TempDir(), "other.db"), ""
 	if _, err := e.o.Configure(ctx(t), &v1.ConfigureRequest{Config: cfg}); err != nil {
@@ -164,12 +174,12 @@ func TestRetriedQueuedCompleteAfterItWasSent(t *testing.T) {
 
 // RetryFailed on an expired order gives it a fresh time to wait.
 func TestRetryOfAnExpiredOrderIsSent(t *testing.T) {
-	e := newOfflineEnv(t, func(c *v1.Config) { c.OfflineMaxAge = "100ms" })
+	e := newOfflineEnv(t, nil) // offline_max_age 24h
 	e.sb.SetFaults(sandbox.Faults{Mode: sandbox.FaultOffline})
 	if _, err := e.create(t, noConfirm("RB-1", 1), v1.OfflineBehavior_OFFLINE_BEHAVIOR_FORCE_OFFLINE); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(250 * time.Millisecond)
+	e.clock.Advance(25 * time.Hour)
 	e.sb.SetFaults(sandbox.Faults{Mode: sandbox.FaultNone})
 	e.waitPending(t, 5*time.Second)
 	if _, err := e.o.RetryFailed(ctx(t), &v1.RetryFailedRequest{OutOrderNo: "RB-1"}); err != nil {

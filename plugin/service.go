@@ -82,11 +82,24 @@ var _ shared.Orders = (*Service)(nil)
 
 // NewService returns an unconfigured Service. log gets no secrets and no
 // openid, ever.
-func NewService(log hclog.Logger) *Service {
+func NewService(log hclog.Logger, opts ...Option) *Service {
 	if log == nil {
 		log = hclog.NewNullLogger()
 	}
-	return &Service{log: log, started: time.Now(), now: time.Now}
+	s := &Service{log: log, started: time.Now(), now: time.Now}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
+}
+
+// Option changes how a Service is made.
+type Option func(*Service)
+
+// WithClock is the clock the Service, its outbox and its forwarder read
+// (time.Now when not given): a test moves it to see what a day offline does.
+func WithClock(now func() time.Time) Option {
+	return func(s *Service) { s.now = now }
 }
 
 // Close stops the forwarder and closes the outbox. Safe to call twice.
@@ -220,7 +233,7 @@ func (s *Service) start(cfg *config.Config, client *wxpay.Client, mode string, s
 	maxOrders, orderAmount, totalAmount := cfg.Limits()
 	cur := &configured{cfg: cfg, client: client, verifyMode: mode, store: store, claims: claims, inspect: inspect,
 		limits: outbox.Limits{MaxOrders: int(maxOrders), MaxOrderAmount: orderAmount, MaxTotalAmount: totalAmount}}
-	cur.fwd = forward.New(forward.Options{Store: store, WeChat: client, Concurrency: cfg.Concurrency(),
+	cur.fwd = forward.New(forward.Options{Store: store, WeChat: client, Concurrency: cfg.Concurrency(), Now: s.now,
 		MaxAge: cfg.MaxAge(), Claims: claims, Log: s.log.Named("forward")})
 	ctx, cancel := context.WithCancel(context.Background())
 	cur.stop, cur.stopped = cancel, make(chan struct{})
@@ -241,6 +254,7 @@ func (s *Service) openOutbox(cfg *config.Config, inspect bool) (*outbox.Store, e
 		KeyFile:   cfg.OutboxKeyFile,
 		Retention: cfg.Retention(),
 		ReadOnly:  inspect,
+		Now:       s.now,
 		Logf:      s.outboxLog(),
 	})
 	if err == nil {

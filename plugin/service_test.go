@@ -35,9 +35,9 @@ func harness(t *testing.T) shared.Orders {
 }
 
 // harnessWith also returns the Service behind the connection.
-func harnessWith(t testing.TB) (shared.Orders, *plugin.Service) {
+func harnessWith(t testing.TB, opts ...plugin.Option) (shared.Orders, *plugin.Service) {
 	t.Helper()
-	svc := plugin.NewService(nil)
+	svc := plugin.NewService(nil, opts...)
 	client, _ := goplugin.TestPluginGRPCConn(t, false, map[string]goplugin.Plugin{
 		shared.PluginName: &shared.OrdersPlugin{Impl: svc},
 	})
