@@ -1,9 +1,13 @@
 package plugin
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/kioskpay/smartretail/plugin/outbox"
 	"github.com/kioskpay/smartretail/plugin/wxpay"
 	v1 "github.com/kioskpay/smartretail/shared/proto/smartretail/v1"
 )
@@ -171,4 +175,81 @@ func isIndex(s string) bool {
 		}
 	}
 	return s != ""
+}
+
+func eventToProto(ev outbox.Event) *v1.Event {
+	types := map[string]v1.EventType{
+		outbox.EventOrderQueued:          v1.EventType_EVENT_TYPE_ORDER_QUEUED,
+		outbox.EventOrderSubmitted:       v1.EventType_EVENT_TYPE_ORDER_SUBMITTED,
+		outbox.EventOrderFailed:          v1.EventType_EVENT_TYPE_ORDER_FAILED,
+		outbox.EventOperationQueued:      v1.EventType_EVENT_TYPE_OPERATION_QUEUED,
+		outbox.EventOperationSubmitted:   v1.EventType_EVENT_TYPE_OPERATION_SUBMITTED,
+		outbox.EventNetworkStatusChanged: v1.EventType_EVENT_TYPE_NETWORK_STATUS_CHANGED,
+		outbox.EventEventsLost:           v1.EventType_EVENT_TYPE_EVENTS_LOST,
+	}
+	return &v1.Event{
+		Sequence:      ev.Seq,
+		Type:          types[ev.Type],
+		Time:          timestamppb.New(ev.Time),
+		OutOrderNo:    ev.OutOrderNo,
+		Operation:     string(ev.Op),
+		OrderId:       ev.OrderID,
+		Package:       ev.Package,
+		Code:          ev.Code,
+		Message:       ev.Message,
+		NetworkStatus: networkStatus(ev.Network),
+	}
+}
+
+func networkStatus(s string) v1.NetworkStatus {
+	switch s {
+	case "ONLINE":
+		return v1.NetworkStatus_NETWORK_STATUS_ONLINE
+	case "OFFLINE":
+		return v1.NetworkStatus_NETWORK_STATUS_OFFLINE
+	}
+	return v1.NetworkStatus_NETWORK_STATUS_UNKNOWN
+}
+
+// queuedFromOutbox is the outbox's view of an order.
+func queuedFromOutbox(o *outbox.Order) *v1.QueuedOrder {
+	q := &v1.QueuedOrder{OutOrderNo: o.OutOrderNo, StoredAt: timestamppb.New(o.StoredAt), Amount: o.Amount}
+	switch o.State() {
+	case outbox.StateQueued:
+		q.LocalState = v1.LocalState_LOCAL_STATE_QUEUED
+	case outbox.StateSubmitting:
+		q.LocalState = v1.LocalState_LOCAL_STATE_SUBMITTING
+	case outbox.StateSubmitted:
+		q.LocalState = v1.LocalState_LOCAL_STATE_SUBMITTED
+	case outbox.StateFailed:
+		q.LocalState = v1.LocalState_LOCAL_STATE_FAILED
+		q.FailureCode, q.FailureMessage, q.FailedOperation = o.Failure.Code, o.Failure.Message, string(o.Failure.Op)
+	}
+	for _, op := range o.Ops {
+		if op.State != outbox.OpDone {
+			q.PendingOperations = append(q.PendingOperations, string(op.Kind))
+		}
+	}
+	if i := o.Next(); i >= 0 {
+		q.Attempts, q.LastError = int32(o.Ops[i].Attempts), o.Ops[i].LastError
+	}
+	return q
+}
+
+// orderFromQueued builds the Order message from a queued create, for a
+// query that WeChat Pay cannot answer yet. State stays empty: WeChat Pay
+// has given it none.
+func (s *Service) orderFromQueued(c *configured, o *outbox.Order) *v1.Order {
+	var r wxpay.CreateRequest
+	if err := json.Unmarshal(o.Ops[0].Body, &r); err != nil {
+		// Answer what the outbox knows, and say why the rest is missing.
+		s.log.Error("queued create cannot be read: its fields are left out of the answer", "out_order_no", o.OutOrderNo, "error", err)
+	}
+	return &v1.Order{
+		Appid: r.AppID, Mchid: c.cfg.MchID, OutOrderNo: o.OutOrderNo, ServiceId: r.ServiceID,
+		ServiceStartTime: r.ServiceStartTime, ServiceEndTime: r.ServiceEndTime,
+		ServiceStartLocation: r.ServiceStartLocation, ServiceEndLocation: r.ServiceEndLocation,
+		ServiceIntroduction: r.ServiceIntroduction, Fees: feesFromWx(r.Fees),
+		Discounts: discountsFromWx(r.Discounts), RiskAmount: r.RiskAmount, Attach: r.Attach,
+	}
 }

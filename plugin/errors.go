@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
+	"strings"
 	"time"
 
 	"github.com/kioskpay/smartretail/plugin/outbox"
@@ -141,4 +143,14 @@ func describeOp(op outbox.Op) string {
 		return what + " sent (its outcome is being reconciled)"
 	}
 	return what + " queued"
+}
+
+// errNotFailed refuses RetryFailed and DropFailed on an order that is not
+// on the failed list.
+var errNotFailed = errors.New("not on the failed list")
+
+// isKeyFileError says whether an outbox open failed over its key file.
+func isKeyFileError(err error, keyFile string) bool {
+	var pe *os.PathError
+	return (errors.As(err, &pe) && pe.Path == keyFile) || strings.Contains(err.Error(), "outbox key "+keyFile)
 }
