@@ -1,0 +1,37 @@
+package outbox
+
+import "time"
+
+// Stats summarise the outbox for status.
+type Stats struct {
+	QueuedCount   int       // orders whose create waits
+	QueuedAmount  int64     // their amounts, fen
+	FailedCount   int       // orders on the failed list
+	WorkCount     int       // orders with any operation waiting
+	OldestWork    time.Time // when the oldest of those was stored; zero if none
+	CorruptCount  int       // records set aside
+	LastEventSeq  uint64    // the newest event's sequence number
+	FirstEventSeq uint64    // the oldest event still kept; 0 when none
+}
+
+// Stats reads the counters; it does not scan the records.
+func (s *Store) Stats() (Stats, error) {
+	var out Stats
+	err := s.view(func(tx *Tx) error {
+		st := tx.stats()
+		out.QueuedCount, out.QueuedAmount, out.FailedCount, out.WorkCount = st.QueuedCount, st.QueuedAmount, st.FailedCount, st.WorkCount
+		if k, v := tx.tx.Bucket(bucketQueue).Cursor().First(); k != nil {
+			if o, err := tx.get(string(v)); err == nil && o != nil {
+				out.OldestWork = o.StoredAt
+			}
+		}
+		out.CorruptCount = tx.tx.Bucket(bucketCorrupt).Stats().KeyN // small: set-aside records only
+		events := tx.tx.Bucket(bucketEvents)
+		out.LastEventSeq = events.Sequence()
+		if k, _ := events.Cursor().First(); k != nil {
+			out.FirstEventSeq = seqOf(k)
+		}
+		return nil
+	})
+	return out, err
+}
