@@ -2,10 +2,10 @@ package plugin_test
 
 import (
 	"context"
-	"sync"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -127,6 +127,17 @@ func (e *offlineEnv) status(t *testing.T) *v1.GetStatusResponse {
 		t.Fatal(err)
 	}
 	return st
+}
+
+// waitOffline waits until the plugin has found WeChat Pay unreachable: its
+// forwarder then backs off before it tries again.
+func (e *offlineEnv) waitOffline(t *testing.T) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); e.status(t).GetNetworkStatus() != v1.NetworkStatus_NETWORK_STATUS_OFFLINE; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("never offline: %v", e.status(t))
+		}
+	}
 }
 
 // waitPending waits until no order has work left in the outbox.
@@ -324,7 +335,10 @@ func TestExpiryFailedListRetryAndDrop(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	e.clock.Advance(25 * time.Hour) // offline past the max age
+	// Once the forwarder has failed to send them (and backs off), a day
+	// passes, still offline.
+	e.waitOffline(t)
+	e.clock.Advance(25 * time.Hour)
 	e.sb.SetFaults(sandbox.Faults{Mode: sandbox.FaultNone})
 	e.waitPending(t, 10*time.Second)
 	failed, err := e.o.ListQueue(ctx(t), &v1.ListQueueRequest{Failed: true})

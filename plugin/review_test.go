@@ -179,6 +179,7 @@ func TestRetryOfAnExpiredOrderIsSent(t *testing.T) {
 	if _, err := e.create(t, noConfirm("RB-1", 1), v1.OfflineBehavior_OFFLINE_BEHAVIOR_FORCE_OFFLINE); err != nil {
 		t.Fatal(err)
 	}
+	e.waitOffline(t) // the forwarder failed to send it, and backs off
 	e.clock.Advance(25 * time.Hour)
 	e.sb.SetFaults(sandbox.Faults{Mode: sandbox.FaultNone})
 	e.waitPending(t, 5*time.Second)
