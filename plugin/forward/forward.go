@@ -34,7 +34,8 @@ type WeChatPay interface {
 	Complete(context.Context, wxpay.CompleteRequest) (*wxpay.OrderRef, error)
 }
 
-// Defaults.
+// Defaults. Concurrency and MaxAge equal shared/config's
+// (plugin's TestConfigDefaultsAreThePackagesDefaults checks).
 const (
 	DefaultConcurrency = 4
 	DefaultBaseBackoff = 500 * time.Millisecond

@@ -31,7 +31,9 @@ import (
 	"github.com/wechatpay-apiv3/wechatpay-go/core/option"
 )
 
-// DefaultBaseURL is WeChat Pay's API; DefaultTimeout bounds one call.
+// DefaultBaseURL is WeChat Pay's API (shared/config's DefaultAPIBaseURL
+// equals it: plugin's TestConfigDefaultsAreThePackagesDefaults checks);
+// DefaultTimeout bounds one call.
 const (
 	DefaultBaseURL = consts.WechatPayAPIServer
 	DefaultTimeout = 10 * time.Second

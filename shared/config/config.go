@@ -51,7 +51,10 @@ type Config struct {
 	ForwardConcurrency      int64  `json:"forward_concurrency,omitempty"`
 }
 
-// Defaults for keys that may be left out.
+// Defaults for keys that may be left out. The config owns them; the base
+// URL, key file name, retention, max age and concurrency are also the
+// defaults of wxpay, outbox and forward, which this package may not import:
+// plugin's TestConfigDefaultsAreThePackagesDefaults keeps each pair equal.
 const (
 	DefaultAPIBaseURL = "https://api.mch.weixin.qq.com"
 	DefaultOutboxPath = "outbox.db"
