@@ -129,13 +129,29 @@ func (e *offlineEnv) status(t *testing.T) *v1.GetStatusResponse {
 	return st
 }
 
-// waitOffline waits until the plugin has found WeChat Pay unreachable: its
+// waitOffline waits until the plugin has found WeChat Pay unreachable and
+// no attempt is still out (every order tried has its error): the
 // forwarder then backs off before it tries again.
 func (e *offlineEnv) waitOffline(t *testing.T) {
 	t.Helper()
-	for deadline := time.Now().Add(10 * time.Second); e.status(t).GetNetworkStatus() != v1.NetworkStatus_NETWORK_STATUS_OFFLINE; time.Sleep(5 * time.Millisecond) {
+	quiet := func() bool {
+		if e.status(t).GetNetworkStatus() != v1.NetworkStatus_NETWORK_STATUS_OFFLINE {
+			return false
+		}
+		l, err := e.o.ListQueue(ctx(t), &v1.ListQueueRequest{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, q := range l.GetOrders() {
+			if q.GetAttempts() > 0 && q.GetLastError() == "" {
+				return false // out now
+			}
+		}
+		return true
+	}
+	for deadline := time.Now().Add(10 * time.Second); !quiet(); time.Sleep(5 * time.Millisecond) {
 		if time.Now().After(deadline) {
-			t.Fatalf("never offline: %v", e.status(t))
+			t.Fatalf("never offline and quiet: %v", e.status(t))
 		}
 	}
 }

@@ -429,19 +429,11 @@ func (f *Forwarder) expire(no string) bool {
 	now := f.opts.Now()
 	expired := false
 	_, err := f.opts.Store.Modify(no, func(o *outbox.Order) (*outbox.Order, []outbox.Event, error) {
-		expired = false
-		if o == nil || o.Failure != nil {
+		evs, ok := f.expireIn(o, now)
+		if expired = ok; !ok {
 			return nil, nil, outbox.ErrNoChange
 		}
-		i := o.Next()
-		if i < 0 || o.Ops[i].Kind != outbox.OpCreate || o.Ops[i].State != outbox.OpPending || now.Sub(o.AgeFrom()) <= f.opts.MaxAge {
-			return nil, nil, outbox.ErrNoChange
-		}
-		expired = true
-		msg := fmt.Sprintf("not sent within %v of being queued; it was never sent to WeChat Pay", f.opts.MaxAge)
-		o.Failure = &outbox.Failure{Code: CodeExpiredOffline, Message: msg, Op: outbox.OpCreate, At: now}
-		o.Ops[i].State = outbox.OpFailed
-		return o, []outbox.Event{{Type: outbox.EventOrderFailed, Op: outbox.OpCreate, Code: CodeExpiredOffline, Message: msg}}, nil
+		return o, evs, nil
 	})
 	if err != nil {
 		f.storeFailed("expiring an order", no, err)
@@ -451,4 +443,21 @@ func (f *Forwarder) expire(no string) bool {
 		f.opts.Log.Warn("order expired offline", "out_order_no", no)
 	}
 	return expired
+}
+
+// expireIn fails o, in the change being made, if its create is pending
+// (never sent) and older than MaxAge at now; it reports whether it did,
+// with the event to log.
+func (f *Forwarder) expireIn(o *outbox.Order, now time.Time) ([]outbox.Event, bool) {
+	if o == nil || o.Failure != nil {
+		return nil, false
+	}
+	i := o.Next()
+	if i < 0 || o.Ops[i].Kind != outbox.OpCreate || o.Ops[i].State != outbox.OpPending || now.Sub(o.AgeFrom()) <= f.opts.MaxAge {
+		return nil, false
+	}
+	msg := fmt.Sprintf("not sent within %v of being queued; it was never sent to WeChat Pay", f.opts.MaxAge)
+	o.Failure = &outbox.Failure{Code: CodeExpiredOffline, Message: msg, Op: outbox.OpCreate, At: now}
+	o.Ops[i].State = outbox.OpFailed
+	return []outbox.Event{{Type: outbox.EventOrderFailed, Op: outbox.OpCreate, Code: CodeExpiredOffline, Message: msg}}, true
 }

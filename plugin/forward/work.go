@@ -72,15 +72,22 @@ func (f *Forwarder) send(ctx context.Context, o *outbox.Order, i int) bool {
 // when it differs in kind (a cancel sent as a complete).
 func (f *Forwarder) sendAs(ctx context.Context, o *outbox.Order, i int, v Verdict) bool {
 	op := o.Ops[i]
+	expired := false
 	if !f.modifyOp(o.OutOrderNo, i, op.Kind, "marking an operation in flight", func(o *outbox.Order, op *outbox.Op) []outbox.Event {
+		// Decided with the marking: a create that grew too old since it
+		// was picked up is never sent.
+		if evs, ok := f.expireIn(o, f.opts.Now()); ok {
+			expired = true
+			return evs
+		}
 		op.State = outbox.OpInFlight
 		op.Attempts++
 		if v.Wire != op.Kind {
 			op.SentAs = v.Wire
 		}
 		return nil
-	}) {
-		return false // changed under us, or not recorded: nothing leaves unmarked
+	}) || expired {
+		return false // changed under us, expired, or not recorded: nothing leaves unmarked
 	}
 	cctx, cancel := f.callCtx(ctx)
 	defer cancel()
