@@ -159,15 +159,6 @@ func decodeError(err error) error {
 	return err
 }
 
-// FileKeys lists the config file's keys, in the order of the struct.
-func FileKeys() []string {
-	return []string{"mchid", "merchant_serial_no", "merchant_private_key_file",
-		"wechatpay_public_key_id", "wechatpay_public_key_file", "wechatpay_certificate_file",
-		"apiv3_key", "appid", "service_id", "api_base_url", "outbox_path",
-		"outbox_key_file", "outbox_retention", "offline_max_orders", "offline_max_order_amount",
-		"offline_max_total_amount", "offline_max_age", "offline_allow_user_confirm", "forward_concurrency"}
-}
-
 // KeyError is a problem with one key of the config.
 type KeyError struct {
 	Key string

@@ -2,58 +2,102 @@ package config
 
 import (
 	"path/filepath"
+	"reflect"
+	"strings"
+
+	"google.golang.org/protobuf/reflect/protoreflect"
 
 	v1 "github.com/kioskpay/smartretail/shared/proto/smartretail/v1"
 )
 
+// The config file is the Configure message (v1.Config) with the same keys:
+// the message's descriptor lists them, and each Config field is paired with
+// the message field its json tag names, so a key is written down once, as a
+// struct field (TestConfigFileIsTheConfigMessage fails on a key of the
+// message that Config lacks, or the reverse).
+
+// protoFields holds, for each Config field by index, the message field of
+// the same key and kind; nil where the message has none (the test above
+// fails then).
+var protoFields = func() []protoreflect.FieldDescriptor {
+	fields := (&v1.Config{}).ProtoReflect().Descriptor().Fields()
+	ty := reflect.TypeOf(Config{})
+	out := make([]protoreflect.FieldDescriptor, ty.NumField())
+	for i := range out {
+		key, _, _ := strings.Cut(ty.Field(i).Tag.Get("json"), ",")
+		fd := fields.ByName(protoreflect.Name(key))
+		if fd != nil && kinds[fd.Kind()] != ty.Field(i).Type.Kind() {
+			fd = nil // Set would panic on it
+		}
+		out[i] = fd
+	}
+	return out
+}()
+
+// kinds are the message's field kinds Config can hold.
+var kinds = map[protoreflect.Kind]reflect.Kind{
+	protoreflect.StringKind: reflect.String,
+	protoreflect.Int64Kind:  reflect.Int64,
+	protoreflect.BoolKind:   reflect.Bool,
+}
+
+// FileKeys lists the config file's keys, in the order of the message.
+func FileKeys() []string {
+	fields := (&v1.Config{}).ProtoReflect().Descriptor().Fields()
+	keys := make([]string, fields.Len())
+	for i := range keys {
+		keys[i] = string(fields.Get(i).Name())
+	}
+	return keys
+}
+
 // Proto is c as the Configure message; the keys are the same.
 func (c *Config) Proto() *v1.Config {
-	return &v1.Config{
-		Mchid:                    c.MchID,
-		MerchantSerialNo:         c.MerchantSerialNo,
-		MerchantPrivateKeyFile:   c.MerchantPrivateKeyFile,
-		WechatpayPublicKeyId:     c.WeChatPayPublicKeyID,
-		WechatpayPublicKeyFile:   c.WeChatPayPublicKeyFile,
-		WechatpayCertificateFile: c.WeChatPayCertificateFile,
-		Apiv3Key:                 c.APIv3Key,
-		Appid:                    c.AppID,
-		ServiceId:                c.ServiceID,
-		ApiBaseUrl:               c.APIBaseURL,
-		OutboxPath:               c.OutboxPath,
-		OutboxKeyFile:            c.OutboxKeyFile,
-		OutboxRetention:          c.OutboxRetention,
-		OfflineMaxOrders:         c.OfflineMaxOrders,
-		OfflineMaxOrderAmount:    c.OfflineMaxOrderAmount,
-		OfflineMaxTotalAmount:    c.OfflineMaxTotalAmount,
-		OfflineMaxAge:            c.OfflineMaxAge,
-		OfflineAllowUserConfirm:  c.OfflineAllowUserConfirm,
-		ForwardConcurrency:       c.ForwardConcurrency,
+	p := &v1.Config{}
+	m := p.ProtoReflect()
+	v := reflect.ValueOf(c).Elem()
+	for i, fd := range protoFields {
+		f := v.Field(i)
+		if fd == nil || f.IsZero() {
+			continue
+		}
+		switch f.Kind() {
+		case reflect.String:
+			m.Set(fd, protoreflect.ValueOfString(f.String()))
+		case reflect.Int64:
+			m.Set(fd, protoreflect.ValueOfInt64(f.Int()))
+		case reflect.Bool:
+			m.Set(fd, protoreflect.ValueOfBool(f.Bool()))
+		}
 	}
+	return p
 }
 
 // FromProto is the Configure message as a Config, defaults filled. It does
 // not validate: call Validate.
 func FromProto(p *v1.Config) *Config {
-	c := &Config{
-		MchID:                    p.GetMchid(),
-		MerchantSerialNo:         p.GetMerchantSerialNo(),
-		MerchantPrivateKeyFile:   p.GetMerchantPrivateKeyFile(),
-		WeChatPayPublicKeyID:     p.GetWechatpayPublicKeyId(),
-		WeChatPayPublicKeyFile:   p.GetWechatpayPublicKeyFile(),
-		WeChatPayCertificateFile: p.GetWechatpayCertificateFile(),
-		APIv3Key:                 p.GetApiv3Key(),
-		AppID:                    p.GetAppid(),
-		ServiceID:                p.GetServiceId(),
-		APIBaseURL:               p.GetApiBaseUrl(),
-		OutboxPath:               p.GetOutboxPath(),
-		OutboxKeyFile:            p.GetOutboxKeyFile(),
-		OutboxRetention:          p.GetOutboxRetention(),
-		OfflineMaxOrders:         p.GetOfflineMaxOrders(),
-		OfflineMaxOrderAmount:    p.GetOfflineMaxOrderAmount(),
-		OfflineMaxTotalAmount:    p.GetOfflineMaxTotalAmount(),
-		OfflineMaxAge:            p.GetOfflineMaxAge(),
-		OfflineAllowUserConfirm:  p.GetOfflineAllowUserConfirm(),
-		ForwardConcurrency:       p.GetForwardConcurrency(),
+	c := &Config{}
+	m := p.ProtoReflect() // a nil *v1.Config reads as empty
+	v := reflect.ValueOf(c).Elem()
+	for i, fd := range protoFields {
+		if fd == nil {
+			continue
+		}
+		f := v.Field(i)
+		switch x := m.Get(fd).Interface().(type) {
+		case string:
+			if f.Kind() == reflect.String {
+				f.SetString(x)
+			}
+		case int64:
+			if f.Kind() == reflect.Int64 {
+				f.SetInt(x)
+			}
+		case bool:
+			if f.Kind() == reflect.Bool {
+				f.SetBool(x)
+			}
+		}
 	}
 	c.fillDefaults()
 	return c
