@@ -26,6 +26,7 @@ import (
 	"sync"
 	"syscall"
 
+	"github.com/kioskpay/smartretail/internal/bench"
 	"github.com/kioskpay/smartretail/plugin"
 )
 
@@ -60,8 +61,8 @@ func servePlugin() bool {
 	if !plugin.IsPluginLaunch() {
 		return false
 	}
-	if len(os.Args) > 1 && os.Args[1] == barePluginArg {
-		serveBare(os.Args[2:])
+	if len(os.Args) > 1 && os.Args[1] == bench.BarePluginArg {
+		bench.ServeBare(os.Args[2:])
 		return true
 	}
 	plugin.Serve()

@@ -1,4 +1,4 @@
-package main
+package bench
 
 // The start step: start-up time against the bare plugin, and memory.
 
@@ -46,7 +46,7 @@ func (b *bench) start(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		n, err := b.startOnce(ctx, path, barePluginArg)
+		n, err := b.startOnce(ctx, path, BarePluginArg)
 		if err != nil {
 			return err
 		}

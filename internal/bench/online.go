@@ -1,4 +1,4 @@
-package main
+package bench
 
 // The online and drain steps: creates sent to the sandbox through the
 // plugin, against bare core.Clients.
@@ -57,7 +57,7 @@ func (b *bench) onlineCreate(ctx context.Context) error {
 	defer c.Close()
 	// The bare plugin sends the same create with a bare core.Client: what
 	// go-plugin's hop costs on this machine, whatever plugin makes the call.
-	bare, err := b.startHost(ctx, path, b.self, barePluginArg)
+	bare, err := b.startHost(ctx, path, b.self, BarePluginArg)
 	if err != nil {
 		return err
 	}

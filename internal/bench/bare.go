@@ -1,4 +1,4 @@
-package main
+package bench
 
 import (
 	"context"
@@ -24,7 +24,7 @@ import (
 	v1 "github.com/kioskpay/smartretail/shared/proto/smartretail/v1"
 )
 
-// barePluginArg makes this binary, started by go-plugin, serve the bare
+// BarePluginArg makes this binary, started by go-plugin, serve the bare
 // plugin: the least a plugin can do for each call, served the way the real
 // one is. Its times are the floors under ours that go-plugin, bbolt and
 // wechatpay-go set on this machine, measured the same way:
@@ -36,7 +36,7 @@ import (
 //     do per order, with nothing checked, sealed or indexed;
 //   - any other CreateOrder is one bare core.Client create (the online floor).
 const (
-	barePluginArg = "bench-bare-plugin"
+	BarePluginArg = "bench-bare-plugin"
 	oneSyncArg    = "one-sync"
 )
 
@@ -223,8 +223,16 @@ func (*bareOrders) CompactOutbox(context.Context, *v1.CompactOutboxRequest) (*v1
 	return &v1.CompactOutboxResponse{}, nil
 }
 
-// serveBare serves bareOrders the way the real plugin is served.
-func serveBare(args []string) {
+// GetUserServiceState: the bare plugin answers without WeChat Pay, like its
+// other calls.
+func (*bareOrders) GetUserServiceState(context.Context, *v1.GetUserServiceStateRequest) (*v1.GetUserServiceStateResponse, error) {
+	return &v1.GetUserServiceStateResponse{}, nil
+}
+
+// ServeBare serves bareOrders the way the real plugin is served: the
+// binary's entry point calls it when go-plugin started it with
+// BarePluginArg first, passing the arguments after it.
+func ServeBare(args []string) {
 	p := &bareOrders{recordSize: 600}
 	for _, a := range args {
 		switch {

@@ -1,4 +1,4 @@
-package main
+package bench
 
 // The enqueue and scale steps: offline sales through the plugin into its
 // outbox, against fdatasync and the bare plugins.
@@ -56,7 +56,7 @@ func (b *bench) recordSize() int {
 
 // bareArgs start a bare plugin that pads its records to our record's size.
 func (b *bench) bareArgs(more ...string) []string {
-	return append([]string{barePluginArg, recordSizeArg + strconv.Itoa(b.recordSize())}, more...)
+	return append([]string{BarePluginArg, recordSizeArg + strconv.Itoa(b.recordSize())}, more...)
 }
 
 func (b *bench) enqueue(ctx context.Context) error {

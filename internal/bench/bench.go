@@ -1,0 +1,264 @@
+// Package bench is "smartretail bench", the CLI's and no one else's: it
+// measures the plugin against floors measured the same way on the same
+// machine (BENCHMARKS.md). The binary that runs it must also serve the
+// plugin and, given BarePluginArg, the bare plugin (ServeBare).
+//
+// This file runs the steps and prints their rows; each step has its own
+// file (enqueue.go, online.go, start.go), the floors theirs (bare.go,
+// sync.go).
+package bench
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"runtime/pprof"
+	"sort"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/kioskpay/smartretail/host"
+	"github.com/kioskpay/smartretail/sandbox"
+	"github.com/kioskpay/smartretail/shared/config"
+	v1 "github.com/kioskpay/smartretail/shared/proto/smartretail/v1"
+)
+
+// benchRow is one line of "smartretail bench": a measurement, what it is
+// compared with in the same run, and the target for the ratio.
+type benchRow struct {
+	Name          string  `json:"name"`
+	Value         float64 `json:"value"`
+	Unit          string  `json:"unit"`
+	Baseline      string  `json:"baseline"`
+	BaselineValue float64 `json:"baseline_value"`
+	Ratio         float64 `json:"ratio"`
+	Target        string  `json:"target"`
+	OK            *bool   `json:"ok"`
+	limit         float64 // the target's number
+	atLeast       bool    // ratio >= limit (else <=)
+}
+
+// sizes of a run; --quick shrinks them to prove the command works.
+type benchSizes struct {
+	enqueue, parallel, callers, syncs, online, drain, drainLatencyMS, starts, rssQueued, scaleFill, scaleN int
+}
+
+var fullSizes = benchSizes{enqueue: 2000, parallel: 2000, callers: 16, syncs: 2000, online: 200, drain: 5000,
+	drainLatencyMS: 20, starts: 10, rssQueued: 10000, scaleFill: 100000, scaleN: 500}
+var quickSizes = benchSizes{enqueue: 100, parallel: 160, callers: 16, syncs: 200, online: 20, drain: 100,
+	drainLatencyMS: 20, starts: 3, rssQueued: 500, scaleFill: 2000, scaleN: 50}
+
+type bench struct {
+	out     io.Writer
+	stderr  io.Writer
+	sizes   benchSizes
+	dir     string
+	plugin  string
+	self    string
+	srv     *sandbox.Server
+	base    *config.Config
+	seq     atomic.Int64
+	rows    []benchRow
+	jsonOut bool
+}
+
+// exitUsage is the exit code for a command line that cannot be run (the
+// CLI's).
+const exitUsage = 2
+
+// Run runs "smartretail bench" with args (its flags) and returns its exit
+// code. findPlugin resolves the --plugin flag to the plugin binary, as the
+// CLI's other commands do.
+func Run(ctx context.Context, args []string, stdout, stderr io.Writer, findPlugin func(ctx context.Context, flag string) (string, error)) int {
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	quick := fs.Bool("quick", false, "small sizes: shows the command works, measures little")
+	jsonOut := fs.Bool("json", false, "one JSON object per row instead of a table")
+	dir := fs.String("dir", "", "folder for outboxes and the fdatasync baseline (default: a new temporary folder)")
+	pluginFlag := fs.String("plugin", os.Getenv("SMARTRETAIL_PLUGIN_PATH"), "smartretail-plugin binary (default: beside this CLI, then PATH, then the CLI itself)")
+	only := fs.String("only", "", "run only these, comma-separated: enqueue, online, drain, start, scale")
+	cpuProfile := fs.String("cpu-profile", "", "write this process's CPU profile (the host side) to this file; SMARTRETAIL_CPU_PROFILE does the same for the plugin")
+	if err := fs.Parse(args); err != nil {
+		return exitUsage
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			fmt.Fprintf(stderr, "smartretail bench: %v\n", err)
+			return 1
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fmt.Fprintf(stderr, "smartretail bench: %v\n", err)
+			return 1
+		}
+		defer pprof.StopCPUProfile()
+	}
+	b := &bench{out: stdout, stderr: stderr, sizes: fullSizes, jsonOut: *jsonOut}
+	if *quick {
+		b.sizes = quickSizes
+	}
+	if err := b.setUp(ctx, *dir, *pluginFlag, findPlugin); err != nil {
+		fmt.Fprintf(stderr, "smartretail bench: %v\n", err)
+		return 1
+	}
+	defer b.tearDown(*dir == "")
+	steps := []struct {
+		name string
+		run  func(context.Context) error
+	}{
+		{"enqueue", b.enqueue},
+		{"online", b.onlineCreate},
+		{"drain", b.drain},
+		{"start", b.start},
+		{"scale", b.scale},
+	}
+	failed := false
+	for _, s := range steps {
+		if *only != "" && !strings.Contains(","+*only+",", ","+s.name+",") {
+			continue
+		}
+		fmt.Fprintf(stderr, "bench: %s...\n", s.name)
+		if err := s.run(ctx); err != nil {
+			fmt.Fprintf(stderr, "smartretail bench: %s: %v\n", s.name, err)
+			failed = true
+		}
+	}
+	b.print()
+	if failed {
+		return 1
+	}
+	return 0
+}
+
+func (b *bench) setUp(ctx context.Context, dir, pluginFlag string, findPlugin func(context.Context, string) (string, error)) error {
+	var err error
+	if dir == "" {
+		if b.dir, err = os.MkdirTemp("", "smartretail-bench-"); err != nil {
+			return err
+		}
+	} else {
+		b.dir = dir
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return err
+		}
+	}
+	if b.plugin, err = findPlugin(ctx, pluginFlag); err != nil {
+		return err
+	}
+	if b.self, err = os.Executable(); err != nil {
+		return err
+	}
+	if b.srv, err = sandbox.NewServer(sandbox.Options{}); err != nil {
+		return err
+	}
+	path, err := b.srv.WriteConfig(b.dir)
+	if err != nil {
+		return err
+	}
+	if b.base, err = config.Load(path); err != nil {
+		return err
+	}
+	b.base.OfflineMaxOrders, b.base.OfflineMaxOrderAmount, b.base.OfflineMaxTotalAmount = 1<<40, 1<<40, 1<<50
+	return nil
+}
+
+func (b *bench) tearDown(removeDir bool) {
+	if b.srv != nil {
+		b.srv.Close()
+	}
+	if removeDir {
+		os.RemoveAll(b.dir)
+	}
+}
+
+// configFor writes a config with its own outbox, pointing at url.
+func (b *bench) configFor(name, url string) (string, *config.Config, error) {
+	c := *b.base
+	c.APIBaseURL = url
+	c.OutboxPath = filepath.Join(b.dir, name+".db")
+	c.OutboxKeyFile = filepath.Join(b.dir, "outbox.key")
+	path := filepath.Join(b.dir, name+".json")
+	return path, &c, c.Write(path)
+}
+
+// refusedURL is an address nothing listens on: WeChat Pay unreachable.
+func refusedURL() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return "http://" + addr, nil
+}
+
+func (b *bench) startHost(ctx context.Context, cfgPath, pluginPath string, args ...string) (*host.Client, error) {
+	return host.Start(ctx, host.Options{PluginPath: pluginPath, PluginArgs: args, ConfigPath: cfgPath,
+		Logger: hclog.New(&hclog.LoggerOptions{Output: b.stderr, Level: hclog.Error})})
+}
+
+func (b *bench) newOrder() *v1.NewOrder {
+	f := false
+	return &v1.NewOrder{OutOrderNo: fmt.Sprintf("BN%d-%d", time.Now().Unix()%100000, b.seq.Add(1)), ServiceStartTime: "OnAccept",
+		ServiceStartLocation: "K-17", ServiceIntroduction: "智慧零售柜", RiskAmount: 20000, NeedUserConfirm: &f, Openid: "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o",
+		Fees: []*v1.Fee{{FeeName: "矿泉水", FeeCount: 1, FeeAmount: 300}}}
+}
+
+func (b *bench) add(r benchRow) {
+	if r.limit > 0 {
+		ok := r.Ratio <= r.limit
+		r.Target = fmt.Sprintf("<= %g", r.limit)
+		if r.atLeast {
+			ok = r.Ratio >= r.limit
+			r.Target = fmt.Sprintf(">= %g", r.limit)
+		}
+		r.OK = &ok
+	}
+	b.rows = append(b.rows, r)
+}
+
+func (b *bench) print() {
+	if b.jsonOut {
+		enc := json.NewEncoder(b.out)
+		enc.SetEscapeHTML(false) // ">= 0.4", not "\u003e= 0.4"
+		for _, r := range b.rows {
+			_ = enc.Encode(r)
+		}
+		return
+	}
+	fmt.Fprintf(b.out, "%-34s %12s %-9s %-32s %12s %7s %-7s %s\n", "name", "value", "unit", "baseline", "baseline", "ratio", "target", "ok")
+	for _, r := range b.rows {
+		base, ratio, ok := "", "", ""
+		if r.Baseline != "" {
+			base, ratio = fmt.Sprintf("%12.3f", r.BaselineValue), fmt.Sprintf("%7.3f", r.Ratio)
+		}
+		if r.OK != nil {
+			ok = map[bool]string{true: "yes", false: "NO"}[*r.OK]
+		}
+		fmt.Fprintf(b.out, "%-34s %12.3f %-9s %-32s %12s %7s %-7s %s\n", r.Name, r.Value, r.Unit, r.Baseline, base, ratio, r.Target, ok)
+	}
+}
+
+func percentile(ds []time.Duration, p int) time.Duration {
+	if len(ds) == 0 {
+		return 0
+	}
+	s := append([]time.Duration(nil), ds...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	i := (len(s)*p + 99) / 100
+	if i < 1 {
+		i = 1
+	}
+	return s[i-1]
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
