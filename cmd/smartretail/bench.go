@@ -15,7 +15,3 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return path, err
 	})
 }
-
-// bareOrders only carries userstate.go's GetUserServiceState, which goes
-// with it: the bench's bare plugin is internal/bench's now.
-type bareOrders struct{}

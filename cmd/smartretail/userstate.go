@@ -29,9 +29,3 @@ func runUserState(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		}
 	})
 }
-
-// GetUserServiceState: the bench's bare plugin answers without WeChat Pay,
-// like its other calls.
-func (*bareOrders) GetUserServiceState(context.Context, *v1.GetUserServiceStateRequest) (*v1.GetUserServiceStateResponse, error) {
-	return &v1.GetUserServiceStateResponse{}, nil
-}
