@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/kioskpay/smartretail/plugin/outbox"
@@ -149,11 +148,9 @@ func describeOp(op outbox.Op) string {
 // on the failed list.
 var errNotFailed = errors.New("not on the failed list")
 
-// isKeyFileError says whether an outbox open failed over its key file. The
-// text match stays until the outbox's key errors carry their file as a type:
-// a key of the wrong length or a missing key is no *os.PathError
-// (TestOutboxKeyFileProblemsNameTheKeyFile).
+// isKeyFileError says whether an outbox open failed over its key file.
 func isKeyFileError(err error, keyFile string) bool {
+	var ke *outbox.KeyFileError
 	var pe *os.PathError
-	return (errors.As(err, &pe) && pe.Path == keyFile) || strings.Contains(err.Error(), "outbox key "+keyFile)
+	return (errors.As(err, &ke) && ke.Path == keyFile) || (errors.As(err, &pe) && pe.Path == keyFile)
 }

@@ -133,7 +133,7 @@ func openLocked(opts Options, lock *lockFile) (*Store, error) {
 		aead, err := newAEAD(key)
 		if err != nil {
 			db.Close()
-			return fmt.Errorf("outbox key %s: %w", opts.KeyFile, err)
+			return &KeyFileError{Path: opts.KeyFile, Err: err}
 		}
 		s = &Store{opts: opts, aead: aead, db: db, lock: lock, notify: make(chan struct{})}
 		s.idle = sync.NewCond(&s.qmu)

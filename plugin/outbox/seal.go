@@ -22,6 +22,16 @@ const sealVersion byte = 1
 // ErrWrongKey means the outbox key does not open this outbox's records.
 var ErrWrongKey = errors.New("outbox: the outbox key does not open this outbox (is outbox_key_file the key this outbox was made with?)")
 
+// KeyFileError is a problem with the outbox's key file: Path names it, for
+// an error that must say which file to fix. Its text never holds the key.
+type KeyFileError struct {
+	Path string
+	Err  error
+}
+
+func (e *KeyFileError) Error() string { return "outbox key " + e.Path + ": " + e.Err.Error() }
+func (e *KeyFileError) Unwrap() error { return e.Err }
+
 // loadOrCreateKey reads the hex key in path. When the file is absent and
 // create is set, a new random key is written there, readable by its owner
 // only. create is false when an outbox with records already exists: a new
@@ -33,33 +43,33 @@ func loadOrCreateKey(path string, create bool, dirSync func(string) error) ([]by
 		_, _ = rand.Read(key)
 		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 		if err != nil {
-			return nil, fmt.Errorf("outbox key %s: %w", path, err)
+			return nil, &KeyFileError{Path: path, Err: err}
 		}
 		_, werr := f.WriteString(hex.EncodeToString(key) + "\n")
 		serr := f.Sync()
 		cerr := f.Close()
 		if err := errors.Join(werr, serr, cerr); err != nil {
 			_ = os.Remove(path)
-			return nil, fmt.Errorf("outbox key %s: %w", path, err)
+			return nil, &KeyFileError{Path: path, Err: err}
 		}
 		// The key must outlive a power cut as the records do: a key file
 		// whose creation is undone leaves records no key opens.
 		if err := dirSync(filepath.Dir(path)); err != nil {
 			_ = os.Remove(path)
-			return nil, fmt.Errorf("outbox key %s: %w", path, err)
+			return nil, &KeyFileError{Path: path, Err: err}
 		}
 		return key, nil
 	}
 	if errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("outbox key %s is missing, but the outbox already holds records sealed with a key: restore the key file", path)
+		return nil, &KeyFileError{Path: path, Err: errors.New("is missing, but the outbox already holds records sealed with a key: restore the key file")}
 	}
 	if err != nil {
-		return nil, fmt.Errorf("outbox key %s: %w", path, err)
+		return nil, &KeyFileError{Path: path, Err: err}
 	}
 	key, err := hex.DecodeString(strings.TrimSpace(string(data)))
 	if err != nil || len(key) != KeyLen {
 		// Never print the file's contents: they are the key.
-		return nil, fmt.Errorf("outbox key %s: want %d bytes as %d hex digits", path, KeyLen, 2*KeyLen)
+		return nil, &KeyFileError{Path: path, Err: fmt.Errorf("want %d bytes as %d hex digits", KeyLen, 2*KeyLen)}
 	}
 	return key, nil
 }
