@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/kioskpay/smartretail/host"
-	"github.com/kioskpay/smartretail/plugin/outbox"
+	"github.com/kioskpay/smartretail/internal/plugin/outbox"
 	"github.com/kioskpay/smartretail/sandbox"
 	v1 "github.com/kioskpay/smartretail/shared/proto/smartretail/v1"
 )

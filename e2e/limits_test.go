@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"github.com/kioskpay/smartretail/host"
-	"github.com/kioskpay/smartretail/plugin/wxpay"
+	"github.com/kioskpay/smartretail/internal/plugin/wxpay"
 	"github.com/kioskpay/smartretail/sandbox"
 	v1 "github.com/kioskpay/smartretail/shared/proto/smartretail/v1"
 )

@@ -10,7 +10,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/kioskpay/smartretail/host"
-	"github.com/kioskpay/smartretail/plugin/wxpay"
+	"github.com/kioskpay/smartretail/internal/plugin/wxpay"
 	"github.com/kioskpay/smartretail/shared"
 	v1 "github.com/kioskpay/smartretail/shared/proto/smartretail/v1"
 )

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/kioskpay/smartretail/host"
-	"github.com/kioskpay/smartretail/plugin"
+	"github.com/kioskpay/smartretail/internal/plugin"
 	"github.com/kioskpay/smartretail/sandbox"
 	v1 "github.com/kioskpay/smartretail/shared/proto/smartretail/v1"
 )

@@ -97,13 +97,13 @@
 // likely: only a 2019 vending-machine integration in Java whose comments
 // copy the official tables (T1) or EvonDu/wechat-php-sdk
 // src/module/Payscore.php (T2) say so. Where: c = the client
-// (plugin/wxpay, before sending and before queueing unless said), s = the
+// (internal/plugin/wxpay, before sending and before queueing unless said), s = the
 // sandbox (400 PARAM_ERROR on the field unless said).
 //
 //	rule                                               source                                    where
 //	cancel only while CREATED; an accepted order is    verified: JS .../{out_order_no}/cancel.md  s: 400 INVALID_REQUEST "order state
 //	  ended uncharged by complete with finish_type 1     ("用户确认订单后不可调用"), complete.md       invalid"; c: the plugin's rule book
-//	                                                                                                 (plugin/forward Before) sends a
+//	                                                                                                 (internal/plugin/forward Before) sends a
 //	                                                                                                 complete instead
 //	complete only in USER_ACCEPTED                     verified: JS and OA complete               s: 400 INVALID_REQUEST; c: rule book
 //	need_user_confirm defaults to true                 verified: OA smartretail-orders.yaml       s, c (nil sends nothing)
@@ -187,7 +187,7 @@
 //   - Sizes: at most 100 fees (the design notes' corrections, "likely": a
 //     2019 integration copying the official tables). finish_ticket at most
 //     1024 characters is an assumption guarding memory, not a WeChat Pay rule:
-//     no source states its length. The client (plugin/wxpay) refuses the same
+//     no source states its length. The client (internal/plugin/wxpay) refuses the same
 //     before sending or queueing, and never sends a body over MaxBodyBytes.
 //     An error's detail.value echoes at most 256 bytes of the value. A
 //     query's appid and service_id (32) and query_id (512, the sibling

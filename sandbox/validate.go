@@ -101,7 +101,7 @@ func formatWechatTime(t time.Time) string { return t.In(cst).Format("20060102150
 // Sizes. Those the smart-retail pages do not state come from the sibling
 // Pay Score API (appid, service_id) or the design notes' corrections (fees);
 // maxFinishTicket is an assumption guarding memory, not a WeChat Pay rule.
-// The client (plugin/wxpay) uses the same numbers; a test checks they agree.
+// The client (internal/plugin/wxpay) uses the same numbers; a test checks they agree.
 const (
 	maxAppID        = 32
 	maxServiceID    = 32

@@ -380,7 +380,7 @@ func TestWechatTime(t *testing.T) {
 }
 
 // Sizes: every string and list the client bounds, the sandbox bounds the
-// same (plugin/wxpay checks the two agree), and an error never echoes a
+// same (internal/plugin/wxpay checks the two agree), and an error never echoes a
 // long value.
 func TestSizes(t *testing.T) {
 	srv := startServer(t, Options{})

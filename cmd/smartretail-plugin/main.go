@@ -3,7 +3,7 @@
 // hand it says so and exits.
 package main
 
-import "github.com/kioskpay/smartretail/plugin"
+import "github.com/kioskpay/smartretail/internal/plugin"
 
 func main() {
 	plugin.Serve()

@@ -27,7 +27,7 @@ import (
 	"syscall"
 
 	"github.com/kioskpay/smartretail/internal/bench"
-	"github.com/kioskpay/smartretail/plugin"
+	"github.com/kioskpay/smartretail/internal/plugin"
 )
 
 // exitUsage is the exit code for a command line that cannot be run.

@@ -10,7 +10,7 @@ import (
 	"runtime"
 
 	"github.com/kioskpay/smartretail/host"
-	"github.com/kioskpay/smartretail/plugin"
+	"github.com/kioskpay/smartretail/internal/plugin"
 )
 
 // pluginBinary is the plugin binary's name on this system.

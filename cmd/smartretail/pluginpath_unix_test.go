@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kioskpay/smartretail/plugin"
+	"github.com/kioskpay/smartretail/internal/plugin"
 )
 
 // pluginOnPath puts a smartretail-plugin (this test binary, linked) alone

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/kioskpay/smartretail/plugin/outbox"
+	"github.com/kioskpay/smartretail/internal/plugin/outbox"
 	"github.com/kioskpay/smartretail/shared/config"
 )
 

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/kioskpay/smartretail/plugin/outbox"
+	"github.com/kioskpay/smartretail/internal/plugin/outbox"
 	"github.com/kioskpay/smartretail/sandbox"
 )
 

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kioskpay/smartretail/plugin"
+	"github.com/kioskpay/smartretail/internal/plugin"
 	"github.com/kioskpay/smartretail/sandbox"
 )
 

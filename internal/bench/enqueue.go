@@ -16,7 +16,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/kioskpay/smartretail/host"
-	"github.com/kioskpay/smartretail/plugin/outbox"
+	"github.com/kioskpay/smartretail/internal/plugin/outbox"
 	v1 "github.com/kioskpay/smartretail/shared/proto/smartretail/v1"
 )
 

@@ -15,8 +15,8 @@ import (
 	"github.com/wechatpay-apiv3/wechatpay-go/core/option"
 
 	"github.com/kioskpay/smartretail/host"
-	"github.com/kioskpay/smartretail/plugin/outbox"
-	"github.com/kioskpay/smartretail/plugin/wxpay"
+	"github.com/kioskpay/smartretail/internal/plugin/outbox"
+	"github.com/kioskpay/smartretail/internal/plugin/wxpay"
 	"github.com/kioskpay/smartretail/sandbox"
 	"github.com/kioskpay/smartretail/shared/config"
 	v1 "github.com/kioskpay/smartretail/shared/proto/smartretail/v1"

@@ -1,0 +1,463 @@
+// Package forward sends what the outbox holds to WeChat Pay when it can be
+// reached, and never sends anything twice that WeChat Pay may already have:
+// an operation is marked in flight (committed) before it leaves, and one
+// found in flight (after a timeout, a system error or a crash) is
+// reconciled by a query by out_order_no before anything is sent again.
+// out_order_no never changes.
+//
+// It notices that WeChat Pay is reachable again from any answer (its own or
+// the online path's) or from a cheap probe while offline, backs off with
+// capped exponential delays and full jitter, honours Retry-After, runs a
+// bounded number of orders at once, and keeps each order's operations
+// strictly in order.
+package forward
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/kioskpay/smartretail/internal/plugin/outbox"
+	"github.com/kioskpay/smartretail/internal/plugin/wxpay"
+)
+
+// WeChatPay is what the forwarder calls; *wxpay.Client is one.
+type WeChatPay interface {
+	Create(context.Context, wxpay.CreateRequest) (*wxpay.CreateResponse, error)
+	Query(context.Context, wxpay.QueryRequest) (*wxpay.Order, error)
+	Cancel(context.Context, wxpay.CancelRequest) (*wxpay.OrderRef, error)
+	Complete(context.Context, wxpay.CompleteRequest) (*wxpay.OrderRef, error)
+}
+
+// Defaults. Concurrency and MaxAge equal shared/config's
+// (plugin's TestConfigDefaultsAreThePackagesDefaults checks).
+const (
+	DefaultConcurrency = 4
+	DefaultBaseBackoff = 500 * time.Millisecond
+	DefaultMaxBackoff  = 30 * time.Second
+	DefaultMaxAge      = 24 * time.Hour
+	// ProbeOutOrderNo is queried to learn whether WeChat Pay answers when
+	// nothing else is waiting: any answer, "not found" included, is online.
+	ProbeOutOrderNo = "SMARTRETAIL-PROBE"
+	// sweepBatch is how many queued orders one read of the expiry sweep takes.
+	sweepBatch = 256
+	// Failure codes of our own, beside WeChat Pay's.
+	CodeExpiredOffline = "EXPIRED_OFFLINE"
+	CodeNotCreated     = "NOT_CREATED"
+)
+
+// Store is the part of the outbox the forwarder uses; *outbox.Store is one.
+type Store interface {
+	Get(outOrderNo string) (*outbox.Order, error)
+	Modify(outOrderNo string, fn func(o *outbox.Order) (*outbox.Order, []outbox.Event, error)) (*outbox.Order, error)
+	Due(n int, skip func(outOrderNo string) bool) ([]*outbox.Order, error)
+	AppendEvent(ev outbox.Event) error
+	Prune() (orders, events int, err error)
+}
+
+// Options configure a Forwarder.
+type Options struct {
+	Store  Store
+	WeChat WeChatPay
+	// Concurrency is how many orders are worked on at once.
+	Concurrency int
+	// BaseBackoff and MaxBackoff shape the delay between attempts while
+	// WeChat Pay cannot be reached.
+	BaseBackoff, MaxBackoff time.Duration
+	// MaxAge: a create still unsent after this long is not sent at all; the
+	// order moves to the failed list as EXPIRED_OFFLINE.
+	MaxAge time.Duration
+	// CallTimeout bounds one call to WeChat Pay (default 10 s).
+	CallTimeout time.Duration
+	// Claims are the outbox's: who sends which order (NewClaims when nil).
+	// Give a new forwarder on the same outbox the old one's.
+	Claims *Claims
+	Now    func() time.Time
+	Log    hclog.Logger
+}
+
+// Forwarder drains the outbox. Create with New, run with Run.
+type Forwarder struct {
+	opts Options
+	net  networkState
+	wake chan struct{}
+
+	mu            sync.Mutex
+	failures      int       // consecutive attempts without an answer
+	storeFailures int       // consecutive reads or writes of the outbox that failed
+	notBefore     time.Time // no attempt before this (backoff, Retry-After)
+	sweepEvery    time.Duration
+	pruneEvery    time.Duration
+
+	netEventMu sync.Mutex     // guards the network events waiting to be written
+	netEvents  []outbox.Event // network changes not written yet, oldest first
+	netWriting bool           // a writeNetworkEvents runs
+}
+
+// New returns a Forwarder; it does nothing until Run.
+func New(opts Options) *Forwarder {
+	if opts.Concurrency <= 0 {
+		opts.Concurrency = DefaultConcurrency
+	}
+	if opts.BaseBackoff <= 0 {
+		opts.BaseBackoff = DefaultBaseBackoff
+	}
+	if opts.MaxBackoff <= 0 {
+		opts.MaxBackoff = DefaultMaxBackoff
+	}
+	if opts.MaxAge <= 0 {
+		opts.MaxAge = DefaultMaxAge
+	}
+	if opts.CallTimeout <= 0 {
+		opts.CallTimeout = wxpay.DefaultTimeout
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Log == nil {
+		opts.Log = hclog.NewNullLogger()
+	}
+	if opts.Claims == nil {
+		opts.Claims = NewClaims()
+	}
+	f := &Forwarder{opts: opts, wake: make(chan struct{}, 1), sweepEvery: time.Minute, pruneEvery: time.Hour}
+	f.net.state = Unknown
+	f.net.since = opts.Now()
+	return f
+}
+
+// Wake asks for an attempt now: new work was queued.
+func (f *Forwarder) Wake() {
+	select {
+	case f.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Drain asks for an attempt now, backoff or not: the host wants the queue
+// sent. Retry-After is still honoured.
+func (f *Forwarder) Drain() {
+	state, _ := f.net.get()
+	f.mu.Lock()
+	f.failures = 0
+	if f.notBefore.After(f.opts.Now()) && state != Online {
+		f.notBefore = time.Time{}
+	}
+	f.mu.Unlock()
+	f.Wake()
+}
+
+// Hold keeps the forwarder off an order while the online path sends one
+// of its operations, so that one operation is never sent by both. held is
+// false when the order is taken: by another online call (wait closes when
+// it lets go: ask again then) or by the forwarder (wait is nil: leave the
+// operation to it).
+func (f *Forwarder) Hold(no string) (held bool, wait <-chan struct{}) {
+	return f.opts.Claims.hold(no)
+}
+
+// Release ends a Hold, and wakes the forwarder for what the online path
+// may have left it.
+func (f *Forwarder) Release(no string) {
+	f.opts.Claims.release(no)
+	f.Wake()
+}
+
+// Defer holds the forwarder's next attempt back by at least d: WeChat
+// Pay's Retry-After on an answer to the online path.
+func (f *Forwarder) Defer(d time.Duration) {
+	if d <= 0 {
+		return
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if t := f.opts.Now().Add(d); t.After(f.notBefore) {
+		f.notBefore = t
+	}
+}
+
+// Network reports reachability, since when, and the last error seen.
+func (f *Forwarder) Network() (state Network, since time.Time, lastErr string, lastErrAt time.Time) {
+	f.net.mu.Lock()
+	defer f.net.mu.Unlock()
+	return f.net.state, f.net.since, f.net.lastErr, f.net.lastErrAt
+}
+
+// Offline says whether the last call got no answer: new sales that prefer
+// online then queue at once instead of waiting out a timeout each.
+func (f *Forwarder) Offline() bool {
+	s, _ := f.net.get()
+	return s == Offline
+}
+
+// Observe takes the outcome of a call, the forwarder's own or the online
+// path's: an answer WeChat Pay signed, of any kind, means it is reachable.
+// No answer, or one that does not verify (a captive portal, a wrong or
+// rotated WeChat Pay public key, a clock far off), is not WeChat Pay's
+// word: the plugin is as good as offline, sales queue within the offline
+// limits, and attempts back off.
+func (f *Forwarder) Observe(err error) {
+	var we *wxpay.Error
+	switch {
+	case err == nil:
+		f.online()
+	case errors.As(err, &we) && (we.Class == wxpay.Network || untrusted(we)):
+		f.offline(err)
+	case errors.As(err, &we):
+		f.online()
+	}
+}
+
+// untrusted says whether an error is an answer that did not verify.
+func untrusted(we *wxpay.Error) bool { return we.Class == wxpay.Auth && we.ReachedServer }
+
+func (f *Forwarder) online() {
+	f.mu.Lock()
+	wasFailing := f.failures > 0
+	f.failures = 0
+	f.mu.Unlock()
+	if f.setNetwork(Online, "") || wasFailing {
+		f.Wake() // the queue can go now
+	}
+}
+
+func (f *Forwarder) offline(err error) {
+	now := f.opts.Now()
+	f.mu.Lock()
+	f.failures++
+	delay := f.backoff(f.failures)
+	if t := now.Add(delay); t.After(f.notBefore) {
+		f.notBefore = t
+	}
+	f.mu.Unlock()
+	f.setNetwork(Offline, err.Error())
+}
+
+func (f *Forwarder) setNetwork(s Network, errText string) bool {
+	// The state changes at once; its event is written by one writer, in
+	// the order of the changes, so the log never ends on a state the
+	// plugin has left, and no sale waits for that write's fsync.
+	f.netEventMu.Lock()
+	defer f.netEventMu.Unlock()
+	if !f.net.set(s, f.opts.Now(), errText) {
+		return false
+	}
+	f.opts.Log.Info("network status changed", "status", s)
+	f.netEvents = append(f.netEvents, outbox.Event{Type: outbox.EventNetworkStatusChanged, Network: string(s), Message: errText, Time: f.opts.Now()})
+	if !f.netWriting {
+		f.netWriting = true
+		go f.writeNetworkEvents()
+	}
+	return true
+}
+
+// writeNetworkEvents appends the network events waiting, oldest first,
+// until none is left.
+func (f *Forwarder) writeNetworkEvents() {
+	for {
+		f.netEventMu.Lock()
+		if len(f.netEvents) == 0 {
+			f.netWriting = false
+			f.netEventMu.Unlock()
+			return
+		}
+		ev := f.netEvents[0]
+		f.netEvents = f.netEvents[1:]
+		f.netEventMu.Unlock()
+		if err := f.opts.Store.AppendEvent(ev); err != nil {
+			f.opts.Log.Error("logging a network event failed", "error", err)
+		}
+	}
+}
+
+// backoff is capped exponential with full jitter (a uniform delay between
+// a tenth of the base and the cap for this attempt), so kiosks that lost the
+// network together do not all come back at the same instant.
+func (f *Forwarder) backoff(attempt int) time.Duration {
+	limit := f.opts.BaseBackoff << min(attempt-1, 20)
+	if limit <= 0 || limit > f.opts.MaxBackoff {
+		limit = f.opts.MaxBackoff
+	}
+	floor := f.opts.BaseBackoff / 10
+	return floor + time.Duration(rand.Int64N(int64(limit-floor)+1))
+}
+
+// Run works until ctx ends, then waits for the orders in hand.
+func (f *Forwarder) Run(ctx context.Context) {
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	done := make(chan struct{}, f.opts.Concurrency)
+	// The first prune waits an hour: a full read of the outbox has no
+	// business competing with a kiosk that just started selling.
+	var lastSweep time.Time
+	lastPrune := f.opts.Now()
+	for {
+		if ctx.Err() != nil {
+			return
+		}
+		now := f.opts.Now()
+		if now.Sub(lastSweep) >= f.sweepEvery {
+			f.sweep(ctx)
+			lastSweep = now
+		}
+		if now.Sub(lastPrune) >= f.pruneEvery {
+			f.prune()
+			lastPrune = now
+		}
+		wait := f.sweepEvery
+		f.mu.Lock()
+		pause := f.notBefore.Sub(now)
+		free := f.opts.Concurrency - f.opts.Claims.forwarding()
+		f.mu.Unlock()
+		switch {
+		case pause > 0:
+			wait = min(wait, pause)
+		case free > 0:
+			if f.Offline() {
+				// One order at a time while offline: the first is the probe.
+				free = min(free, 1)
+			}
+			started := f.dispatch(ctx, &wg, done, free)
+			if started == 0 && f.Offline() {
+				f.probe(ctx)
+				continue
+			}
+		}
+		timer := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			return
+		case <-f.wake:
+		case <-done:
+		case <-timer.C:
+		}
+		timer.Stop()
+	}
+}
+
+// dispatch starts up to n due orders that are not already in hand.
+func (f *Forwarder) dispatch(ctx context.Context, wg *sync.WaitGroup, done chan struct{}, n int) int {
+	due, err := f.opts.Store.Due(n, f.opts.Claims.taken)
+	if err != nil {
+		f.storeFailed("reading the outbox", "", err)
+		return 0
+	}
+	started := 0
+	for _, o := range due {
+		no := o.OutOrderNo
+		if !f.opts.Claims.take(no) { // the online path took it since Due read the queue
+			continue
+		}
+		started++
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			f.work(ctx, no)
+			f.opts.Claims.drop(no)
+			select { // a wake-up, not a count: never block on it
+			case done <- struct{}{}:
+			default:
+			}
+		}()
+	}
+	return started
+}
+
+// probe asks WeChat Pay something harmless, to learn whether it answers.
+func (f *Forwarder) probe(ctx context.Context) {
+	cctx, cancel := context.WithTimeout(ctx, f.opts.CallTimeout)
+	defer cancel()
+	_, err := f.opts.WeChat.Query(cctx, wxpay.QueryRequest{OutOrderNo: ProbeOutOrderNo})
+	if ctx.Err() != nil {
+		return
+	}
+	f.Observe(err)
+}
+
+// sweep moves creates that waited too long unsent to the failed list. It
+// reads the queue oldest first and stops at the first order young enough,
+// so it costs little however long the queue is; an order is written only
+// when it does expire.
+func (f *Forwarder) sweep(ctx context.Context) {
+	cutoff := f.opts.Now().Add(-f.opts.MaxAge)
+	var seen map[string]bool
+	for ctx.Err() == nil {
+		due, err := f.opts.Store.Due(sweepBatch, func(no string) bool { return f.opts.Claims.taken(no) || seen[no] })
+		if err != nil {
+			f.opts.Log.Error("reading the outbox failed", "error", err)
+			return
+		}
+		if len(due) == 0 {
+			return
+		}
+		if seen == nil {
+			seen = map[string]bool{}
+		}
+		for _, o := range due {
+			if !o.StoredAt.Before(cutoff) {
+				return // the rest of the queue is younger still
+			}
+			seen[o.OutOrderNo] = true // looked at: the next read goes past it
+			if !o.AgeFrom().Before(cutoff) {
+				continue // retried recently
+			}
+			if i := o.Next(); i >= 0 && o.Ops[i].Kind == outbox.OpCreate && o.Ops[i].State == outbox.OpPending {
+				f.expire(o.OutOrderNo)
+			}
+		}
+	}
+}
+
+// prune drops what the retention period no longer keeps.
+func (f *Forwarder) prune() {
+	if orders, events, err := f.opts.Store.Prune(); err != nil {
+		f.opts.Log.Error("pruning the outbox failed", "error", err)
+	} else if orders+events > 0 {
+		f.opts.Log.Info("pruned the outbox", "orders", orders, "events", events)
+	}
+}
+
+// expire fails the order if its create is pending (never sent) and too old.
+// It reports whether it did.
+func (f *Forwarder) expire(no string) bool {
+	now := f.opts.Now()
+	expired := false
+	_, err := f.opts.Store.Modify(no, func(o *outbox.Order) (*outbox.Order, []outbox.Event, error) {
+		evs, ok := f.expireIn(o, now)
+		if expired = ok; !ok {
+			return nil, nil, outbox.ErrNoChange
+		}
+		return o, evs, nil
+	})
+	if err != nil {
+		f.storeFailed("expiring an order", no, err)
+		return false
+	}
+	if expired {
+		f.opts.Log.Warn("order expired offline", "out_order_no", no)
+	}
+	return expired
+}
+
+// expireIn fails o, in the change being made, if its create is pending
+// (never sent) and older than MaxAge at now; it reports whether it did,
+// with the event to log.
+func (f *Forwarder) expireIn(o *outbox.Order, now time.Time) ([]outbox.Event, bool) {
+	if o == nil || o.Failure != nil {
+		return nil, false
+	}
+	i := o.Next()
+	if i < 0 || o.Ops[i].Kind != outbox.OpCreate || o.Ops[i].State != outbox.OpPending || now.Sub(o.AgeFrom()) <= f.opts.MaxAge {
+		return nil, false
+	}
+	msg := fmt.Sprintf("not sent within %v of being queued; it was never sent to WeChat Pay", f.opts.MaxAge)
+	o.Failure = &outbox.Failure{Code: CodeExpiredOffline, Message: msg, Op: outbox.OpCreate, At: now}
+	o.Ops[i].State = outbox.OpFailed
+	return []outbox.Event{{Type: outbox.EventOrderFailed, Op: outbox.OpCreate, Code: CodeExpiredOffline, Message: msg}}, true
+}

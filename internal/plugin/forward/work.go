@@ -1,0 +1,358 @@
+package forward
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/kioskpay/smartretail/internal/plugin/outbox"
+	"github.com/kioskpay/smartretail/internal/plugin/wxpay"
+)
+
+// work sends one order's operations in order until it is done, fails, or
+// must wait (no answer, rate limit, system error, a store that cannot
+// record).
+func (f *Forwarder) work(ctx context.Context, no string) {
+	for ctx.Err() == nil {
+		o, err := f.opts.Store.Get(no)
+		if err != nil {
+			f.storeFailed("reading an order", no, err)
+			return
+		}
+		if o == nil || o.Failure != nil {
+			return
+		}
+		i := o.Next()
+		if i < 0 || f.expire(no) {
+			return
+		}
+		var goOn bool
+		if o.Ops[i].State == outbox.OpInFlight {
+			goOn = f.reconcile(ctx, o, i)
+		} else {
+			goOn = f.send(ctx, o, i)
+		}
+		if !goOn {
+			return
+		}
+	}
+}
+
+func (f *Forwarder) callCtx(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, f.opts.CallTimeout)
+}
+
+// send sends operation i: a cancel or complete after a query of its order
+// decides how (see Before), then sendAs. It reports whether to go on with
+// the order's next operation.
+func (f *Forwarder) send(ctx context.Context, o *outbox.Order, i int) bool {
+	op := o.Ops[i]
+	v := Verdict{Action: Send, Wire: op.Kind, Body: op.Body}
+	if op.Kind != outbox.OpCreate {
+		q, qerr := f.query(ctx, o.OutOrderNo, op.Body)
+		if ctx.Err() != nil {
+			return false
+		}
+		// Ever sent: a revoked order may be this cancel's doing.
+		if v = Before(op.Kind, op.Body, op.Attempts > 0, q, qerr); v.Action != Send {
+			var err error
+			if qerr != nil {
+				err = fmt.Errorf("query before sending: %w", qerr)
+			}
+			return f.settle(o.OutOrderNo, i, op.Kind, v, q, err)
+		}
+	}
+	return f.sendAs(ctx, o, i, v)
+}
+
+// sendAs marks operation i in flight (committed), sends it as v says, and
+// settles the outcome. The stored body stays the host's own (a retry of
+// the same request must match it); what went out is recorded beside it
+// when it differs in kind (a cancel sent as a complete).
+func (f *Forwarder) sendAs(ctx context.Context, o *outbox.Order, i int, v Verdict) bool {
+	op := o.Ops[i]
+	expired := false
+	if !f.modifyOp(o.OutOrderNo, i, op.Kind, "marking an operation in flight", func(o *outbox.Order, op *outbox.Op) []outbox.Event {
+		// Decided with the marking: a create that grew too old since it
+		// was picked up is never sent.
+		if evs, ok := f.expireIn(o, f.opts.Now()); ok {
+			expired = true
+			return evs
+		}
+		op.State = outbox.OpInFlight
+		op.Attempts++
+		if v.Wire != op.Kind {
+			op.SentAs = v.Wire
+		}
+		return nil
+	}) || expired {
+		return false // changed under us, expired, or not recorded: nothing leaves unmarked
+	}
+	cctx, cancel := f.callCtx(ctx)
+	defer cancel()
+	result, err := Call(cctx, f.opts.WeChat, o.OutOrderNo, v.Wire, v.Body)
+	if ctx.Err() != nil && err != nil {
+		return false // shutting down: the op stays in flight and is reconciled next time
+	}
+	if be, ok := err.(badRecordError); ok {
+		return f.fail(o.OutOrderNo, i, op.Kind, "BAD_RECORD", be.Error())
+	}
+	f.Observe(err)
+	av := AfterSend(op.Kind, err)
+	if av.Action == Check {
+		q, qerr := f.query(ctx, o.OutOrderNo, op.Body)
+		if ctx.Err() != nil {
+			return false
+		}
+		av = AfterCheck(op.Kind, op.Body, true, err, q, qerr)
+		if av.Action == Applied {
+			result = q
+		}
+		if av.Action == Reconcile {
+			err = fmt.Errorf("%v; the query to check it got: %v", err, qerr)
+		}
+	}
+	return f.settle(o.OutOrderNo, i, op.Kind, av, result, err)
+}
+
+// badRecordError is a queued body that cannot be read.
+type badRecordError struct{ err error }
+
+func (e badRecordError) Error() string {
+	return "the queued operation cannot be read: " + e.err.Error()
+}
+
+// Call sends one operation, its body as stored, to WeChat Pay.
+func Call(ctx context.Context, wx WeChatPay, no string, kind outbox.OpKind, body json.RawMessage) (any, error) {
+	switch kind {
+	case outbox.OpCreate:
+		var r wxpay.CreateRequest
+		if err := json.Unmarshal(body, &r); err != nil {
+			return nil, badRecordError{err}
+		}
+		return wx.Create(ctx, r)
+	case outbox.OpComplete:
+		var r wxpay.CompleteRequest
+		if err := json.Unmarshal(body, &r); err != nil {
+			return nil, badRecordError{err}
+		}
+		r.OutOrderNo = no
+		return wx.Complete(ctx, r)
+	case outbox.OpCancel:
+		var r wxpay.CancelRequest
+		if err := json.Unmarshal(body, &r); err != nil {
+			return nil, badRecordError{err}
+		}
+		r.OutOrderNo = no
+		return wx.Cancel(ctx, r)
+	}
+	return nil, badRecordError{fmt.Errorf("unknown operation %q", kind)}
+}
+
+// settle records a verdict on operation i. It reports whether to go on
+// with the order's next operation.
+func (f *Forwarder) settle(no string, i int, kind outbox.OpKind, v Verdict, result any, err error) bool {
+	switch v.Action {
+	case Applied:
+		return f.done(no, i, kind, result)
+	case Resend:
+		f.note(no, i, kind, err.Error(), true)
+		if wxpay.ClassOf(err) != wxpay.Network { // Observe set the backoff for that one
+			f.pause(v.RetryAfter)
+		}
+	case Reconcile:
+		f.note(no, i, kind, fmt.Sprint(err), false)
+		if wxpay.ClassOf(err) != wxpay.Network {
+			f.pause(v.RetryAfter)
+		}
+	case Refuse:
+		return f.fail(no, i, kind, v.Code, v.Message)
+	default:
+		f.opts.Log.Error("no rule for this answer", "out_order_no", no, "op", kind, "action", v.Action)
+		f.pause(0)
+	}
+	return false
+}
+
+// query reads WeChat Pay's order, with the ids of body, and tells the
+// network state what came of it.
+func (f *Forwarder) query(ctx context.Context, no string, body json.RawMessage) (*wxpay.Order, error) {
+	app, svc := idsOf(body)
+	cctx, cancel := f.callCtx(ctx)
+	defer cancel()
+	q, err := f.opts.WeChat.Query(cctx, wxpay.QueryRequest{OutOrderNo: no, AppID: app, ServiceID: svc})
+	if ctx.Err() == nil {
+		f.Observe(err)
+	}
+	return q, err
+}
+
+// pause holds every attempt back: Retry-After when WeChat Pay gave one,
+// else the backoff.
+func (f *Forwarder) pause(retryAfter time.Duration) {
+	now := f.opts.Now()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.failures++
+	d := f.backoff(f.failures)
+	if retryAfter > d {
+		d = retryAfter
+	}
+	if t := now.Add(d); t.After(f.notBefore) {
+		f.notBefore = t
+	}
+}
+
+// storeFailed logs a failed read or write of the outbox and holds every
+// attempt back: a failing disk (full, read-only) is not retried in a tight
+// loop, and nothing is sent that could not be recorded. Its backoff grows
+// with each failure in a row, whatever WeChat Pay answers meanwhile (an
+// answer resets the network's count, not the disk's).
+func (f *Forwarder) storeFailed(what, no string, err error) {
+	f.opts.Log.Error(what+" failed", "out_order_no", no, "error", err)
+	now := f.opts.Now()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.storeFailures++
+	if t := now.Add(f.backoff(f.storeFailures)); t.After(f.notBefore) {
+		f.notBefore = t
+	}
+}
+
+// reconcile settles an operation whose outcome is unknown by asking WeChat
+// Pay for the order before anything is sent again.
+func (f *Forwarder) reconcile(ctx context.Context, o *outbox.Order, i int) bool {
+	op := o.Ops[i]
+	q, err := f.query(ctx, o.OutOrderNo, op.Body)
+	if ctx.Err() != nil {
+		return false
+	}
+	tooOld := f.opts.Now().Sub(o.AgeFrom()) > f.opts.MaxAge
+	v := AfterQuery(op.Kind, op.Body, o.ReconcileOnly, tooOld, q, err)
+	switch {
+	case v.Action == Send:
+		return f.sendAs(ctx, o, i, v)
+	case v.Action == Refuse && v.Code == CodeNotCreated:
+		return f.notCreated(o.OutOrderNo)
+	case v.Action == Applied && op.Kind == outbox.OpCreate && !o.ReconcileOnly:
+		// It exists. The same create again is answered with the same order
+		// (out_order_no is the idempotency key) and gives back its package.
+		cctx, cancel := f.callCtx(ctx)
+		resp, cerr := Call(cctx, f.opts.WeChat, o.OutOrderNo, op.Kind, op.Body)
+		cancel()
+		if cerr == nil {
+			return f.done(o.OutOrderNo, i, op.Kind, resp)
+		}
+		if ctx.Err() != nil {
+			return false
+		}
+		return f.done(o.OutOrderNo, i, op.Kind, q)
+	case v.Action == Reconcile:
+		err = fmt.Errorf("query to reconcile: %w", err)
+	}
+	return f.settle(o.OutOrderNo, i, op.Kind, v, q, err)
+}
+
+// idsOf reads appid and service_id from a queued body, for queries.
+func idsOf(body json.RawMessage) (appID, serviceID string) {
+	var ids struct {
+		AppID     string `json:"appid"`
+		ServiceID string `json:"service_id"`
+	}
+	_ = json.Unmarshal(body, &ids)
+	return ids.AppID, ids.ServiceID
+}
+
+// modifyOp changes operation i of an order if it is still the operation
+// this forwarder holds; events come from fn. It reports whether the change
+// was recorded; a store that failed is logged and backs every attempt off.
+func (f *Forwarder) modifyOp(no string, i int, kind outbox.OpKind, what string, fn func(o *outbox.Order, op *outbox.Op) []outbox.Event) bool {
+	applied := false
+	_, err := f.opts.Store.Modify(no, func(o *outbox.Order) (*outbox.Order, []outbox.Event, error) {
+		applied = false
+		if o == nil || i >= len(o.Ops) || o.Ops[i].Kind != kind || o.Ops[i].State == outbox.OpDone || o.Failure != nil {
+			return nil, nil, outbox.ErrNoChange // changed under us (dropped, retried): leave it
+		}
+		applied = true
+		return o, fn(o, &o.Ops[i]), nil
+	})
+	if err != nil {
+		f.storeFailed(what, no, err)
+		return false
+	}
+	f.mu.Lock()
+	f.storeFailures = 0
+	f.mu.Unlock()
+	return applied
+}
+
+func (f *Forwarder) done(no string, i int, kind outbox.OpKind, result any) bool {
+	now := f.opts.Now()
+	ok := f.modifyOp(no, i, kind, "recording a sent operation", func(o *outbox.Order, op *outbox.Op) []outbox.Event {
+		op.State, op.DoneAt, op.Result, op.LastError = outbox.OpDone, now, outbox.ResultOf(result), ""
+		ev := outbox.Event{Type: outbox.EventOperationSubmitted, Op: kind}
+		if kind == outbox.OpCreate {
+			ev.Type = outbox.EventOrderSubmitted
+			if r, ok := result.(*wxpay.CreateResponse); ok {
+				ev.OrderID, ev.Package = r.OrderID, r.Package
+			}
+		}
+		if r, ok := result.(*wxpay.OrderRef); ok {
+			ev.OrderID = r.OrderID
+		}
+		if q, ok := result.(*wxpay.Order); ok && kind == outbox.OpCancel && q.FinishType == wxpay.FinishTypeCancel {
+			op.SentAs = outbox.OpComplete // found ended by a complete: what went out
+		}
+		if kind == outbox.OpCancel && op.SentAs == outbox.OpComplete {
+			ev.Message = "the customer had confirmed the order: it was ended by a complete with finish_type 1, nothing charged"
+		}
+		return []outbox.Event{ev}
+	})
+	if ok {
+		f.opts.Log.Debug("queued operation submitted", "out_order_no", no, "op", kind)
+	}
+	return ok
+}
+
+// note records an attempt's error; back to pending only when it surely
+// did not arrive.
+func (f *Forwarder) note(no string, i int, kind outbox.OpKind, errText string, notArrived bool) {
+	f.modifyOp(no, i, kind, "recording an attempt", func(o *outbox.Order, op *outbox.Op) []outbox.Event {
+		op.LastError = errText
+		if notArrived {
+			op.State = outbox.OpPending
+		}
+		return nil
+	})
+}
+
+// notCreated settles a reconcile-only order WeChat Pay does not have: the
+// host was told it was not queued, so there is nothing to retry. It leaves
+// the outbox, with an ORDER_FAILED event saying so.
+func (f *Forwarder) notCreated(no string) bool {
+	_, err := f.opts.Store.Modify(no, func(o *outbox.Order) (*outbox.Order, []outbox.Event, error) {
+		if o == nil || !o.ReconcileOnly {
+			return nil, nil, outbox.ErrNoChange
+		}
+		return nil, []outbox.Event{{Type: outbox.EventOrderFailed, Op: outbox.OpCreate, Code: CodeNotCreated,
+			Message: "WeChat Pay has no such order: it was not created (the host was told it was not queued)"}}, nil
+	})
+	if err != nil {
+		f.storeFailed("settling a reconcile-only order", no, err)
+	}
+	return false
+}
+
+// fail moves the order to the failed list with WeChat Pay's code.
+func (f *Forwarder) fail(no string, i int, kind outbox.OpKind, code, msg string) bool {
+	now := f.opts.Now()
+	if f.modifyOp(no, i, kind, "recording a failure", func(o *outbox.Order, op *outbox.Op) []outbox.Event {
+		op.State, op.LastError = outbox.OpFailed, msg
+		o.Failure = &outbox.Failure{Code: code, Message: msg, Op: kind, At: now}
+		return []outbox.Event{{Type: outbox.EventOrderFailed, Op: kind, Code: code, Message: msg}}
+	}) {
+		f.opts.Log.Warn("queued operation failed", "out_order_no", no, "op", kind, "code", code)
+	}
+	return false
+}
