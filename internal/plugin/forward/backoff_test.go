@@ -79,7 +79,6 @@ func TestAStoreThatCannotRecordBacksOff(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	creds = c
 	store, err := outbox.Open(outbox.Options{Path: filepath.Join(t.TempDir(), "outbox.db")})
 	if err != nil {
 		t.Fatal(err)

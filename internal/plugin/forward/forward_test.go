@@ -14,8 +14,15 @@ import (
 	"github.com/kioskpay/smartretail/sandbox"
 )
 
-// creds are the sandbox's: DefaultCredentials, set by setup.
-var creds *sandbox.Credentials
+// testCreds are the merchant's of every sandbox here: the process's
+// default credentials, which sandbox.NewServer and sandbox.New use.
+func testCreds() *sandbox.Credentials {
+	c, err := sandbox.DefaultCredentials()
+	if err != nil {
+		panic(err) // key generation failed: nothing here can run
+	}
+	return c
+}
 
 type env struct {
 	srv   *sandbox.Server
@@ -31,7 +38,7 @@ func setup(t testing.TB, maxAge time.Duration) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	creds = srv.Credentials
+	creds := srv.Credentials
 	t.Cleanup(func() { srv.Close() })
 	store, err := outbox.Open(outbox.Options{Path: filepath.Join(t.TempDir(), "outbox.db")})
 	if err != nil {
@@ -58,6 +65,7 @@ func setup(t testing.TB, maxAge time.Duration) *env {
 }
 
 func createBody(no string, confirm bool) json.RawMessage {
+	creds := testCreds()
 	b, _ := json.Marshal(wxpay.CreateRequest{AppID: creds.AppID, ServiceID: creds.ServiceID, OutOrderNo: no,
 		ServiceStartTime: "OnAccept", ServiceStartLocation: "K-17", ServiceIntroduction: "无人零售柜",
 		RiskAmount: 1000, NeedUserConfirm: &confirm, OpenID: "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o"})
@@ -66,6 +74,7 @@ func createBody(no string, confirm bool) json.RawMessage {
 
 func completeBody(no string) json.RawMessage {
 	total := int64(300)
+	creds := testCreds()
 	b, _ := json.Marshal(wxpay.CompleteRequest{AppID: creds.AppID, ServiceID: creds.ServiceID, FinishType: 2,
 		Fees: []wxpay.Fee{{FeeName: "水", FeeCount: 1, FeeAmount: 300}}, TotalAmount: &total})
 	return b

@@ -36,6 +36,7 @@ func TestAQueuedCancelRacingTheConfirmationIsNotLost(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer store.Close()
+	creds := testCreds()
 	cancelBody, _ := json.Marshal(wxpay.CancelRequest{AppID: creds.AppID, ServiceID: creds.ServiceID, Reason: "顾客取消"})
 	o := &outbox.Order{OutOrderNo: "RACE-1", Amount: 1000, Ops: []outbox.Op{pending(outbox.OpCancel, cancelBody)}}
 	if _, _, err := store.Enqueue(o, outbox.Limits{}, outbox.Event{Type: outbox.EventOrderQueued}); err != nil {
