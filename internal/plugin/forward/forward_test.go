@@ -152,6 +152,7 @@ func TestDrainsInOrderExactlyOnce(t *testing.T) {
 
 func TestOfflineThenBack(t *testing.T) {
 	e := setup(t, 0)
+	rec := e.recordCalls(t, 0)
 	e.srv.Sandbox.SetFaults(sandbox.Faults{Mode: sandbox.FaultOffline})
 	for i := 0; i < 10; i++ {
 		no := fmt.Sprintf("OFF-%d", i)
@@ -164,7 +165,7 @@ func TestOfflineThenBack(t *testing.T) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	time.Sleep(200 * time.Millisecond) // several attempts while offline
+	rec.waitFor(t, 10*time.Second, "three attempts while offline", func(cs []call) bool { return len(cs) >= 3 })
 	if n := len(e.srv.Sandbox.Orders()); n != 0 {
 		t.Fatalf("%d orders reached an offline sandbox", n)
 	}
