@@ -6,8 +6,6 @@ import (
 	"testing"
 
 	"github.com/kioskpay/smartretail/internal/plugin"
-	"github.com/kioskpay/smartretail/sandbox"
-	"github.com/kioskpay/smartretail/shared/config"
 	v1 "github.com/kioskpay/smartretail/shared/proto/smartretail/v1"
 )
 
@@ -15,19 +13,7 @@ import (
 // in-process sandbox: what committing it in flight before it leaves, and
 // its answer after, costs (two outbox commits) beside the call itself.
 func BenchmarkCompleteOnline(b *testing.B) {
-	srv, err := sandbox.NewServer(sandbox.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { srv.Close() })
-	path, err := srv.WriteConfig(b.TempDir())
-	if err != nil {
-		b.Fatal(err)
-	}
-	c, err := config.Load(path)
-	if err != nil {
-		b.Fatal(err)
-	}
+	_, c := benchSandbox(b)
 	svc := plugin.NewService(nil)
 	defer svc.Close()
 	ctx := context.Background()

@@ -13,9 +13,8 @@ import (
 	v1 "github.com/kioskpay/smartretail/shared/proto/smartretail/v1"
 )
 
-// benchConfig is a configuration whose WeChat Pay never answers (offline
-// sales only) and whose limits do not stop a benchmark.
-func benchConfig(b *testing.B) *v1.Config {
+// benchSandbox is a sandbox for a benchmark and the configuration for it.
+func benchSandbox(b *testing.B) (*sandbox.Server, *config.Config) {
 	srv, err := sandbox.NewServer(sandbox.Options{})
 	if err != nil {
 		b.Fatal(err)
@@ -29,6 +28,13 @@ func benchConfig(b *testing.B) *v1.Config {
 	if err != nil {
 		b.Fatal(err)
 	}
+	return srv, c
+}
+
+// benchConfig is a configuration whose WeChat Pay never answers (offline
+// sales only) and whose limits do not stop a benchmark.
+func benchConfig(b *testing.B) *v1.Config {
+	srv, c := benchSandbox(b)
 	srv.Sandbox.SetFaults(sandbox.Faults{Mode: sandbox.FaultOffline})
 	c.OfflineMaxOrders, c.OfflineMaxOrderAmount, c.OfflineMaxTotalAmount = 1<<40, 1<<40, 1<<50
 	return c.Proto()
