@@ -19,26 +19,8 @@ import (
 // refuse what it accepts. Each case goes through the client's Validate and,
 // raw, past the client, to the sandbox.
 func TestClientAndSandboxAgree(t *testing.T) {
-	srv := startSandbox(t, "")
+	srv, sandboxRefuses := rawSandbox(t)
 	c := srv.Credentials
-	raw, err := core.NewClient(context.Background(), option.WithWechatPayPublicKeyAuthCipher(
-		c.MchID, c.MerchantSerialNo, c.MerchantPrivateKey, c.PublicKeyID, c.WechatPayPublicKey()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	// sandboxRefuses sends body raw and reports whether the sandbox said PARAM_ERROR.
-	sandboxRefuses := func(t *testing.T, path string, body any) bool {
-		t.Helper()
-		_, err := raw.Post(context.Background(), srv.URL+path, body)
-		var apiErr *core.APIError
-		if errors.As(err, &apiErr) {
-			return apiErr.Code == "PARAM_ERROR"
-		}
-		if err != nil {
-			t.Fatalf("sandbox: %v", err)
-		}
-		return false
-	}
 	long := func(n int) string { return strings.Repeat("字", n) }
 	creates := []struct {
 		name string
@@ -234,4 +216,30 @@ func discounts(n int) []wxpay.Discount {
 		out = append(out, wxpay.Discount{DiscountName: string(rune('a' + i)), DiscountDesc: "减"})
 	}
 	return out
+}
+
+// rawSandbox starts a sandbox and returns it with sandboxRefuses, which
+// sends a body raw (past the client's checks) and reports whether the
+// sandbox said PARAM_ERROR.
+func rawSandbox(t *testing.T) (*sandbox.Server, func(t *testing.T, path string, body any) bool) {
+	t.Helper()
+	srv := startSandbox(t, "")
+	c := srv.Credentials
+	raw, err := core.NewClient(context.Background(), option.WithWechatPayPublicKeyAuthCipher(
+		c.MchID, c.MerchantSerialNo, c.MerchantPrivateKey, c.PublicKeyID, c.WechatPayPublicKey()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return srv, func(t *testing.T, path string, body any) bool {
+		t.Helper()
+		_, err := raw.Post(context.Background(), srv.URL+path, body)
+		var apiErr *core.APIError
+		if errors.As(err, &apiErr) {
+			return apiErr.Code == "PARAM_ERROR"
+		}
+		if err != nil {
+			t.Fatalf("sandbox: %v", err)
+		}
+		return false
+	}
 }

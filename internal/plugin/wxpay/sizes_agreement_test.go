@@ -2,13 +2,9 @@ package wxpay_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"testing"
-
-	"github.com/wechatpay-apiv3/wechatpay-go/core"
-	"github.com/wechatpay-apiv3/wechatpay-go/core/option"
 
 	"github.com/kioskpay/smartretail/internal/plugin/wxpay"
 	"github.com/kioskpay/smartretail/sandbox"
@@ -22,28 +18,10 @@ func TestClientAndSandboxAgreeOnSizes(t *testing.T) {
 	if wxpay.MaxBodyBytes > sandbox.MaxBodyBytes {
 		t.Errorf("the client lets bodies of %d bytes through, the sandbox takes %d", wxpay.MaxBodyBytes, sandbox.MaxBodyBytes)
 	}
-	srv := startSandbox(t, "")
+	// An appid or service_id of the right size that is not the merchant's
+	// is refused later, for another reason: only PARAM_ERROR counts.
+	srv, sandboxRefuses := rawSandbox(t)
 	c := srv.Credentials
-	raw, err := core.NewClient(context.Background(), option.WithWechatPayPublicKeyAuthCipher(
-		c.MchID, c.MerchantSerialNo, c.MerchantPrivateKey, c.PublicKeyID, c.WechatPayPublicKey()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	// sandboxRefuses sends body raw and reports whether the sandbox said
-	// PARAM_ERROR (an appid or service_id of the right size that is not the
-	// merchant's is refused later, for another reason).
-	sandboxRefuses := func(t *testing.T, path string, body any) bool {
-		t.Helper()
-		_, err := raw.Post(context.Background(), srv.URL+path, body)
-		var apiErr *core.APIError
-		if errors.As(err, &apiErr) {
-			return apiErr.Code == "PARAM_ERROR"
-		}
-		if err != nil {
-			t.Fatalf("sandbox: %v", err)
-		}
-		return false
-	}
 	fees := func(n int) []wxpay.Fee {
 		out := make([]wxpay.Fee, n)
 		for i := range out {
