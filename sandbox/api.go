@@ -59,6 +59,10 @@ func (s *Sandbox) routeV3(r *http.Request) (v3Handler, *apiError) {
 func (s *Sandbox) serveV3(w http.ResponseWriter, r *http.Request) {
 	start := s.now()
 	f, fault := s.pickFault()
+	// net/http notices a client that went away only once the handler has
+	// read the request body to its end: read it before the latency, so that
+	// a request abandoned during the latency ends there with no work done.
+	body, bodyErr := readBody(r, MaxBodyBytes)
 	if !sleep(r.Context(), time.Duration(f.LatencyMS)*time.Millisecond) {
 		s.logf("sandbox: %s %s: client went away during latency", r.Method, logURI(r))
 		return
@@ -79,7 +83,7 @@ func (s *Sandbox) serveV3(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	status, resp := s.handleV3(r)
+	status, resp := s.handleV3(r, body, bodyErr)
 	if fault == FaultDropResponse {
 		s.logf("sandbox: %s %s -> %d done, fault drop_response, connection reset", r.Method, logURI(r), status)
 		resetConn(w)
@@ -89,12 +93,13 @@ func (s *Sandbox) serveV3(w http.ResponseWriter, r *http.Request) {
 	s.logf("sandbox: %s %s -> %d (%s)", r.Method, logURI(r), status, s.now().Sub(start))
 }
 
-func (s *Sandbox) handleV3(r *http.Request) (int, any) {
+// handleV3 answers a /v3/ request whose body (and the error reading it)
+// serveV3 has read.
+func (s *Sandbox) handleV3(r *http.Request, body []byte, err error) (int, any) {
 	h, rerr := s.routeV3(r)
 	if rerr != nil {
 		return rerr.status, rerr
 	}
-	body, err := readBody(r, MaxBodyBytes)
 	if err != nil {
 		return http.StatusBadRequest, newError(http.StatusBadRequest, "PARAM_ERROR", "cannot read request body: "+err.Error())
 	}

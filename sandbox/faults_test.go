@@ -12,7 +12,18 @@ import (
 )
 
 func TestFaultModes(t *testing.T) {
-	srv := startServer(t, Options{})
+	// The sandbox logs when a client leaves during the latency: after that
+	// the abandoned request's handler has returned, work done or not.
+	wentAway := make(chan struct{}, 1)
+	srv := startServer(t, Options{Logf: func(format string, args ...any) {
+		t.Logf(format, args...)
+		if strings.Contains(format, "client went away during latency") {
+			select {
+			case wentAway <- struct{}{}:
+			default:
+			}
+		}
+	}})
 	c := srv.Credentials
 	cl := pubKeyClient(t, c)
 	sb := srv.Sandbox
@@ -94,7 +105,11 @@ func TestFaultModes(t *testing.T) {
 		if err == nil || time.Since(start) > 2*time.Second {
 			t.Fatalf("err %v after %v", err, time.Since(start))
 		}
-		time.Sleep(50 * time.Millisecond)
+		select {
+		case <-wentAway:
+		case <-time.After(10 * time.Second):
+			t.Fatal("the sandbox never saw the client leave during the latency")
+		}
 		if _, ok := sb.Order("f-lat2"); ok {
 			t.Fatal("abandoned request did the work")
 		}

@@ -20,20 +20,15 @@ import (
 	"github.com/wechatpay-apiv3/wechatpay-go/utils"
 )
 
-var (
-	credsOnce sync.Once
-	credsVal  *Credentials
-	credsErr  error
-)
-
-// testCreds is shared: RSA key generation is the slow part of the tests.
+// testCreds are the process's default credentials: RSA key generation is
+// the slow part of the tests, so they share one set.
 func testCreds(t testing.TB) *Credentials {
 	t.Helper()
-	credsOnce.Do(func() { credsVal, credsErr = GenerateCredentials() })
-	if credsErr != nil {
-		t.Fatal(credsErr)
+	c, err := DefaultCredentials()
+	if err != nil {
+		t.Fatal(err)
 	}
-	return credsVal
+	return c
 }
 
 // clock is a movable Now: real time plus an offset, so the SDK's own clock
