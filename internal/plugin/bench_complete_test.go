@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/kioskpay/smartretail/internal/plugin"
+	"github.com/kioskpay/smartretail/internal/testkit"
+	"github.com/kioskpay/smartretail/sandbox"
 	v1 "github.com/kioskpay/smartretail/shared/proto/smartretail/v1"
 )
 
@@ -13,11 +15,11 @@ import (
 // in-process sandbox: what committing it in flight before it leaves, and
 // its answer after, costs (two outbox commits) beside the call itself.
 func BenchmarkCompleteOnline(b *testing.B) {
-	_, c := benchSandbox(b)
+	cfg := testkit.Start(b, sandbox.Options{}).Config(b)
 	svc := plugin.NewService(nil)
 	defer svc.Close()
 	ctx := context.Background()
-	if _, err := svc.Configure(ctx, &v1.ConfigureRequest{Config: c.Proto()}); err != nil {
+	if _, err := svc.Configure(ctx, &v1.ConfigureRequest{Config: cfg}); err != nil {
 		b.Fatal(err)
 	}
 	for i := 0; i < b.N; i++ {

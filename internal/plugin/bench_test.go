@@ -8,36 +8,19 @@ import (
 	"testing"
 
 	"github.com/kioskpay/smartretail/internal/plugin"
+	"github.com/kioskpay/smartretail/internal/testkit"
 	"github.com/kioskpay/smartretail/sandbox"
-	"github.com/kioskpay/smartretail/shared/config"
 	v1 "github.com/kioskpay/smartretail/shared/proto/smartretail/v1"
 )
-
-// benchSandbox is a sandbox for a benchmark and the configuration for it.
-func benchSandbox(b *testing.B) (*sandbox.Server, *config.Config) {
-	srv, err := sandbox.NewServer(sandbox.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { srv.Close() })
-	path, err := srv.WriteConfig(b.TempDir())
-	if err != nil {
-		b.Fatal(err)
-	}
-	c, err := config.Load(path)
-	if err != nil {
-		b.Fatal(err)
-	}
-	return srv, c
-}
 
 // benchConfig is a configuration whose WeChat Pay never answers (offline
 // sales only) and whose limits do not stop a benchmark.
 func benchConfig(b *testing.B) *v1.Config {
-	srv, c := benchSandbox(b)
-	srv.Sandbox.SetFaults(sandbox.Faults{Mode: sandbox.FaultOffline})
+	sb := testkit.Start(b, sandbox.Options{})
+	sb.SetFaults(sandbox.Faults{Mode: sandbox.FaultOffline})
+	c := sb.Config(b)
 	c.OfflineMaxOrders, c.OfflineMaxOrderAmount, c.OfflineMaxTotalAmount = 1<<40, 1<<40, 1<<50
-	return c.Proto()
+	return c
 }
 
 func forceOffline(i int) *v1.CreateOrderRequest {

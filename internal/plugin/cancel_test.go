@@ -12,12 +12,15 @@ import (
 
 	"google.golang.org/grpc/codes"
 
+	"github.com/kioskpay/smartretail/internal/testkit"
 	"github.com/kioskpay/smartretail/sandbox"
 	"github.com/kioskpay/smartretail/shared"
 	v1 "github.com/kioskpay/smartretail/shared/proto/smartretail/v1"
 )
 
-func endedUncharged(t *testing.T, sb *sandbox.Sandbox, no, reason string) {
+func endedUncharged(t *testing.T, sb interface {
+	Order(string) (sandbox.Order, bool)
+}, no, reason string) {
 	t.Helper()
 	so, ok := sb.Order(no)
 	if !ok || so.State != sandbox.StateFinished || so.FinishType != 1 || so.TotalAmount == nil || *so.TotalAmount != 0 || so.CancelReason != reason {
@@ -31,13 +34,13 @@ func TestCancelOfAConfirmedOrderEndsItUncharged(t *testing.T) {
 		t.Fatal(err)
 	}
 	req := &v1.CancelOrderRequest{OutOrderNo: "CX-1", Reason: "未取货"}
-	resp, err := e.o.CancelOrder(ctx(t), req)
+	resp, err := e.o.CancelOrder(testkit.Context(t), req)
 	if err != nil || resp.GetDisposition() != v1.Disposition_DISPOSITION_SUBMITTED || resp.GetSentOperation() != "complete" {
 		t.Fatalf("cancel: %v, %v", resp, err)
 	}
 	endedUncharged(t, e.sb, "CX-1", "未取货")
 	// The same cancel again is its first outcome.
-	if again, err := e.o.CancelOrder(ctx(t), req); err != nil || again.GetDisposition() != v1.Disposition_DISPOSITION_SUBMITTED || again.GetSentOperation() != "complete" {
+	if again, err := e.o.CancelOrder(testkit.Context(t), req); err != nil || again.GetDisposition() != v1.Disposition_DISPOSITION_SUBMITTED || again.GetSentOperation() != "complete" {
 		t.Errorf("the same cancel again: %v, %v", again, err)
 	}
 
@@ -47,7 +50,7 @@ func TestCancelOfAConfirmedOrderEndsItUncharged(t *testing.T) {
 	if _, err := e.create(t, confirm, v1.OfflineBehavior_OFFLINE_BEHAVIOR_REQUIRE_ONLINE); err != nil {
 		t.Fatal(err)
 	}
-	if resp, err := e.o.CancelOrder(ctx(t), &v1.CancelOrderRequest{OutOrderNo: "CX-2", Reason: "未取货"}); err != nil || resp.GetSentOperation() != "cancel" {
+	if resp, err := e.o.CancelOrder(testkit.Context(t), &v1.CancelOrderRequest{OutOrderNo: "CX-2", Reason: "未取货"}); err != nil || resp.GetSentOperation() != "cancel" {
 		t.Fatalf("cancel of CX-2: %v, %v", resp, err)
 	}
 	if so, _ := e.sb.Order("CX-2"); so.State != sandbox.StateRevoked {
@@ -61,8 +64,8 @@ func TestAQueuedCancelOfAConfirmedOrderEndsItUncharged(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.sb.SetFaults(sandbox.Faults{Mode: sandbox.FaultOffline})
-	e.o.QueryOrder(ctx(t), &v1.QueryOrderRequest{OutOrderNo: "CQ-1"}) // learns it is offline
-	resp, err := e.o.CancelOrder(ctx(t), &v1.CancelOrderRequest{OutOrderNo: "CQ-1", Reason: "门未开"})
+	e.o.QueryOrder(testkit.Context(t), &v1.QueryOrderRequest{OutOrderNo: "CQ-1"}) // learns it is offline
+	resp, err := e.o.CancelOrder(testkit.Context(t), &v1.CancelOrderRequest{OutOrderNo: "CQ-1", Reason: "门未开"})
 	if err != nil || resp.GetDisposition() != v1.Disposition_DISPOSITION_QUEUED {
 		t.Fatalf("cancel offline: %v, %v", resp, err)
 	}
@@ -92,7 +95,7 @@ func TestACancelOfAnEndedOrderIsRefusedWithItsState(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if _, err := e.o.CompleteOrder(ctx(t), charge("CE-FIN", 100)); err != nil {
+	if _, err := e.o.CompleteOrder(testkit.Context(t), charge("CE-FIN", 100)); err != nil {
 		t.Fatal(err)
 	}
 	confirm := noConfirm("CE-EXP", 1000)
@@ -104,8 +107,8 @@ func TestACancelOfAnEndedOrderIsRefusedWithItsState(t *testing.T) {
 		t.Fatal(err)
 	}
 	for no, state := range map[string]string{"CE-FIN": "FINISHED", "CE-EXP2": "EXPIRED"} {
-		_, err := e.o.CancelOrder(ctx(t), &v1.CancelOrderRequest{OutOrderNo: no, Reason: "未取货"})
-		if se := asShared(t, err, codes.FailedPrecondition, shared.ClassInvalid); se.Reason != "ORDER_STATE_"+state {
+		_, err := e.o.CancelOrder(testkit.Context(t), &v1.CancelOrderRequest{OutOrderNo: no, Reason: "未取货"})
+		if se := testkit.WantError(t, err, codes.FailedPrecondition, shared.ClassInvalid); se.Reason != "ORDER_STATE_"+state {
 			t.Errorf("cancel of a %s order: %+v", state, se)
 		}
 	}

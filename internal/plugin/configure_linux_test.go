@@ -12,6 +12,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/kioskpay/smartretail/internal/plugin/outbox"
+	"github.com/kioskpay/smartretail/internal/testkit"
 	v1 "github.com/kioskpay/smartretail/shared/proto/smartretail/v1"
 )
 
@@ -44,7 +45,7 @@ func TestCallsAnswerWhileConfigureWaitsOnALockedOutbox(t *testing.T) {
 
 	done := make(chan error, 1)
 	go func() {
-		_, err := e.o.Configure(ctx(t), &v1.ConfigureRequest{Config: other})
+		_, err := e.o.Configure(testkit.Context(t), &v1.ConfigureRequest{Config: other})
 		done <- err
 	}()
 	// Configure waits for the lock once it has the lock file open too.

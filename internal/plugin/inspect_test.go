@@ -5,6 +5,7 @@ import (
 
 	"google.golang.org/grpc/codes"
 
+	"github.com/kioskpay/smartretail/internal/testkit"
 	"github.com/kioskpay/smartretail/sandbox"
 	"github.com/kioskpay/smartretail/shared"
 	v1 "github.com/kioskpay/smartretail/shared/proto/smartretail/v1"
@@ -23,21 +24,21 @@ func TestInspectOnlyLooks(t *testing.T) {
 	}
 	e.sb.SetFaults(sandbox.Faults{Mode: sandbox.FaultNone})
 	o, _ := harnessWith(t)
-	if _, err := o.Configure(ctx(t), &v1.ConfigureRequest{Config: e.cfg, Inspect: true}); err != nil {
+	if _, err := o.Configure(testkit.Context(t), &v1.ConfigureRequest{Config: e.cfg, Inspect: true}); err != nil {
 		t.Fatal(err)
 	}
-	if st, err := o.GetStatus(ctx(t), &v1.GetStatusRequest{}); err != nil || st.GetQueuedCount() != 1 {
+	if st, err := o.GetStatus(testkit.Context(t), &v1.GetStatusRequest{}); err != nil || st.GetQueuedCount() != 1 {
 		t.Errorf("status: %v, %v", st, err)
 	}
-	if l, err := o.ListQueue(ctx(t), &v1.ListQueueRequest{}); err != nil || len(l.GetOrders()) != 1 {
+	if l, err := o.ListQueue(testkit.Context(t), &v1.ListQueueRequest{}); err != nil || len(l.GetOrders()) != 1 {
 		t.Errorf("list: %v, %v", l, err)
 	}
-	_, err := o.CreateOrder(ctx(t), &v1.CreateOrderRequest{Order: noConfirm("INS-2", 100)})
-	asShared(t, err, codes.FailedPrecondition, shared.ClassNotConfigured)
-	_, err = o.Drain(ctx(t), &v1.DrainRequest{})
-	asShared(t, err, codes.FailedPrecondition, shared.ClassNotConfigured)
-	_, err = o.CompactOutbox(ctx(t), &v1.CompactOutboxRequest{})
-	asShared(t, err, codes.FailedPrecondition, shared.ClassNotConfigured)
+	_, err := o.CreateOrder(testkit.Context(t), &v1.CreateOrderRequest{Order: noConfirm("INS-2", 100)})
+	testkit.WantError(t, err, codes.FailedPrecondition, shared.ClassNotConfigured)
+	_, err = o.Drain(testkit.Context(t), &v1.DrainRequest{})
+	testkit.WantError(t, err, codes.FailedPrecondition, shared.ClassNotConfigured)
+	_, err = o.CompactOutbox(testkit.Context(t), &v1.CompactOutboxRequest{})
+	testkit.WantError(t, err, codes.FailedPrecondition, shared.ClassNotConfigured)
 	if _, ok := e.sb.Order("INS-1"); ok {
 		t.Error("an inspecting plugin sent the queued order")
 	}

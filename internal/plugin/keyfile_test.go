@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/kioskpay/smartretail/internal/plugin"
+	"github.com/kioskpay/smartretail/internal/testkit"
+	"github.com/kioskpay/smartretail/sandbox"
 	"github.com/kioskpay/smartretail/shared"
 	v1 "github.com/kioskpay/smartretail/shared/proto/smartretail/v1"
 )
@@ -27,13 +29,13 @@ func TestOutboxKeyFileProblemsNameTheKeyFile(t *testing.T) {
 		},
 	} {
 		t.Run(name, func(t *testing.T) {
-			_, cfg, dir := sandboxConfig(t)
+			cfg, dir := testkit.Start(t, sandbox.Options{}).Config(t), t.TempDir()
 			cfg.OutboxPath = filepath.Join(dir, "fresh.db")
 			cfg.OutboxKeyFile = filepath.Join(dir, "fresh.key")
 			prepare(t, cfg.OutboxKeyFile)
 			svc := plugin.NewService(nil)
 			t.Cleanup(func() { svc.Close() })
-			_, err := svc.Configure(ctx(t), &v1.ConfigureRequest{Config: cfg})
+			_, err := svc.Configure(testkit.Context(t), &v1.ConfigureRequest{Config: cfg})
 			var se *shared.Error
 			if !errors.As(err, &se) || se.Class != shared.ClassInvalid {
 				t.Fatalf("got %v, want a refusal of class %s", err, shared.ClassInvalid)

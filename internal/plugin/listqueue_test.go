@@ -10,6 +10,7 @@ import (
 
 	"github.com/kioskpay/smartretail/internal/plugin"
 	"github.com/kioskpay/smartretail/internal/plugin/outbox"
+	"github.com/kioskpay/smartretail/internal/testkit"
 	"github.com/kioskpay/smartretail/shared"
 	v1 "github.com/kioskpay/smartretail/shared/proto/smartretail/v1"
 )
@@ -51,7 +52,7 @@ func queueOutbox(t *testing.T, n int, failed ...string) *v1.Config {
 func inspector(t *testing.T, cfg *v1.Config) shared.Orders {
 	t.Helper()
 	o, _ := harnessWith(t)
-	if _, err := o.Configure(ctx(t), &v1.ConfigureRequest{Config: cfg, Inspect: true}); err != nil {
+	if _, err := o.Configure(testkit.Context(t), &v1.ConfigureRequest{Config: cfg, Inspect: true}); err != nil {
 		t.Fatal(err)
 	}
 	return o
@@ -63,7 +64,7 @@ func listAll(t *testing.T, o shared.Orders, failed bool, size int32) (nos []stri
 	t.Helper()
 	req := &v1.ListQueueRequest{Failed: failed, PageSize: size}
 	for {
-		resp, err := o.ListQueue(ctx(t), req)
+		resp, err := o.ListQueue(testkit.Context(t), req)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -98,13 +99,13 @@ func TestListQueuePages(t *testing.T) {
 		t.Errorf("failed list: %v, want them in queue order", got)
 	}
 
-	_, err := o.ListQueue(ctx(t), &v1.ListQueueRequest{PageSize: -1})
-	if se := asShared(t, err, codes.InvalidArgument, shared.ClassInvalid); len(se.Violations) != 1 || se.Violations[0].Field != "page_size" {
+	_, err := o.ListQueue(testkit.Context(t), &v1.ListQueueRequest{PageSize: -1})
+	if se := testkit.WantError(t, err, codes.InvalidArgument, shared.ClassInvalid); len(se.Violations) != 1 || se.Violations[0].Field != "page_size" {
 		t.Errorf("negative page_size: %v", se)
 	}
 	for _, token := range []string{"x", "0", "-3", "1.5"} {
-		_, err := o.ListQueue(ctx(t), &v1.ListQueueRequest{PageToken: token})
-		if se := asShared(t, err, codes.InvalidArgument, shared.ClassInvalid); len(se.Violations) != 1 || se.Violations[0].Field != "page_token" {
+		_, err := o.ListQueue(testkit.Context(t), &v1.ListQueueRequest{PageToken: token})
+		if se := testkit.WantError(t, err, codes.InvalidArgument, shared.ClassInvalid); len(se.Violations) != 1 || se.Violations[0].Field != "page_token" {
 			t.Errorf("page_token %q: %v", token, se)
 		}
 	}
@@ -117,7 +118,7 @@ func TestListQueuePageSizes(t *testing.T) {
 		size int32
 		want int
 	}{{0, 100}, {1000, 1000}, {1001, 1000}, {1 << 30, 1000}} {
-		resp, err := o.ListQueue(ctx(t), &v1.ListQueueRequest{PageSize: c.size})
+		resp, err := o.ListQueue(testkit.Context(t), &v1.ListQueueRequest{PageSize: c.size})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -156,10 +157,10 @@ func TestQueryOfAnUnreadableQueuedCreateIsLogged(t *testing.T) {
 	// WeChat Pay cannot be reached: the order stays queued.
 	cfg := e.cfg
 	cfg.ApiBaseUrl = "http://127.0.0.1:1"
-	if _, err := svc.Configure(ctx(t), &v1.ConfigureRequest{Config: cfg}); err != nil {
+	if _, err := svc.Configure(testkit.Context(t), &v1.ConfigureRequest{Config: cfg}); err != nil {
 		t.Fatal(err)
 	}
-	resp, err := svc.QueryOrder(ctx(t), &v1.QueryOrderRequest{OutOrderNo: "UQ-1"})
+	resp, err := svc.QueryOrder(testkit.Context(t), &v1.QueryOrderRequest{OutOrderNo: "UQ-1"})
 	if err != nil {
 		t.Fatal(err)
 	}

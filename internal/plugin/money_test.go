@@ -16,6 +16,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/kioskpay/smartretail/internal/testkit"
 	"github.com/kioskpay/smartretail/sandbox"
 	"github.com/kioskpay/smartretail/shared"
 	v1 "github.com/kioskpay/smartretail/shared/proto/smartretail/v1"
@@ -35,11 +36,11 @@ func TestAppliedMeansTheSameOperation(t *testing.T) {
 	if _, err := e.create(t, noConfirm("DUP1", 1000), 0); err != nil {
 		t.Fatal(err)
 	}
-	if resp, err := e.o.CompleteOrder(ctx(t), charge("DUP1", 100)); err != nil || resp.GetDisposition() != v1.Disposition_DISPOSITION_SUBMITTED {
+	if resp, err := e.o.CompleteOrder(testkit.Context(t), charge("DUP1", 100)); err != nil || resp.GetDisposition() != v1.Disposition_DISPOSITION_SUBMITTED {
 		t.Fatalf("first complete: %v, %v", resp, err)
 	}
-	_, err := e.o.CompleteOrder(ctx(t), charge("DUP1", 900))
-	se := asShared(t, err, codes.FailedPrecondition, shared.ClassInvalid)
+	_, err := e.o.CompleteOrder(testkit.Context(t), charge("DUP1", 900))
+	se := testkit.WantError(t, err, codes.FailedPrecondition, shared.ClassInvalid)
 	for _, want := range []string{"FINISHED", "finish_type 2", "total_amount 100 fen", "charging 100 fen applied"} {
 		if !strings.Contains(se.Message, want) {
 			t.Errorf("refusal %q does not say %q", se.Message, want)
@@ -48,13 +49,13 @@ func TestAppliedMeansTheSameOperation(t *testing.T) {
 	// As the trial sent it: fees only, no total_amount.
 	noTotal := charge("DUP1", 900)
 	noTotal.TotalAmount = nil
-	_, err = e.o.CompleteOrder(ctx(t), noTotal)
-	asShared(t, err, codes.FailedPrecondition, shared.ClassInvalid)
+	_, err = e.o.CompleteOrder(testkit.Context(t), noTotal)
+	testkit.WantError(t, err, codes.FailedPrecondition, shared.ClassInvalid)
 	if so, _ := e.sb.Order("DUP1"); so.TotalAmount == nil || *so.TotalAmount != 100 {
 		t.Errorf("the sandbox charges %v, want 100", so.TotalAmount)
 	}
 	// The same complete again is its first outcome.
-	if resp, err := e.o.CompleteOrder(ctx(t), charge("DUP1", 100)); err != nil || resp.GetDisposition() != v1.Disposition_DISPOSITION_SUBMITTED {
+	if resp, err := e.o.CompleteOrder(testkit.Context(t), charge("DUP1", 100)); err != nil || resp.GetDisposition() != v1.Disposition_DISPOSITION_SUBMITTED {
 		t.Errorf("the same complete again: %v, %v", resp, err)
 	}
 
@@ -64,15 +65,15 @@ func TestAppliedMeansTheSameOperation(t *testing.T) {
 	if _, err := e.create(t, confirm, v1.OfflineBehavior_OFFLINE_BEHAVIOR_REQUIRE_ONLINE); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.o.CancelOrder(ctx(t), &v1.CancelOrderRequest{OutOrderNo: "DUP2", Reason: "未取货"}); err != nil {
+	if _, err := e.o.CancelOrder(testkit.Context(t), &v1.CancelOrderRequest{OutOrderNo: "DUP2", Reason: "未取货"}); err != nil {
 		t.Fatal(err)
 	}
-	_, err = e.o.CancelOrder(ctx(t), &v1.CancelOrderRequest{OutOrderNo: "DUP2", Reason: "换货"})
-	se = asShared(t, err, codes.FailedPrecondition, shared.ClassInvalid)
+	_, err = e.o.CancelOrder(testkit.Context(t), &v1.CancelOrderRequest{OutOrderNo: "DUP2", Reason: "换货"})
+	se = testkit.WantError(t, err, codes.FailedPrecondition, shared.ClassInvalid)
 	if !strings.Contains(se.Message, "REVOKED") || !strings.Contains(se.Message, `cancel with reason "未取货" applied`) {
 		t.Errorf("refusal %q does not name the cancel applied", se.Message)
 	}
-	if resp, err := e.o.CancelOrder(ctx(t), &v1.CancelOrderRequest{OutOrderNo: "DUP2", Reason: "未取货"}); err != nil || resp.GetDisposition() != v1.Disposition_DISPOSITION_SUBMITTED {
+	if resp, err := e.o.CancelOrder(testkit.Context(t), &v1.CancelOrderRequest{OutOrderNo: "DUP2", Reason: "未取货"}); err != nil || resp.GetDisposition() != v1.Disposition_DISPOSITION_SUBMITTED {
 		t.Errorf("the same cancel again: %v, %v", resp, err)
 	}
 }
@@ -85,11 +86,11 @@ func TestADifferentOperationBehindAQueuedOneIsRefused(t *testing.T) {
 	if _, err := e.create(t, noConfirm("CONF-Q", 1000), v1.OfflineBehavior_OFFLINE_BEHAVIOR_FORCE_OFFLINE); err != nil {
 		t.Fatal(err)
 	}
-	if resp, err := e.o.CompleteOrder(ctx(t), charge("CONF-Q", 100)); err != nil || resp.GetDisposition() != v1.Disposition_DISPOSITION_QUEUED {
+	if resp, err := e.o.CompleteOrder(testkit.Context(t), charge("CONF-Q", 100)); err != nil || resp.GetDisposition() != v1.Disposition_DISPOSITION_QUEUED {
 		t.Fatalf("queued complete: %v, %v", resp, err)
 	}
-	_, err := e.o.CompleteOrder(ctx(t), charge("CONF-Q", 900))
-	se := asShared(t, err, codes.FailedPrecondition, shared.ClassInvalid)
+	_, err := e.o.CompleteOrder(testkit.Context(t), charge("CONF-Q", 900))
+	se := testkit.WantError(t, err, codes.FailedPrecondition, shared.ClassInvalid)
 	if se.Reason != shared.ReasonOperationConflict || !strings.Contains(se.Message, "charging 100 fen queued") {
 		t.Errorf("refusal %+v", se)
 	}
@@ -104,15 +105,15 @@ func TestAppliedElsewhereIsJudgedByTheAmounts(t *testing.T) {
 	if _, err := e.create(t, noConfirm("ELSE-1", 1000), 0); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := other.CompleteOrder(ctx(t), charge("ELSE-1", 100)); err != nil {
+	if _, err := other.CompleteOrder(testkit.Context(t), charge("ELSE-1", 100)); err != nil {
 		t.Fatal(err)
 	}
-	_, err := e.o.CompleteOrder(ctx(t), charge("ELSE-1", 900))
-	se := asShared(t, err, codes.FailedPrecondition, shared.ClassInvalid)
+	_, err := e.o.CompleteOrder(testkit.Context(t), charge("ELSE-1", 900))
+	se := testkit.WantError(t, err, codes.FailedPrecondition, shared.ClassInvalid)
 	if !strings.Contains(se.Message, "FINISHED (finish_type 2, total_amount 100 fen)") {
 		t.Errorf("refusal %q does not say what WeChat Pay shows", se.Message)
 	}
-	if resp, err := e.o.CompleteOrder(ctx(t), charge("ELSE-1", 100)); err != nil || resp.GetDisposition() != v1.Disposition_DISPOSITION_SUBMITTED {
+	if resp, err := e.o.CompleteOrder(testkit.Context(t), charge("ELSE-1", 100)); err != nil || resp.GetDisposition() != v1.Disposition_DISPOSITION_SUBMITTED {
 		t.Errorf("the same complete, applied elsewhere: %v, %v", resp, err)
 	}
 }
@@ -125,7 +126,7 @@ func newOfflineEnvOn(t *testing.T, e *offlineEnv) shared.Orders {
 	cfg.OutboxPath = t.TempDir() + "/other.db"
 	cfg.OutboxKeyFile = ""
 	o, _ := harnessWith(t)
-	if _, err := o.Configure(ctx(t), &v1.ConfigureRequest{Config: cfg}); err != nil {
+	if _, err := o.Configure(testkit.Context(t), &v1.ConfigureRequest{Config: cfg}); err != nil {
 		t.Fatal(err)
 	}
 	return o

@@ -3,9 +3,7 @@ package plugin_test
 import (
 	"context"
 	"net/http"
-	"net/http/httptest"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -15,42 +13,22 @@ import (
 
 	"github.com/kioskpay/smartretail/internal/plugin"
 	"github.com/kioskpay/smartretail/internal/plugin/outbox"
+	"github.com/kioskpay/smartretail/internal/testkit"
 	"github.com/kioskpay/smartretail/sandbox"
 	"github.com/kioskpay/smartretail/shared"
-	"github.com/kioskpay/smartretail/shared/config"
 	v1 "github.com/kioskpay/smartretail/shared/proto/smartretail/v1"
 )
 
 // offlineEnv is a configured plugin (in-process, over gRPC) in front of a
-// sandbox that counts the WeChat Pay requests reaching it.
-// clock is the plugin's in a test: the real time, moved on by Advance.
-type clock struct {
-	mu     sync.Mutex
-	offset time.Duration
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return time.Now().Add(c.offset)
-}
-
-// Advance moves the plugin's time on by d, as if d had passed.
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.offset += d
-	c.mu.Unlock()
-}
-
+// sandbox that counts the WeChat Pay requests reaching it (sb.Calls).
 type offlineEnv struct {
-	clock clock // the plugin's
+	clock testkit.Clock // the plugin's
 	// failQueries makes every WeChat Pay query fail (the connection is
 	// dropped), to take away the plugin's means of checking.
 	failQueries atomic.Bool
 	o           shared.Orders
 	svc         *plugin.Service
-	sb          *sandbox.Sandbox
-	calls       atomic.Int64
+	sb          *testkit.Sandbox
 	cfg         *v1.Config
 }
 
@@ -60,43 +38,27 @@ func newOfflineEnv(t *testing.T, edit func(*v1.Config)) *offlineEnv {
 }
 
 // newEnvWithFront is newOfflineEnv with front standing between the plugin
-// and the sandbox (next), for a test that makes WeChat Pay slow, forgetful
-// or changeable at a chosen request; nil passes every request on.
-func newEnvWithFront(t *testing.T, edit func(*v1.Config), front func(w http.ResponseWriter, r *http.Request, next http.Handler)) *offlineEnv {
+// and the sandbox, for a test that makes WeChat Pay slow, forgetful or
+// changeable at a chosen request; nil passes every request on.
+func newEnvWithFront(t *testing.T, edit func(*v1.Config), front testkit.Front) *offlineEnv {
 	t.Helper()
-	sb, err := sandbox.New(sandbox.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := &offlineEnv{sb: sb}
-	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if strings.HasPrefix(r.URL.Path, "/v3/") {
-			e.calls.Add(1)
-			if r.Method == http.MethodGet && e.failQueries.Load() {
-				panic(http.ErrAbortHandler) // no answer
-			}
+	e := &offlineEnv{sb: testkit.Start(t, sandbox.Options{})}
+	e.sb.SetFront(func(w http.ResponseWriter, r *http.Request, next http.Handler) {
+		if strings.HasPrefix(r.URL.Path, "/v3/") && r.Method == http.MethodGet && e.failQueries.Load() {
+			panic(http.ErrAbortHandler) // no answer
 		}
 		if front != nil {
-			front(w, r, sb)
+			front(w, r, next)
 			return
 		}
-		sb.ServeHTTP(w, r)
-	}))
-	t.Cleanup(func() { ts.Close(); sb.Close() })
-	path, err := (&sandbox.Server{URL: ts.URL, Sandbox: sb, Credentials: sb.Credentials()}).WriteConfig(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := config.Load(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.cfg = c.Proto()
+		next.ServeHTTP(w, r)
+	})
+	e.cfg = e.sb.Config(t)
 	if edit != nil {
 		edit(e.cfg)
 	}
 	e.o, e.svc = harnessWith(t, plugin.WithClock(e.clock.Now))
-	if _, err := e.o.Configure(ctx(t), &v1.ConfigureRequest{Config: e.cfg}); err != nil {
+	if _, err := e.o.Configure(testkit.Context(t), &v1.ConfigureRequest{Config: e.cfg}); err != nil {
 		t.Fatal(err)
 	}
 	return e
@@ -117,16 +79,12 @@ func withConfirm(no string, risk int64) *v1.NewOrder {
 
 func (e *offlineEnv) create(t *testing.T, order *v1.NewOrder, b v1.OfflineBehavior) (*v1.CreateOrderResponse, error) {
 	t.Helper()
-	return e.o.CreateOrder(ctx(t), &v1.CreateOrderRequest{Order: order, OfflineBehavior: b})
+	return e.o.CreateOrder(testkit.Context(t), &v1.CreateOrderRequest{Order: order, OfflineBehavior: b})
 }
 
 func (e *offlineEnv) status(t *testing.T) *v1.GetStatusResponse {
 	t.Helper()
-	st, err := e.o.GetStatus(ctx(t), &v1.GetStatusRequest{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return st
+	return testkit.Status(t, e.o)
 }
 
 // waitOffline waits until the plugin has found WeChat Pay unreachable and
@@ -134,11 +92,11 @@ func (e *offlineEnv) status(t *testing.T) *v1.GetStatusResponse {
 // forwarder then backs off before it tries again.
 func (e *offlineEnv) waitOffline(t *testing.T) {
 	t.Helper()
-	quiet := func() bool {
+	testkit.Eventually(t, 10*time.Second, "offline with no attempt out", func() bool {
 		if e.status(t).GetNetworkStatus() != v1.NetworkStatus_NETWORK_STATUS_OFFLINE {
 			return false
 		}
-		l, err := e.o.ListQueue(ctx(t), &v1.ListQueueRequest{})
+		l, err := e.o.ListQueue(testkit.Context(t), &v1.ListQueueRequest{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -148,25 +106,20 @@ func (e *offlineEnv) waitOffline(t *testing.T) {
 			}
 		}
 		return true
-	}
-	for deadline := time.Now().Add(10 * time.Second); !quiet(); time.Sleep(5 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("never offline and quiet: %v", e.status(t))
-		}
-	}
+	})
 }
 
-// waitPending waits until no order has work left in the outbox.
+// waitPending waits until no order has work left in the outbox, waking
+// the forwarder while some has.
 func (e *offlineEnv) waitPending(t *testing.T, within time.Duration) {
 	t.Helper()
-	deadline := time.Now().Add(within)
-	for e.status(t).GetPendingCount() > 0 {
-		if time.Now().After(deadline) {
-			t.Fatalf("still pending after %v: %v", within, e.status(t))
+	testkit.WaitStatus(t, e.o, within, "nothing pending", func(st *v1.GetStatusResponse) bool {
+		if st.GetPendingCount() == 0 {
+			return true
 		}
-		e.o.Drain(ctx(t), &v1.DrainRequest{})
-		time.Sleep(20 * time.Millisecond)
-	}
+		e.o.Drain(testkit.Context(t), &v1.DrainRequest{})
+		return false
+	})
 }
 
 func TestForceOfflineQueuesThenDrains(t *testing.T) {
@@ -179,7 +132,7 @@ func TestForceOfflineQueuesThenDrains(t *testing.T) {
 	if resp.GetDisposition() != v1.Disposition_DISPOSITION_QUEUED || resp.GetStoredAt() == nil || resp.GetOrder().GetOutOrderNo() != "FO-1" {
 		t.Fatalf("create: %v", resp)
 	}
-	q, err := e.o.QueryOrder(ctx(t), &v1.QueryOrderRequest{OutOrderNo: "FO-1"})
+	q, err := e.o.QueryOrder(testkit.Context(t), &v1.QueryOrderRequest{OutOrderNo: "FO-1"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -190,7 +143,7 @@ func TestForceOfflineQueuesThenDrains(t *testing.T) {
 	}
 	// A complete now waits behind its create.
 	total := int64(300)
-	comp, err := e.o.CompleteOrder(ctx(t), &v1.CompleteOrderRequest{OutOrderNo: "FO-1", FinishType: 2,
+	comp, err := e.o.CompleteOrder(testkit.Context(t), &v1.CompleteOrderRequest{OutOrderNo: "FO-1", FinishType: 2,
 		Fees: []*v1.Fee{{FeeName: "水", FeeCount: 1, FeeAmount: 300}}, TotalAmount: &total})
 	if err != nil || comp.GetDisposition() != v1.Disposition_DISPOSITION_QUEUED {
 		t.Fatalf("complete behind a queued create: %v, %v", comp, err)
@@ -205,7 +158,7 @@ func TestForceOfflineQueuesThenDrains(t *testing.T) {
 	if !ok || so.State != sandbox.StateFinished || so.CreateRequests != 1 {
 		t.Fatalf("at the sandbox: %+v", so)
 	}
-	q, err = e.o.QueryOrder(ctx(t), &v1.QueryOrderRequest{OutOrderNo: "FO-1"})
+	q, err = e.o.QueryOrder(testkit.Context(t), &v1.QueryOrderRequest{OutOrderNo: "FO-1"})
 	if err != nil || q.GetOrder().GetState() != "FINISHED" || q.GetQueued().GetLocalState() != v1.LocalState_LOCAL_STATE_SUBMITTED {
 		t.Errorf("query once sent: %v, %v", q, err)
 	}
@@ -221,7 +174,7 @@ func TestPreferOnlineQueuesWhenOfflineAndThenAtOnce(t *testing.T) {
 	if e.status(t).GetNetworkStatus() != v1.NetworkStatus_NETWORK_STATUS_OFFLINE {
 		t.Fatalf("status %v", e.status(t))
 	}
-	before := e.calls.Load()
+	before := e.sb.Calls.Load()
 	for i := 2; i <= 4; i++ {
 		resp, err := e.create(t, noConfirm("PO-"+string(rune('0'+i)), 100), v1.OfflineBehavior_OFFLINE_BEHAVIOR_PREFER_ONLINE)
 		if err != nil || resp.GetDisposition() != v1.Disposition_DISPOSITION_QUEUED {
@@ -230,7 +183,7 @@ func TestPreferOnlineQueuesWhenOfflineAndThenAtOnce(t *testing.T) {
 	}
 	// Known offline: the next sales were queued without trying WeChat Pay
 	// (the forwarder's own attempts are at most one at a time).
-	if tried := e.calls.Load() - before; tried > 2 {
+	if tried := e.sb.Calls.Load() - before; tried > 2 {
 		t.Errorf("%d requests went out for 3 sales while known offline", tried)
 	}
 	e.sb.SetFaults(sandbox.Faults{Mode: sandbox.FaultNone})
@@ -250,18 +203,18 @@ func TestWhatIsNotQueued(t *testing.T) {
 	e.sb.SetFaults(sandbox.Faults{Mode: sandbox.FaultOffline})
 	// An order that needs the customer's confirmation needs its package now.
 	_, err := e.create(t, withConfirm("NC-1", 100), v1.OfflineBehavior_OFFLINE_BEHAVIOR_PREFER_ONLINE)
-	se := asShared(t, err, codes.Unavailable, shared.ClassNetwork)
+	se := testkit.WantError(t, err, codes.Unavailable, shared.ClassNetwork)
 	// (A reset connection may have carried the request: it is kept to be
 	// reconciled, never sent again, and does not count as queued.)
 	if se.Reason != plugin.ReasonNeedsConfirmationOnline || se.OutOrderNo != "NC-1" {
 		t.Errorf("need_user_confirm offline: %+v", se)
 	}
 	_, err = e.create(t, withConfirm("NC-2", 100), v1.OfflineBehavior_OFFLINE_BEHAVIOR_FORCE_OFFLINE)
-	if se := asShared(t, err, codes.InvalidArgument, shared.ClassInvalid); se.Reason != plugin.ReasonNeedsConfirmationOnline {
+	if se := testkit.WantError(t, err, codes.InvalidArgument, shared.ClassInvalid); se.Reason != plugin.ReasonNeedsConfirmationOnline {
 		t.Errorf("need_user_confirm forced offline: %+v", se)
 	}
 	_, err = e.create(t, noConfirm("RO-1", 100), v1.OfflineBehavior_OFFLINE_BEHAVIOR_REQUIRE_ONLINE)
-	if se := asShared(t, err, codes.Unavailable, shared.ClassNetwork); se.Reason != plugin.ReasonOffline {
+	if se := testkit.WantError(t, err, codes.Unavailable, shared.ClassNetwork); se.Reason != plugin.ReasonOffline {
 		t.Errorf("require online: %+v", se)
 	}
 	if st := e.status(t); st.GetQueuedCount() != 0 {
@@ -282,7 +235,7 @@ func TestAmbiguousCreateIsQueuedAndReconciled(t *testing.T) {
 	if err != nil || resp.GetDisposition() != v1.Disposition_DISPOSITION_QUEUED {
 		t.Fatalf("ambiguous create: %v, %v", resp, err)
 	}
-	q, _ := e.o.QueryOrder(ctx(t), &v1.QueryOrderRequest{OutOrderNo: "AMB-1"})
+	q, _ := e.o.QueryOrder(testkit.Context(t), &v1.QueryOrderRequest{OutOrderNo: "AMB-1"})
 	if q.GetQueued().GetLocalState() != v1.LocalState_LOCAL_STATE_SUBMITTING {
 		t.Errorf("an ambiguous create is %v, want SUBMITTING", q.GetQueued())
 	}
@@ -295,13 +248,13 @@ func TestAmbiguousCreateIsQueuedAndReconciled(t *testing.T) {
 	// REQUIRE_ONLINE: never queued, but not lost either: reconciled only.
 	e.sb.SetFaults(sandbox.Faults{Mode: sandbox.FaultDropResponse})
 	_, err = e.create(t, noConfirm("AMB-2", 100), v1.OfflineBehavior_OFFLINE_BEHAVIOR_REQUIRE_ONLINE)
-	se := asShared(t, err, codes.Unavailable, shared.ClassNetwork)
+	se := testkit.WantError(t, err, codes.Unavailable, shared.ClassNetwork)
 	if !se.ReachedServer || se.OutOrderNo != "AMB-2" {
 		t.Errorf("require-online ambiguous: %+v", se)
 	}
 	e.sb.SetFaults(sandbox.Faults{Mode: sandbox.FaultNone})
 	e.waitPending(t, 15*time.Second)
-	q, err = e.o.QueryOrder(ctx(t), &v1.QueryOrderRequest{OutOrderNo: "AMB-2"})
+	q, err = e.o.QueryOrder(testkit.Context(t), &v1.QueryOrderRequest{OutOrderNo: "AMB-2"})
 	if err != nil || q.GetOrder().GetState() != "USER_ACCEPTED" {
 		t.Errorf("the require-online order that did arrive: %v, %v", q, err)
 	}
@@ -335,7 +288,7 @@ func TestOfflineLimits(t *testing.T) {
 			}
 			continue
 		}
-		se := asShared(t, err, codes.ResourceExhausted, shared.ClassOfflineLimit)
+		se := testkit.WantError(t, err, codes.ResourceExhausted, shared.ClassOfflineLimit)
 		if se.Reason != tc.reason || se.OutOrderNo != tc.no {
 			t.Errorf("%s %d: %+v, want %s", tc.no, tc.amount, se, tc.reason)
 		}
@@ -357,30 +310,30 @@ func TestExpiryFailedListRetryAndDrop(t *testing.T) {
 	e.clock.Advance(25 * time.Hour)
 	e.sb.SetFaults(sandbox.Faults{Mode: sandbox.FaultNone})
 	e.waitPending(t, 10*time.Second)
-	failed, err := e.o.ListQueue(ctx(t), &v1.ListQueueRequest{Failed: true})
+	failed, err := e.o.ListQueue(testkit.Context(t), &v1.ListQueueRequest{Failed: true})
 	if err != nil || len(failed.GetOrders()) != 2 || failed.GetOrders()[0].GetFailureCode() != "EXPIRED_OFFLINE" {
 		t.Fatalf("failed list: %v, %v", failed, err)
 	}
 	if _, ok := e.sb.Order("EXP-1"); ok {
 		t.Error("an expired order was sent")
 	}
-	_, err = e.o.CreateOrder(ctx(t), &v1.CreateOrderRequest{Order: noConfirm("EXP-1", 100)})
-	if se := asShared(t, err, codes.FailedPrecondition, shared.ClassInvalid); se.Reason != "EXPIRED_OFFLINE" {
+	_, err = e.o.CreateOrder(testkit.Context(t), &v1.CreateOrderRequest{Order: noConfirm("EXP-1", 100)})
+	if se := testkit.WantError(t, err, codes.FailedPrecondition, shared.ClassInvalid); se.Reason != "EXPIRED_OFFLINE" {
 		t.Errorf("a create for a failed order: %+v", se)
 	}
-	if _, err := e.o.DropFailed(ctx(t), &v1.DropFailedRequest{OutOrderNo: "EXP-2"}); err != nil {
+	if _, err := e.o.DropFailed(testkit.Context(t), &v1.DropFailedRequest{OutOrderNo: "EXP-2"}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.o.DropFailed(ctx(t), &v1.DropFailedRequest{OutOrderNo: "EXP-2"}); err == nil {
+	if _, err := e.o.DropFailed(testkit.Context(t), &v1.DropFailedRequest{OutOrderNo: "EXP-2"}); err == nil {
 		t.Error("dropped twice")
 	}
 	// Retried with a longer max age, it goes.
 	cfg := proto.Clone(e.cfg).(*v1.Config)
 	cfg.OfflineMaxAge = "24h"
-	if _, err := e.o.Configure(ctx(t), &v1.ConfigureRequest{Config: cfg}); err != nil {
+	if _, err := e.o.Configure(testkit.Context(t), &v1.ConfigureRequest{Config: cfg}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.o.RetryFailed(ctx(t), &v1.RetryFailedRequest{OutOrderNo: "EXP-1"}); err != nil {
+	if _, err := e.o.RetryFailed(testkit.Context(t), &v1.RetryFailedRequest{OutOrderNo: "EXP-1"}); err != nil {
 		t.Fatal(err)
 	}
 	e.waitPending(t, 10*time.Second)
@@ -461,7 +414,7 @@ func TestQueuedOrdersSurviveARestart(t *testing.T) {
 	}
 	// Stop the first plugin, start another on the same outbox.
 	svc := plugin.NewService(nil)
-	if _, err := svc.Configure(ctx(t), &v1.ConfigureRequest{Config: e.cfg}); err == nil {
+	if _, err := svc.Configure(testkit.Context(t), &v1.ConfigureRequest{Config: e.cfg}); err == nil {
 		svc.Close()
 		t.Fatal("a second plugin opened an outbox the first still holds")
 	} else if se, ok := err.(*shared.Error); !ok || se.Class != shared.ClassInvalid || len(se.Violations) == 0 ||
@@ -472,7 +425,7 @@ func TestQueuedOrdersSurviveARestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.sb.SetFaults(sandbox.Faults{Mode: sandbox.FaultNone})
-	if _, err := svc.Configure(ctx(t), &v1.ConfigureRequest{Config: e.cfg}); err != nil {
+	if _, err := svc.Configure(testkit.Context(t), &v1.ConfigureRequest{Config: e.cfg}); err != nil {
 		t.Fatal(err)
 	}
 	defer svc.Close()
@@ -484,7 +437,7 @@ func TestQueuedOrdersSurviveARestart(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatal("the restarted plugin did not send the queued order")
 		}
-		svc.Drain(ctx(t), &v1.DrainRequest{})
+		svc.Drain(testkit.Context(t), &v1.DrainRequest{})
 		time.Sleep(20 * time.Millisecond)
 	}
 }
@@ -500,17 +453,17 @@ func TestRetriedCompleteIsASuccess(t *testing.T) {
 	total := int64(300)
 	req := &v1.CompleteOrderRequest{OutOrderNo: "RC-1", FinishType: 2, Fees: []*v1.Fee{{FeeName: "水", FeeCount: 1, FeeAmount: 300}}, TotalAmount: &total}
 	for i := 0; i < 2; i++ {
-		resp, err := e.o.CompleteOrder(ctx(t), req)
+		resp, err := e.o.CompleteOrder(testkit.Context(t), req)
 		if err != nil || resp.GetDisposition() != v1.Disposition_DISPOSITION_SUBMITTED {
 			t.Fatalf("complete #%d: %v, %v", i+1, resp, err)
 		}
 	}
 	other := proto.Clone(req).(*v1.CompleteOrderRequest)
 	other.Fees[0].FeeAmount, *other.TotalAmount = 500, 500
-	_, err := e.o.CompleteOrder(ctx(t), other)
+	_, err := e.o.CompleteOrder(testkit.Context(t), other)
 	// Refused with the order's state, read just before sending (the rule
 	// book's Before): nothing goes to WeChat Pay.
-	if se := asShared(t, err, codes.FailedPrecondition, shared.ClassInvalid); se.Reason != shared.ReasonOrderStatePrefix+"FINISHED" &&
+	if se := testkit.WantError(t, err, codes.FailedPrecondition, shared.ClassInvalid); se.Reason != shared.ReasonOrderStatePrefix+"FINISHED" &&
 		se.Reason != shared.ReasonOperationConflict {
 		t.Errorf("a different complete: %+v", se)
 	}
@@ -528,11 +481,11 @@ func TestRefusedRetryThatCannotBeCheckedIsQueued(t *testing.T) {
 	}
 	total := int64(300)
 	req := &v1.CompleteOrderRequest{OutOrderNo: "RQ-1", FinishType: 2, Fees: []*v1.Fee{{FeeName: "水", FeeCount: 1, FeeAmount: 300}}, TotalAmount: &total}
-	if _, err := newOfflineEnvOn(t, e).CompleteOrder(ctx(t), req); err != nil {
+	if _, err := newOfflineEnvOn(t, e).CompleteOrder(testkit.Context(t), req); err != nil {
 		t.Fatal(err)
 	}
 	e.failQueries.Store(true)
-	resp, err := e.o.CompleteOrder(ctx(t), req)
+	resp, err := e.o.CompleteOrder(testkit.Context(t), req)
 	if err != nil || resp.GetDisposition() != v1.Disposition_DISPOSITION_QUEUED {
 		t.Fatalf("a retried complete that could not be checked: %v, %v", resp, err)
 	}
@@ -573,10 +526,10 @@ func TestPrunedEventsAreReportedLost(t *testing.T) {
 
 	svc := plugin.NewService(nil)
 	defer svc.Close()
-	if _, err := svc.Configure(ctx(t), &v1.ConfigureRequest{Config: e.cfg}); err != nil {
+	if _, err := svc.Configure(testkit.Context(t), &v1.ConfigureRequest{Config: e.cfg}); err != nil {
 		t.Fatal(err)
 	}
-	status, _ := svc.GetStatus(ctx(t), &v1.GetStatusRequest{})
+	status, _ := svc.GetStatus(testkit.Context(t), &v1.GetStatusRequest{})
 	if status.GetFirstEventSequence() <= 2 {
 		t.Fatalf("first kept event %d", status.GetFirstEventSequence())
 	}

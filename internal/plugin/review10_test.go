@@ -13,6 +13,7 @@ import (
 
 	"google.golang.org/grpc/codes"
 
+	"github.com/kioskpay/smartretail/internal/testkit"
 	"github.com/kioskpay/smartretail/sandbox"
 	"github.com/kioskpay/smartretail/shared"
 	v1 "github.com/kioskpay/smartretail/shared/proto/smartretail/v1"
@@ -42,11 +43,11 @@ func TestSentOperationAfterAReconciledOnlineCancel(t *testing.T) {
 	}
 	drop.Store(true)
 	req := &v1.CancelOrderRequest{OutOrderNo: "SA-1", Reason: "未取货"}
-	resp, err := e.o.CancelOrder(ctx(t), req)
+	resp, err := e.o.CancelOrder(testkit.Context(t), req)
 	t.Logf("first answer: %v, %v", resp, err)
 	e.waitPending(t, 10*time.Second)
 	endedUncharged(t, e.sb, "SA-1", "未取货")
-	again, err := e.o.CancelOrder(ctx(t), req)
+	again, err := e.o.CancelOrder(testkit.Context(t), req)
 	if err != nil || again.GetDisposition() != v1.Disposition_DISPOSITION_SUBMITTED || again.GetSentOperation() != "complete" {
 		t.Errorf("the same cancel again: %v, %v: WeChat Pay got a complete with finish_type 1", again, err)
 	}
@@ -62,11 +63,11 @@ func TestACompleteAboveTheQueuedRiskAmountIsRefusedAtOnce(t *testing.T) {
 	if _, err := e.create(t, noConfirm("RK-1", 500), v1.OfflineBehavior_OFFLINE_BEHAVIOR_FORCE_OFFLINE); err != nil {
 		t.Fatal(err)
 	}
-	_, err := e.o.CompleteOrder(ctx(t), charge("RK-1", 800))
-	if se := asShared(t, err, codes.FailedPrecondition, shared.ClassInvalid); se.Reason != shared.ReasonTotalAboveRisk {
+	_, err := e.o.CompleteOrder(testkit.Context(t), charge("RK-1", 800))
+	if se := testkit.WantError(t, err, codes.FailedPrecondition, shared.ClassInvalid); se.Reason != shared.ReasonTotalAboveRisk {
 		t.Errorf("a complete of 800 behind a create with risk_amount 500: %+v", se)
 	}
-	if resp, err := e.o.CompleteOrder(ctx(t), charge("RK-1", 500)); err != nil || resp.GetDisposition() != v1.Disposition_DISPOSITION_QUEUED {
+	if resp, err := e.o.CompleteOrder(testkit.Context(t), charge("RK-1", 500)); err != nil || resp.GetDisposition() != v1.Disposition_DISPOSITION_QUEUED {
 		t.Errorf("a complete at the risk amount: %v, %v", resp, err)
 	}
 }
@@ -86,7 +87,7 @@ func TestAnOnlineCancelRacingTheConfirmationEndsItUncharged(t *testing.T) {
 	if _, err := e.create(t, withConfirm("OR-1", 1000), v1.OfflineBehavior_OFFLINE_BEHAVIOR_REQUIRE_ONLINE); err != nil {
 		t.Fatal(err)
 	}
-	resp, err := e.o.CancelOrder(ctx(t), &v1.CancelOrderRequest{OutOrderNo: "OR-1", Reason: "未取货"})
+	resp, err := e.o.CancelOrder(testkit.Context(t), &v1.CancelOrderRequest{OutOrderNo: "OR-1", Reason: "未取货"})
 	if err != nil {
 		so, _ := sb.Order("OR-1")
 		t.Fatalf("the host is told its cancel failed (%v), the order is %s", err, so.State)

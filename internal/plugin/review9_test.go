@@ -15,6 +15,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/kioskpay/smartretail/internal/testkit"
 	"github.com/kioskpay/smartretail/sandbox"
 	"github.com/kioskpay/smartretail/shared"
 	v1 "github.com/kioskpay/smartretail/shared/proto/smartretail/v1"
@@ -71,7 +72,7 @@ func TestARefusalIsRecordedBeforeTheOutboxCloses(t *testing.T) {
 	g := newGatedEnv(t, http.MethodGet, "/smartretail-orders")
 	confirm := noConfirm("UR-1", 1000)
 	confirm.NeedUserConfirm = nil // the customer confirms in WeChat: CREATED until then
-	if _, err := g.o.CreateOrder(ctx(t), &v1.CreateOrderRequest{Order: confirm, OfflineBehavior: v1.OfflineBehavior_OFFLINE_BEHAVIOR_REQUIRE_ONLINE}); err != nil {
+	if _, err := g.o.CreateOrder(testkit.Context(t), &v1.CreateOrderRequest{Order: confirm, OfflineBehavior: v1.OfflineBehavior_OFFLINE_BEHAVIOR_REQUIRE_ONLINE}); err != nil {
 		t.Fatal(err)
 	}
 	var wg sync.WaitGroup
@@ -81,29 +82,29 @@ func TestARefusalIsRecordedBeforeTheOutboxCloses(t *testing.T) {
 	go func() {
 		defer wg.Done()
 		// The customer has not accepted: it is refused.
-		_, cerr = g.o.CompleteOrder(ctx(t), charge("UR-1", 300))
+		_, cerr = g.o.CompleteOrder(testkit.Context(t), charge("UR-1", 300))
 	}()
 	g.waitArrived(t)
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		_, ierr = g.o.Configure(ctx(t), &v1.ConfigureRequest{Config: g.cfg, Inspect: true})
+		_, ierr = g.o.Configure(testkit.Context(t), &v1.ConfigureRequest{Config: g.cfg, Inspect: true})
 	}()
 	close(g.release)
 	wg.Wait()
 	if ierr != nil {
 		t.Fatal(ierr)
 	}
-	asShared(t, cerr, codes.FailedPrecondition, shared.ClassInvalid)
-	if _, err := g.o.Configure(ctx(t), &v1.ConfigureRequest{Config: g.cfg}); err != nil {
+	testkit.WantError(t, cerr, codes.FailedPrecondition, shared.ClassInvalid)
+	if _, err := g.o.Configure(testkit.Context(t), &v1.ConfigureRequest{Config: g.cfg}); err != nil {
 		t.Fatal(err)
 	}
 	if err := g.sb.Accept("UR-1"); err != nil {
 		t.Fatal(err)
 	}
 	deadline := time.Now().Add(3 * time.Second)
-	for st, _ := g.o.GetStatus(ctx(t), &v1.GetStatusRequest{}); st.GetPendingCount() > 0 && time.Now().Before(deadline); st, _ = g.o.GetStatus(ctx(t), &v1.GetStatusRequest{}) {
-		g.o.Drain(ctx(t), &v1.DrainRequest{})
+	for st, _ := g.o.GetStatus(testkit.Context(t), &v1.GetStatusRequest{}); st.GetPendingCount() > 0 && time.Now().Before(deadline); st, _ = g.o.GetStatus(testkit.Context(t), &v1.GetStatusRequest{}) {
+		g.o.Drain(testkit.Context(t), &v1.DrainRequest{})
 		time.Sleep(20 * time.Millisecond)
 	}
 	if so, _ := g.sb.Order("UR-1"); so.State != sandbox.StateUserAccepted {
@@ -118,7 +119,7 @@ func TestAReconfigureKeepsTheOnlinePathsClaim(t *testing.T) {
 	// The order is accepted (need_user_confirm false): its cancel goes as
 	// a complete with finish_type 1.
 	g := newGatedEnv(t, http.MethodPost, "/complete")
-	if _, err := g.o.CreateOrder(ctx(t), &v1.CreateOrderRequest{Order: noConfirm("RF-1", 1000)}); err != nil {
+	if _, err := g.o.CreateOrder(testkit.Context(t), &v1.CreateOrderRequest{Order: noConfirm("RF-1", 1000)}); err != nil {
 		t.Fatal(err)
 	}
 	var wg sync.WaitGroup
@@ -128,14 +129,14 @@ func TestAReconfigureKeepsTheOnlinePathsClaim(t *testing.T) {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		resp, cerr = g.o.CancelOrder(ctx(t), &v1.CancelOrderRequest{OutOrderNo: "RF-1", Reason: "未取货"})
+		resp, cerr = g.o.CancelOrder(testkit.Context(t), &v1.CancelOrderRequest{OutOrderNo: "RF-1", Reason: "未取货"})
 	}()
 	g.waitArrived(t)
-	if _, err := g.o.Configure(ctx(t), &v1.ConfigureRequest{Config: g.cfg}); err != nil {
+	if _, err := g.o.Configure(testkit.Context(t), &v1.ConfigureRequest{Config: g.cfg}); err != nil {
 		t.Fatal(err)
 	}
 	// Give the new forwarder its chance at the order.
-	g.o.Drain(ctx(t), &v1.DrainRequest{})
+	g.o.Drain(testkit.Context(t), &v1.DrainRequest{})
 	time.Sleep(200 * time.Millisecond)
 	close(g.release)
 	wg.Wait()
@@ -152,17 +153,17 @@ func TestAReconfigureKeepsTheOnlinePathsClaim(t *testing.T) {
 // cancel nor an event. A retry now waits for the first's outcome.
 func TestARetryWaitsForTheCallStillOut(t *testing.T) {
 	g := newGatedEnv(t, http.MethodGet, "/smartretail-orders") // the first cancel's query
-	if _, err := g.o.CreateOrder(ctx(t), &v1.CreateOrderRequest{Order: noConfirm("RC-1", 1000)}); err != nil {
+	if _, err := g.o.CreateOrder(testkit.Context(t), &v1.CreateOrderRequest{Order: noConfirm("RC-1", 1000)}); err != nil {
 		t.Fatal(err)
 	}
 	// Completed elsewhere (through another outbox): every cancel is refused.
 	other := proto.Clone(g.cfg).(*v1.Config)
 	other.OutboxPath, other.OutboxKeyFile = t.TempDir()+"/other.db", ""
 	o2, _ := harnessWith(t)
-	if _, err := o2.Configure(ctx(t), &v1.ConfigureRequest{Config: other}); err != nil {
+	if _, err := o2.Configure(testkit.Context(t), &v1.ConfigureRequest{Config: other}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := o2.CompleteOrder(ctx(t), charge("RC-1", 100)); err != nil {
+	if _, err := o2.CompleteOrder(testkit.Context(t), charge("RC-1", 100)); err != nil {
 		t.Fatal(err)
 	}
 	req := &v1.CancelOrderRequest{OutOrderNo: "RC-1", Reason: "未取货"}
@@ -171,17 +172,17 @@ func TestARetryWaitsForTheCallStillOut(t *testing.T) {
 	var ferr, serr error
 	g.armed.Store(true)
 	wg.Add(2)
-	go func() { defer wg.Done(); first, ferr = g.o.CancelOrder(ctx(t), req) }()
+	go func() { defer wg.Done(); first, ferr = g.o.CancelOrder(testkit.Context(t), req) }()
 	g.waitArrived(t)
-	go func() { defer wg.Done(); second, serr = g.o.CancelOrder(ctx(t), req) }()
+	go func() { defer wg.Done(); second, serr = g.o.CancelOrder(testkit.Context(t), req) }()
 	time.Sleep(100 * time.Millisecond) // the retry reaches the plugin
 	close(g.release)
 	wg.Wait()
-	asShared(t, ferr, codes.FailedPrecondition, shared.ClassInvalid)
+	testkit.WantError(t, ferr, codes.FailedPrecondition, shared.ClassInvalid)
 	if serr == nil {
 		t.Errorf("the retry of a refused cancel was answered %v", second.GetDisposition())
 	} else {
-		asShared(t, serr, codes.FailedPrecondition, shared.ClassInvalid)
+		testkit.WantError(t, serr, codes.FailedPrecondition, shared.ClassInvalid)
 	}
 	_ = first
 }
@@ -195,18 +196,18 @@ func TestADifferentCompleteAfterAnAppliedOneIsRefusedOffline(t *testing.T) {
 	if _, err := e.create(t, noConfirm("PR-1", 1000), 0); err != nil {
 		t.Fatal(err)
 	}
-	if resp, err := e.o.CompleteOrder(ctx(t), charge("PR-1", 100)); err != nil || resp.GetDisposition() != v1.Disposition_DISPOSITION_SUBMITTED {
+	if resp, err := e.o.CompleteOrder(testkit.Context(t), charge("PR-1", 100)); err != nil || resp.GetDisposition() != v1.Disposition_DISPOSITION_SUBMITTED {
 		t.Fatalf("first complete: %v, %v", resp, err)
 	}
 	e.sb.SetFaults(sandbox.Faults{Mode: sandbox.FaultOffline})
-	e.o.QueryOrder(ctx(t), &v1.QueryOrderRequest{OutOrderNo: "PR-1"}) // learns it is offline
-	_, err := e.o.CompleteOrder(ctx(t), charge("PR-1", 900))
-	if se := asShared(t, err, codes.FailedPrecondition, shared.ClassInvalid); se.Reason != shared.ReasonOperationConflict || !strings.Contains(se.Message, "charging 100 fen applied") {
+	e.o.QueryOrder(testkit.Context(t), &v1.QueryOrderRequest{OutOrderNo: "PR-1"}) // learns it is offline
+	_, err := e.o.CompleteOrder(testkit.Context(t), charge("PR-1", 900))
+	if se := testkit.WantError(t, err, codes.FailedPrecondition, shared.ClassInvalid); se.Reason != shared.ReasonOperationConflict || !strings.Contains(se.Message, "charging 100 fen applied") {
 		t.Errorf("a different complete offline: %+v", se)
 	}
 	e.sb.SetFaults(sandbox.Faults{Mode: sandbox.FaultNone})
 	e.waitPending(t, 10*time.Second)
-	if resp, err := e.o.CompleteOrder(ctx(t), charge("PR-1", 100)); err != nil || resp.GetDisposition() != v1.Disposition_DISPOSITION_SUBMITTED {
+	if resp, err := e.o.CompleteOrder(testkit.Context(t), charge("PR-1", 100)); err != nil || resp.GetDisposition() != v1.Disposition_DISPOSITION_SUBMITTED {
 		t.Errorf("the retry of the applied complete: %v, %v", resp, err)
 	}
 }
@@ -220,11 +221,11 @@ func TestTheSameCreateAfterAnOnlineCompleteIsSubmitted(t *testing.T) {
 	if _, err := e.create(t, order, 0); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.o.CompleteOrder(ctx(t), charge("OC-1", 100)); err != nil {
+	if _, err := e.o.CompleteOrder(testkit.Context(t), charge("OC-1", 100)); err != nil {
 		t.Fatal(err)
 	}
 	e.sb.SetFaults(sandbox.Faults{Mode: sandbox.FaultOffline})
-	e.o.QueryOrder(ctx(t), &v1.QueryOrderRequest{OutOrderNo: "OC-1"}) // learns it is offline
+	e.o.QueryOrder(testkit.Context(t), &v1.QueryOrderRequest{OutOrderNo: "OC-1"}) // learns it is offline
 	if resp, err := e.create(t, order, 0); err != nil || resp.GetDisposition() != v1.Disposition_DISPOSITION_SUBMITTED {
 		t.Errorf("the same create again, offline: %v, %v", resp, err)
 	}
@@ -241,7 +242,7 @@ func TestARefusedReconfigureOfTheSameOutboxKeepsThePrevious(t *testing.T) {
 		t.Fatal(err)
 	}
 	bad.OutboxKeyFile = keyFile
-	if _, err := e.o.Configure(ctx(t), &v1.ConfigureRequest{Config: bad}); err == nil {
+	if _, err := e.o.Configure(testkit.Context(t), &v1.ConfigureRequest{Config: bad}); err == nil {
 		t.Fatal("a wrong key was accepted")
 	}
 	if _, err := e.create(t, noConfirm("AFTER-1", 100), 0); err != nil {
@@ -257,12 +258,12 @@ func TestAnOnlineRateLimitHoldsTheForwarderBack(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.sb.SetFaults(sandbox.Faults{Mode: sandbox.FaultRateLimit})
-	before := e.calls.Load()
-	if resp, err := e.o.CompleteOrder(ctx(t), charge("RL-1", 100)); err != nil || resp.GetDisposition() != v1.Disposition_DISPOSITION_QUEUED {
+	before := e.sb.Calls.Load()
+	if resp, err := e.o.CompleteOrder(testkit.Context(t), charge("RL-1", 100)); err != nil || resp.GetDisposition() != v1.Disposition_DISPOSITION_QUEUED {
 		t.Fatalf("a rate-limited complete: %v, %v", resp, err)
 	}
 	time.Sleep(700 * time.Millisecond) // the sandbox's Retry-After is 1 s
-	if n := e.calls.Load() - before; n > 1 {
+	if n := e.sb.Calls.Load() - before; n > 1 {
 		t.Errorf("%d requests within 0.7 s of a 429 with Retry-After: 1", n)
 	}
 }
@@ -272,12 +273,12 @@ func TestAnOnlineRateLimitHoldsTheForwarderBack(t *testing.T) {
 func TestAQueryRefusedBeforeSendingLeavesTheNetworkStatus(t *testing.T) {
 	e := newOfflineEnv(t, nil)
 	e.sb.SetFaults(sandbox.Faults{Mode: sandbox.FaultOffline})
-	e.o.QueryOrder(ctx(t), &v1.QueryOrderRequest{OutOrderNo: "NET-1"}) // learns it is offline
+	e.o.QueryOrder(testkit.Context(t), &v1.QueryOrderRequest{OutOrderNo: "NET-1"}) // learns it is offline
 	if st := e.status(t); st.GetNetworkStatus() != v1.NetworkStatus_NETWORK_STATUS_OFFLINE {
 		t.Fatalf("network %v", st.GetNetworkStatus())
 	}
-	_, err := e.o.QueryOrder(ctx(t), &v1.QueryOrderRequest{OutOrderNo: "not a valid no!"})
-	asShared(t, err, codes.InvalidArgument, shared.ClassInvalid)
+	_, err := e.o.QueryOrder(testkit.Context(t), &v1.QueryOrderRequest{OutOrderNo: "not a valid no!"})
+	testkit.WantError(t, err, codes.InvalidArgument, shared.ClassInvalid)
 	if st := e.status(t); st.GetNetworkStatus() != v1.NetworkStatus_NETWORK_STATUS_OFFLINE {
 		t.Errorf("after a query refused before sending, network %v", st.GetNetworkStatus())
 	}

@@ -14,6 +14,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/kioskpay/smartretail/internal/testkit"
 	"github.com/kioskpay/smartretail/sandbox"
 	"github.com/kioskpay/smartretail/shared"
 	v1 "github.com/kioskpay/smartretail/shared/proto/smartretail/v1"
@@ -28,7 +29,7 @@ func TestAmbiguousCreateOverTheLimitsIsKept(t *testing.T) {
 	e := newOfflineEnv(t, func(c *v1.Config) { c.OfflineMaxOrderAmount = 100 })
 	e.sb.SetFaults(sandbox.Faults{Mode: sandbox.FaultDropResponse})
 	_, err := e.create(t, noConfirm("BIG-1", 5000), 0)
-	se := asShared(t, err, codes.Unavailable, shared.ClassNetwork)
+	se := testkit.WantError(t, err, codes.Unavailable, shared.ClassNetwork)
 	if !se.ReachedServer || se.Reason != "MAX_ORDER_AMOUNT" || se.OutOrderNo != "BIG-1" {
 		t.Fatalf("an ambiguous create over the limits: %+v", se)
 	}
@@ -37,7 +38,7 @@ func TestAmbiguousCreateOverTheLimitsIsKept(t *testing.T) {
 	if so, ok := e.sb.Order("BIG-1"); !ok || so.State != sandbox.StateUserAccepted || so.CreateRequests != 1 {
 		t.Errorf("BIG-1 at the sandbox: %+v (kept, reconciled, never resent)", so)
 	}
-	q, err := e.o.QueryOrder(ctx(t), &v1.QueryOrderRequest{OutOrderNo: "BIG-1"})
+	q, err := e.o.QueryOrder(testkit.Context(t), &v1.QueryOrderRequest{OutOrderNo: "BIG-1"})
 	if err != nil || q.GetQueued().GetLocalState() != v1.LocalState_LOCAL_STATE_SUBMITTED {
 		t.Errorf("BIG-1 in the outbox: %v, %v", q, err)
 	}
@@ -89,7 +90,7 @@ func TestWatcherEndsWhenTheOutboxIsReplaced(t *testing.T) {
 	}
 	cfg := proto.Clone(e.cfg).(*v1.Config)
 	cfg.OutboxPath, cfg.OutboxKeyFile = filepath.Join(t.TempDir(), "other.db"), ""
-	if _, err := e.o.Configure(ctx(t), &v1.ConfigureRequest{Config: cfg}); err != nil {
+	if _, err := e.o.Configure(testkit.Context(t), &v1.ConfigureRequest{Config: cfg}); err != nil {
 		t.Fatal(err)
 	}
 	select {
@@ -133,18 +134,18 @@ func TestOneCancelOrCompletePerOrderUnderConcurrency(t *testing.T) {
 		wg.Add(2)
 		go func() {
 			defer wg.Done()
-			_, cerr = e.o.CompleteOrder(ctx(t), &v1.CompleteOrderRequest{OutOrderNo: no, FinishType: 2, TotalAmount: proto.Int64(50),
+			_, cerr = e.o.CompleteOrder(testkit.Context(t), &v1.CompleteOrderRequest{OutOrderNo: no, FinishType: 2, TotalAmount: proto.Int64(50),
 				Fees: []*v1.Fee{{FeeName: "x", FeeCount: 1, FeeAmount: 50}}})
 		}()
 		go func() {
 			defer wg.Done()
-			_, xerr = e.o.CancelOrder(ctx(t), &v1.CancelOrderRequest{OutOrderNo: no, Reason: "gone"})
+			_, xerr = e.o.CancelOrder(testkit.Context(t), &v1.CancelOrderRequest{OutOrderNo: no, Reason: "gone"})
 		}()
 		wg.Wait()
 		if (cerr == nil) == (xerr == nil) {
 			t.Fatalf("%s: complete %v, cancel %v: want exactly one taken", no, cerr, xerr)
 		}
-		q, _ := e.o.QueryOrder(ctx(t), &v1.QueryOrderRequest{OutOrderNo: no})
+		q, _ := e.o.QueryOrder(testkit.Context(t), &v1.QueryOrderRequest{OutOrderNo: no})
 		if n := len(q.GetQueued().GetPendingOperations()); n != 2 {
 			t.Fatalf("%s: pending operations %v", no, q.GetQueued().GetPendingOperations())
 		}
@@ -161,12 +162,12 @@ func TestRetriedQueuedCompleteAfterItWasSent(t *testing.T) {
 	}
 	req := &v1.CompleteOrderRequest{OutOrderNo: "RCQ-1", FinishType: 2, TotalAmount: proto.Int64(50),
 		Fees: []*v1.Fee{{FeeName: "x", FeeCount: 1, FeeAmount: 50}}}
-	if _, err := e.o.CompleteOrder(ctx(t), req); err != nil {
+	if _, err := e.o.CompleteOrder(testkit.Context(t), req); err != nil {
 		t.Fatal(err)
 	}
 	e.sb.SetFaults(sandbox.Faults{Mode: sandbox.FaultNone})
 	e.waitPending(t, 10*time.Second)
-	resp, err := e.o.CompleteOrder(ctx(t), req)
+	resp, err := e.o.CompleteOrder(testkit.Context(t), req)
 	if err != nil || resp.GetDisposition() != v1.Disposition_DISPOSITION_SUBMITTED {
 		t.Fatalf("the retried complete: %v, %v", resp, err)
 	}
@@ -183,12 +184,12 @@ func TestRetryOfAnExpiredOrderIsSent(t *testing.T) {
 	e.clock.Advance(25 * time.Hour)
 	e.sb.SetFaults(sandbox.Faults{Mode: sandbox.FaultNone})
 	e.waitPending(t, 5*time.Second)
-	if _, err := e.o.RetryFailed(ctx(t), &v1.RetryFailedRequest{OutOrderNo: "RB-1"}); err != nil {
+	if _, err := e.o.RetryFailed(testkit.Context(t), &v1.RetryFailedRequest{OutOrderNo: "RB-1"}); err != nil {
 		t.Fatal(err)
 	}
 	e.waitPending(t, 5*time.Second)
 	if _, sent := e.sb.Order("RB-1"); !sent {
-		q, _ := e.o.QueryOrder(ctx(t), &v1.QueryOrderRequest{OutOrderNo: "RB-1"})
+		q, _ := e.o.QueryOrder(testkit.Context(t), &v1.QueryOrderRequest{OutOrderNo: "RB-1"})
 		t.Errorf("a retried expired order expired again at once: %v", q.GetQueued())
 	}
 }
@@ -199,7 +200,7 @@ func TestRetryOfAnExpiredOrderIsSent(t *testing.T) {
 func TestAnOrderWithoutAnAmountIsNotQueued(t *testing.T) {
 	e := newOfflineEnv(t, nil)
 	_, err := e.create(t, noConfirm("Z-1", 0), v1.OfflineBehavior_OFFLINE_BEHAVIOR_FORCE_OFFLINE)
-	if se := asShared(t, err, codes.InvalidArgument, shared.ClassInvalid); len(se.Violations) != 1 || se.Violations[0].Field != "order.risk_amount" {
+	if se := testkit.WantError(t, err, codes.InvalidArgument, shared.ClassInvalid); len(se.Violations) != 1 || se.Violations[0].Field != "order.risk_amount" {
 		t.Errorf("%+v", se)
 	}
 	if st := e.status(t); st.GetQueuedCount() != 0 {

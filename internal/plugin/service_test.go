@@ -1,28 +1,27 @@
 package plugin_test
 
 import (
-	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
 	"encoding/pem"
-	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
 	goplugin "github.com/hashicorp/go-plugin"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/kioskpay/smartretail/internal/plugin"
+	"github.com/kioskpay/smartretail/internal/testkit"
 	"github.com/kioskpay/smartretail/sandbox"
 	"github.com/kioskpay/smartretail/shared"
-	"github.com/kioskpay/smartretail/shared/config"
 	v1 "github.com/kioskpay/smartretail/shared/proto/smartretail/v1"
 )
 
@@ -37,7 +36,13 @@ func harness(t *testing.T) shared.Orders {
 // harnessWith also returns the Service behind the connection.
 func harnessWith(t testing.TB, opts ...plugin.Option) (shared.Orders, *plugin.Service) {
 	t.Helper()
-	svc := plugin.NewService(nil, opts...)
+	return harnessLogged(t, nil, opts...)
+}
+
+// harnessLogged is harnessWith with the Service logging to logger.
+func harnessLogged(t testing.TB, logger hclog.Logger, opts ...plugin.Option) (shared.Orders, *plugin.Service) {
+	t.Helper()
+	svc := plugin.NewService(logger, opts...)
 	client, _ := goplugin.TestPluginGRPCConn(t, false, map[string]goplugin.Plugin{
 		shared.PluginName: &shared.OrdersPlugin{Impl: svc},
 	})
@@ -54,47 +59,9 @@ func harnessWith(t testing.TB, opts ...plugin.Option) (shared.Orders, *plugin.Se
 	return raw.(shared.Orders), svc
 }
 
-// sandboxConfig starts a sandbox and returns the Configure message for it.
-func sandboxConfig(t *testing.T) (*sandbox.Server, *v1.Config, string) {
-	t.Helper()
-	srv, err := sandbox.NewServer(sandbox.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Close() })
-	dir := t.TempDir()
-	path, err := srv.WriteConfig(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := config.Load(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return srv, c.Proto(), dir
-}
-
-func ctx(t *testing.T) context.Context {
-	c, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	t.Cleanup(cancel)
-	return c
-}
-
-func asShared(t *testing.T, err error, code codes.Code, class shared.Class) *shared.Error {
-	t.Helper()
-	var se *shared.Error
-	if !errors.As(err, &se) {
-		t.Fatalf("want *shared.Error %v, got %v", code, err)
-	}
-	if se.Code != code || se.Class != class {
-		t.Fatalf("got %v %v (%v), want %v %v", se.Code, se.Class, se, code, class)
-	}
-	return se
-}
-
 func TestEveryRPCNeedsConfigureFirst(t *testing.T) {
 	o := harness(t)
-	c := ctx(t)
+	c := testkit.Context(t)
 	calls := map[string]func() error{
 		"CreateOrder":   func() error { _, err := o.CreateOrder(c, &v1.CreateOrderRequest{Order: &v1.NewOrder{}}); return err },
 		"QueryOrder":    func() error { _, err := o.QueryOrder(c, &v1.QueryOrderRequest{OutOrderNo: "A"}); return err },
@@ -105,7 +72,7 @@ func TestEveryRPCNeedsConfigureFirst(t *testing.T) {
 		},
 	}
 	for name, call := range calls {
-		se := asShared(t, call(), codes.FailedPrecondition, shared.ClassNotConfigured)
+		se := testkit.WantError(t, call(), codes.FailedPrecondition, shared.ClassNotConfigured)
 		if !strings.Contains(se.Message, "Configure") {
 			t.Errorf("%s: message %q does not say what to do", name, se.Message)
 		}
@@ -126,8 +93,7 @@ func writePEM(t *testing.T, path, typ string, der []byte) string {
 
 func TestConfigureChecksWhatItIsGiven(t *testing.T) {
 	o := harness(t)
-	srv, good, dir := sandboxConfig(t)
-	_ = srv
+	good, dir := testkit.Start(t, sandbox.Options{}).Config(t), t.TempDir()
 	ec, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	ecDER, _ := x509.MarshalPKCS8PrivateKey(ec)
 	small, _ := rsa.GenerateKey(rand.Reader, 1024)
@@ -161,8 +127,8 @@ func TestConfigureChecksWhatItIsGiven(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := proto.Clone(good).(*v1.Config)
 			tc.edit(cfg)
-			_, err := o.Configure(ctx(t), &v1.ConfigureRequest{Config: cfg})
-			se := asShared(t, err, codes.InvalidArgument, shared.ClassInvalid)
+			_, err := o.Configure(testkit.Context(t), &v1.ConfigureRequest{Config: cfg})
+			se := testkit.WantError(t, err, codes.InvalidArgument, shared.ClassInvalid)
 			if len(se.Violations) == 0 || se.Violations[0].Field != tc.field || !strings.Contains(se.Violations[0].Description, tc.says) {
 				t.Errorf("violations %+v, want %s saying %q", se.Violations, tc.field, tc.says)
 			}
@@ -171,27 +137,28 @@ func TestConfigureChecksWhatItIsGiven(t *testing.T) {
 			}
 		})
 	}
-	_, err := o.Configure(ctx(t), &v1.ConfigureRequest{})
-	asShared(t, err, codes.InvalidArgument, shared.ClassInvalid)
+	_, err := o.Configure(testkit.Context(t), &v1.ConfigureRequest{})
+	testkit.WantError(t, err, codes.InvalidArgument, shared.ClassInvalid)
 
 	// A refused configuration does not replace a good one.
-	if _, err := o.Configure(ctx(t), &v1.ConfigureRequest{Config: good}); err != nil {
+	if _, err := o.Configure(testkit.Context(t), &v1.ConfigureRequest{Config: good}); err != nil {
 		t.Fatal(err)
 	}
 	bad := proto.Clone(good).(*v1.Config)
 	bad.Apiv3Key = "short"
-	if _, err := o.Configure(ctx(t), &v1.ConfigureRequest{Config: bad}); err == nil {
+	if _, err := o.Configure(testkit.Context(t), &v1.ConfigureRequest{Config: bad}); err == nil {
 		t.Fatal("bad config accepted")
 	}
-	if st, err := o.GetStatus(ctx(t), &v1.GetStatusRequest{}); err != nil || !st.GetConfigured() || st.GetMchid() != good.GetMchid() {
+	if st, err := o.GetStatus(testkit.Context(t), &v1.GetStatusRequest{}); err != nil || !st.GetConfigured() || st.GetMchid() != good.GetMchid() {
 		t.Errorf("after a refused reconfigure: %v, %v", st, err)
 	}
 }
 
 func TestRPCsInProcess(t *testing.T) {
 	o := harness(t)
-	srv, cfg, _ := sandboxConfig(t)
-	c := ctx(t)
+	sb := testkit.Start(t, sandbox.Options{})
+	cfg := sb.Config(t)
+	c := testkit.Context(t)
 	resp, err := o.Configure(c, &v1.ConfigureRequest{Config: cfg})
 	if err != nil || resp.GetVerifyMode() != "public_key" {
 		t.Fatalf("configure: %v, %v", resp, err)
@@ -205,10 +172,10 @@ func TestRPCsInProcess(t *testing.T) {
 	if err != nil || again.GetOrder().GetOrderId() != created.GetOrder().GetOrderId() {
 		t.Fatalf("repeated create: %v, %v", again, err)
 	}
-	if so, _ := srv.Sandbox.Order("IP-1"); so.CreateRequests != 2 {
+	if so, _ := sb.Order("IP-1"); so.CreateRequests != 2 {
 		t.Errorf("create_requests %d", so.CreateRequests)
 	}
-	if err := srv.Sandbox.Accept("IP-1"); err != nil {
+	if err := sb.Accept("IP-1"); err != nil {
 		t.Fatal(err)
 	}
 	q, err := o.QueryOrder(c, &v1.QueryOrderRequest{OutOrderNo: "IP-1"})
@@ -219,21 +186,21 @@ func TestRPCsInProcess(t *testing.T) {
 	if err != nil || comp.GetOrder().GetOrderId() != created.GetOrder().GetOrderId() {
 		t.Fatalf("complete: %v, %v", comp, err)
 	}
-	if so, _ := srv.Sandbox.Order("IP-1"); so.State != "FINISHED" || so.FinishType != 1 {
+	if so, _ := sb.Order("IP-1"); so.State != "FINISHED" || so.FinishType != 1 {
 		t.Errorf("sandbox after finish_type 1: %+v", so)
 	}
 	_, err = o.CancelOrder(c, &v1.CancelOrderRequest{OutOrderNo: "IP-1", Reason: "x"})
 	// Refused on the order's state, read before anything is sent.
-	if se := asShared(t, err, codes.FailedPrecondition, shared.ClassInvalid); se.Reason != "ORDER_STATE_FINISHED" {
+	if se := testkit.WantError(t, err, codes.FailedPrecondition, shared.ClassInvalid); se.Reason != "ORDER_STATE_FINISHED" {
 		t.Errorf("cancel after finish: %+v", se)
 	}
 	_, err = o.CancelOrder(c, &v1.CancelOrderRequest{OutOrderNo: "IP-1"})
-	se := asShared(t, err, codes.InvalidArgument, shared.ClassInvalid)
+	se := testkit.WantError(t, err, codes.InvalidArgument, shared.ClassInvalid)
 	if se.Violations[0].Field != "reason" {
 		t.Errorf("violations %+v", se.Violations)
 	}
 	_, err = o.QueryOrder(c, &v1.QueryOrderRequest{})
-	se = asShared(t, err, codes.InvalidArgument, shared.ClassInvalid)
+	se = testkit.WantError(t, err, codes.InvalidArgument, shared.ClassInvalid)
 	if se.Violations[0].Field != "out_order_no" {
 		t.Errorf("violations %+v", se.Violations)
 	}

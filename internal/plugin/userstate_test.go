@@ -9,13 +9,11 @@ import (
 	"testing"
 
 	"github.com/hashicorp/go-hclog"
-	goplugin "github.com/hashicorp/go-plugin"
 	"google.golang.org/grpc/codes"
 
-	"github.com/kioskpay/smartretail/internal/plugin"
+	"github.com/kioskpay/smartretail/internal/testkit"
 	"github.com/kioskpay/smartretail/sandbox"
 	"github.com/kioskpay/smartretail/shared"
-	"github.com/kioskpay/smartretail/shared/config"
 	v1 "github.com/kioskpay/smartretail/shared/proto/smartretail/v1"
 )
 
@@ -25,7 +23,7 @@ const customer = "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o"
 // appid and service_id taken from the config when the request leaves them out.
 func TestGetUserServiceState(t *testing.T) {
 	e := newOfflineEnv(t, nil)
-	got, err := e.o.GetUserServiceState(ctx(t), &v1.GetUserServiceStateRequest{Openid: customer})
+	got, err := e.o.GetUserServiceState(testkit.Context(t), &v1.GetUserServiceStateRequest{Openid: customer})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -36,19 +34,19 @@ func TestGetUserServiceState(t *testing.T) {
 	if err := e.sb.SetUserServiceState(customer, sandbox.UserServiceUnavailable); err != nil {
 		t.Fatal(err)
 	}
-	got, err = e.o.GetUserServiceState(ctx(t), &v1.GetUserServiceStateRequest{Openid: customer,
+	got, err = e.o.GetUserServiceState(testkit.Context(t), &v1.GetUserServiceStateRequest{Openid: customer,
 		Appid: e.cfg.GetAppid(), ServiceId: e.cfg.GetServiceId()})
 	if err != nil || got.GetUseServiceState() != "UNAVAILABLE" {
 		t.Errorf("after the customer withdrew: %v, %v", got, err)
 	}
 
-	_, err = e.o.GetUserServiceState(ctx(t), &v1.GetUserServiceStateRequest{Openid: strings.Repeat("o", 129)})
-	se := asShared(t, err, codes.InvalidArgument, shared.ClassInvalid)
+	_, err = e.o.GetUserServiceState(testkit.Context(t), &v1.GetUserServiceStateRequest{Openid: strings.Repeat("o", 129)})
+	se := testkit.WantError(t, err, codes.InvalidArgument, shared.ClassInvalid)
 	if len(se.Violations) != 1 || se.Violations[0].Field != "openid" {
 		t.Errorf("violations %v, want one on openid", se.Violations)
 	}
-	_, err = e.o.GetUserServiceState(ctx(t), &v1.GetUserServiceStateRequest{Openid: customer, Appid: "wxOther"})
-	se = asShared(t, err, codes.FailedPrecondition, shared.ClassInvalid)
+	_, err = e.o.GetUserServiceState(testkit.Context(t), &v1.GetUserServiceStateRequest{Openid: customer, Appid: "wxOther"})
+	se = testkit.WantError(t, err, codes.FailedPrecondition, shared.ClassInvalid)
 	if se.WeChatPay == nil || se.WeChatPay.Code != "INVALID_REQUEST" {
 		t.Errorf("a foreign appid: %v", se)
 	}
@@ -56,21 +54,21 @@ func TestGetUserServiceState(t *testing.T) {
 
 func TestGetUserServiceStateIsAWorkingCall(t *testing.T) {
 	o := harness(t)
-	_, err := o.GetUserServiceState(ctx(t), &v1.GetUserServiceStateRequest{Openid: customer})
-	asShared(t, err, codes.FailedPrecondition, shared.ClassNotConfigured)
+	_, err := o.GetUserServiceState(testkit.Context(t), &v1.GetUserServiceStateRequest{Openid: customer})
+	testkit.WantError(t, err, codes.FailedPrecondition, shared.ClassNotConfigured)
 
 	e := newOfflineEnv(t, nil)
 	if err := e.svc.Close(); err != nil {
 		t.Fatal(err)
 	}
 	o = harness(t)
-	if _, err := o.Configure(ctx(t), &v1.ConfigureRequest{Config: e.cfg, Inspect: true}); err != nil {
+	if _, err := o.Configure(testkit.Context(t), &v1.ConfigureRequest{Config: e.cfg, Inspect: true}); err != nil {
 		t.Fatal(err)
 	}
-	calls := e.calls.Load()
-	_, err = o.GetUserServiceState(ctx(t), &v1.GetUserServiceStateRequest{Openid: customer})
-	asShared(t, err, codes.FailedPrecondition, shared.ClassNotConfigured)
-	if n := e.calls.Load() - calls; n != 0 {
+	calls := e.sb.Calls.Load()
+	_, err = o.GetUserServiceState(testkit.Context(t), &v1.GetUserServiceStateRequest{Openid: customer})
+	testkit.WantError(t, err, codes.FailedPrecondition, shared.ClassNotConfigured)
+	if n := e.sb.Calls.Load() - calls; n != 0 {
 		t.Errorf("an inspecting plugin sent %d requests", n)
 	}
 }
@@ -81,62 +79,40 @@ func TestGetUserServiceStateIsAWorkingCall(t *testing.T) {
 func TestGetUserServiceStateAndTheNetwork(t *testing.T) {
 	var logBuf syncBuffer
 	logger := hclog.New(&hclog.LoggerOptions{Output: &logBuf, Level: hclog.Trace})
-	sb, err := sandbox.NewServer(sandbox.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { sb.Close() })
-	svc := plugin.NewService(logger)
-	client, _ := goplugin.TestPluginGRPCConn(t, false, map[string]goplugin.Plugin{
-		shared.PluginName: &shared.OrdersPlugin{Impl: svc},
-	})
-	t.Cleanup(func() { client.Close(); svc.Close() })
-	raw, err := client.Dispense(shared.PluginName)
-	if err != nil {
-		t.Fatal(err)
-	}
-	o := raw.(shared.Orders)
-	dir := t.TempDir()
-	path, err := sb.WriteConfig(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	loaded, err := config.Load(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := loaded.Proto()
-	if _, err := o.Configure(ctx(t), &v1.ConfigureRequest{Config: cfg}); err != nil {
+	sb := testkit.Start(t, sandbox.Options{})
+	o, _ := harnessLogged(t, logger)
+	cfg := sb.Config(t)
+	if _, err := o.Configure(testkit.Context(t), &v1.ConfigureRequest{Config: cfg}); err != nil {
 		t.Fatal(err)
 	}
 	network := func() v1.NetworkStatus {
-		st, err := o.GetStatus(ctx(t), &v1.GetStatusRequest{})
+		st, err := o.GetStatus(testkit.Context(t), &v1.GetStatusRequest{})
 		if err != nil {
 			t.Fatal(err)
 		}
 		return st.GetNetworkStatus()
 	}
 
-	sb.Sandbox.SetFaults(sandbox.Faults{Mode: sandbox.FaultOffline})
-	_, err = o.GetUserServiceState(ctx(t), &v1.GetUserServiceStateRequest{Openid: customer})
-	asShared(t, err, codes.Unavailable, shared.ClassNetwork)
+	sb.SetFaults(sandbox.Faults{Mode: sandbox.FaultOffline})
+	_, err := o.GetUserServiceState(testkit.Context(t), &v1.GetUserServiceStateRequest{Openid: customer})
+	testkit.WantError(t, err, codes.Unavailable, shared.ClassNetwork)
 	if got := network(); got != v1.NetworkStatus_NETWORK_STATUS_OFFLINE {
 		t.Fatalf("after a failed call: %v, want OFFLINE", got)
 	}
-	_, err = o.GetUserServiceState(ctx(t), &v1.GetUserServiceStateRequest{})
-	asShared(t, err, codes.InvalidArgument, shared.ClassInvalid)
+	_, err = o.GetUserServiceState(testkit.Context(t), &v1.GetUserServiceStateRequest{})
+	testkit.WantError(t, err, codes.InvalidArgument, shared.ClassInvalid)
 	if got := network(); got != v1.NetworkStatus_NETWORK_STATUS_OFFLINE {
 		t.Errorf("a request refused before sending set the network to %v", got)
 	}
 
-	st, err := o.GetStatus(ctx(t), &v1.GetStatusRequest{})
+	st, err := o.GetStatus(testkit.Context(t), &v1.GetStatusRequest{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	texts := []string{st.GetLastError(), logBuf.String()}
 	// The event that says the plugin went offline carries the error too.
 	errFound := errors.New("found")
-	err = o.WatchEvents(ctx(t), &v1.WatchEventsRequest{}, func(ev *v1.Event) error {
+	err = o.WatchEvents(testkit.Context(t), &v1.WatchEventsRequest{}, func(ev *v1.Event) error {
 		if ev.GetType() == v1.EventType_EVENT_TYPE_NETWORK_STATUS_CHANGED && ev.GetNetworkStatus() == v1.NetworkStatus_NETWORK_STATUS_OFFLINE {
 			texts = append(texts, ev.GetMessage())
 			return errFound
@@ -155,8 +131,8 @@ func TestGetUserServiceStateAndTheNetwork(t *testing.T) {
 		}
 	}
 
-	sb.Sandbox.SetFaults(sandbox.Faults{Mode: sandbox.FaultNone})
-	if _, err := o.GetUserServiceState(ctx(t), &v1.GetUserServiceStateRequest{Openid: customer}); err != nil {
+	sb.SetFaults(sandbox.Faults{Mode: sandbox.FaultNone})
+	if _, err := o.GetUserServiceState(testkit.Context(t), &v1.GetUserServiceStateRequest{Openid: customer}); err != nil {
 		t.Fatal(err)
 	}
 	if got := network(); got != v1.NetworkStatus_NETWORK_STATUS_ONLINE {

@@ -163,17 +163,26 @@ func WantError(t testing.TB, err error, code codes.Code, class shared.Class) *sh
 }
 
 // Eventually checks cond until it holds, and fails the test with what
-// (and cond's last say) if it does not within the time given. It is how a
-// test waits for something another goroutine or process does.
+// if it does not within the time given. It is how a test waits for
+// something another goroutine or process does.
 func Eventually(t testing.TB, within time.Duration, what string, cond func() bool) {
 	t.Helper()
+	if !Within(within, cond) {
+		t.Fatalf("%s: not within %v", what, within)
+	}
+}
+
+// Within checks cond until it holds, and reports whether it did within
+// the time given.
+func Within(within time.Duration, cond func() bool) bool {
 	deadline := time.Now().Add(within)
 	for wait := time.Millisecond; !cond(); wait = min(2*wait, 20*time.Millisecond) {
 		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %v", what, within)
+			return false
 		}
 		time.Sleep(wait)
 	}
+	return true
 }
 
 // StatusSource is a plugin as a host sees it (shared.Orders, host.Client).

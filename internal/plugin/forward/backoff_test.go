@@ -3,17 +3,14 @@ package forward_test
 import (
 	"context"
 	"errors"
-	"net/http"
-	"net/http/httptest"
 	"path/filepath"
-	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/kioskpay/smartretail/internal/plugin/forward"
 	"github.com/kioskpay/smartretail/internal/plugin/outbox"
-	"github.com/kioskpay/smartretail/internal/plugin/wxpay"
+	"github.com/kioskpay/smartretail/internal/testkit"
 	"github.com/kioskpay/smartretail/sandbox"
 )
 
@@ -60,25 +57,8 @@ func (d *fullDisk) AppendEvent(ev outbox.Event) error {
 // backs off, and keeps backing off while the disk stays full (an
 // independent review found WeChat Pay's answers reset it to the first step).
 func TestAStoreThatCannotRecordBacksOff(t *testing.T) {
-	sb, err := sandbox.New(sandbox.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var calls atomic.Int64
-	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if strings.HasPrefix(r.URL.Path, "/v3/") {
-			calls.Add(1)
-		}
-		sb.ServeHTTP(w, r)
-	}))
-	t.Cleanup(func() { ts.Close(); sb.Close() })
-	c := sb.Credentials()
-	wx, err := wxpay.New(wxpay.Settings{MchID: c.MchID, MerchantSerialNo: c.MerchantSerialNo, MerchantPrivateKey: c.MerchantPrivateKey,
-		WeChatPayPublicKeyID: c.PublicKeyID, WeChatPayPublicKey: c.WechatPayPublicKey(), AppID: c.AppID, ServiceID: c.ServiceID,
-		BaseURL: ts.URL, Timeout: 2 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
+	sb := testkit.Start(t, sandbox.Options{})
+	wx := sb.WeChat(t)
 	store, err := outbox.Open(outbox.Options{Path: filepath.Join(t.TempDir(), "outbox.db")})
 	if err != nil {
 		t.Fatal(err)
@@ -100,11 +80,11 @@ func TestAStoreThatCannotRecordBacksOff(t *testing.T) {
 	done := make(chan struct{})
 	go func() { fwd.Run(ctx); close(done) }()
 	time.Sleep(time.Second)
-	first := calls.Load()
+	first := sb.Calls.Load()
 	time.Sleep(time.Second)
-	second := calls.Load()
+	second := sb.Calls.Load()
 	time.Sleep(time.Second)
-	third := calls.Load() - second
+	third := sb.Calls.Load() - second
 	cancel()
 	<-done
 

@@ -137,14 +137,7 @@ func (r *calls) waitFor(t *testing.T, within time.Duration, what string, cond fu
 // calls to WeChat Pay go through a recorder.
 func (e *env) recordCalls(t *testing.T, maxAge time.Duration) *calls {
 	t.Helper()
-	e.stop()
 	r := &calls{WeChatPay: e.wx, changed: make(chan struct{})}
-	e.fwd = forward.New(forward.Options{Store: e.store, WeChat: r, Concurrency: 4,
-		BaseBackoff: 10 * time.Millisecond, MaxBackoff: 100 * time.Millisecond, MaxAge: maxAge, CallTimeout: time.Second})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { e.fwd.Run(ctx); close(done) }()
-	e.stop = func() { cancel(); <-done }
-	t.Cleanup(e.stop)
+	e.run(t, r, maxAge)
 	return r
 }

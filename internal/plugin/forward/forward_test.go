@@ -5,12 +5,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/kioskpay/smartretail/internal/plugin/forward"
 	"github.com/kioskpay/smartretail/internal/plugin/outbox"
 	"github.com/kioskpay/smartretail/internal/plugin/wxpay"
+	"github.com/kioskpay/smartretail/internal/testkit"
 	"github.com/kioskpay/smartretail/sandbox"
 )
 
@@ -25,43 +27,44 @@ func testCreds() *sandbox.Credentials {
 }
 
 type env struct {
-	srv   *sandbox.Server
+	srv   *testkit.Sandbox
+	clock testkit.Clock // the outbox's and the forwarder's
 	store *outbox.Store
 	wx    *wxpay.Client
 	fwd   *forward.Forwarder
 	stop  func()
 }
 
+// setup starts a sandbox, an outbox and a forwarder sending to it that
+// fails a create waiting unsent longer than maxAge (0: the default).
 func setup(t testing.TB, maxAge time.Duration) *env {
 	t.Helper()
-	srv, err := sandbox.NewServer(sandbox.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	creds := srv.Credentials
-	t.Cleanup(func() { srv.Close() })
-	store, err := outbox.Open(outbox.Options{Path: filepath.Join(t.TempDir(), "outbox.db")})
+	e := &env{srv: testkit.Start(t, sandbox.Options{})}
+	e.wx = e.srv.WeChat(t)
+	store, err := outbox.Open(outbox.Options{Path: filepath.Join(t.TempDir(), "outbox.db"), Now: e.clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
-	wx, err := wxpay.New(wxpay.Settings{
-		MchID: creds.MchID, MerchantSerialNo: creds.MerchantSerialNo, MerchantPrivateKey: creds.MerchantPrivateKey,
-		WeChatPayPublicKeyID: creds.PublicKeyID, WeChatPayPublicKey: creds.WechatPayPublicKey(),
-		AppID: creds.AppID, ServiceID: creds.ServiceID, BaseURL: srv.URL, Timeout: 2 * time.Second,
-	})
-	if err != nil {
-		t.Fatal(err)
+	e.store = store
+	e.run(t, e.wx, maxAge)
+	return e
+}
+
+// run stops the forwarder running and starts one sending through wx.
+func (e *env) run(t testing.TB, wx forward.WeChatPay, maxAge time.Duration) {
+	t.Helper()
+	if e.stop != nil {
+		e.stop()
 	}
-	e := &env{srv: srv, store: store, wx: wx}
-	e.fwd = forward.New(forward.Options{Store: store, WeChat: wx, Concurrency: 4,
+	e.fwd = forward.New(forward.Options{Store: e.store, WeChat: wx, Concurrency: 4, Now: e.clock.Now,
 		BaseBackoff: 10 * time.Millisecond, MaxBackoff: 100 * time.Millisecond, MaxAge: maxAge, CallTimeout: time.Second})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { e.fwd.Run(ctx); close(done) }()
-	e.stop = func() { cancel(); <-done }
+	var once sync.Once
+	e.stop = func() { once.Do(func() { cancel(); <-done }) }
 	t.Cleanup(e.stop)
-	return e
 }
 
 func createBody(no string, confirm bool) json.RawMessage {
@@ -96,23 +99,19 @@ func pending(kind outbox.OpKind, body json.RawMessage) outbox.Op {
 // waitSettled waits until no order has work left.
 func (e *env) waitSettled(t *testing.T, within time.Duration) {
 	t.Helper()
-	deadline := time.Now().Add(within)
-	for {
+	settled := func() bool {
 		st, err := e.store.Stats()
 		if err != nil {
 			t.Fatal(err)
 		}
-		if st.WorkCount == 0 {
-			return
+		return st.WorkCount == 0
+	}
+	if !testkit.Within(within, settled) {
+		due, _ := e.store.Due(5, nil)
+		for _, o := range due {
+			t.Logf("still waiting: %s %s ops %+v", o.OutOrderNo, o.State(), o.Ops)
 		}
-		if time.Now().After(deadline) {
-			due, _ := e.store.Due(5, nil)
-			for _, o := range due {
-				t.Logf("still waiting: %s %s ops %+v", o.OutOrderNo, o.State(), o.Ops)
-			}
-			t.Fatalf("%d orders still have work after %v", st.WorkCount, within)
-		}
-		time.Sleep(10 * time.Millisecond)
+		t.Fatalf("orders still have work after %v", within)
 	}
 }
 
@@ -158,13 +157,7 @@ func TestOfflineThenBack(t *testing.T) {
 		no := fmt.Sprintf("OFF-%d", i)
 		e.queue(t, no, pending(outbox.OpCreate, createBody(no, false)))
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for !e.fwd.Offline() {
-		if time.Now().After(deadline) {
-			t.Fatal("the forwarder did not notice it is offline")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	testkit.Eventually(t, 5*time.Second, "the forwarder notices it is offline", e.fwd.Offline)
 	rec.waitFor(t, 10*time.Second, "three attempts while offline", func(cs []call) bool { return len(cs) >= 3 })
 	if n := len(e.srv.Sandbox.Orders()); n != 0 {
 		t.Fatalf("%d orders reached an offline sandbox", n)
@@ -337,11 +330,20 @@ func TestPermanentRefusalGoesToTheFailedList(t *testing.T) {
 }
 
 func TestExpiredOrdersAreNeverSent(t *testing.T) {
-	e := setup(t, 50*time.Millisecond)
-	e.srv.Sandbox.SetFaults(sandbox.Faults{Mode: sandbox.FaultOffline})
+	e := setup(t, time.Hour)
+	e.srv.SetFaults(sandbox.Faults{Mode: sandbox.FaultOffline})
 	e.queue(t, "OLD-1", pending(outbox.OpCreate, createBody("OLD-1", false)))
-	time.Sleep(150 * time.Millisecond)
-	e.srv.Sandbox.SetFaults(sandbox.Faults{Mode: sandbox.FaultNone})
+	// Once an attempt has failed, the forwarder stops while the order grows
+	// old (so no attempt picked up before goes out after), and a new one
+	// finds the network back.
+	testkit.Eventually(t, 10*time.Second, "an attempt at OLD-1 failed", func() bool {
+		o, _ := e.store.Get("OLD-1")
+		return o.Ops[0].LastError != ""
+	})
+	e.stop()
+	e.clock.Advance(2 * time.Hour)
+	e.srv.SetFaults(sandbox.Faults{Mode: sandbox.FaultNone})
+	e.run(t, e.wx, time.Hour)
 	e.fwd.Drain()
 	e.waitSettled(t, 10*time.Second)
 	o, _ := e.store.Get("OLD-1")

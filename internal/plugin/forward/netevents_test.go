@@ -8,6 +8,7 @@ import (
 	"github.com/kioskpay/smartretail/internal/plugin/forward"
 	"github.com/kioskpay/smartretail/internal/plugin/outbox"
 	"github.com/kioskpay/smartretail/internal/plugin/wxpay"
+	"github.com/kioskpay/smartretail/internal/testkit"
 )
 
 // slowLog is an outbox whose event writes wait for release (a slow fsync).
@@ -51,13 +52,14 @@ func TestANetworkChangeDoesNotWaitForItsEvent(t *testing.T) {
 	}
 	close(slow.release)
 	var got []string
-	for deadline := time.Now().Add(5 * time.Second); len(got) < 3 && time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+	testkit.Within(5*time.Second, func() bool {
 		evs, _ := store.EventsAfter(0, 10)
 		got = got[:0]
 		for _, ev := range evs {
 			got = append(got, ev.Network)
 		}
-	}
+		return len(got) >= 3
+	})
 	if len(got) != 3 || got[0] != "OFFLINE" || got[1] != "ONLINE" || got[2] != "OFFLINE" {
 		t.Errorf("network events %v, want OFFLINE, ONLINE, OFFLINE", got)
 	}

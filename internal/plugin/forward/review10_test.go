@@ -10,6 +10,7 @@ import (
 	"github.com/kioskpay/smartretail/internal/plugin/forward"
 	"github.com/kioskpay/smartretail/internal/plugin/outbox"
 	"github.com/kioskpay/smartretail/internal/plugin/wxpay"
+	"github.com/kioskpay/smartretail/internal/testkit"
 	"github.com/kioskpay/smartretail/sandbox"
 )
 
@@ -49,13 +50,7 @@ func TestAQueuedCancelRacingTheConfirmationIsNotLost(t *testing.T) {
 	go func() { fwd.Run(ctx); close(done) }()
 	defer func() { cancel(); <-done }()
 	fwd.Wake()
-	deadline := time.Now().Add(5 * time.Second)
-	for time.Now().Before(deadline) {
-		if st, _ := store.Stats(); st.WorkCount == 0 {
-			break
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	testkit.Within(5*time.Second, func() bool { st, _ := store.Stats(); return st.WorkCount == 0 })
 	got, _ := store.Get("RACE-1")
 	so, _ := e.srv.Sandbox.Order("RACE-1")
 	t.Logf("outbox: %s failure=%+v; sandbox: %s finish_type %d", got.State(), got.Failure, so.State, so.FinishType)

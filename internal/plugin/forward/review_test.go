@@ -9,6 +9,7 @@ import (
 	"github.com/kioskpay/smartretail/internal/plugin/forward"
 	"github.com/kioskpay/smartretail/internal/plugin/outbox"
 	"github.com/kioskpay/smartretail/internal/plugin/wxpay"
+	"github.com/kioskpay/smartretail/internal/testkit"
 )
 
 // The last NETWORK_STATUS_CHANGED event always names the state the plugin
@@ -33,17 +34,15 @@ func TestNetworkEventsFollowTheState(t *testing.T) {
 		// The events are written after the change, in its order (a sale
 		// does not wait for their fsync): the log catches up with the state.
 		st, _, _, _ := f.Network()
-		for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
+		caughtUp := func() bool {
 			evs, _ := store.EventsAfter(after, 4096)
 			for _, ev := range evs {
 				last, after = ev.Network, ev.Seq
 			}
-			if last == "" || last == string(st) {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("round %d: the last event says %s, the state is %s", i, last, st)
-			}
+			return last == "" || last == string(st)
+		}
+		if !testkit.Within(5*time.Second, caughtUp) {
+			t.Fatalf("round %d: the last event says %s, the state is %s", i, last, st)
 		}
 		f.Observe(nil)
 	}
