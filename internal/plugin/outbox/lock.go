@@ -1,6 +1,7 @@
 package outbox
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -28,9 +29,13 @@ var errLocked = errors.New("locked")
 const lockPollInterval = 20 * time.Millisecond
 
 // acquireLock takes the owner lock of the outbox at path, waiting up to
-// timeout for another process to let go of it. A shared lock (a reader
-// that changes nothing) excludes an owner, not other readers.
-func acquireLock(path string, timeout time.Duration, shared bool) (*lockFile, error) {
+// timeout for another process to let go of it, and no longer than ctx
+// lasts: a caller that gave up is not kept waiting. A shared lock (a
+// reader that changes nothing) excludes an owner, not other readers.
+func acquireLock(ctx context.Context, path string, timeout time.Duration, shared bool) (*lockFile, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("outbox %s: not opened: %w", path, err)
+	}
 	lockPath := path + ".lock"
 	deadline := time.Now().Add(timeout)
 	var f *os.File
@@ -70,7 +75,12 @@ func acquireLock(path string, timeout time.Duration, shared bool) (*lockFile, er
 			_ = f.Close()
 			return nil, &LockError{Path: path, PID: lockOwner(lockPath)}
 		}
-		time.Sleep(lockPollInterval)
+		select {
+		case <-ctx.Done():
+			_ = f.Close()
+			return nil, fmt.Errorf("stopped waiting for the lock (%w): %w", ctx.Err(), &LockError{Path: path, PID: lockOwner(lockPath)})
+		case <-time.After(lockPollInterval):
+		}
 	}
 }
 

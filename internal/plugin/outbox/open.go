@@ -2,6 +2,7 @@ package outbox
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -32,6 +33,14 @@ func (e *LockError) Error() string {
 // wrapping ErrDamaged) before bbolt reads it: bbolt crashes the process on
 // some damage, which no recover can catch.
 func Open(opts Options) (*Store, error) {
+	return OpenContext(context.Background(), opts)
+}
+
+// OpenContext is Open, with the wait for another process's lock ending
+// when ctx does (as well as after LockTimeout): the error then wraps
+// ctx.Err() and a *LockError naming the outbox. A ctx already over opens
+// nothing.
+func OpenContext(ctx context.Context, opts Options) (*Store, error) {
 	if opts.Path == "" {
 		return nil, errors.New("outbox: no path")
 	}
@@ -63,7 +72,7 @@ func Open(opts Options) (*Store, error) {
 	} else if err := os.MkdirAll(filepath.Dir(opts.Path), 0o700); err != nil {
 		return nil, fmt.Errorf("outbox %s: %w", opts.Path, err)
 	}
-	lock, err := acquireLock(opts.Path, opts.LockTimeout, opts.ReadOnly)
+	lock, err := acquireLock(ctx, opts.Path, opts.LockTimeout, opts.ReadOnly)
 	if err != nil {
 		return nil, err
 	}

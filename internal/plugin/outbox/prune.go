@@ -1,6 +1,10 @@
 package outbox
 
-import "bytes"
+import (
+	"bytes"
+	"context"
+	"fmt"
+)
 
 // pruneBatch bounds how many records one of Prune's transactions reads or
 // deletes, so that no sale waits long behind it (a variable for tests).
@@ -17,14 +21,31 @@ var afterPruneRead func()
 // It reads in short read transactions (writers do not wait on readers)
 // and deletes in short commits that check each order again, so a sale
 // being queued meanwhile waits for one small commit at most, not for a
-// scan of the whole outbox.
+// scan of the whole outbox. It runs to the end; PruneContext stops when
+// its context does.
 func (s *Store) Prune() (orders, events int, err error) {
+	return s.PruneContext(context.Background())
+}
+
+// PruneContext is Prune, stopping before its next batch once ctx ends: it
+// returns what it pruned so far and an error wrapping ctx.Err(); what it
+// did not reach stays for the next prune.
+func (s *Store) PruneContext(ctx context.Context) (orders, events int, err error) {
+	stopped := func() error {
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("outbox %s: pruning stopped after %d orders and %d events (%w): the rest waits for the next prune", s.opts.Path, orders, events, err)
+		}
+		return nil
+	}
 	cutoff := s.opts.Now().Add(-s.opts.Retention)
 	prunable := func(o *Order) bool { return o.State() == StateSubmitted && o.settledAt().Before(cutoff) }
 
 	var old []string
 	var after []byte // the last key read; the next read goes on from there
 	for more := true; more; {
+		if err := stopped(); err != nil {
+			return orders, events, err
+		}
 		err := s.view(func(tx *Tx) error {
 			c := tx.tx.Bucket(bucketOrders).Cursor()
 			k, v := c.First()
@@ -54,6 +75,9 @@ func (s *Store) Prune() (orders, events int, err error) {
 		afterPruneRead()
 	}
 	for len(old) > 0 {
+		if err := stopped(); err != nil {
+			return orders, events, err
+		}
 		batch := old[:min(len(old), max(pruneBatch, 1))]
 		old = old[len(batch):]
 		var n int
@@ -81,6 +105,9 @@ func (s *Store) Prune() (orders, events int, err error) {
 	// one young enough. One that cannot be read before it goes too: it
 	// cannot be served (EventsAfter reports it lost) and must not stop pruning.
 	for {
+		if err := stopped(); err != nil {
+			return orders, events, err
+		}
 		var n int
 		var done bool
 		err := s.update(func(tx *Tx) error {

@@ -1,6 +1,7 @@
 package outbox
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -23,7 +24,7 @@ func SalvageInPlace(path, keyFile string, lockTimeout time.Duration) (rep Salvag
 		}
 		return rep, "", fmt.Errorf("outbox salvage: %w", err)
 	}
-	lock, err := acquireLock(path, lockTimeout, false)
+	lock, err := acquireLock(context.Background(), path, lockTimeout, false)
 	if err != nil {
 		return rep, "", err
 	}
