@@ -3,11 +3,13 @@ package plugin_test
 import (
 	"context"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/proto"
 
@@ -30,6 +32,7 @@ type offlineEnv struct {
 	svc         *plugin.Service
 	sb          *testkit.Sandbox
 	cfg         *v1.Config
+	log         syncBuffer // the plugin's log, debug lines included
 }
 
 func newOfflineEnv(t *testing.T, edit func(*v1.Config)) *offlineEnv {
@@ -57,11 +60,20 @@ func newEnvWithFront(t *testing.T, edit func(*v1.Config), front testkit.Front) *
 	if edit != nil {
 		edit(e.cfg)
 	}
-	e.o, e.svc = harnessWith(t, plugin.WithClock(e.clock.Now))
+	logger := hclog.New(&hclog.LoggerOptions{Output: &e.log, Level: hclog.Debug})
+	e.o, e.svc = harnessLogged(t, logger, plugin.WithClock(e.clock.Now))
 	if _, err := e.o.Configure(testkit.Context(t), &v1.ConfigureRequest{Config: e.cfg}); err != nil {
 		t.Fatal(err)
 	}
 	return e
+}
+
+// waitLog waits for the plugin to log a line holding text.
+func (e *offlineEnv) waitLog(t *testing.T, text string) {
+	t.Helper()
+	testkit.Eventually(t, 10*time.Second, "the plugin logs "+strconv.Quote(text), func() bool {
+		return strings.Contains(e.log.String(), text)
+	})
 }
 
 func noConfirm(no string, risk int64) *v1.NewOrder {

@@ -34,8 +34,14 @@ type gatedEnv struct {
 
 func newGatedEnv(t *testing.T, method, suffix string) *gatedEnv {
 	t.Helper()
+	return newGatedEnvWith(t, nil, method, suffix)
+}
+
+// newGatedEnvWith is newGatedEnv with the plugin's config edited first.
+func newGatedEnvWith(t *testing.T, edit func(*v1.Config), method, suffix string) *gatedEnv {
+	t.Helper()
 	g := &gatedEnv{arrived: make(chan struct{}), release: make(chan struct{})}
-	g.offlineEnv = newEnvWithFront(t, nil, func(w http.ResponseWriter, r *http.Request, next http.Handler) {
+	g.offlineEnv = newEnvWithFront(t, edit, func(w http.ResponseWriter, r *http.Request, next http.Handler) {
 		if g.armed.Load() && r.Method == method && strings.HasSuffix(r.URL.Path, suffix) && g.requests.Add(1) == 1 {
 			close(g.arrived)
 			<-g.release
@@ -118,7 +124,9 @@ func TestARefusalIsRecordedBeforeTheOutboxCloses(t *testing.T) {
 func TestAReconfigureKeepsTheOnlinePathsClaim(t *testing.T) {
 	// The order is accepted (need_user_confirm false): its cancel goes as
 	// a complete with finish_type 1.
-	g := newGatedEnv(t, http.MethodPost, "/complete")
+	// One order at a time, oldest first: the new forwarder comes to RF-2
+	// only after it has passed over RF-1 or worked on it.
+	g := newGatedEnvWith(t, func(c *v1.Config) { c.ForwardConcurrency = 1 }, http.MethodPost, "/complete")
 	if _, err := g.o.CreateOrder(testkit.Context(t), &v1.CreateOrderRequest{Order: noConfirm("RF-1", 1000)}); err != nil {
 		t.Fatal(err)
 	}
@@ -135,9 +143,12 @@ func TestAReconfigureKeepsTheOnlinePathsClaim(t *testing.T) {
 	if _, err := g.o.Configure(testkit.Context(t), &v1.ConfigureRequest{Config: g.cfg}); err != nil {
 		t.Fatal(err)
 	}
-	// Give the new forwarder its chance at the order.
-	g.o.Drain(testkit.Context(t), &v1.DrainRequest{})
-	time.Sleep(200 * time.Millisecond)
+	// Give the new forwarder its chance at the order: a sale queued behind
+	// it reaches WeChat Pay once the forwarder has been past RF-1.
+	if resp, err := g.create(t, noConfirm("RF-2", 1000), v1.OfflineBehavior_OFFLINE_BEHAVIOR_FORCE_OFFLINE); err != nil || resp.GetDisposition() != v1.Disposition_DISPOSITION_QUEUED {
+		t.Fatalf("RF-2: %v, %v", resp, err)
+	}
+	testkit.Eventually(t, 10*time.Second, "RF-2 reaches WeChat Pay", func() bool { _, ok := g.sb.Order("RF-2"); return ok })
 	close(g.release)
 	wg.Wait()
 	if cerr != nil || resp.GetDisposition() != v1.Disposition_DISPOSITION_SUBMITTED {
@@ -175,7 +186,7 @@ func TestARetryWaitsForTheCallStillOut(t *testing.T) {
 	go func() { defer wg.Done(); first, ferr = g.o.CancelOrder(testkit.Context(t), req) }()
 	g.waitArrived(t)
 	go func() { defer wg.Done(); second, serr = g.o.CancelOrder(testkit.Context(t), req) }()
-	time.Sleep(100 * time.Millisecond) // the retry reaches the plugin
+	g.waitLog(t, "waiting for another call for the order still being sent")
 	close(g.release)
 	wg.Wait()
 	testkit.WantError(t, ferr, codes.FailedPrecondition, shared.ClassInvalid)
@@ -253,18 +264,31 @@ func TestARefusedReconfigureOfTheSameOutboxKeepsThePrevious(t *testing.T) {
 // A rate-limited online complete is queued; its Retry-After was dropped
 // and the forwarder sent it again at once. Now the forwarder waits.
 func TestAnOnlineRateLimitHoldsTheForwarderBack(t *testing.T) {
-	e := newOfflineEnv(t, nil)
+	type span struct{ start, end time.Time }
+	var mu sync.Mutex
+	var spans []span // of WeChat Pay's requests
+	e := newEnvWithFront(t, nil, func(w http.ResponseWriter, r *http.Request, next http.Handler) {
+		start := time.Now()
+		next.ServeHTTP(w, r)
+		mu.Lock()
+		spans = append(spans, span{start, time.Now()})
+		mu.Unlock()
+	})
+	requests := func() []span { mu.Lock(); defer mu.Unlock(); return append([]span(nil), spans...) }
 	if _, err := e.create(t, noConfirm("RL-1", 1000), 0); err != nil {
 		t.Fatal(err)
 	}
 	e.sb.SetFaults(sandbox.Faults{Mode: sandbox.FaultRateLimit})
-	before := e.sb.Calls.Load()
 	if resp, err := e.o.CompleteOrder(testkit.Context(t), charge("RL-1", 100)); err != nil || resp.GetDisposition() != v1.Disposition_DISPOSITION_QUEUED {
 		t.Fatalf("a rate-limited complete: %v, %v", resp, err)
 	}
-	time.Sleep(700 * time.Millisecond) // the sandbox's Retry-After is 1 s
-	if n := e.sb.Calls.Load() - before; n > 1 {
-		t.Errorf("%d requests within 0.7 s of a 429 with Retry-After: 1", n)
+	refused := len(requests()) - 1 // the 429, with Retry-After: 1
+	testkit.Eventually(t, 10*time.Second, "the forwarder sends again", func() bool { return len(requests()) > refused+1 })
+	s := requests()
+	// Measured at WeChat Pay's door, the gap is at most a little shorter
+	// than the plugin's own (the answer's way back).
+	if gap := s[refused+1].start.Sub(s[refused].end); gap < 950*time.Millisecond {
+		t.Errorf("the forwarder sent again %v after a 429 with Retry-After: 1", gap)
 	}
 }
 
