@@ -13,6 +13,7 @@ import (
 
 	"github.com/kioskpay/smartretail/host"
 	"github.com/kioskpay/smartretail/internal/plugin/outbox"
+	"github.com/kioskpay/smartretail/internal/testkit"
 	"github.com/kioskpay/smartretail/sandbox"
 	v1 "github.com/kioskpay/smartretail/shared/proto/smartretail/v1"
 )
@@ -23,7 +24,7 @@ import (
 // it answered QUEUED was lost. Now the waiting plugin gets the outbox that
 // is there, and its sales are in it afterwards.
 func TestSalesOfAPluginWaitingOnACompactionAreKept(t *testing.T) {
-	env := newSandbox(t)
+	env := newSandbox(t, sandbox.Options{})
 	env.srv.Sandbox.SetFaults(sandbox.Faults{Mode: sandbox.FaultOffline}) // nothing drains
 	outboxPath := filepath.Join(env.dir, "outbox.db")
 	fillOutbox(t, outboxPath, 5000)
@@ -124,14 +125,12 @@ func holders(outboxPath string) map[string]bool {
 // before has it (or its lock file) open: a plugin waiting for the lock.
 func waitForWaiter(t *testing.T, outboxPath string, before map[string]bool) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for time.Now().Before(deadline) {
+	testkit.Eventually(t, 20*time.Second, "a second plugin comes to wait for the outbox", func() bool {
 		for pid := range holders(outboxPath) {
 			if !before[pid] {
-				return
+				return true
 			}
 		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	t.Fatal("no second plugin came to wait for the outbox")
+		return false
+	})
 }

@@ -23,7 +23,6 @@ import (
 
 	"github.com/kioskpay/smartretail/host"
 	"github.com/kioskpay/smartretail/internal/plugin/outbox"
-	"github.com/kioskpay/smartretail/sandbox"
 	"github.com/kioskpay/smartretail/shared"
 	v1 "github.com/kioskpay/smartretail/shared/proto/smartretail/v1"
 )
@@ -38,25 +37,6 @@ const (
 
 // secondEvery: a second process comes in one round in this many.
 const secondEveryEnv = "SMARTRETAIL_CRASH_SECOND"
-
-// newSeededSandbox is newSandbox with the sandbox's fault draws taken from
-// r, so that a seed replays which requests fail (as far as the order of
-// requests, which process timing decides, allows).
-func newSeededSandbox(t *testing.T, r *rand.Rand) *sandboxEnv {
-	t.Helper()
-	loadCreds()
-	srv, err := sandbox.NewServer(sandbox.Options{Credentials: creds, Rand: r})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Close() })
-	dir := t.TempDir()
-	cfg, err := srv.WriteConfig(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &sandboxEnv{srv: srv, dir: dir, config: cfg}
-}
 
 // retainedOrders is how many sent orders the crash test's outbox starts
 // with, kept for the retention period as a kiosk's are after a busy week.

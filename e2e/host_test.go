@@ -3,7 +3,6 @@ package e2e
 import (
 	"context"
 	"crypto/sha256"
-	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,21 +12,15 @@ import (
 	"google.golang.org/grpc/codes"
 
 	"github.com/kioskpay/smartretail/host"
+	"github.com/kioskpay/smartretail/internal/testkit"
 	"github.com/kioskpay/smartretail/sandbox"
 	"github.com/kioskpay/smartretail/shared"
 	v1 "github.com/kioskpay/smartretail/shared/proto/smartretail/v1"
 )
 
-func ctxFor(t *testing.T) context.Context {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	t.Cleanup(cancel)
-	return ctx
-}
-
 func TestEveryRPCThroughTheRealBinary(t *testing.T) {
 	c, env := startHost(t, host.Options{})
-	ctx := ctxFor(t)
+	ctx := testkit.Context(t)
 
 	st, err := c.GetStatus(ctx, &v1.GetStatusRequest{})
 	if err != nil {
@@ -132,22 +125,9 @@ func TestEveryRPCThroughTheRealBinary(t *testing.T) {
 	}
 }
 
-// wantStatus checks the gRPC code and smartretail class of err.
-func wantStatus(t *testing.T, err error, code codes.Code, class shared.Class) *shared.Error {
-	t.Helper()
-	var se *shared.Error
-	if !errors.As(err, &se) {
-		t.Fatalf("want *shared.Error with %v, got %v", code, err)
-	}
-	if se.Code != code || se.Class != class {
-		t.Fatalf("got code %v class %v (%v), want %v %v", se.Code, se.Class, se, code, class)
-	}
-	return se
-}
-
 func TestErrorMappingOverTheWire(t *testing.T) {
 	c, env := startHost(t, host.Options{})
-	ctx := ctxFor(t)
+	ctx := testkit.Context(t)
 	sb := env.srv.Sandbox
 	if _, err := c.CreateOrder(ctx, &v1.CreateOrderRequest{Order: newSale("MAP-1", 100, nil)}); err != nil {
 		t.Fatal(err)
@@ -157,7 +137,7 @@ func TestErrorMappingOverTheWire(t *testing.T) {
 		bad := newSale("", 100, nil)
 		bad.ServiceEndTime, bad.Fees = "2026-11-26T10:00:00+08:00", []*v1.Fee{{FeeName: "x", FeeAmount: -1}}
 		_, err := c.CreateOrder(ctx, &v1.CreateOrderRequest{Order: bad})
-		se := wantStatus(t, err, codes.InvalidArgument, shared.ClassInvalid)
+		se := testkit.WantError(t, err, codes.InvalidArgument, shared.ClassInvalid)
 		fields := []string{}
 		for _, v := range se.Violations {
 			fields = append(fields, v.Field)
@@ -170,14 +150,14 @@ func TestErrorMappingOverTheWire(t *testing.T) {
 		// Refused with the state a query read just before sending (the
 		// customer has not confirmed): nothing was sent.
 		_, err := c.CompleteOrder(ctx, &v1.CompleteOrderRequest{OutOrderNo: "MAP-1", FinishType: 2, Fees: []*v1.Fee{{FeeName: "x", FeeAmount: 1}}})
-		se := wantStatus(t, err, codes.FailedPrecondition, shared.ClassInvalid)
+		se := testkit.WantError(t, err, codes.FailedPrecondition, shared.ClassInvalid)
 		if se.Reason != shared.ReasonOrderStatePrefix+"CREATED" {
 			t.Errorf("reason %q, wechat answer %+v", se.Reason, se.WeChatPay)
 		}
 	})
 	t.Run("not found", func(t *testing.T) {
 		_, err := c.QueryOrder(ctx, &v1.QueryOrderRequest{OutOrderNo: "MAP-404"})
-		if se := wantStatus(t, err, codes.NotFound, shared.ClassNotFound); se.WeChatPay.GetCode() != "ORDER_NOT_EXIST" {
+		if se := testkit.WantError(t, err, codes.NotFound, shared.ClassNotFound); se.WeChatPay.GetCode() != "ORDER_NOT_EXIST" {
 			t.Errorf("wechat answer %+v", se.WeChatPay)
 		}
 	})
@@ -185,7 +165,7 @@ func TestErrorMappingOverTheWire(t *testing.T) {
 		o := newSale("", 100, nil)
 		o.ServiceId = "404404"
 		_, err := c.CreateOrder(ctx, &v1.CreateOrderRequest{Order: o})
-		if se := wantStatus(t, err, codes.PermissionDenied, shared.ClassAuth); se.WeChatPay.GetCode() != "NO_AUTH" {
+		if se := testkit.WantError(t, err, codes.PermissionDenied, shared.ClassAuth); se.WeChatPay.GetCode() != "NO_AUTH" {
 			t.Errorf("wechat answer %+v", se.WeChatPay)
 		}
 	})
@@ -209,7 +189,7 @@ func TestErrorMappingOverTheWire(t *testing.T) {
 			}
 			defer sb.SetFaults(sandboxFaults("none"))
 			_, err := c.QueryOrder(ctx, &v1.QueryOrderRequest{OutOrderNo: "MAP-1"})
-			se := wantStatus(t, err, f.code, f.class)
+			se := testkit.WantError(t, err, f.code, f.class)
 			if se.WeChatPay.GetCode() != f.wechat || se.ReachedServer != f.reached || se.RetryAfter != f.retry {
 				t.Errorf("wechat %+v reached %v retry %v", se.WeChatPay, se.ReachedServer, se.RetryAfter)
 			}
@@ -218,18 +198,19 @@ func TestErrorMappingOverTheWire(t *testing.T) {
 }
 
 func TestAuthFailuresOverTheWire(t *testing.T) {
-	env := newSandbox(t)
-	other := newOtherSandbox(t) // keys the first sandbox does not know
-	base, err := loadConfig(env.config)
+	base := testkit.Start(t, sandbox.Options{}).Config(t)
+	// Another merchant's and platform's keys, which the sandbox does not know.
+	otherCreds, err := sandbox.GenerateCredentials()
 	if err != nil {
 		t.Fatal(err)
 	}
+	other := newSandbox(t, sandbox.Options{Credentials: otherCreds})
 	t.Run("our signature refused", func(t *testing.T) {
 		cfg := cloneConfig(base)
 		cfg.MerchantPrivateKeyFile = filepath.Join(other.dir, sandbox.MerchantPrivateKeyFile)
 		c, _ := startHost(t, host.Options{Config: cfg}) // its own sandbox has the same keys as env
-		_, err := c.QueryOrder(ctxFor(t), &v1.QueryOrderRequest{OutOrderNo: "X"})
-		if se := wantStatus(t, err, codes.Unauthenticated, shared.ClassAuth); se.WeChatPay.GetCode() != "SIGN_ERROR" {
+		_, err := c.QueryOrder(testkit.Context(t), &v1.QueryOrderRequest{OutOrderNo: "X"})
+		if se := testkit.WantError(t, err, codes.Unauthenticated, shared.ClassAuth); se.WeChatPay.GetCode() != "SIGN_ERROR" {
 			t.Errorf("wechat answer %+v", se.WeChatPay)
 		}
 	})
@@ -237,8 +218,8 @@ func TestAuthFailuresOverTheWire(t *testing.T) {
 		cfg := cloneConfig(base)
 		cfg.WechatpayPublicKeyFile = filepath.Join(other.dir, sandbox.WechatPayPublicKeyFile)
 		c, _ := startHost(t, host.Options{Config: cfg})
-		_, err := c.CreateOrder(ctxFor(t), &v1.CreateOrderRequest{Order: newSale("FORGED-1", 100, nil)})
-		se := wantStatus(t, err, codes.Unauthenticated, shared.ClassAuth)
+		_, err := c.CreateOrder(testkit.Context(t), &v1.CreateOrderRequest{Order: newSale("FORGED-1", 100, nil)})
+		se := testkit.WantError(t, err, codes.Unauthenticated, shared.ClassAuth)
 		if !strings.Contains(se.Message, "signature does not verify") || !se.ReachedServer || se.OutOrderNo != "FORGED-1" {
 			t.Errorf("message %q, reached_server %v: an unverified answer leaves the outcome unknown", se.Message, se.ReachedServer)
 		}
@@ -246,9 +227,9 @@ func TestAuthFailuresOverTheWire(t *testing.T) {
 }
 
 func TestChecksumMismatchIsRefused(t *testing.T) {
-	env := newSandbox(t)
+	env := newSandbox(t, sandbox.Options{})
 	wrong := sha256.Sum256([]byte("not the plugin"))
-	_, err := host.Start(ctxFor(t), host.Options{PluginPath: pluginPath, ConfigPath: env.config, Checksum: wrong[:], Logger: testLogger(t)})
+	_, err := host.Start(testkit.Context(t), host.Options{PluginPath: pluginPath, ConfigPath: env.config, Checksum: wrong[:], Logger: testLogger(t)})
 	if err == nil || !strings.Contains(err.Error(), "checksum does not match") {
 		t.Fatalf("want a checksum refusal, got %v", err)
 	}
@@ -257,7 +238,7 @@ func TestChecksumMismatchIsRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	right := sha256.Sum256(data)
-	c, err := host.Start(ctxFor(t), host.Options{PluginPath: pluginPath, ConfigPath: env.config, Checksum: right[:], Logger: testLogger(t)})
+	c, err := host.Start(testkit.Context(t), host.Options{PluginPath: pluginPath, ConfigPath: env.config, Checksum: right[:], Logger: testLogger(t)})
 	if err != nil {
 		t.Fatalf("the right checksum was refused: %v", err)
 	}
@@ -265,15 +246,10 @@ func TestChecksumMismatchIsRefused(t *testing.T) {
 }
 
 func TestConfigureRefusalReachesStart(t *testing.T) {
-	env := newSandbox(t)
-	base, err := loadConfig(env.config)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := cloneConfig(base)
+	cfg := testkit.Start(t, sandbox.Options{}).Config(t)
 	cfg.Apiv3Key = cfg.Apiv3Key[1:]
-	_, err = host.Start(ctxFor(t), host.Options{PluginPath: pluginPath, Config: cfg, Logger: testLogger(t)})
-	se := wantStatus(t, err, codes.InvalidArgument, shared.ClassInvalid)
+	_, err := host.Start(testkit.Context(t), host.Options{PluginPath: pluginPath, Config: cfg, Logger: testLogger(t)})
+	se := testkit.WantError(t, err, codes.InvalidArgument, shared.ClassInvalid)
 	if len(se.Violations) != 1 || se.Violations[0].Field != "config.apiv3_key" || !strings.Contains(se.Violations[0].Description, "got 31") {
 		t.Errorf("violations %+v", se.Violations)
 	}
@@ -292,7 +268,7 @@ func TestDeadlineOnACreateIsAmbiguous(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
 	_, err := c.CreateOrder(ctx, &v1.CreateOrderRequest{Order: newSale("LATE-1", 100, nil)})
-	se := wantStatus(t, err, codes.DeadlineExceeded, shared.ClassNetwork)
+	se := testkit.WantError(t, err, codes.DeadlineExceeded, shared.ClassNetwork)
 	if !se.ReachedServer {
 		t.Errorf("a create cut off by the deadline is not marked as possibly arrived: %+v", se)
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -14,6 +15,8 @@ import (
 	"time"
 
 	"github.com/kioskpay/smartretail/host"
+	"github.com/kioskpay/smartretail/internal/testkit"
+	"github.com/kioskpay/smartretail/sandbox"
 	v1 "github.com/kioskpay/smartretail/shared/proto/smartretail/v1"
 )
 
@@ -36,7 +39,7 @@ func processAlive(pid int) bool {
 }
 
 func TestPluginExitsWhenItsHostIsKilled(t *testing.T) {
-	env := newSandbox(t)
+	env := newSandbox(t, sandbox.Options{})
 	self, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
@@ -69,21 +72,22 @@ func TestPluginExitsWhenItsHostIsKilled(t *testing.T) {
 	}
 	_ = hostCmd.Wait()
 	killed := time.Now()
-	for processAlive(pid) {
-		if time.Since(killed) > 5*time.Second {
+	t.Cleanup(func() {
+		if processAlive(pid) {
 			syscall.Kill(pid, syscall.SIGKILL)
-			t.Fatalf("plugin %d still running 5 s after its host was SIGKILLed", pid)
 		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	})
+	testkit.Eventually(t, 5*time.Second, fmt.Sprintf("plugin %d exits after its host was SIGKILLed", pid),
+		func() bool { return !processAlive(pid) })
 	t.Logf("plugin exited %v after its host was SIGKILLed", time.Since(killed).Round(time.Millisecond))
 }
 
 func TestRestartOnceAfterThePluginDies(t *testing.T) {
-	c, _ := startHost(t, host.Options{})
-	ctx := ctxFor(t)
+	logger, log := testLog(t)
+	c, _ := startHost(t, host.Options{Logger: logger})
+	ctx := testkit.Context(t)
 	first := c.PID()
-	killAndWait(t, first)
+	killAndWait(t, first, log)
 	st, err := c.GetStatus(ctx, &v1.GetStatusRequest{})
 	if err != nil {
 		t.Fatalf("the call after the plugin died did not restart it: %v", err)
@@ -91,14 +95,18 @@ func TestRestartOnceAfterThePluginDies(t *testing.T) {
 	if !st.GetConfigured() || c.PID() == first || c.PID() == 0 {
 		t.Errorf("restarted plugin: configured=%v pid %d (was %d)", st.GetConfigured(), c.PID(), first)
 	}
-	killAndWait(t, c.PID())
+	killAndWait(t, c.PID(), log)
 	_, err = c.GetStatus(ctx, &v1.GetStatusRequest{})
 	if err == nil || !strings.Contains(err.Error(), "exited") || !strings.Contains(err.Error(), "killed") {
 		t.Fatalf("second death: got %v, want an error saying the plugin exited and how", err)
 	}
 }
 
-func killAndWait(t *testing.T, pid int) {
+// killAndWait kills the plugin pid and waits until the host's go-plugin
+// client has reaped it, as its log (the host's, log) says. go-plugin marks
+// the client exited, which the host's next call looks at, straight after
+// writing that line.
+func killAndWait(t *testing.T, pid int, log *lockedBuffer) {
 	t.Helper()
 	p, err := os.FindProcess(pid)
 	if err != nil {
@@ -107,15 +115,9 @@ func killAndWait(t *testing.T, pid int) {
 	if err := p.Kill(); err != nil {
 		t.Fatal(err)
 	}
-	// go-plugin reaps its child; wait until it has noticed.
-	deadline := time.Now().Add(10 * time.Second)
-	for processAlive(pid) {
-		if time.Now().After(deadline) {
-			t.Fatalf("plugin %d still alive after SIGKILL", pid)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	time.Sleep(100 * time.Millisecond) // let go-plugin mark the client exited
+	reaped := regexp.MustCompile(`plugin process exited: .*\bid=` + strconv.Itoa(pid) + `\b`)
+	testkit.Eventually(t, 10*time.Second, fmt.Sprintf("go-plugin reaps plugin %d after SIGKILL", pid),
+		func() bool { return reaped.MatchString(log.String()) })
 }
 
 // The host library turns go-plugin's AutoMTLS on: the plugin it starts has
@@ -132,7 +134,7 @@ func TestHostStartsThePluginWithMTLS(t *testing.T) {
 		if has == disable {
 			t.Errorf("DisableAutoMTLS=%v: the plugin has a client certificate: %v", disable, has)
 		}
-		if _, err := c.GetStatus(ctxFor(t), &v1.GetStatusRequest{}); err != nil {
+		if _, err := c.GetStatus(testkit.Context(t), &v1.GetStatusRequest{}); err != nil {
 			t.Errorf("DisableAutoMTLS=%v: %v", disable, err)
 		}
 		c.Close()
@@ -142,7 +144,7 @@ func TestHostStartsThePluginWithMTLS(t *testing.T) {
 // Two plugins on one outbox: the second is refused, and told who holds it.
 func TestSecondProcessIsRefusedTheOutbox(t *testing.T) {
 	first, env := startHost(t, host.Options{})
-	_, err := host.Start(ctxFor(t), host.Options{PluginPath: pluginPath, ConfigPath: env.config, Logger: testLogger(t)})
+	_, err := host.Start(testkit.Context(t), host.Options{PluginPath: pluginPath, ConfigPath: env.config, Logger: testLogger(t)})
 	if err == nil {
 		t.Fatal("a second plugin opened the same outbox")
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/kioskpay/smartretail/host"
 	"github.com/kioskpay/smartretail/internal/plugin/wxpay"
+	"github.com/kioskpay/smartretail/internal/testkit"
 	"github.com/kioskpay/smartretail/sandbox"
 	v1 "github.com/kioskpay/smartretail/shared/proto/smartretail/v1"
 )
@@ -42,7 +43,7 @@ func endedUncharged(o sandbox.Order) bool {
 // when the queue drains, after the customer has left).
 func TestAQueueAtEveryLimitDrainsWithNoneRefused(t *testing.T) {
 	c, env := startHost(t, host.Options{})
-	ctx := ctxFor(t)
+	ctx := testkit.Context(t)
 	sb := env.srv.Sandbox
 	noConfirm := false
 	text := func(n int) string { return strings.Repeat("字", n) }

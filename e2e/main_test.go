@@ -18,6 +18,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/kioskpay/smartretail/host"
+	"github.com/kioskpay/smartretail/sandbox"
 )
 
 // pluginPath is the binary TestMain built.
@@ -64,7 +65,7 @@ func startHost(t *testing.T, opts host.Options) (*host.Client, *sandboxEnv) {
 	t.Helper()
 	var env *sandboxEnv
 	if opts.ConfigPath == "" && opts.Config == nil {
-		env = newSandbox(t)
+		env = newSandbox(t, sandbox.Options{})
 		opts.ConfigPath = env.config
 	}
 	if opts.PluginPath == "" {
@@ -86,13 +87,20 @@ func startHost(t *testing.T, opts host.Options) (*host.Client, *sandboxEnv) {
 // testLogger keeps the host's and plugin's log and shows it if the test
 // fails. (Not t.Log directly: go-plugin's log goroutines can outlive the test.)
 func testLogger(t *testing.T) hclog.Logger {
+	l, _ := testLog(t)
+	return l
+}
+
+// testLog is testLogger and the log so far, for a test that waits for a
+// line in it.
+func testLog(t *testing.T) (hclog.Logger, *lockedBuffer) {
 	buf := &lockedBuffer{}
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("host and plugin log:\n%s", buf.String())
 		}
 	})
-	return hclog.New(&hclog.LoggerOptions{Output: buf, Level: hclog.Debug})
+	return hclog.New(&hclog.LoggerOptions{Output: buf, Level: hclog.Debug}), buf
 }
 
 type lockedBuffer struct {

@@ -12,6 +12,8 @@ import (
 
 	"google.golang.org/grpc/codes"
 
+	"github.com/kioskpay/smartretail/internal/testkit"
+	"github.com/kioskpay/smartretail/sandbox"
 	"github.com/kioskpay/smartretail/shared"
 	v1 "github.com/kioskpay/smartretail/shared/proto/smartretail/v1"
 )
@@ -44,12 +46,8 @@ func TestOversizedCreatesDoNotGrowThePlugin(t *testing.T) {
 	p := startRaw(t, false)
 	conn := p.dial(t, false)
 	client := v1.NewOrderServiceClient(conn)
-	ctx := ctxFor(t)
-	env := newSandbox(t)
-	cfg, err := loadConfig(env.config)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ctx := testkit.Context(t)
+	cfg := testkit.Start(t, sandbox.Options{}).Config(t)
 	if _, err := client.Configure(ctx, &v1.ConfigureRequest{Config: cfg}); err != nil {
 		t.Fatal(err)
 	}

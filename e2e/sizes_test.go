@@ -11,6 +11,7 @@ import (
 
 	"github.com/kioskpay/smartretail/host"
 	"github.com/kioskpay/smartretail/internal/plugin/wxpay"
+	"github.com/kioskpay/smartretail/internal/testkit"
 	"github.com/kioskpay/smartretail/shared"
 	v1 "github.com/kioskpay/smartretail/shared/proto/smartretail/v1"
 )
@@ -51,7 +52,7 @@ func TestHugeViolationListLeavesConcurrentCreatesAlone(t *testing.T) {
 	}
 	for i, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			ctx := ctxFor(t)
+			ctx := testkit.Context(t)
 			bad := newSale(fmt.Sprintf("SIZE-BAD-%d", i), 100, nil)
 			bad.Fees = wrongFees(tc.fees)
 			inFlight := make(chan struct{})
@@ -123,7 +124,7 @@ func TestHugeViolationListLeavesConcurrentCreatesAlone(t *testing.T) {
 // when the queue drains, after the customer has left.
 func TestOversizedCreatesAreRefusedNotQueued(t *testing.T) {
 	c, env := startHost(t, host.Options{})
-	ctx := ctxFor(t)
+	ctx := testkit.Context(t)
 	noConfirm := false
 	order := func(no string) *v1.NewOrder {
 		return newSale(no, 100, &noConfirm)
@@ -155,12 +156,12 @@ func TestOversizedCreatesAreRefusedNotQueued(t *testing.T) {
 			tc.edit(o)
 			_, err := c.CreateOrder(ctx, &v1.CreateOrderRequest{Order: o, OfflineBehavior: v1.OfflineBehavior_OFFLINE_BEHAVIOR_FORCE_OFFLINE})
 			if tc.field == "" {
-				se := wantStatus(t, err, codes.ResourceExhausted, shared.ClassInvalid)
+				se := testkit.WantError(t, err, codes.ResourceExhausted, shared.ClassInvalid)
 				if !strings.Contains(se.Message, "too large") {
 					t.Errorf("message %q does not say the request is too large", se.Message)
 				}
 			} else {
-				se := wantStatus(t, err, codes.InvalidArgument, shared.ClassInvalid)
+				se := testkit.WantError(t, err, codes.InvalidArgument, shared.ClassInvalid)
 				if len(se.Violations) == 0 || se.Violations[0].Field != tc.field {
 					t.Errorf("violations %v, want %s first", se.Violations, tc.field)
 				}
@@ -192,7 +193,7 @@ func TestOversizedCreatesAreRefusedNotQueued(t *testing.T) {
 // are far inside the message size the plugin accepts, and pass end to end.
 func TestLargestValidRequestsPass(t *testing.T) {
 	c, env := startHost(t, host.Options{})
-	ctx := ctxFor(t)
+	ctx := testkit.Context(t)
 	creds := env.srv.Credentials
 	wide := func(n int) string { return strings.Repeat("𠀀", n) } // 4 bytes each in UTF-8
 	// Names are unique in an order: wide ones told apart by a last digit.

@@ -30,6 +30,8 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/emptypb"
 
+	"github.com/kioskpay/smartretail/internal/testkit"
+	"github.com/kioskpay/smartretail/sandbox"
 	"github.com/kioskpay/smartretail/shared"
 	v1 "github.com/kioskpay/smartretail/shared/proto/smartretail/v1"
 )
@@ -44,13 +46,15 @@ type rawPlugin struct {
 	clientCert tls.Certificate
 	done       chan error
 	// stdoutAfter is what the plugin wrote to stdout after the handshake
-	// line: go-plugin owns stdout, so it must stay empty.
+	// line: go-plugin owns stdout, so it must stay empty. stdoutDone is
+	// closed once all of it is read (the pipe ended).
 	stdoutAfter *lockedBuffer
+	stdoutDone  chan struct{}
 }
 
 func startRaw(t *testing.T, mtls bool) *rawPlugin {
 	t.Helper()
-	p := &rawPlugin{cmd: exec.Command(pluginPath), done: make(chan error, 1), stdoutAfter: &lockedBuffer{}}
+	p := &rawPlugin{cmd: exec.Command(pluginPath), done: make(chan error, 1), stdoutAfter: &lockedBuffer{}, stdoutDone: make(chan struct{})}
 	p.cmd.Env = append(os.Environ(),
 		shared.Handshake.MagicCookieKey+"="+shared.Handshake.MagicCookieValue,
 		"PLUGIN_PROTOCOL_VERSIONS=1")
@@ -74,6 +78,7 @@ func startRaw(t *testing.T, mtls bool) *rawPlugin {
 	})
 	line := make(chan string, 1)
 	go func() {
+		defer close(p.stdoutDone)
 		r := bufio.NewReader(stdout)
 		l, _ := r.ReadString('\n')
 		line <- l
@@ -185,7 +190,7 @@ func TestForeignHostOnTheWireWithMTLS(t *testing.T) {
 	if pk, ok := p.serverCert.PublicKey.(*ecdsa.PublicKey); !ok || pk.Curve != elliptic.P521() {
 		t.Errorf("plugin certificate key %T, want ECDSA P-521", p.serverCert.PublicKey)
 	}
-	ctx := ctxFor(t)
+	ctx := testkit.Context(t)
 	short, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	if err := health(short, p.dial(t, false)); err == nil {
@@ -199,19 +204,15 @@ func TestForeignHostOnTheWireWithMTLS(t *testing.T) {
 
 	// Configure first: everything else answers FAILED_PRECONDITION.
 	_, err := client.CreateOrder(ctx, &v1.CreateOrderRequest{Order: &v1.NewOrder{}})
-	wantStatus(t, shared.FromStatus(err), codes.FailedPrecondition, shared.ClassNotConfigured)
+	testkit.WantError(t, shared.FromStatus(err), codes.FailedPrecondition, shared.ClassNotConfigured)
 	_, err = client.QueryOrder(ctx, &v1.QueryOrderRequest{OutOrderNo: "X"})
-	wantStatus(t, shared.FromStatus(err), codes.FailedPrecondition, shared.ClassNotConfigured)
+	testkit.WantError(t, shared.FromStatus(err), codes.FailedPrecondition, shared.ClassNotConfigured)
 	st, err := client.GetStatus(ctx, &v1.GetStatusRequest{})
 	if err != nil || st.GetConfigured() {
 		t.Fatalf("status before configure: %v, %v", st, err)
 	}
 
-	env := newSandbox(t)
-	cfg, err := loadConfig(env.config)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := testkit.Start(t, sandbox.Options{}).Config(t)
 	if _, err := client.Configure(ctx, &v1.ConfigureRequest{Config: cfg}); err != nil {
 		t.Fatal(err)
 	}
@@ -232,7 +233,11 @@ func TestForeignHostOnTheWireWithMTLS(t *testing.T) {
 	if code := p.waitExit(t, 10*time.Second); code != 0 {
 		t.Errorf("exit code %d after Shutdown, want 0; stderr: %s", code, p.cmd.Stderr)
 	}
-	time.Sleep(50 * time.Millisecond) // the drain goroutine sees EOF
+	select {
+	case <-p.stdoutDone:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the plugin's stdout did not end after it exited")
+	}
 	if out := p.stdoutAfter.String(); out != "" {
 		t.Errorf("the plugin wrote to stdout after its handshake: %q", out)
 	}
@@ -245,7 +250,7 @@ func TestPluginExitsCleanlyOnSignals(t *testing.T) {
 	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT} {
 		t.Run(sig.String(), func(t *testing.T) {
 			p := startRaw(t, false)
-			if err := health(ctxFor(t), p.dial(t, false)); err != nil {
+			if err := health(testkit.Context(t), p.dial(t, false)); err != nil {
 				t.Fatal(err)
 			}
 			if err := p.cmd.Process.Signal(sig); err != nil {
