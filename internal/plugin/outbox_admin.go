@@ -141,13 +141,20 @@ func (s *Service) Drain(context.Context, *v1.DrainRequest) (*v1.DrainResponse, e
 	return &v1.DrainResponse{PendingCount: int64(st.WorkCount)}, nil
 }
 
-// CompactOutbox rewrites the outbox file.
-func (s *Service) CompactOutbox(context.Context, *v1.CompactOutboxRequest) (*v1.CompactOutboxResponse, error) {
+// CompactOutbox rewrites the outbox file. A caller that gives up stops
+// the compaction; the outbox stays as it was.
+func (s *Service) CompactOutbox(ctx context.Context, _ *v1.CompactOutboxRequest) (*v1.CompactOutboxResponse, error) {
 	c, err := s.working()
 	if err != nil {
 		return nil, err
 	}
-	before, after, err := c.store.Compact()
+	before, after, err := c.store.CompactContext(ctx)
+	if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+		// The context's error (gRPC's Canceled or DeadlineExceeded), whose
+		// text says the compaction stopped and the outbox is as it was.
+		s.log.Info("outbox compaction stopped: its caller gave up", "error", err)
+		return nil, err
+	}
 	if err != nil {
 		return nil, outboxError(err)
 	}

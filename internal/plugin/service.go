@@ -139,8 +139,9 @@ var errInspecting = &shared.Error{Class: shared.ClassNotConfigured,
 
 // Configure checks the configuration (keys, key files, the outbox and its
 // key) and makes it current. A refused configuration leaves the previous
-// one in place.
-func (s *Service) Configure(_ context.Context, r *v1.ConfigureRequest) (*v1.ConfigureResponse, error) {
+// one in place; so does one whose ctx ends while it waits for the outbox's
+// lock (the error then wraps ctx.Err()).
+func (s *Service) Configure(ctx context.Context, r *v1.ConfigureRequest) (*v1.ConfigureResponse, error) {
 	if r.GetConfig() == nil {
 		return nil, &shared.Error{Class: shared.ClassInvalid, Message: "configuration refused",
 			Violations: []shared.FieldViolation{{Field: "config", Description: "is required"}}}
@@ -192,9 +193,10 @@ func (s *Service) Configure(_ context.Context, r *v1.ConfigureRequest) (*v1.Conf
 		s.cur = nil
 		s.mu.Unlock()
 		old.retire(s.log)
-		if store, err = s.openOutbox(cfg, inspect); err != nil {
-			// Refused: the previous configuration comes back, as it was.
-			if back, rerr := s.openOutbox(old.cfg, old.inspect); rerr == nil {
+		if store, err = s.openOutbox(ctx, cfg, inspect); err != nil {
+			// Refused: the previous configuration comes back, as it was,
+			// even when the caller gave up: it is not the caller's.
+			if back, rerr := s.openOutbox(context.WithoutCancel(ctx), old.cfg, old.inspect); rerr == nil {
 				s.mu.Lock()
 				s.cur = s.start(old.cfg, old.client, old.verifyMode, back, nil, old.inspect)
 				s.mu.Unlock()
@@ -205,7 +207,7 @@ func (s *Service) Configure(_ context.Context, r *v1.ConfigureRequest) (*v1.Conf
 		}
 		old = nil // retired
 	default:
-		if store, err = s.openOutbox(cfg, inspect); err != nil {
+		if store, err = s.openOutbox(ctx, cfg, inspect); err != nil {
 			return nil, err
 		}
 	}
@@ -248,8 +250,10 @@ func (s *Service) start(cfg *config.Config, client *wxpay.Client, mode string, s
 	return cur
 }
 
-func (s *Service) openOutbox(cfg *config.Config, inspect bool) (*outbox.Store, error) {
-	store, err := outbox.Open(outbox.Options{
+// openOutbox opens the configuration's outbox, waiting for its lock no
+// longer than ctx lasts.
+func (s *Service) openOutbox(ctx context.Context, cfg *config.Config, inspect bool) (*outbox.Store, error) {
+	store, err := outbox.OpenContext(ctx, outbox.Options{
 		Path:      cfg.OutboxPath,
 		KeyFile:   cfg.OutboxKeyFile,
 		Retention: cfg.Retention(),
@@ -259,6 +263,12 @@ func (s *Service) openOutbox(cfg *config.Config, inspect bool) (*outbox.Store, e
 	})
 	if err == nil {
 		return store, nil
+	}
+	if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+		// Not a fault of the configuration: the caller gave up. Left as
+		// the context's error, which gRPC answers as Canceled or
+		// DeadlineExceeded.
+		return nil, fmt.Errorf("configuration not applied: %w", err)
 	}
 	key := "outbox_path"
 	if errors.Is(err, outbox.ErrWrongKey) || isKeyFileError(err, cfg.OutboxKeyFile) {

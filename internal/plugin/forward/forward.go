@@ -57,7 +57,7 @@ type Store interface {
 	Modify(outOrderNo string, fn func(o *outbox.Order) (*outbox.Order, []outbox.Event, error)) (*outbox.Order, error)
 	Due(n int, skip func(outOrderNo string) bool) ([]*outbox.Order, error)
 	AppendEvent(ev outbox.Event) error
-	Prune() (orders, events int, err error)
+	PruneContext(ctx context.Context) (orders, events int, err error)
 }
 
 // Options configure a Forwarder.
@@ -306,7 +306,7 @@ func (f *Forwarder) Run(ctx context.Context) {
 			lastSweep = now
 		}
 		if now.Sub(lastPrune) >= f.pruneEvery {
-			f.prune()
+			f.prune(ctx)
 			lastPrune = now
 		}
 		wait := f.sweepEvery
@@ -414,11 +414,17 @@ func (f *Forwarder) sweep(ctx context.Context) {
 	}
 }
 
-// prune drops what the retention period no longer keeps.
-func (f *Forwarder) prune() {
-	if orders, events, err := f.opts.Store.Prune(); err != nil {
+// prune drops what the retention period no longer keeps. It stops when
+// ctx (Run's) ends: a forwarder told to stop does not finish a read of the
+// whole outbox first.
+func (f *Forwarder) prune(ctx context.Context) {
+	orders, events, err := f.opts.Store.PruneContext(ctx)
+	switch {
+	case err != nil && ctx.Err() != nil && errors.Is(err, ctx.Err()):
+		f.opts.Log.Info("pruning the outbox stopped: the forwarder is stopping", "orders", orders, "events", events)
+	case err != nil:
 		f.opts.Log.Error("pruning the outbox failed", "error", err)
-	} else if orders+events > 0 {
+	case orders+events > 0:
 		f.opts.Log.Info("pruned the outbox", "orders", orders, "events", events)
 	}
 }
