@@ -49,11 +49,7 @@ func TestCallsAnswerWhileConfigureWaitsOnALockedOutbox(t *testing.T) {
 		done <- err
 	}()
 	// Configure waits for the lock once it has the lock file open too.
-	for deadline := time.Now().Add(10 * time.Second); openCount(other.OutboxPath+".lock") < 2; time.Sleep(time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("Configure never came to wait for the outbox")
-		}
-	}
+	testkit.Eventually(t, 10*time.Second, "Configure comes to wait for the outbox", func() bool { return openCount(other.OutboxPath+".lock") >= 2 })
 	for i := range 20 {
 		st := e.status(t)
 		select {

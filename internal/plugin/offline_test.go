@@ -441,17 +441,13 @@ func TestQueuedOrdersSurviveARestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer svc.Close()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	testkit.Eventually(t, 10*time.Second, "the restarted plugin sends the queued order", func() bool {
 		if so, ok := e.sb.Order("RS-1"); ok && so.CreateRequests == 1 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the restarted plugin did not send the queued order")
+			return true
 		}
 		svc.Drain(testkit.Context(t), &v1.DrainRequest{})
-		time.Sleep(20 * time.Millisecond)
-	}
+		return false
+	})
 }
 
 // A host that retries a complete whose answer it lost (the plugin crashed)

@@ -108,11 +108,7 @@ func TestARefusalIsRecordedBeforeTheOutboxCloses(t *testing.T) {
 	if err := g.sb.Accept("UR-1"); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(3 * time.Second)
-	for st, _ := g.o.GetStatus(testkit.Context(t), &v1.GetStatusRequest{}); st.GetPendingCount() > 0 && time.Now().Before(deadline); st, _ = g.o.GetStatus(testkit.Context(t), &v1.GetStatusRequest{}) {
-		g.o.Drain(testkit.Context(t), &v1.DrainRequest{})
-		time.Sleep(20 * time.Millisecond)
-	}
+	g.waitPending(t, 10*time.Second)
 	if so, _ := g.sb.Order("UR-1"); so.State != sandbox.StateUserAccepted {
 		t.Errorf("the host was told the complete was refused; WeChat Pay shows %s", so.State)
 	}

@@ -34,6 +34,7 @@ type Sandbox struct {
 	Calls atomic.Int64
 
 	front atomic.Pointer[Front]
+	close func()
 }
 
 // Front stands between the plugin and the sandbox (next) for a test that
@@ -60,9 +61,15 @@ func Start(t testing.TB, opts sandbox.Options) *Sandbox {
 		sb.ServeHTTP(w, r)
 	}))
 	s.URL = ts.URL
-	t.Cleanup(func() { ts.Close(); sb.Close() })
+	var once sync.Once
+	s.close = func() { once.Do(func() { ts.Close(); sb.Close() }) }
+	t.Cleanup(s.close)
 	return s
 }
+
+// Close stops the server and the sandbox before the test ends (a restart,
+// WeChat Pay gone); the test's end closes them otherwise.
+func (s *Sandbox) Close() { s.close() }
 
 // SetFront puts f in front of the sandbox; nil takes it away.
 func (s *Sandbox) SetFront(f Front) {

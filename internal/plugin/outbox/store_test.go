@@ -12,6 +12,8 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/kioskpay/smartretail/internal/testkit"
 )
 
 const openid = "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o"
@@ -193,18 +195,11 @@ func TestConcurrentEnqueuesShareCommitsAndOneFailureStaysAlone(t *testing.T) {
 		}(i)
 	}
 	// The store says nothing when a write joins the queue: look.
-	for deadline := time.Now().Add(10 * time.Second); ; {
+	testkit.Eventually(t, 10*time.Second, "every enqueue waits behind the held commit", func() bool {
 		s.qmu.Lock()
-		waiting := len(s.queue)
-		s.qmu.Unlock()
-		if waiting == len(errs) {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d of %d enqueues waiting behind the held commit after 10s", waiting, len(errs))
-		}
-		time.Sleep(time.Millisecond)
-	}
+		defer s.qmu.Unlock()
+		return len(s.queue) == len(errs)
+	})
 	close(release)
 	wg.Wait()
 	if err := <-heldErr; err != nil {

@@ -11,6 +11,7 @@ import (
 	"github.com/wechatpay-apiv3/wechatpay-go/core/option"
 
 	"github.com/kioskpay/smartretail/internal/plugin/wxpay"
+	"github.com/kioskpay/smartretail/internal/testkit"
 	"github.com/kioskpay/smartretail/sandbox"
 )
 
@@ -197,7 +198,7 @@ func agreeCreate(c *sandbox.Credentials, no string) wxpay.CreateRequest {
 }
 
 // ticketOf is the order's finish_ticket, as a query of the accepted order gives it.
-func ticketOf(srv *sandbox.Server, no string) string {
+func ticketOf(srv *testkit.Sandbox, no string) string {
 	o, _ := srv.Sandbox.Order(no)
 	return o.FinishTicket
 }
@@ -221,7 +222,7 @@ func discounts(n int) []wxpay.Discount {
 // rawSandbox starts a sandbox and returns it with sandboxRefuses, which
 // sends a body raw (past the client's checks) and reports whether the
 // sandbox said PARAM_ERROR.
-func rawSandbox(t *testing.T) (*sandbox.Server, func(t *testing.T, path string, body any) bool) {
+func rawSandbox(t *testing.T) (*testkit.Sandbox, func(t *testing.T, path string, body any) bool) {
 	t.Helper()
 	srv := startSandbox(t, "")
 	c := srv.Credentials

@@ -8,32 +8,24 @@ import (
 	"time"
 
 	"github.com/kioskpay/smartretail/internal/plugin/wxpay"
+	"github.com/kioskpay/smartretail/internal/testkit"
 	"github.com/kioskpay/smartretail/sandbox"
 )
 
-func startSandbox(t testing.TB, dir string) *sandbox.Server {
+func startSandbox(t testing.TB, dir string) *testkit.Sandbox {
 	t.Helper()
-	srv, err := sandbox.NewServer(sandbox.Options{Dir: dir}) // the default credentials: the same across a restart
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Close() })
-	return srv
+	return testkit.Start(t, sandbox.Options{Dir: dir}) // the default credentials: the same across a restart
 }
 
 // clientFor builds a client in public-key mode, or in platform-certificate
 // mode when cert is set.
-func clientFor(t testing.TB, srv *sandbox.Server, cert bool) *wxpay.Client {
+func clientFor(t testing.TB, srv *testkit.Sandbox, cert bool) *wxpay.Client {
 	t.Helper()
-	c := srv.Credentials
-	s := wxpay.Settings{
-		MchID: c.MchID, MerchantSerialNo: c.MerchantSerialNo, MerchantPrivateKey: c.MerchantPrivateKey,
-		AppID: c.AppID, ServiceID: c.ServiceID, BaseURL: srv.URL, Timeout: 5 * time.Second,
-	}
+	s := srv.Settings()
+	s.Timeout = 5 * time.Second
 	if cert {
-		s.WeChatPayCertificate = c.PlatformCertificate
-	} else {
-		s.WeChatPayPublicKeyID, s.WeChatPayPublicKey = c.PublicKeyID, c.WechatPayPublicKey()
+		s.WeChatPayPublicKeyID, s.WeChatPayPublicKey = "", nil
+		s.WeChatPayCertificate = srv.Credentials.PlatformCertificate
 	}
 	client, err := wxpay.New(s)
 	if err != nil {
