@@ -49,6 +49,11 @@ type Config struct {
 	OfflineMaxAge           string `json:"offline_max_age,omitempty"`          // Go duration
 	OfflineAllowUserConfirm bool   `json:"offline_allow_user_confirm,omitempty"`
 	ForwardConcurrency      int64  `json:"forward_concurrency,omitempty"`
+
+	// APIBackupBaseURL is WeChat Pay's backup domain, used while
+	// api_base_url cannot be reached; "off" for none.
+	APIBackupBaseURL   string `json:"api_backup_base_url,omitempty"`
+	ClockSkewThreshold string `json:"clock_skew_threshold,omitempty"` // Go duration
 }
 
 // Defaults for keys that may be left out. The config owns them; the base
@@ -57,6 +62,11 @@ type Config struct {
 // plugin's TestConfigDefaultsAreThePackagesDefaults keeps each pair equal.
 const (
 	DefaultAPIBaseURL = "https://api.mch.weixin.qq.com"
+	// DefaultAPIBackupBaseURL is WeChat Pay's published backup domain, the
+	// default backup for the default api_base_url only.
+	DefaultAPIBackupBaseURL = "https://api2.mch.weixin.qq.com"
+	// NoBackup as api_backup_base_url turns the backup domain off.
+	NoBackup          = "off"
 	DefaultOutboxPath = "outbox.db"
 	APIv3KeyLen       = 32
 
@@ -67,6 +77,7 @@ const (
 	DefaultOfflineMaxTotalAmount = 10_000_000 // fen: 100,000 CNY
 	DefaultOfflineMaxAge         = 24 * time.Hour
 	DefaultForwardConcurrency    = 4
+	DefaultClockSkewThreshold    = time.Minute
 	maxForwardConcurrency        = 64
 )
 
@@ -220,13 +231,16 @@ func (c *Config) Validate() error {
 		// Never echo the key itself.
 		p = append(p, problem("apiv3_key", "want %d bytes, got %d", APIv3KeyLen, n))
 	}
-	if c.APIBaseURL != "" {
-		u, err := url.Parse(c.APIBaseURL)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			p = append(p, problem("api_base_url", "want an http:// or https:// URL with a host, got %q", c.APIBaseURL))
+	for _, u := range []struct{ key, value string }{{"api_base_url", c.APIBaseURL}, {"api_backup_base_url", c.APIBackupBaseURL}} {
+		if u.value == "" || u.key == "api_backup_base_url" && u.value == NoBackup {
+			continue
+		}
+		if parsed, err := url.Parse(u.value); err != nil || (parsed.Scheme != "http" && parsed.Scheme != "https") || parsed.Host == "" {
+			p = append(p, problem(u.key, "want an http:// or https:// URL with a host, got %q", u.value))
 		}
 	}
-	for _, d := range []struct{ key, value string }{{"outbox_retention", c.OutboxRetention}, {"offline_max_age", c.OfflineMaxAge}} {
+	for _, d := range []struct{ key, value string }{{"outbox_retention", c.OutboxRetention}, {"offline_max_age", c.OfflineMaxAge},
+		{"clock_skew_threshold", c.ClockSkewThreshold}} {
 		if d.value == "" {
 			continue
 		}
@@ -259,6 +273,25 @@ func (c *Config) Retention() time.Duration {
 
 // MaxAge is offline_max_age or its default.
 func (c *Config) MaxAge() time.Duration { return durationOr(c.OfflineMaxAge, DefaultOfflineMaxAge) }
+
+// SkewThreshold is clock_skew_threshold or its default.
+func (c *Config) SkewThreshold() time.Duration {
+	return durationOr(c.ClockSkewThreshold, DefaultClockSkewThreshold)
+}
+
+// BackupBaseURL is the backup API domain, "" for none: api_backup_base_url,
+// or WeChat Pay's backup when api_base_url is WeChat Pay's main domain.
+func (c *Config) BackupBaseURL() string {
+	switch {
+	case c.APIBackupBaseURL == NoBackup:
+		return ""
+	case c.APIBackupBaseURL != "":
+		return c.APIBackupBaseURL
+	case c.APIBaseURL == "" || c.APIBaseURL == DefaultAPIBaseURL:
+		return DefaultAPIBackupBaseURL
+	}
+	return ""
+}
 
 // Concurrency is forward_concurrency or its default.
 func (c *Config) Concurrency() int {

@@ -159,6 +159,12 @@ func TestLoadRefusesBadFiles(t *testing.T) {
 		{"bad base url", func(s string) string {
 			return strings.Replace(s, `"appid"`, `"api_base_url": "ftp://x", "appid"`, 1)
 		}, []string{"api_base_url", "ftp://x"}},
+		{"bad backup url", func(s string) string {
+			return strings.Replace(s, `"appid"`, `"api_backup_base_url": "api2.mch.weixin.qq.com", "appid"`, 1)
+		}, []string{"api_backup_base_url", "want an http:// or https:// URL"}},
+		{"bad skew threshold", func(s string) string {
+			return strings.Replace(s, `"appid"`, `"clock_skew_threshold": "a minute", "appid"`, 1)
+		}, []string{"clock_skew_threshold", "positive duration"}},
 		{"trailing data", func(s string) string { return s + "{}" }, []string{"after the JSON object"}},
 		{"not an object", func(string) string { return `[1,2]` }, []string{"want a JSON object"}},
 		{"empty", func(string) string { return `` }, []string{"empty"}},
@@ -271,4 +277,24 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("Parse accepted a config Validate refuses: %s", data)
 		}
 	})
+}
+
+// The backup domain is WeChat Pay's only for WeChat Pay's main domain: a
+// kiosk pointed at a sandbox or a proxy is never sent to api2 unasked.
+func TestBackupBaseURL(t *testing.T) {
+	for _, tc := range []struct{ base, backup, want string }{
+		{"", "", DefaultAPIBackupBaseURL},
+		{DefaultAPIBaseURL, "", DefaultAPIBackupBaseURL},
+		{DefaultAPIBaseURL, NoBackup, ""},
+		{"http://127.0.0.1:8080", "", ""},
+		{"http://127.0.0.1:8080", "http://127.0.0.1:8081", "http://127.0.0.1:8081"},
+	} {
+		c := &Config{APIBaseURL: tc.base, APIBackupBaseURL: tc.backup}
+		if got := c.BackupBaseURL(); got != tc.want {
+			t.Errorf("api_base_url %q, api_backup_base_url %q: backup %q, want %q", tc.base, tc.backup, got, tc.want)
+		}
+	}
+	if got := (&Config{}).SkewThreshold(); got != DefaultClockSkewThreshold {
+		t.Errorf("default skew threshold %v", got)
+	}
 }

@@ -260,6 +260,12 @@ const (
 	// kept (older than outbox_retention): the host missed them. Query the
 	// orders it cares about.
 	EventType_EVENT_TYPE_EVENTS_LOST EventType = 7
+	// The kiosk's clock is more than clock_skew_threshold from WeChat Pay's
+	// (or back within it): clock_offset says by how much. Sales go on, on
+	// WeChat Pay's time; fix the kiosk's clock (NTP).
+	EventType_EVENT_TYPE_CLOCK_SKEW EventType = 8
+	// Requests now go to another API domain: api_base_url says which.
+	EventType_EVENT_TYPE_API_DOMAIN_CHANGED EventType = 9
 )
 
 // Enum value maps for EventType.
@@ -273,6 +279,8 @@ var (
 		5: "EVENT_TYPE_NETWORK_STATUS_CHANGED",
 		6: "EVENT_TYPE_OPERATION_QUEUED",
 		7: "EVENT_TYPE_EVENTS_LOST",
+		8: "EVENT_TYPE_CLOCK_SKEW",
+		9: "EVENT_TYPE_API_DOMAIN_CHANGED",
 	}
 	EventType_value = map[string]int32{
 		"EVENT_TYPE_UNSPECIFIED":            0,
@@ -283,6 +291,8 @@ var (
 		"EVENT_TYPE_NETWORK_STATUS_CHANGED": 5,
 		"EVENT_TYPE_OPERATION_QUEUED":       6,
 		"EVENT_TYPE_EVENTS_LOST":            7,
+		"EVENT_TYPE_CLOCK_SKEW":             8,
+		"EVENT_TYPE_API_DOMAIN_CHANGED":     9,
 	}
 )
 
@@ -349,6 +359,13 @@ type Config struct {
 	OfflineAllowUserConfirm bool `protobuf:"varint,18,opt,name=offline_allow_user_confirm,json=offlineAllowUserConfirm,proto3" json:"offline_allow_user_confirm,omitempty"`
 	// How many orders the forwarder sends at once (default 4).
 	ForwardConcurrency int64 `protobuf:"varint,19,opt,name=forward_concurrency,json=forwardConcurrency,proto3" json:"forward_concurrency,omitempty"`
+	// WeChat Pay's backup API domain, used while api_base_url cannot be
+	// reached. Default https://api2.mch.weixin.qq.com when api_base_url is
+	// the default, none otherwise; "off" for none.
+	ApiBackupBaseUrl string `protobuf:"bytes,20,opt,name=api_backup_base_url,json=apiBackupBaseUrl,proto3" json:"api_backup_base_url,omitempty"`
+	// A CLOCK_SKEW event is recorded when the kiosk's clock is this far from
+	// WeChat Pay's, as a Go duration ("1m", the default).
+	ClockSkewThreshold string `protobuf:"bytes,21,opt,name=clock_skew_threshold,json=clockSkewThreshold,proto3" json:"clock_skew_threshold,omitempty"`
 	unknownFields      protoimpl.UnknownFields
 	sizeCache          protoimpl.SizeCache
 }
@@ -514,6 +531,20 @@ func (x *Config) GetForwardConcurrency() int64 {
 		return x.ForwardConcurrency
 	}
 	return 0
+}
+
+func (x *Config) GetApiBackupBaseUrl() string {
+	if x != nil {
+		return x.ApiBackupBaseUrl
+	}
+	return ""
+}
+
+func (x *Config) GetClockSkewThreshold() string {
+	if x != nil {
+		return x.ClockSkewThreshold
+	}
+	return ""
 }
 
 type ConfigureRequest struct {
@@ -2217,8 +2248,16 @@ type GetStatusResponse struct {
 	// The oldest event still kept (0 when none): a host whose last seen
 	// sequence is older has missed events (see EVENT_TYPE_EVENTS_LOST).
 	FirstEventSequence uint64 `protobuf:"varint,18,opt,name=first_event_sequence,json=firstEventSequence,proto3" json:"first_event_sequence,omitempty"`
-	unknownFields      protoimpl.UnknownFields
-	sizeCache          protoimpl.SizeCache
+	// CLOCK_OFFSET: WeChat Pay's time less the kiosk's clock, learnt from
+	// answers whose signature verifies; known once one has come. Requests
+	// are signed, and answers judged, on WeChat Pay's time.
+	ClockOffset      *durationpb.Duration `protobuf:"bytes,19,opt,name=clock_offset,json=clockOffset,proto3" json:"clock_offset,omitempty"`
+	ClockOffsetKnown bool                 `protobuf:"varint,20,opt,name=clock_offset_known,json=clockOffsetKnown,proto3" json:"clock_offset_known,omitempty"`
+	// API_BASE_URL_IN_USE: the domain requests go to now (api_base_url, or
+	// api_backup_base_url while the main one cannot be reached).
+	ApiBaseUrlInUse string `protobuf:"bytes,21,opt,name=api_base_url_in_use,json=apiBaseUrlInUse,proto3" json:"api_base_url_in_use,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *GetStatusResponse) Reset() {
@@ -2377,6 +2416,27 @@ func (x *GetStatusResponse) GetFirstEventSequence() uint64 {
 	return 0
 }
 
+func (x *GetStatusResponse) GetClockOffset() *durationpb.Duration {
+	if x != nil {
+		return x.ClockOffset
+	}
+	return nil
+}
+
+func (x *GetStatusResponse) GetClockOffsetKnown() bool {
+	if x != nil {
+		return x.ClockOffsetKnown
+	}
+	return false
+}
+
+func (x *GetStatusResponse) GetApiBaseUrlInUse() string {
+	if x != nil {
+		return x.ApiBaseUrlInUse
+	}
+	return ""
+}
+
 type WatchEventsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Resume after this sequence number; 0 means from the oldest kept event.
@@ -2437,6 +2497,8 @@ type Event struct {
 	Code          string                 `protobuf:"bytes,8,opt,name=code,proto3" json:"code,omitempty"`
 	Message       string                 `protobuf:"bytes,9,opt,name=message,proto3" json:"message,omitempty"`
 	NetworkStatus NetworkStatus          `protobuf:"varint,10,opt,name=network_status,json=networkStatus,proto3,enum=smartretail.v1.NetworkStatus" json:"network_status,omitempty"`
+	ClockOffset   *durationpb.Duration   `protobuf:"bytes,11,opt,name=clock_offset,json=clockOffset,proto3" json:"clock_offset,omitempty"` // CLOCK_SKEW
+	ApiBaseUrl    string                 `protobuf:"bytes,12,opt,name=api_base_url,json=apiBaseUrl,proto3" json:"api_base_url,omitempty"`  // API_DOMAIN_CHANGED
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2539,6 +2601,20 @@ func (x *Event) GetNetworkStatus() NetworkStatus {
 		return x.NetworkStatus
 	}
 	return NetworkStatus_NETWORK_STATUS_UNKNOWN
+}
+
+func (x *Event) GetClockOffset() *durationpb.Duration {
+	if x != nil {
+		return x.ClockOffset
+	}
+	return nil
+}
+
+func (x *Event) GetApiBaseUrl() string {
+	if x != nil {
+		return x.ApiBaseUrl
+	}
+	return ""
 }
 
 // ListQueue answers a page at a time, in queue order (first come, first
@@ -3003,7 +3079,7 @@ var File_smartretail_v1_orders_proto protoreflect.FileDescriptor
 
 const file_smartretail_v1_orders_proto_rawDesc = "" +
 	"\n" +
-	"\x1bsmartretail/v1/orders.proto\x12\x0esmartretail.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xd5\x06\n" +
+	"\x1bsmartretail/v1/orders.proto\x12\x0esmartretail.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb6\a\n" +
 	"\x06Config\x12\x14\n" +
 	"\x05mchid\x18\x01 \x01(\tR\x05mchid\x12,\n" +
 	"\x12merchant_serial_no\x18\x02 \x01(\tR\x10merchantSerialNo\x129\n" +
@@ -3027,7 +3103,9 @@ const file_smartretail_v1_orders_proto_rawDesc = "" +
 	"\x18offline_max_total_amount\x18\x10 \x01(\x03R\x15offlineMaxTotalAmount\x12&\n" +
 	"\x0foffline_max_age\x18\x11 \x01(\tR\rofflineMaxAge\x12;\n" +
 	"\x1aoffline_allow_user_confirm\x18\x12 \x01(\bR\x17offlineAllowUserConfirm\x12/\n" +
-	"\x13forward_concurrency\x18\x13 \x01(\x03R\x12forwardConcurrency\"\\\n" +
+	"\x13forward_concurrency\x18\x13 \x01(\x03R\x12forwardConcurrency\x12-\n" +
+	"\x13api_backup_base_url\x18\x14 \x01(\tR\x10apiBackupBaseUrl\x120\n" +
+	"\x14clock_skew_threshold\x18\x15 \x01(\tR\x12clockSkewThreshold\"\\\n" +
 	"\x10ConfigureRequest\x12.\n" +
 	"\x06config\x18\x01 \x01(\v2\x16.smartretail.v1.ConfigR\x06config\x12\x18\n" +
 	"\ainspect\x18\x02 \x01(\bR\ainspect\"[\n" +
@@ -3195,7 +3273,7 @@ const file_smartretail_v1_orders_proto_rawDesc = "" +
 	"service_id\x18\x02 \x01(\tR\tserviceId\x12\x16\n" +
 	"\x06openid\x18\x03 \x01(\tR\x06openid\x12*\n" +
 	"\x11use_service_state\x18\x04 \x01(\tR\x0fuseServiceState\"\x12\n" +
-	"\x10GetStatusRequest\"\xbf\x06\n" +
+	"\x10GetStatusRequest\"\xd9\a\n" +
 	"\x11GetStatusResponse\x12\x1e\n" +
 	"\n" +
 	"configured\x18\x01 \x01(\bR\n" +
@@ -3221,9 +3299,12 @@ const file_smartretail_v1_orders_proto_rawDesc = "" +
 	"\rpending_count\x18\x0f \x01(\x03R\fpendingCount\x12#\n" +
 	"\rcorrupt_count\x18\x10 \x01(\x03R\fcorruptCount\x12.\n" +
 	"\x13last_event_sequence\x18\x11 \x01(\x04R\x11lastEventSequence\x120\n" +
-	"\x14first_event_sequence\x18\x12 \x01(\x04R\x12firstEventSequence\";\n" +
+	"\x14first_event_sequence\x18\x12 \x01(\x04R\x12firstEventSequence\x12<\n" +
+	"\fclock_offset\x18\x13 \x01(\v2\x19.google.protobuf.DurationR\vclockOffset\x12,\n" +
+	"\x12clock_offset_known\x18\x14 \x01(\bR\x10clockOffsetKnown\x12,\n" +
+	"\x13api_base_url_in_use\x18\x15 \x01(\tR\x0fapiBaseUrlInUse\";\n" +
 	"\x12WatchEventsRequest\x12%\n" +
-	"\x0eafter_sequence\x18\x01 \x01(\x04R\rafterSequence\"\xeb\x02\n" +
+	"\x0eafter_sequence\x18\x01 \x01(\x04R\rafterSequence\"\xcb\x03\n" +
 	"\x05Event\x12\x1a\n" +
 	"\bsequence\x18\x01 \x01(\x04R\bsequence\x12-\n" +
 	"\x04type\x18\x02 \x01(\x0e2\x19.smartretail.v1.EventTypeR\x04type\x12.\n" +
@@ -3236,7 +3317,10 @@ const file_smartretail_v1_orders_proto_rawDesc = "" +
 	"\x04code\x18\b \x01(\tR\x04code\x12\x18\n" +
 	"\amessage\x18\t \x01(\tR\amessage\x12D\n" +
 	"\x0enetwork_status\x18\n" +
-	" \x01(\x0e2\x1d.smartretail.v1.NetworkStatusR\rnetworkStatus\"f\n" +
+	" \x01(\x0e2\x1d.smartretail.v1.NetworkStatusR\rnetworkStatus\x12<\n" +
+	"\fclock_offset\x18\v \x01(\v2\x19.google.protobuf.DurationR\vclockOffset\x12 \n" +
+	"\fapi_base_url\x18\f \x01(\tR\n" +
+	"apiBaseUrl\"f\n" +
 	"\x10ListQueueRequest\x12\x16\n" +
 	"\x06failed\x18\x01 \x01(\bR\x06failed\x12\x1b\n" +
 	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\x12\x1d\n" +
@@ -3282,7 +3366,7 @@ const file_smartretail_v1_orders_proto_rawDesc = "" +
 	"\rNetworkStatus\x12\x1a\n" +
 	"\x16NETWORK_STATUS_UNKNOWN\x10\x00\x12\x19\n" +
 	"\x15NETWORK_STATUS_ONLINE\x10\x01\x12\x1a\n" +
-	"\x16NETWORK_STATUS_OFFLINE\x10\x02*\x89\x02\n" +
+	"\x16NETWORK_STATUS_OFFLINE\x10\x02*\xc7\x02\n" +
 	"\tEventType\x12\x1a\n" +
 	"\x16EVENT_TYPE_UNSPECIFIED\x10\x00\x12\x1b\n" +
 	"\x17EVENT_TYPE_ORDER_QUEUED\x10\x01\x12\x1e\n" +
@@ -3291,7 +3375,9 @@ const file_smartretail_v1_orders_proto_rawDesc = "" +
 	"\x1eEVENT_TYPE_OPERATION_SUBMITTED\x10\x04\x12%\n" +
 	"!EVENT_TYPE_NETWORK_STATUS_CHANGED\x10\x05\x12\x1f\n" +
 	"\x1bEVENT_TYPE_OPERATION_QUEUED\x10\x06\x12\x1a\n" +
-	"\x16EVENT_TYPE_EVENTS_LOST\x10\a2\xf4\b\n" +
+	"\x16EVENT_TYPE_EVENTS_LOST\x10\a\x12\x19\n" +
+	"\x15EVENT_TYPE_CLOCK_SKEW\x10\b\x12!\n" +
+	"\x1dEVENT_TYPE_API_DOMAIN_CHANGED\x10\t2\xf4\b\n" +
 	"\fOrderService\x12P\n" +
 	"\tConfigure\x12 .smartretail.v1.ConfigureRequest\x1a!.smartretail.v1.ConfigureResponse\x12V\n" +
 	"\vCreateOrder\x12\".smartretail.v1.CreateOrderRequest\x1a#.smartretail.v1.CreateOrderResponse\x12S\n" +
@@ -3394,42 +3480,44 @@ var file_smartretail_v1_orders_proto_depIdxs = []int32{
 	39, // 24: smartretail.v1.GetStatusResponse.network_status_since:type_name -> google.protobuf.Timestamp
 	40, // 25: smartretail.v1.GetStatusResponse.oldest_queued_age:type_name -> google.protobuf.Duration
 	39, // 26: smartretail.v1.GetStatusResponse.last_error_at:type_name -> google.protobuf.Timestamp
-	4,  // 27: smartretail.v1.Event.type:type_name -> smartretail.v1.EventType
-	39, // 28: smartretail.v1.Event.time:type_name -> google.protobuf.Timestamp
-	3,  // 29: smartretail.v1.Event.network_status:type_name -> smartretail.v1.NetworkStatus
-	17, // 30: smartretail.v1.ListQueueResponse.orders:type_name -> smartretail.v1.QueuedOrder
-	17, // 31: smartretail.v1.RetryFailedResponse.order:type_name -> smartretail.v1.QueuedOrder
-	6,  // 32: smartretail.v1.OrderService.Configure:input_type -> smartretail.v1.ConfigureRequest
-	11, // 33: smartretail.v1.OrderService.CreateOrder:input_type -> smartretail.v1.CreateOrderRequest
-	14, // 34: smartretail.v1.OrderService.QueryOrder:input_type -> smartretail.v1.QueryOrderRequest
-	18, // 35: smartretail.v1.OrderService.CancelOrder:input_type -> smartretail.v1.CancelOrderRequest
-	21, // 36: smartretail.v1.OrderService.CompleteOrder:input_type -> smartretail.v1.CompleteOrderRequest
-	23, // 37: smartretail.v1.OrderService.GetUserServiceState:input_type -> smartretail.v1.GetUserServiceStateRequest
-	25, // 38: smartretail.v1.OrderService.GetStatus:input_type -> smartretail.v1.GetStatusRequest
-	27, // 39: smartretail.v1.OrderService.WatchEvents:input_type -> smartretail.v1.WatchEventsRequest
-	29, // 40: smartretail.v1.OrderService.ListQueue:input_type -> smartretail.v1.ListQueueRequest
-	31, // 41: smartretail.v1.OrderService.RetryFailed:input_type -> smartretail.v1.RetryFailedRequest
-	33, // 42: smartretail.v1.OrderService.DropFailed:input_type -> smartretail.v1.DropFailedRequest
-	35, // 43: smartretail.v1.OrderService.Drain:input_type -> smartretail.v1.DrainRequest
-	37, // 44: smartretail.v1.OrderService.CompactOutbox:input_type -> smartretail.v1.CompactOutboxRequest
-	7,  // 45: smartretail.v1.OrderService.Configure:output_type -> smartretail.v1.ConfigureResponse
-	13, // 46: smartretail.v1.OrderService.CreateOrder:output_type -> smartretail.v1.CreateOrderResponse
-	16, // 47: smartretail.v1.OrderService.QueryOrder:output_type -> smartretail.v1.QueryOrderResponse
-	20, // 48: smartretail.v1.OrderService.CancelOrder:output_type -> smartretail.v1.CancelOrderResponse
-	22, // 49: smartretail.v1.OrderService.CompleteOrder:output_type -> smartretail.v1.CompleteOrderResponse
-	24, // 50: smartretail.v1.OrderService.GetUserServiceState:output_type -> smartretail.v1.GetUserServiceStateResponse
-	26, // 51: smartretail.v1.OrderService.GetStatus:output_type -> smartretail.v1.GetStatusResponse
-	28, // 52: smartretail.v1.OrderService.WatchEvents:output_type -> smartretail.v1.Event
-	30, // 53: smartretail.v1.OrderService.ListQueue:output_type -> smartretail.v1.ListQueueResponse
-	32, // 54: smartretail.v1.OrderService.RetryFailed:output_type -> smartretail.v1.RetryFailedResponse
-	34, // 55: smartretail.v1.OrderService.DropFailed:output_type -> smartretail.v1.DropFailedResponse
-	36, // 56: smartretail.v1.OrderService.Drain:output_type -> smartretail.v1.DrainResponse
-	38, // 57: smartretail.v1.OrderService.CompactOutbox:output_type -> smartretail.v1.CompactOutboxResponse
-	45, // [45:58] is the sub-list for method output_type
-	32, // [32:45] is the sub-list for method input_type
-	32, // [32:32] is the sub-list for extension type_name
-	32, // [32:32] is the sub-list for extension extendee
-	0,  // [0:32] is the sub-list for field type_name
+	40, // 27: smartretail.v1.GetStatusResponse.clock_offset:type_name -> google.protobuf.Duration
+	4,  // 28: smartretail.v1.Event.type:type_name -> smartretail.v1.EventType
+	39, // 29: smartretail.v1.Event.time:type_name -> google.protobuf.Timestamp
+	3,  // 30: smartretail.v1.Event.network_status:type_name -> smartretail.v1.NetworkStatus
+	40, // 31: smartretail.v1.Event.clock_offset:type_name -> google.protobuf.Duration
+	17, // 32: smartretail.v1.ListQueueResponse.orders:type_name -> smartretail.v1.QueuedOrder
+	17, // 33: smartretail.v1.RetryFailedResponse.order:type_name -> smartretail.v1.QueuedOrder
+	6,  // 34: smartretail.v1.OrderService.Configure:input_type -> smartretail.v1.ConfigureRequest
+	11, // 35: smartretail.v1.OrderService.CreateOrder:input_type -> smartretail.v1.CreateOrderRequest
+	14, // 36: smartretail.v1.OrderService.QueryOrder:input_type -> smartretail.v1.QueryOrderRequest
+	18, // 37: smartretail.v1.OrderService.CancelOrder:input_type -> smartretail.v1.CancelOrderRequest
+	21, // 38: smartretail.v1.OrderService.CompleteOrder:input_type -> smartretail.v1.CompleteOrderRequest
+	23, // 39: smartretail.v1.OrderService.GetUserServiceState:input_type -> smartretail.v1.GetUserServiceStateRequest
+	25, // 40: smartretail.v1.OrderService.GetStatus:input_type -> smartretail.v1.GetStatusRequest
+	27, // 41: smartretail.v1.OrderService.WatchEvents:input_type -> smartretail.v1.WatchEventsRequest
+	29, // 42: smartretail.v1.OrderService.ListQueue:input_type -> smartretail.v1.ListQueueRequest
+	31, // 43: smartretail.v1.OrderService.RetryFailed:input_type -> smartretail.v1.RetryFailedRequest
+	33, // 44: smartretail.v1.OrderService.DropFailed:input_type -> smartretail.v1.DropFailedRequest
+	35, // 45: smartretail.v1.OrderService.Drain:input_type -> smartretail.v1.DrainRequest
+	37, // 46: smartretail.v1.OrderService.CompactOutbox:input_type -> smartretail.v1.CompactOutboxRequest
+	7,  // 47: smartretail.v1.OrderService.Configure:output_type -> smartretail.v1.ConfigureResponse
+	13, // 48: smartretail.v1.OrderService.CreateOrder:output_type -> smartretail.v1.CreateOrderResponse
+	16, // 49: smartretail.v1.OrderService.QueryOrder:output_type -> smartretail.v1.QueryOrderResponse
+	20, // 50: smartretail.v1.OrderService.CancelOrder:output_type -> smartretail.v1.CancelOrderResponse
+	22, // 51: smartretail.v1.OrderService.CompleteOrder:output_type -> smartretail.v1.CompleteOrderResponse
+	24, // 52: smartretail.v1.OrderService.GetUserServiceState:output_type -> smartretail.v1.GetUserServiceStateResponse
+	26, // 53: smartretail.v1.OrderService.GetStatus:output_type -> smartretail.v1.GetStatusResponse
+	28, // 54: smartretail.v1.OrderService.WatchEvents:output_type -> smartretail.v1.Event
+	30, // 55: smartretail.v1.OrderService.ListQueue:output_type -> smartretail.v1.ListQueueResponse
+	32, // 56: smartretail.v1.OrderService.RetryFailed:output_type -> smartretail.v1.RetryFailedResponse
+	34, // 57: smartretail.v1.OrderService.DropFailed:output_type -> smartretail.v1.DropFailedResponse
+	36, // 58: smartretail.v1.OrderService.Drain:output_type -> smartretail.v1.DrainResponse
+	38, // 59: smartretail.v1.OrderService.CompactOutbox:output_type -> smartretail.v1.CompactOutboxResponse
+	47, // [47:60] is the sub-list for method output_type
+	34, // [34:47] is the sub-list for method input_type
+	34, // [34:34] is the sub-list for extension type_name
+	34, // [34:34] is the sub-list for extension extendee
+	0,  // [0:34] is the sub-list for field type_name
 }
 
 func init() { file_smartretail_v1_orders_proto_init() }
