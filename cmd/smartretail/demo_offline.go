@@ -36,6 +36,7 @@ func (d *demo) offline(ctx context.Context) {
 	from := st.GetLastEventSequence()
 	var mu sync.Mutex
 	events := map[v1.EventType]int{}
+	arrived := make(chan struct{}, 1) // a new event was counted
 	wctx, stopWatch := context.WithCancel(ctx)
 	watched := make(chan struct{})
 	go func() {
@@ -44,6 +45,10 @@ func (d *demo) offline(ctx context.Context) {
 			mu.Lock()
 			events[ev.GetType()]++
 			mu.Unlock()
+			select {
+			case arrived <- struct{}{}:
+			default:
+			}
 			return nil
 		})
 	}()
@@ -61,12 +66,14 @@ func (d *demo) offline(ctx context.Context) {
 	}
 	var sales []string
 	var cancelled string
+	queuedOrders, queuedOps := 0, 0 // each is an ORDER_SUBMITTED or OPERATION_SUBMITTED event when sent
 	for i := 1; i <= 5; i++ {
 		no := fmt.Sprintf("OFF-%d-%d", time.Now().Unix(), i)
 		resp, err := d.kiosk.CreateOrder(ctx, &v1.CreateOrderRequest{Order: offlineOrder(no, 20000)})
 		if !d.check(fmt.Sprintf("sale %d queued offline", i), errors.Join(err, want(resp.GetDisposition(), v1.Disposition_DISPOSITION_QUEUED))) {
 			continue
 		}
+		queuedOrders++
 		if i == 5 {
 			// The customer takes nothing. The order needs no confirmation, so
 			// WeChat Pay will hold it as confirmed: the queued cancel goes as
@@ -74,6 +81,7 @@ func (d *demo) offline(ctx context.Context) {
 			c, err := d.kiosk.CancelOrder(ctx, &v1.CancelOrderRequest{OutOrderNo: no, Reason: "顾客未取商品"})
 			if d.check("   the customer takes nothing: its cancel queued behind it", errors.Join(err, want(c.GetDisposition(), v1.Disposition_DISPOSITION_QUEUED))) {
 				cancelled = no
+				queuedOps++
 			}
 			continue
 		}
@@ -82,6 +90,7 @@ func (d *demo) offline(ctx context.Context) {
 			Fees: []*v1.Fee{{FeeName: "矿泉水", FeeCount: int64(i), FeeAmount: total}}, TotalAmount: &total})
 		if d.check(fmt.Sprintf("   its complete (%d fen) queued behind it", total), errors.Join(err, want(comp.GetDisposition(), v1.Disposition_DISPOSITION_QUEUED))) {
 			sales = append(sales, no)
+			queuedOps++
 		}
 	}
 	st, err = d.kiosk.GetStatus(ctx, &v1.GetStatusRequest{})
@@ -129,7 +138,23 @@ func (d *demo) offline(ctx context.Context) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	d.srv.Sandbox.SetFaults(sandbox.Faults{Mode: sandbox.FaultNone})
-	time.Sleep(200 * time.Millisecond) // let the last events arrive
+	// The queue drained: wait for the event of every queued order and
+	// operation sent, which the stream brings a moment after.
+	allSeen := func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return events[v1.EventType_EVENT_TYPE_ORDER_SUBMITTED] >= queuedOrders &&
+			events[v1.EventType_EVENT_TYPE_OPERATION_SUBMITTED] >= queuedOps
+	}
+	eventsDeadline := time.After(5 * time.Second)
+	for waiting := true; waiting && !allSeen(); {
+		select {
+		case <-arrived:
+		case <-eventsDeadline:
+			waiting = false
+		}
+	}
+	d.check("an event for every queued order and operation sent", want(allSeen(), true))
 	stopWatch()
 	<-watched
 	mu.Lock()

@@ -2,11 +2,10 @@ package main
 
 import (
 	"net/http"
-	"net/http/httptest"
 	"strings"
-	"sync/atomic"
 	"testing"
 
+	"github.com/kioskpay/smartretail/internal/testkit"
 	"github.com/kioskpay/smartretail/sandbox"
 )
 
@@ -15,33 +14,21 @@ import (
 // back, the inspection commands send WeChat Pay nothing and leave the
 // order queued.
 func TestLookingDoesNotSend(t *testing.T) {
-	sb, err := sandbox.New(sandbox.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var offline atomic.Bool
-	var calls atomic.Int64
-	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := testkit.Start(t, sandbox.Options{})
+	cfg, _ := srv.ConfigFile(t)
+	// Offline: every WeChat Pay request is cut off.
+	srv.SetFront(func(w http.ResponseWriter, r *http.Request, next http.Handler) {
 		if strings.HasPrefix(r.URL.Path, "/v3/") {
-			calls.Add(1)
-			if offline.Load() {
-				panic(http.ErrAbortHandler)
-			}
+			panic(http.ErrAbortHandler)
 		}
-		sb.ServeHTTP(w, r)
-	}))
-	t.Cleanup(func() { ts.Close(); sb.Close() })
-	cfg, err := (&sandbox.Server{URL: ts.URL, Sandbox: sb, Credentials: sb.Credentials()}).WriteConfig(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	offline.Store(true)
+		next.ServeHTTP(w, r)
+	})
 	code, out, errOut := runCLI(t, `{"out_order_no":"LOOK-1","risk_amount":700,"need_user_confirm":false,"service_start_time":"OnAccept","service_start_location":"K-17","service_introduction":"无人零售柜","openid":"oUpF8uMuAJO_M2pxb1Q9zNjWeS6o"}`, "create", "--config", cfg, "--offline", "force-offline")
 	if code != 0 || !strings.Contains(out, "DISPOSITION_QUEUED") {
 		t.Fatalf("force-offline create: %d %s %s", code, out, errOut)
 	}
-	offline.Store(false)
-	before := calls.Load()
+	srv.SetFront(nil)
+	before := srv.Calls.Load()
 	for _, args := range [][]string{{"queue", "status"}, {"queue", "list"}, {"queue", "failed"}, {"status"}} {
 		for range 3 {
 			code, out, errOut := runCLI(t, "", append(args, "--config", cfg)...)
@@ -50,10 +37,10 @@ func TestLookingDoesNotSend(t *testing.T) {
 			}
 		}
 	}
-	if n := calls.Load() - before; n != 0 {
+	if n := srv.Calls.Load() - before; n != 0 {
 		t.Errorf("the inspection commands sent WeChat Pay %d requests", n)
 	}
-	if so, ok := sb.Order("LOOK-1"); ok {
+	if so, ok := srv.Order("LOOK-1"); ok {
 		t.Errorf("an inspection command sent the queued order: %+v", so)
 	}
 	code, out, _ = runCLI(t, "", "queue", "list", "--config", cfg)

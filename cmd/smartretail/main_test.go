@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/kioskpay/smartretail/internal/plugin"
+	"github.com/kioskpay/smartretail/internal/testkit"
 	"github.com/kioskpay/smartretail/sandbox"
 	"github.com/kioskpay/smartretail/shared/config"
 )
@@ -49,30 +50,15 @@ func TestMain(m *testing.M) {
 func runCLI(t *testing.T, stdinText string, args ...string) (int, string, string) {
 	t.Helper()
 	var out, errOut bytes.Buffer
-	stdin = strings.NewReader(stdinText)
-	defer func() { stdin = os.Stdin }()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	code := run(ctx, args, &out, &errOut)
+	code := run(ctx, args, strings.NewReader(stdinText), &out, &errOut)
 	return code, out.String(), errOut.String()
 }
 
-func sandboxConfig(t *testing.T) (*sandbox.Server, string) {
-	t.Helper()
-	srv, err := sandbox.NewServer(sandbox.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Close() })
-	path, err := srv.WriteConfig(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return srv, path
-}
-
 func TestOrderCommands(t *testing.T) {
-	srv, cfg := sandboxConfig(t)
+	srv := testkit.Start(t, sandbox.Options{})
+	cfg, _ := srv.ConfigFile(t)
 	code, out, errOut := runCLI(t, `{"out_order_no":"CLI-1","risk_amount":500,"service_start_time":"OnAccept","service_start_location":"K-17","service_introduction":"无人零售柜","fees":[{"fee_name":"水","fee_count":1,"fee_amount":200}]}`,
 		"create", "--config", cfg)
 	if code != 0 {
@@ -129,7 +115,7 @@ func TestOrderCommands(t *testing.T) {
 }
 
 func TestCommandErrorsAreJSON(t *testing.T) {
-	_, cfg := sandboxConfig(t)
+	cfg, _ := testkit.Start(t, sandbox.Options{}).ConfigFile(t)
 	type cliErr struct {
 		Error struct {
 			Class, Code, Message, Field, WeChatCode string
@@ -271,7 +257,8 @@ type discard struct{}
 func (discard) Write(p []byte) (int, error) { return len(p), nil }
 
 func TestQueueCommands(t *testing.T) {
-	srv, cfg := sandboxConfig(t)
+	srv := testkit.Start(t, sandbox.Options{})
+	cfg, _ := srv.ConfigFile(t)
 	srv.Sandbox.SetFaults(sandbox.Faults{Mode: sandbox.FaultOffline})
 	code, out, errOut := runCLI(t, `{"out_order_no":"Q-1","risk_amount":700,"need_user_confirm":false,"service_start_time":"OnAccept","service_start_location":"K-17","service_introduction":"无人零售柜","openid":"oUpF8uMuAJO_M2pxb1Q9zNjWeS6o"}`, "create", "--config", cfg, "--offline", "force-offline")
 	if code != 0 || !strings.Contains(out, "DISPOSITION_QUEUED") || !strings.Contains(out, "stored_at") {

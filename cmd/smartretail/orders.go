@@ -114,15 +114,11 @@ func readRequest(path string, stdin io.Reader, m proto.Message) error {
 	return nil
 }
 
-// stdin is where requests are read when no --json FILE is given; tests
-// replace it.
-var stdin io.Reader = os.Stdin
-
 func jsonFlag(fs *flag.FlagSet) *string {
 	return fs.String("json", "", "request as JSON with WeChat Pay's field names (default: read stdin)")
 }
 
-func runCreate(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+func runCreate(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	return orderCommand(ctx, "create", args, stdout, stderr, func(fs *flag.FlagSet) func() (action, error) {
 		file := jsonFlag(fs)
 		behavior := fs.String("offline", "prefer-online", "when WeChat Pay cannot be reached: prefer-online (queue), require-online (fail), force-offline (queue without trying)")
@@ -145,7 +141,7 @@ func runCreate(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	})
 }
 
-func runQuery(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+func runQuery(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	return orderCommand(ctx, "query", args, stdout, stderr, func(fs *flag.FlagSet) func() (action, error) {
 		no := fs.String("out-order-no", "", "the order's out_order_no")
 		qid := fs.String("query-id", "", "the order's query_id")
@@ -167,7 +163,7 @@ func runQuery(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	})
 }
 
-func runCancel(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+func runCancel(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	return orderCommand(ctx, "cancel", args, stdout, stderr, func(fs *flag.FlagSet) func() (action, error) {
 		file := jsonFlag(fs)
 		return func() (action, error) {
@@ -180,7 +176,7 @@ func runCancel(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	})
 }
 
-func runComplete(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+func runComplete(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	return orderCommand(ctx, "complete", args, stdout, stderr, func(fs *flag.FlagSet) func() (action, error) {
 		file := jsonFlag(fs)
 		return func() (action, error) {
@@ -193,7 +189,7 @@ func runComplete(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	})
 }
 
-func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+func runStatus(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	return orderCommand(ctx, "status", args, stdout, stderr, func(fs *flag.FlagSet) func() (action, error) {
 		return func() (action, error) {
 			return func(ctx context.Context, c *host.Client) (proto.Message, error) {

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/kioskpay/smartretail/internal/plugin"
+	"github.com/kioskpay/smartretail/internal/testkit"
+	"github.com/kioskpay/smartretail/sandbox"
 )
 
 // pluginOnPath puts a smartretail-plugin (this test binary, linked) alone
@@ -58,7 +60,7 @@ func TestAStalePluginOnPathIsNotPreferred(t *testing.T) {
 	}
 
 	// -v shows the choice; the command runs with the CLI's own plugin.
-	_, cfg := sandboxConfig(t)
+	cfg, _ := testkit.Start(t, sandbox.Options{}).ConfigFile(t)
 	// (status only looks: a create makes the outbox it looks at)
 	if code, _, errOut := runCLI(t, `{"out_order_no":"STALE-1","service_start_time":"OnAccept","service_start_location":"K-17","service_introduction":"无人零售柜","risk_amount":100}`,
 		"create", "--config", cfg); code != 0 {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"testing"
 
+	"github.com/kioskpay/smartretail/internal/testkit"
 	"github.com/kioskpay/smartretail/sandbox"
 )
 
@@ -12,15 +13,8 @@ import (
 func TestQueryPrintsTheQueuedPart(t *testing.T) {
 	// The sandbox refuses a risk_amount above the service's (10000 here),
 	// which the kiosk cannot know: the queued create fails when sent.
-	srv, err := sandbox.NewServer(sandbox.Options{MaxRiskAmount: 10000})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Close() })
-	cfg, err := srv.WriteConfig(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv := testkit.Start(t, sandbox.Options{MaxRiskAmount: 10000})
+	cfg, _ := srv.ConfigFile(t)
 	if err := srv.Sandbox.SetFaults(sandbox.Faults{Mode: sandbox.FaultOffline}); err != nil {
 		t.Fatal(err)
 	}

@@ -39,7 +39,7 @@ func queueUsage(w io.Writer) {
 	fmt.Fprintln(w, "send and change nothing, and may run beside each other. salvage runs without a plugin.")
 }
 
-func runQueue(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+func runQueue(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		queueUsage(stderr)
 		if len(args) == 0 {

@@ -8,6 +8,8 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/kioskpay/smartretail/internal/plugin/outbox"
+	"github.com/kioskpay/smartretail/internal/testkit"
+	"github.com/kioskpay/smartretail/sandbox"
 	"github.com/kioskpay/smartretail/shared/config"
 	v1 "github.com/kioskpay/smartretail/shared/proto/smartretail/v1"
 )
@@ -15,7 +17,7 @@ import (
 // queue list follows the plugin's pages to the end: an outbox holding more
 // than a page (1,000) is listed whole, in queue order.
 func TestQueueListReadsEveryPage(t *testing.T) {
-	_, cfg := sandboxConfig(t)
+	cfg, _ := testkit.Start(t, sandbox.Options{}).ConfigFile(t)
 	c, err := config.Load(cfg)
 	if err != nil {
 		t.Fatal(err)

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/kioskpay/smartretail/internal/plugin/outbox"
+	"github.com/kioskpay/smartretail/internal/testkit"
 	"github.com/kioskpay/smartretail/sandbox"
 )
 
@@ -18,7 +19,8 @@ import (
 // from server: EOF". Now it is refused with INVALID on config.outbox_path
 // saying what to do, and "queue salvage" is the way out.
 func TestDamagedOutboxIsRefusedAndSalvaged(t *testing.T) {
-	srv, cfg := sandboxConfig(t)
+	srv := testkit.Start(t, sandbox.Options{})
+	cfg, _ := srv.ConfigFile(t)
 	srv.Sandbox.SetFaults(sandbox.Faults{Mode: sandbox.FaultOffline})
 	for i := range 40 {
 		body := fmt.Sprintf(`{"out_order_no":"DMG-%02d","risk_amount":100,"need_user_confirm":false,"service_start_time":"OnAccept","service_start_location":"K-17","service_introduction":"无人零售柜","openid":"oUpF8uMuAJO_M2pxb1Q9zNjWeS6o"}`, i)

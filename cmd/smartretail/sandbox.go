@@ -9,7 +9,7 @@ import (
 	"github.com/kioskpay/smartretail/sandbox"
 )
 
-func runSandbox(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+func runSandbox(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("sandbox", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	addr := fs.String("addr", "127.0.0.1:8765", "address to listen on (127.0.0.1:0 picks a free port)")

@@ -170,7 +170,7 @@ func runSandboxInProcess(t *testing.T, args ...string) (code int, started bool, 
 	out := &firstLineWriter{started: make(chan struct{})}
 	var errOut safeBuffer
 	done := make(chan int, 1)
-	go func() { done <- run(ctx, append([]string{"sandbox"}, args...), out, &errOut) }()
+	go func() { done <- run(ctx, append([]string{"sandbox"}, args...), strings.NewReader(""), out, &errOut) }()
 	select {
 	case code = <-done:
 	case <-out.started:

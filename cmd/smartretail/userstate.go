@@ -16,7 +16,7 @@ import (
 // customer has authorised the service, WeChat Pay's answer printed as JSON.
 // The openid is personal data: it is printed only in that answer, never in
 // an error or the log.
-func runUserState(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+func runUserState(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	return orderCommand(ctx, "user-state", args, stdout, stderr, func(fs *flag.FlagSet) func() (action, error) {
 		openid := fs.String("openid", "", "the customer's openid (required)")
 		return func() (action, error) {

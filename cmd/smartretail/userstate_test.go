@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/kioskpay/smartretail/host"
+	"github.com/kioskpay/smartretail/internal/testkit"
 	"github.com/kioskpay/smartretail/sandbox"
 	v1 "github.com/kioskpay/smartretail/shared/proto/smartretail/v1"
 )
@@ -22,7 +23,8 @@ func hasOpenID(s, openid string) bool {
 }
 
 func TestUserStateCommand(t *testing.T) {
-	srv, cfg := sandboxConfig(t)
+	srv := testkit.Start(t, sandbox.Options{})
+	cfg, _ := srv.ConfigFile(t)
 	state := func() string {
 		t.Helper()
 		code, out, errOut := runCLI(t, "", "user-state", "--config", cfg, "--openid", testOpenID, "-v")
@@ -53,7 +55,8 @@ func TestUserStateCommand(t *testing.T) {
 }
 
 func TestUserStateCommandErrors(t *testing.T) {
-	srv, cfg := sandboxConfig(t)
+	srv := testkit.Start(t, sandbox.Options{})
+	cfg, _ := srv.ConfigFile(t)
 	if code, _, errOut := runCLI(t, "", "user-state", "--config", cfg); code != exitUsage || !strings.Contains(errOut, "--openid is required") {
 		t.Errorf("no --openid: exit %d, %s", code, errOut)
 	}
@@ -104,7 +107,7 @@ func errorJSON(s string) string {
 // The host library's call goes through the plugin's life cycle (start,
 // restart once, closed) like every other call.
 func TestHostUserServiceStateAfterClose(t *testing.T) {
-	_, cfg := sandboxConfig(t)
+	cfg, _ := testkit.Start(t, sandbox.Options{}).ConfigFile(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	path, _, err := findPlugin(ctx, "")
