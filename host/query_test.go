@@ -5,10 +5,10 @@ import (
 	"errors"
 	"os"
 	"testing"
-	"time"
 
 	"github.com/kioskpay/smartretail/host"
 	"github.com/kioskpay/smartretail/internal/plugin"
+	"github.com/kioskpay/smartretail/internal/testkit"
 	"github.com/kioskpay/smartretail/sandbox"
 	v1 "github.com/kioskpay/smartretail/shared/proto/smartretail/v1"
 )
@@ -23,24 +23,15 @@ func TestMain(m *testing.M) {
 }
 
 // startPlugin runs this test binary as the plugin against a sandbox.
-func startPlugin(t *testing.T, opts sandbox.Options) (*host.Client, *sandbox.Server) {
+func startPlugin(t *testing.T, opts sandbox.Options) (*host.Client, *testkit.Sandbox) {
 	t.Helper()
-	srv, err := sandbox.NewServer(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Close() })
-	cfg, err := srv.WriteConfig(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv := testkit.Start(t, opts)
+	cfg, _ := srv.ConfigFile(t)
 	self, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	c, err := host.Start(ctx, host.Options{PluginPath: self, ConfigPath: cfg})
+	c, err := host.Start(testkit.Context(t), host.Options{PluginPath: self, ConfigPath: cfg})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,8 +46,7 @@ func TestQueryOrderShowsTheOutboxsPart(t *testing.T) {
 	// WeChat Pay (the sandbox) refuses a risk_amount above the service's,
 	// which the kiosk cannot know: the queued create fails when it is sent.
 	c, srv := startPlugin(t, sandbox.Options{MaxRiskAmount: 10000})
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
+	ctx := testkit.Context(t)
 	if err := srv.Sandbox.SetFaults(sandbox.Faults{Mode: sandbox.FaultOffline}); err != nil {
 		t.Fatal(err)
 	}

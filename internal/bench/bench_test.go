@@ -14,6 +14,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/kioskpay/smartretail/internal/plugin"
+	"github.com/kioskpay/smartretail/internal/testkit"
 	"github.com/kioskpay/smartretail/sandbox"
 	"github.com/kioskpay/smartretail/shared/config"
 	v1 "github.com/kioskpay/smartretail/shared/proto/smartretail/v1"
@@ -118,15 +119,7 @@ func TestBenchJSONRows(t *testing.T) {
 // The baselines and the bare plugins write records the size of ours: the
 // record the plugin really stores for one of the bench's orders.
 func TestBenchRecordSizeIsOurs(t *testing.T) {
-	srv, err := sandbox.NewServer(sandbox.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Close() })
-	path, err := srv.WriteConfig(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
+	path, _ := testkit.Start(t, sandbox.Options{}).ConfigFile(t)
 	cfg, err := config.Load(path)
 	if err != nil {
 		t.Fatal(err)
