@@ -124,6 +124,9 @@ func (s *Sandbox) answer(w http.ResponseWriter, r *http.Request, status int, v a
 		s.logf("sandbox: sign answer: %v", err)
 	}
 	w.Header().Set("Content-Type", "application/json")
+	// The Date header on the sandbox's clock, as WeChat Pay's is on its
+	// own: an unsigned 401 says the time only there.
+	w.Header().Set("Date", s.now().UTC().Format(http.TimeFormat))
 	w.WriteHeader(status)
 	_, _ = w.Write(body)
 }

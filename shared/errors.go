@@ -51,6 +51,14 @@ const (
 	ReasonTotalAboveRisk   = "TOTAL_ABOVE_RISK_AMOUNT"
 )
 
+// ReasonClockSkew (class AUTH): time caused the error. WeChat Pay refused
+// the request's timestamp twice (the kiosk's clock, and the time its
+// answers said), or its answer's timestamp was 5 minutes or more from
+// WeChat Pay's time as the plugin knows it (stale or replayed: the
+// outcome is unknown, and the plugin reconciles it). The message gives
+// the offset of the kiosk's clock; fix it (NTP).
+const ReasonClockSkew = "CLOCK_SKEW"
+
 // Error domains in ErrorInfo.
 const (
 	DomainSmartretail = "smartretail"

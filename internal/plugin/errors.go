@@ -55,6 +55,9 @@ func fromWxpay(err error, prefix string) error {
 	if len(we.Violations) > 0 {
 		e.Message = "request refused before sending to WeChat Pay"
 	}
+	if we.Clock != nil {
+		e.Reason = shared.ReasonClockSkew
+	}
 	return e
 }
 

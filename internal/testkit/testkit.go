@@ -128,23 +128,45 @@ func (s *Sandbox) WeChat(t testing.TB) *wxpay.Client {
 	return wx
 }
 
-// Clock is a test's clock: the real time, moved on by Advance.
+// Clock is a test's clock (a clock.Source): the real time, moved on by
+// Advance, its wall reading jumped by Jump. The zero value is ready.
 type Clock struct {
-	mu     sync.Mutex
-	offset time.Duration
+	mu      sync.Mutex
+	start   time.Time
+	advance time.Duration // time passed: the wall and monotonic clocks
+	jump    time.Duration // the wall clock set wrong: it alone
 }
 
-// Now is the real time plus every Advance so far.
+// Now is the kiosk's clock: the real time plus every Advance and Jump.
 func (c *Clock) Now() time.Time {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return time.Now().Add(c.offset)
+	return time.Now().Add(c.advance + c.jump)
+}
+
+// Elapsed is the monotonic clock: real time since the first reading plus
+// every Advance, whatever Jump did.
+func (c *Clock) Elapsed() time.Duration {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.start.IsZero() {
+		c.start = time.Now()
+	}
+	return time.Since(c.start) + c.advance
 }
 
 // Advance moves the clock on by d, as if d had passed.
 func (c *Clock) Advance(d time.Duration) {
 	c.mu.Lock()
-	c.offset += d
+	c.advance += d
+	c.mu.Unlock()
+}
+
+// Jump sets the kiosk's clock d away (NTP correcting it, a board booting in
+// 1970): the wall clock moves, no time passes.
+func (c *Clock) Jump(d time.Duration) {
+	c.mu.Lock()
+	c.jump += d
 	c.mu.Unlock()
 }
 

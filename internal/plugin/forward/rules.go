@@ -87,6 +87,10 @@ func AfterSend(kind outbox.OpKind, err error) Verdict {
 	switch {
 	case we.Class == wxpay.Network && !we.ReachedServer:
 		return Verdict{Action: Resend}
+	case we.Clock != nil && we.Clock.RequestRefused:
+		// Its timestamp was refused: not processed. Sent again, on the
+		// time the refusal said.
+		return Verdict{Action: Resend}
 	case we.Class == wxpay.RateLimited:
 		return Verdict{Action: Resend, RetryAfter: we.RetryAfter}
 	case we.Ambiguous():

@@ -23,6 +23,8 @@ func TestAfterSend(t *testing.T) {
 	state := &wxpay.Error{Class: wxpay.Invalid, Code: "INVALID_REQUEST"}
 	param := &wxpay.Error{Class: wxpay.Invalid, Code: "PARAM_ERROR"}
 	missing := &wxpay.Error{Class: wxpay.NotFound, Code: "ORDER_NOT_EXIST"}
+	timeRefused := &wxpay.Error{Class: wxpay.Auth, Code: "SIGN_ERROR", Clock: &wxpay.ClockFault{RequestRefused: true}}
+	stale := &wxpay.Error{Class: wxpay.Auth, ReachedServer: true, Message: "stale answer", Clock: &wxpay.ClockFault{}}
 	for _, tc := range []struct {
 		kind outbox.OpKind
 		err  error
@@ -48,6 +50,12 @@ func TestAfterSend(t *testing.T) {
 		{outbox.OpComplete, param, Check, ""},
 		{outbox.OpCancel, state, Check, ""},
 		{outbox.OpComplete, missing, Refuse, "ORDER_NOT_EXIST"},
+		// A request refused for its timestamp was not processed: pending,
+		// never failed; an answer too old to trust leaves the outcome open.
+		{outbox.OpCreate, timeRefused, Resend, ""},
+		{outbox.OpComplete, timeRefused, Resend, ""},
+		{outbox.OpCreate, stale, Reconcile, ""},
+		{outbox.OpComplete, stale, Reconcile, ""},
 	} {
 		v := AfterSend(tc.kind, tc.err)
 		if v.Action != tc.want || v.Code != tc.code {

@@ -25,10 +25,12 @@ import (
 
 	"github.com/wechatpay-apiv3/wechatpay-go/core"
 	"github.com/wechatpay-apiv3/wechatpay-go/core/auth"
-	"github.com/wechatpay-apiv3/wechatpay-go/core/auth/validators"
+	"github.com/wechatpay-apiv3/wechatpay-go/core/auth/signers"
 	"github.com/wechatpay-apiv3/wechatpay-go/core/auth/verifiers"
 	"github.com/wechatpay-apiv3/wechatpay-go/core/consts"
 	"github.com/wechatpay-apiv3/wechatpay-go/core/option"
+
+	"github.com/kioskpay/smartretail/internal/plugin/clock"
 )
 
 // DefaultBaseURL is WeChat Pay's API (shared/config's DefaultAPIBaseURL
@@ -65,12 +67,17 @@ type Settings struct {
 	// HTTPClient sends the requests; nil means a new client with
 	// http.DefaultTransport. Its Transport is wrapped, not changed.
 	HTTPClient *http.Client
+	// Clock is the time requests are signed and answers judged on, and
+	// learns WeChat Pay's time from the answers; nil means a new one on the
+	// machine's clocks.
+	Clock *clock.Clock
 }
 
 // Client calls the smart-retail endpoints. It is safe for concurrent use.
 type Client struct {
 	core      *core.Client
-	validator auth.Validator
+	verifier  auth.Verifier
+	clock     *clock.Clock
 	base      string
 	timeout   time.Duration
 	appID     string
@@ -120,8 +127,19 @@ func New(s Settings) (*Client, error) {
 	if rt == nil {
 		rt = http.DefaultTransport
 	}
-	hc.Transport = observingTransport{base: rt}
-	cc, err := core.NewClient(context.Background(), authOpt, option.WithHTTPClient(hc))
+	clk := s.Clock
+	if clk == nil {
+		clk = clock.New(nil)
+	}
+	signer := &signers.SHA256WithRSASigner{MchID: s.MchID, PrivateKey: s.MerchantPrivateKey, CertificateSerialNo: s.MerchantSerialNo}
+	serial, err := verifier.GetSerial(context.Background())
+	if err != nil {
+		return nil, fmt.Errorf("wxpay: %w", err)
+	}
+	hc.Transport = signingTransport{base: observingTransport{base: rt}, clock: clk, signer: signer, serial: serial}
+	// Answers are checked in call, on WeChat Pay's time: not by core.Client
+	// on the kiosk's.
+	cc, err := core.NewClient(context.Background(), authOpt, option.WithHTTPClient(hc), option.WithoutValidator())
 	if err != nil {
 		return nil, fmt.Errorf("wxpay: %w", err)
 	}
@@ -131,7 +149,8 @@ func New(s Settings) (*Client, error) {
 	}
 	return &Client{
 		core:      cc,
-		validator: validators.NewWechatPayResponseValidator(verifier),
+		verifier:  verifier,
+		clock:     clk,
 		base:      base,
 		timeout:   timeout,
 		appID:     s.AppID,
@@ -224,12 +243,22 @@ func (c *Client) Complete(ctx context.Context, r CompleteRequest) (*OrderRef, er
 }
 
 // call sends one signed request and decodes the verified answer into out.
+// A request WeChat Pay refused for its timestamp alone was not processed:
+// it goes once more, signed on the time the refusal said.
 func (c *Client) call(ctx context.Context, op, method, pathAndQuery string, body, out any) error {
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, c.timeout)
 		defer cancel()
 	}
+	err := c.send(ctx, op, method, pathAndQuery, body, out)
+	if e, ok := err.(*Error); ok && e.Clock != nil && e.Clock.RequestRefused && ctx.Err() == nil {
+		err = c.send(ctx, op, method, pathAndQuery, body, out)
+	}
+	return err
+}
+
+func (c *Client) send(ctx context.Context, op, method, pathAndQuery string, body, out any) error {
 	u := c.base + pathAndQuery
 	var (
 		res *core.APIResult
@@ -244,6 +273,18 @@ func (c *Client) call(ctx context.Context, op, method, pathAndQuery string, body
 		return c.classify(ctx, op, res, err)
 	}
 	data, _ := io.ReadAll(res.Response.Body) // in memory already: observingTransport read it
+	verdict, verr := c.checkAnswer(ctx, res.Response, data)
+	if verr != nil || verdict != clock.Fresh {
+		// Whoever sent it, it is not WeChat Pay's word on this request. The
+		// request did go out, so what became of it is unknown until a
+		// verified answer says.
+		e := &Error{Class: Auth, Op: op, StatusCode: res.Response.StatusCode, ReachedServer: true,
+			RequestID: res.Response.Header.Get(consts.RequestID), Message: "answer signature does not verify", Err: verr}
+		if verr == nil {
+			e.Message, e.Clock = "stale answer", c.clockFault(false)
+		}
+		return e
+	}
 	if _, ref := out.(*OrderRef); ref && len(bytes.TrimSpace(data)) == 0 {
 		return nil // cancel and complete: a verified empty success is a success
 	}
@@ -274,12 +315,10 @@ func (c *Client) classify(ctx context.Context, op string, res *core.APIResult, e
 		}
 		return &Error{Class: Network, Op: op, ReachedServer: se.reachedServer, Err: err}
 	}
-	// A 2xx answer whose signature did not verify: whoever sent it, it is
-	// not WeChat Pay's word. The request did go out, so what became of it
-	// is unknown until a verified answer says.
+	// An answer core.Client would not take (it checks no signature here).
 	return &Error{Class: Auth, Op: op, StatusCode: res.Response.StatusCode, ReachedServer: true,
 		RequestID: res.Response.Header.Get(consts.RequestID),
-		Message:   "answer signature does not verify", Err: err}
+		Message:   "answer not understood", Err: err}
 }
 
 func (c *Client) fromAPIError(ctx context.Context, op string, res *core.APIResult, apiErr *core.APIError) error {
@@ -306,18 +345,23 @@ func (c *Client) fromAPIError(ctx context.Context, op string, res *core.APIResul
 	// knows the merchant. 413 and 431 say the request was too large to be
 	// read at all, so it was not acted on and can never pass unchanged.
 	if res != nil && res.Response != nil {
-		signed := res.Response.Header.Get(consts.WechatPaySignature) != ""
 		mayBeUnsigned := apiErr.StatusCode == http.StatusUnauthorized || apiErr.StatusCode == http.StatusTooManyRequests ||
 			tooLarge(apiErr.StatusCode) || apiErr.StatusCode >= 500
-		var verr error
+		verdict, verr := c.checkAnswer(ctx, res.Response, []byte(apiErr.Body))
 		switch {
-		case signed:
-			verr = c.validator.Validate(ctx, res.Response)
-		case !mayBeUnsigned:
-			verr = errors.New("the answer carries no Wechatpay-Signature")
-		}
-		if verr != nil {
+		case errors.Is(verr, errUnsigned) && mayBeUnsigned:
+			if apiErr.StatusCode == http.StatusUnauthorized && c.hintFromDate(res.Response) {
+				e.Class, e.Clock = Auth, c.clockFault(true) // its timestamp refused: not processed
+				return e
+			}
+		case verr != nil:
 			e.Class, e.ReachedServer, e.Message, e.Err = Auth, true, "answer signature does not verify", verr
+			return e
+		case verdict == clock.TimeRefused:
+			e.Class, e.Clock = Auth, c.clockFault(true) // not processed: nothing reached its orders
+			return e
+		case verdict == clock.Stale:
+			e.Class, e.ReachedServer, e.Message, e.Clock = Auth, true, "stale answer", c.clockFault(false)
 			return e
 		}
 	}

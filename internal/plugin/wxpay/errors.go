@@ -94,6 +94,9 @@ type Error struct {
 	ReachedServer bool
 	// RequestID is WeChat Pay's Request-ID header, for support tickets.
 	RequestID string
+	// Clock is set when time caused the error: WeChat Pay refused the
+	// request's timestamp, or its answer's was too far from its time.
+	Clock *ClockFault
 	// Err is the underlying error, if any (network, signature check).
 	Err error
 }
@@ -131,6 +134,9 @@ func (e *Error) Error() string {
 		} else {
 			fmt.Fprintf(&b, " %s %s", v.Field, v.Issue)
 		}
+	}
+	if e.Clock != nil {
+		fmt.Fprintf(&b, ": %s", e.Clock)
 	}
 	switch {
 	case e.ReachedServer:

@@ -1,0 +1,138 @@
+package clock_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/kioskpay/smartretail/internal/plugin/clock"
+)
+
+// fake is a kiosk whose clock reads wall and whose monotonic clock reads
+// mono; a test moves them apart.
+type fake struct {
+	wall time.Time
+	mono time.Duration
+}
+
+func (f *fake) Now() time.Time         { return f.wall }
+func (f *fake) Elapsed() time.Duration { return f.mono }
+func (f *fake) pass(d time.Duration)   { f.wall, f.mono = f.wall.Add(d), f.mono+d }
+
+var truth = time.Date(2026, 11, 29, 10, 0, 0, 0, time.UTC)
+
+func TestAKioskADayBehindLearnsWeChatPaysTime(t *testing.T) {
+	k := &fake{wall: truth.Add(-24 * time.Hour)}
+	c := clock.New(k)
+	if _, known := c.Offset(); known {
+		t.Fatal("an offset known before any answer")
+	}
+	// The first request goes out on the kiosk's time: refused for it.
+	signed := c.SigningTime()
+	k.pass(100 * time.Millisecond)
+	if v := c.Answer(truth.Add(100*time.Millisecond).Truncate(time.Second), signed, k.mono, true); v != clock.TimeRefused {
+		t.Fatalf("a 401 a day from the request's time: %v", v)
+	}
+	if _, known := c.Offset(); known {
+		t.Error("a refusal's time taken as known before an answer accepted a request signed with it")
+	}
+	// The retry is signed on the refusal's time, and accepted.
+	signed = c.SigningTime()
+	if d := signed.Sub(truth); d < 0 || d > 2*time.Second {
+		t.Fatalf("retry signed at %v, WeChat Pay's time is %v", signed, truth.Add(100*time.Millisecond))
+	}
+	k.pass(100 * time.Millisecond)
+	if v := c.Answer(truth.Add(200*time.Millisecond).Truncate(time.Second), signed, k.mono, false); v != clock.Fresh {
+		t.Fatalf("the retry's answer: %v", v)
+	}
+	off, known := c.Offset()
+	if !known || (off-24*time.Hour).Abs() > time.Second {
+		t.Errorf("offset %v (known %v), want 24h within a second", off, known)
+	}
+	// A jump of the kiosk's clock (NTP) does not move WeChat Pay's time.
+	k.wall = truth.Add(time.Hour)
+	k.mono += time.Second
+	w, _ := c.WeChatNow()
+	if d := w.Sub(truth.Add(1200 * time.Millisecond)).Abs(); d > time.Second {
+		t.Errorf("after the kiosk's clock jumped, WeChat Pay's time is %v, want about %v", w, truth.Add(1200*time.Millisecond))
+	}
+}
+
+func TestStaleAnswersAreRefused(t *testing.T) {
+	k := &fake{wall: truth}
+	c := clock.New(k)
+	signed := c.SigningTime()
+	if v := c.Answer(truth, signed, k.mono, false); v != clock.Fresh {
+		t.Fatalf("a fresh answer: %v", v)
+	}
+	k.pass(10 * time.Minute)
+	signed = c.SigningTime()
+	for _, age := range []time.Duration{5 * time.Minute, 6 * time.Minute, 24 * time.Hour} {
+		if v := c.Answer(signed.Add(-age), signed, k.mono, false); v != clock.Stale {
+			t.Errorf("an answer %v old: %v, want Stale", age, v)
+		}
+	}
+	if v := c.Answer(signed.Add(-4*time.Minute), signed, k.mono, false); v != clock.Fresh {
+		t.Errorf("an answer 4 minutes old: %v, want Fresh", v)
+	}
+	// An older answer does not pull WeChat Pay's time back.
+	if w, _ := c.WeChatNow(); w.Before(truth.Add(10 * time.Minute)) {
+		t.Errorf("WeChat Pay's time went back to %v", w)
+	}
+}
+
+// A refusal replayed by someone in the middle makes the next request go
+// out on the wrong time; WeChat Pay's refusal of that one sets it right.
+func TestAReplayedRefusalIsSetRightByTheNextAnswer(t *testing.T) {
+	k := &fake{wall: truth}
+	c := clock.New(k)
+	c.Answer(truth, c.SigningTime(), k.mono, false)
+	if v := c.Answer(truth.Add(-48*time.Hour), c.SigningTime(), k.mono, true); v != clock.TimeRefused {
+		t.Fatalf("replayed refusal: %v", v)
+	}
+	wrong := c.SigningTime()
+	if v := c.Answer(truth, wrong, k.mono, true); v != clock.TimeRefused {
+		t.Fatalf("WeChat Pay's refusal of the wrong time: %v", v)
+	}
+	signed := c.SigningTime()
+	if d := signed.Sub(truth).Abs(); d > time.Second {
+		t.Fatalf("signed at %v after the true refusal", signed)
+	}
+	if v := c.Answer(truth, signed, k.mono, false); v != clock.Fresh {
+		t.Fatalf("answer: %v", v)
+	}
+	if off, known := c.Offset(); !known || off.Abs() > time.Second {
+		t.Errorf("offset %v, %v", off, known)
+	}
+}
+
+func TestAHintIsUsedToSignButNeverLearnt(t *testing.T) {
+	k := &fake{wall: truth.Add(-time.Hour)}
+	c := clock.New(k)
+	c.Hint(truth, k.mono)
+	if d := c.SigningTime().Sub(truth).Abs(); d > time.Second {
+		t.Errorf("signing time %v, want the hint %v", c.SigningTime(), truth)
+	}
+	if _, known := c.Offset(); known {
+		t.Error("a hint taken as WeChat Pay's time")
+	}
+}
+
+// A kiosk that slept (its monotonic clock stopped meanwhile) signs on a
+// WeChat Pay time that lags: the refusal's Date sets it right.
+func TestARefusalAfterASleepSetsTheTimeRight(t *testing.T) {
+	k := &fake{wall: truth}
+	c := clock.New(k)
+	c.Answer(truth, c.SigningTime(), k.mono, false)
+	k.wall = k.wall.Add(time.Hour) // an hour asleep: the wall clock moved on, the monotonic did not
+	if d := c.SigningTime().Sub(truth).Abs(); d > time.Second {
+		t.Fatalf("signing time %v", c.SigningTime())
+	}
+	c.Hint(truth.Add(time.Hour), k.mono)
+	signed := c.SigningTime()
+	if v := c.Answer(truth.Add(time.Hour), signed, k.mono, false); v != clock.Fresh {
+		t.Fatalf("the answer to the request signed on the refusal's time: %v", v)
+	}
+	if w, _ := c.WeChatNow(); w.Sub(truth.Add(time.Hour)).Abs() > time.Second {
+		t.Errorf("WeChat Pay's time %v, want %v", w, truth.Add(time.Hour))
+	}
+}
