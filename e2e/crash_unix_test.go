@@ -74,10 +74,11 @@ func TestCrashesLoseNothingAndChargeNothingTwice(t *testing.T) {
 		prefillOutbox(t, cfg.OutboxPath, cfg.OutboxKeyFile, retainedOrders)
 		t.Logf("the outbox starts with %d sent orders kept for the retention period (%v)", retainedOrders, time.Since(start).Round(time.Millisecond))
 	}
+	var cli string // the smartretail CLI, for a second process that is one
 	for _, p := range seconds {
 		if p != nil && p.kind != secondPlugin {
 			start := time.Now()
-			smartretailCLI(t) // before the rounds: building it takes seconds
+			cli = buildCLI(t) // before the rounds: building it takes seconds
 			t.Logf("built the smartretail CLI in %v", time.Since(start).Round(time.Millisecond))
 			break
 		}
@@ -154,7 +155,7 @@ func TestCrashesLoseNothingAndChargeNothingTwice(t *testing.T) {
 			go func() {
 				defer close(secondDone)
 				time.Sleep(time.Until(roundStart.Add(at)))
-				second <- runSecond(ctx, t, plan, env.config, cfg.OutboxPath, roundStart)
+				second <- runSecond(ctx, t, plan, cli, env.config, cfg.OutboxPath, roundStart)
 			}()
 		}
 		time.Sleep(time.Until(roundStart.Add(wait)))

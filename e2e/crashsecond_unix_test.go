@@ -71,30 +71,17 @@ func prefillOutbox(t *testing.T, path, keyFile string, n int) {
 	}
 }
 
-var (
-	cliOnce sync.Once
-	cliPath string
-	cliErr  error
-)
-
-// smartretailCLI builds the smartretail CLI once, beside the plugin binary
-// TestMain built, where the CLI looks for its plugin first (and in the
-// folder TestMain removes at the end).
-func smartretailCLI(t *testing.T) string {
+// buildCLI builds the smartretail CLI beside the plugin binary TestMain
+// built, where the CLI looks for its plugin first (and in the folder
+// TestMain removes at the end), and returns its path.
+func buildCLI(t *testing.T) string {
 	t.Helper()
-	cliOnce.Do(func() {
-		p := filepath.Join(filepath.Dir(pluginPath), "smartretail")
-		out, err := exec.Command(goTool(), "build", "-o", p, "github.com/kioskpay/smartretail/cmd/smartretail").CombinedOutput()
-		if err != nil {
-			cliErr = fmt.Errorf("building the smartretail CLI: %v\n%s", err, out)
-			return
-		}
-		cliPath = p
-	})
-	if cliErr != nil {
-		t.Fatal(cliErr)
+	p := filepath.Join(filepath.Dir(pluginPath), "smartretail")
+	out, err := exec.Command(goTool(), "build", "-o", p, "github.com/kioskpay/smartretail/cmd/smartretail").CombinedOutput()
+	if err != nil {
+		t.Fatalf("building the smartretail CLI: %v\n%s", err, out)
 	}
-	return cliPath
+	return p
 }
 
 // lockHolder is the pid a refusal by the outbox's lock names (0: not named).
@@ -400,7 +387,7 @@ func (r secondResult) String() string {
 // runSecond runs the round's second process on the kiosk's config and
 // checks that it either was refused by the lock and changed nothing, or did
 // its work: the outbox file is replaced exactly when it compacted.
-func runSecond(ctx context.Context, t *testing.T, p *secondPlan, configPath, outboxPath string, roundStart time.Time) secondResult {
+func runSecond(ctx context.Context, t *testing.T, p *secondPlan, cli, configPath, outboxPath string, roundStart time.Time) secondResult {
 	res := secondResult{start: time.Since(roundStart)}
 	inode := func() uint64 {
 		var st syscall.Stat_t
@@ -413,7 +400,7 @@ func runSecond(ctx context.Context, t *testing.T, p *secondPlan, configPath, out
 	switch p.kind {
 	case secondCompact, secondStatus:
 		sub := map[secondKind]string{secondCompact: "compact", secondStatus: "status"}[p.kind]
-		cmd := exec.CommandContext(ctx, smartretailCLI(t), "queue", sub, "--config", configPath)
+		cmd := exec.CommandContext(ctx, cli, "queue", sub, "--config", configPath)
 		var stdout, stderr bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &stdout, &stderr
 		err := cmd.Run()
