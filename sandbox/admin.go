@@ -44,6 +44,9 @@ func (s *Sandbox) serveAdmin(w http.ResponseWriter, r *http.Request) {
 			methodNotAllowed(w, r, "GET, PUT")
 		}
 		return
+	case p == "/sandbox/clock":
+		s.serveClock(w, r)
+		return
 	case strings.HasPrefix(p, "/sandbox/users/"):
 		openid, rest, _ := strings.Cut(strings.TrimPrefix(p, "/sandbox/users/"), "/")
 		if rest == "service-state" {
@@ -87,7 +90,7 @@ func (s *Sandbox) serveAdmin(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	writeJSON(w, http.StatusNotFound, adminError(http.StatusNotFound, "NOT_FOUND",
-		"no admin API at %s; see GET /sandbox/orders, /sandbox/orders/{out_order_no}, POST .../accept|pay|expire, GET|PUT /sandbox/faults, GET|PUT /sandbox/users/{openid}/service-state", r.URL.Path))
+		"no admin API at %s; see GET /sandbox/orders, /sandbox/orders/{out_order_no}, POST .../accept|pay|expire, GET|PUT /sandbox/faults, GET|PUT /sandbox/clock, GET|PUT /sandbox/users/{openid}/service-state", r.URL.Path))
 }
 
 // faultsBody is the PUT /sandbox/faults body; pointers tell absent from zero.

@@ -45,6 +45,10 @@
 //	POST /sandbox/orders/{out_order_no}/pay     FINISHED (finish_type 2) -> USER_PAID
 //	POST /sandbox/orders/{out_order_no}/expire  CREATED -> EXPIRED
 //	GET  /sandbox/faults, PUT /sandbox/faults {"mode","probability","latency_ms"}
+//	GET  /sandbox/clock, PUT /sandbox/clock {"offset":"-24h"}
+//	                                          the sandbox's clock: {"offset",
+//	                                          "now" (RFC 3339)}; offset is a Go
+//	                                          duration (Sandbox.SetClockOffset)
 //	GET  /sandbox/users/{openid}/service-state, PUT ... {"use_service_state":"UNAVAILABLE"}
 //	                                          what user-service-state answers for
 //	                                          the openid (Sandbox.SetUserServiceState)
@@ -223,9 +227,18 @@
 //     platform certificate serial, answers carry that serial (platform
 //     certificate mode); otherwise they carry PublicKeyID (public-key mode, the
 //     default for new merchants). Both are signed by the same platform key.
-//   - The clock: Options.Now drives expiry, answer timestamps and the 300 s
-//     request-signature window, so moving it 5 minutes or more away from the
-//     client's clock makes signatures fail both ways, as against WeChat Pay.
+//   - The clock: Options.Now plus the clock offset (Options.ClockOffset,
+//     SetClockOffset, PUT /sandbox/clock; at most MaxClockOffset, 100 years,
+//     either way) is WeChat Pay's time. It drives expiry, answer timestamps
+//     (Wechatpay-Timestamp and the Date header, which an unsigned 401 carries
+//     too) and the 300 s request-signature window, so an offset of 5 minutes
+//     or more makes a client on the machine's clock fail both ways, as a
+//     kiosk whose clock is that far off fails against WeChat Pay. The window
+//     is the official signature page's 5 minutes; that an answer's Date is
+//     on the same clock as its Wechatpay-Timestamp is assumed (both are the
+//     server's time). Changing the offset is a jump of WeChat Pay's time, not
+//     the kiosk's: moving it an hour on expires CREATED orders. The offset
+//     is kept in memory only, like faults.
 //   - Query answers carry exactly the fields of the shared design notes
 //     (no order_id, no query_id); order_id is in the create, cancel and
 //     complete answers; query_id is visible through the admin API.

@@ -67,11 +67,15 @@ type Options struct {
 	// Dir, when set, holds the order log (OrdersFile); orders then survive a
 	// restart. "" keeps orders in memory only.
 	Dir string
-	// Now is the sandbox clock (default time.Now). It drives expiry,
-	// timestamps in answers and the signature time window, so moving it more
-	// than 5 minutes away from the client's clock makes signatures fail, as it
-	// would against WeChat Pay.
+	// Now (default time.Now) plus ClockOffset is the sandbox's clock. It
+	// drives expiry, timestamps in answers (Wechatpay-Timestamp, Date) and
+	// the signature time window, so moving it 5 minutes or more away from
+	// the client's clock makes signatures fail, as it would against WeChat Pay.
 	Now func() time.Time
+	// ClockOffset sets the sandbox's clock that far from Now (at most
+	// MaxClockOffset either way): WeChat Pay's time as seen by a kiosk
+	// whose clock is off by -ClockOffset. SetClockOffset changes it later.
+	ClockOffset time.Duration
 	// Rand, when set, draws each request's fault (Faults.Probability)
 	// instead of the process's global source, so that a test with a seed
 	// can replay which requests failed. The sandbox guards it: *rand.Rand
@@ -94,10 +98,11 @@ var (
 // Sandbox emulates the WeChat Pay smart-retail order API. It is an
 // http.Handler: /v3/... is the signed WeChat Pay API, /sandbox/... the admin API.
 type Sandbox struct {
-	creds      *Credentials
-	certSerial string
-	now        func() time.Time
-	logf       func(string, ...any)
+	creds       *Credentials
+	certSerial  string
+	clock       func() time.Time // Options.Now; the sandbox's clock is now()
+	clockOffset atomic.Int64     // a time.Duration added to clock
+	logf        func(string, ...any)
 
 	mu        sync.Mutex
 	orders    map[string]*Order // by out_order_no
@@ -133,6 +138,9 @@ func newSandbox(opts Options, credsFromDir bool) (_ *Sandbox, err error) {
 			return nil, err
 		}
 	}
+	if err := checkClockOffset(opts.ClockOffset); err != nil {
+		return nil, err
+	}
 	var lock *dirLock
 	if opts.Dir != "" {
 		if lock, err = lockDir(opts.Dir); err != nil {
@@ -160,7 +168,7 @@ func newSandbox(opts Options, credsFromDir bool) (_ *Sandbox, err error) {
 	s := &Sandbox{
 		creds:      opts.Credentials,
 		certSerial: opts.Credentials.PlatformCertificateSerial(),
-		now:        opts.Now,
+		clock:      opts.Now,
 		logf:       opts.Logf,
 		orders:     map[string]*Order{},
 		byQueryID:  map[string]string{},
@@ -172,9 +180,10 @@ func newSandbox(opts Options, credsFromDir bool) (_ *Sandbox, err error) {
 		reqPrefix:     strings.ToLower(randString(hexUp, 8)),
 		lock:          lock,
 	}
-	if s.now == nil {
-		s.now = time.Now
+	if s.clock == nil {
+		s.clock = time.Now
 	}
+	s.clockOffset.Store(int64(opts.ClockOffset))
 	if s.maxRiskAmount <= 0 {
 		s.maxRiskAmount = DefaultMaxRiskAmount
 	}
