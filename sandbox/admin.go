@@ -24,7 +24,8 @@ func methodNotAllowed(w http.ResponseWriter, r *http.Request, allow string) {
 }
 
 // serveAdmin is the unsigned admin API; it is never subject to faults.
-func (s *Sandbox) serveAdmin(w http.ResponseWriter, r *http.Request) {
+// It is the same on both domains but for /sandbox/faults: d's own.
+func (s *Sandbox) serveAdmin(w http.ResponseWriter, r *http.Request, d *domain) {
 	p := strings.TrimSuffix(r.URL.Path, "/")
 	switch {
 	case p == "/sandbox/orders":
@@ -37,9 +38,9 @@ func (s *Sandbox) serveAdmin(w http.ResponseWriter, r *http.Request) {
 	case p == "/sandbox/faults":
 		switch r.Method {
 		case http.MethodGet:
-			writeJSON(w, http.StatusOK, s.Faults())
+			writeJSON(w, http.StatusOK, s.faultsOf(d))
 		case http.MethodPut:
-			s.putFaults(w, r)
+			s.putFaults(w, r, d)
 		default:
 			methodNotAllowed(w, r, "GET, PUT")
 		}
@@ -158,7 +159,7 @@ func parseFaultsBody(body []byte) (Faults, error) {
 	return f, err
 }
 
-func (s *Sandbox) putFaults(w http.ResponseWriter, r *http.Request) {
+func (s *Sandbox) putFaults(w http.ResponseWriter, r *http.Request, d *domain) {
 	body, err := readBody(r, MaxAdminBodyBytes)
 	if err != nil {
 		writeJSON(w, http.StatusBadRequest, adminError(http.StatusBadRequest, "PARAM_ERROR", "cannot read body: %v", err))
@@ -166,11 +167,11 @@ func (s *Sandbox) putFaults(w http.ResponseWriter, r *http.Request) {
 	}
 	f, err := parseFaultsBody(body)
 	if err == nil {
-		err = s.SetFaults(f)
+		err = s.setFaults(d, f)
 	}
 	if err != nil {
 		writeJSON(w, http.StatusBadRequest, adminError(http.StatusBadRequest, "PARAM_ERROR", "%v", err))
 		return
 	}
-	writeJSON(w, http.StatusOK, s.Faults())
+	writeJSON(w, http.StatusOK, s.faultsOf(d))
 }

@@ -56,20 +56,20 @@ func (s *Sandbox) routeV3(r *http.Request) (v3Handler, *apiError) {
 	return nil, newError(http.StatusNotFound, "NOT_FOUND", fmt.Sprintf("no WeChat Pay API at %s %s", r.Method, p))
 }
 
-func (s *Sandbox) serveV3(w http.ResponseWriter, r *http.Request) {
+func (s *Sandbox) serveV3(w http.ResponseWriter, r *http.Request, d *domain) {
 	start := s.now()
-	f, fault := s.pickFault()
+	f, fault := s.pickFaultOf(d)
 	// net/http notices a client that went away only once the handler has
 	// read the request body to its end: read it before the latency, so that
 	// a request abandoned during the latency ends there with no work done.
 	body, bodyErr := readBody(r, MaxBodyBytes)
 	if !sleep(r.Context(), time.Duration(f.LatencyMS)*time.Millisecond) {
-		s.logf("sandbox: %s %s: client went away during latency", r.Method, logURI(r))
+		s.logf("%s: %s %s: client went away during latency", d.name, r.Method, logURI(r))
 		return
 	}
 	switch fault {
 	case FaultOffline:
-		s.logf("sandbox: %s %s: fault offline, connection reset", r.Method, logURI(r))
+		s.logf("%s: %s %s: fault offline, connection reset", d.name, r.Method, logURI(r))
 		resetConn(w)
 		return
 	case FaultError:
@@ -85,12 +85,12 @@ func (s *Sandbox) serveV3(w http.ResponseWriter, r *http.Request) {
 
 	status, resp := s.handleV3(r, body, bodyErr)
 	if fault == FaultDropResponse {
-		s.logf("sandbox: %s %s -> %d done, fault drop_response, connection reset", r.Method, logURI(r), status)
+		s.logf("%s: %s %s -> %d done, fault drop_response, connection reset", d.name, r.Method, logURI(r), status)
 		resetConn(w)
 		return
 	}
 	s.answer(w, r, status, resp)
-	s.logf("sandbox: %s %s -> %d (%s)", r.Method, logURI(r), status, s.now().Sub(start))
+	s.logf("%s: %s %s -> %d (%s)", d.name, r.Method, logURI(r), status, s.now().Sub(start))
 }
 
 // handleV3 answers a /v3/ request whose body (and the error reading it)

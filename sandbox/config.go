@@ -23,12 +23,16 @@ type merchantConfig struct {
 	AppID                  string `json:"appid"`
 	ServiceID              string `json:"service_id"`
 	APIBaseURL             string `json:"api_base_url"`
+	APIBackupBaseURL       string `json:"api_backup_base_url,omitempty"`
 	OutboxPath             string `json:"outbox_path"`
 }
 
 // WriteConfig writes the credentials' key files and a smartretail config
-// file (ConfigFile, public-key mode) into dir, pointing at s.URL, and
-// returns the config file's path. File paths in it are relative to dir.
+// file (ConfigFile, public-key mode) into dir, pointing at s.URL (and at
+// s.BackupURL as api_backup_base_url when a backup listener serves; none
+// otherwise, which for a base URL other than WeChat Pay's means no backup
+// domain), and returns the config file's path. File paths in it are
+// relative to dir.
 func (s *Server) WriteConfig(dir string) (string, error) {
 	if err := saveCredentials(dir, s.Credentials); err != nil {
 		return "", err
@@ -44,6 +48,7 @@ func (s *Server) WriteConfig(dir string) (string, error) {
 		AppID:                  c.AppID,
 		ServiceID:              c.ServiceID,
 		APIBaseURL:             s.URL,
+		APIBackupBaseURL:       s.BackupURL,
 		OutboxPath:             "outbox.db",
 	}, "", "  ")
 	if err != nil {

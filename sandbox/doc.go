@@ -22,7 +22,9 @@
 // []*x509.Certificate{creds.PlatformCertificate}.
 //
 // A Sandbox is an http.Handler; NewServer / Listen serve it on TCP
-// (HTTP/1.1, needed for connection-reset faults). When ServeHTTP is called
+// (HTTP/1.1, needed for connection-reset faults). Server.ListenBackup (or
+// httptest.NewServer(sb.Backup())) adds a second listener standing for
+// WeChat Pay's backup domain; see Two domains. When ServeHTTP is called
 // with a ResponseWriter that cannot be hijacked (httptest.ResponseRecorder,
 // HTTP/2), offline and drop_response panic with http.ErrAbortHandler, which
 // net/http turns into an aborted response.
@@ -45,6 +47,7 @@
 //	POST /sandbox/orders/{out_order_no}/pay     FINISHED (finish_type 2) -> USER_PAID
 //	POST /sandbox/orders/{out_order_no}/expire  CREATED -> EXPIRED
 //	GET  /sandbox/faults, PUT /sandbox/faults {"mode","probability","latency_ms"}
+//	                                          this listener's faults (main or backup)
 //	GET  /sandbox/clock, PUT /sandbox/clock {"offset":"-24h"}
 //	                                          the sandbox's clock: {"offset",
 //	                                          "now" (RFC 3339)}; offset is a Go
@@ -60,8 +63,9 @@
 //
 // # Faults
 //
-// Faults apply to /v3/ only. latency_ms is slept first (abandoned if the
-// client goes away, with no work done); then, with the given probability:
+// Faults apply to /v3/ only, each listener's its own (see Two domains).
+// latency_ms is slept first (abandoned if the client goes away, with no
+// work done); then, with the given probability:
 // offline resets the TCP connection without doing anything; error answers 500
 // SYSTEM_ERROR; rate_limit answers 429 FREQUENCY_LIMITED with Retry-After: 1;
 // drop_response does the work (state changes, create_requests counted) and
@@ -70,13 +74,35 @@
 // Probability means 1 (it cannot be told from "absent"); in PUT /sandbox/faults
 // an absent probability means 1 and an explicit 0 means never (mode none).
 //
+// # Two domains
+//
+// WeChat Pay publishes a backup API domain, api2.mch.weixin.qq.com, beside
+// api.mch.weixin.qq.com (the shared design notes, wechatpay-smartretail.md
+// "Endpoints" and wechatpay-serviceorder.md "Common rules", read in the
+// official create page). Sandbox.Backup is that domain: a second handler,
+// served by Server.ListenBackup (BackupURL; `smartretail sandbox
+// --backup-addr`), that answers the same /v3/ API and admin API from the
+// same orders and the same clock, signed with the same keys. Each domain
+// has its own faults: Sandbox.SetFaults and /sandbox/faults on the main
+// listener set the main's, Backup().SetFaults and /sandbox/faults on the
+// backup listener the backup's, so a test can take the main domain down
+// (offline) while the backup answers. Both draw from the one Options.Rand.
+// WriteConfig writes api_backup_base_url (BackupURL) when a backup listener
+// serves, and nothing otherwise: the plugin then uses no backup, since
+// api_base_url is not WeChat Pay's.
+//
+// Assumed, as no source says otherwise: the two domains are one service
+// with one state, so an order created on either is known to both, a create
+// repeated on the other domain is an identical create (the same order,
+// create_requests counted), and their clocks are the same.
+//
 // # Persistence
 //
 // With Options.Dir, orders are kept in Dir/orders.jsonl: one full JSON
 // snapshot appended per change, the last line for an out_order_no wins. New
 // replays and compacts it. A torn last line (crash mid-write) is dropped with
 // a warning; any other corrupt line is an error naming the file and line.
-// Faults are not persisted.
+// Faults and the clock offset are not persisted.
 //
 // A Dir belongs to one Sandbox at a time: New locks it for the sandbox's
 // whole life (an exclusive flock on unix, LockFileEx on Windows) on

@@ -112,9 +112,12 @@ type Sandbox struct {
 	lock      *dirLock // held on Dir until Close
 	closed    bool
 
-	faultMu sync.Mutex
-	faults  Faults
-	rng     *rand.Rand // Options.Rand, guarded by faultMu; nil: the global source
+	// main and backup are the two API domains the sandbox plays (ServeHTTP
+	// and Backup()): one store of orders and one clock, faults of their own.
+	main, backup domain
+	backupH      *Backup
+	faultMu      sync.Mutex // guards the domains' faults and rng
+	rng          *rand.Rand // Options.Rand; nil: the global source
 
 	reqPrefix string
 	reqSeq    atomic.Uint64
@@ -173,13 +176,15 @@ func newSandbox(opts Options, credsFromDir bool) (_ *Sandbox, err error) {
 		orders:     map[string]*Order{},
 		byQueryID:  map[string]string{},
 		orderIDs:   map[string]bool{},
-		faults:     Faults{Mode: FaultNone, Probability: 1},
+		main:       domain{name: "sandbox", faults: Faults{Mode: FaultNone, Probability: 1}},
+		backup:     domain{name: "sandbox backup", faults: Faults{Mode: FaultNone, Probability: 1}},
 		rng:        opts.Rand,
 
 		maxRiskAmount: opts.MaxRiskAmount,
 		reqPrefix:     strings.ToLower(randString(hexUp, 8)),
 		lock:          lock,
 	}
+	s.backupH = &Backup{s: s}
 	if s.clock == nil {
 		s.clock = time.Now
 	}
@@ -226,23 +231,28 @@ func (s *Sandbox) Close() error {
 // Credentials returns the credentials the sandbox was made with.
 func (s *Sandbox) Credentials() *Credentials { return s.creds }
 
-// Faults returns the current fault settings.
-func (s *Sandbox) Faults() Faults {
+// Faults returns the main domain's fault settings.
+func (s *Sandbox) Faults() Faults { return s.faultsOf(&s.main) }
+
+// SetFaults replaces the main domain's fault settings (see Faults for the
+// zero values); Backup().SetFaults sets the backup domain's.
+func (s *Sandbox) SetFaults(f Faults) error { return s.setFaults(&s.main, f) }
+
+func (s *Sandbox) faultsOf(d *domain) Faults {
 	s.faultMu.Lock()
 	defer s.faultMu.Unlock()
-	return s.faults
+	return d.faults
 }
 
-// SetFaults replaces the fault settings (see Faults for the zero values).
-func (s *Sandbox) SetFaults(f Faults) error {
+func (s *Sandbox) setFaults(d *domain, f Faults) error {
 	f, err := f.normalize()
 	if err != nil {
 		return err
 	}
 	s.faultMu.Lock()
-	s.faults = f
+	d.faults = f
 	s.faultMu.Unlock()
-	s.logf("sandbox: faults set to %+v", f)
+	s.logf("%s: faults set to %+v", d.name, f)
 	return nil
 }
 
@@ -373,14 +383,18 @@ func (s *Sandbox) Expire(outOrderNo string) error {
 
 // ---- HTTP ----
 
-// ServeHTTP serves /v3/ (WeChat Pay, signed) and /sandbox/ (admin).
-func (s *Sandbox) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+// ServeHTTP serves /v3/ (WeChat Pay, signed) and /sandbox/ (admin) as the
+// main domain: with its faults.
+func (s *Sandbox) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.serve(w, r, &s.main) }
+
+// serve answers a request that reached domain d.
+func (s *Sandbox) serve(w http.ResponseWriter, r *http.Request, d *domain) {
 	w.Header().Set("Request-ID", s.newRequestID())
 	switch {
 	case strings.HasPrefix(r.URL.Path, "/v3/"):
-		s.serveV3(w, r)
+		s.serveV3(w, r, d)
 	case r.URL.Path == "/sandbox" || strings.HasPrefix(r.URL.Path, "/sandbox/"):
-		s.serveAdmin(w, r)
+		s.serveAdmin(w, r, d)
 	default:
 		writeJSON(w, http.StatusNotFound, newError(http.StatusNotFound, "NOT_FOUND",
 			"no such path: the API is under /v3/, the admin API under /sandbox/"))
@@ -438,12 +452,16 @@ func sleep(ctx context.Context, d time.Duration) bool {
 	}
 }
 
-// pickFault draws whether this request gets the fault: one draw per
-// faulted request, none while the mode is none.
-func (s *Sandbox) pickFault() (Faults, string) {
+// pickFault draws whether a request to the main domain gets its fault.
+func (s *Sandbox) pickFault() (Faults, string) { return s.pickFaultOf(&s.main) }
+
+// pickFaultOf draws whether this request to d gets d's fault: one draw per
+// faulted request, none while the mode is none. Both domains draw from the
+// one source, so a seeded Options.Rand replays them together.
+func (s *Sandbox) pickFaultOf(d *domain) (Faults, string) {
 	s.faultMu.Lock()
 	defer s.faultMu.Unlock()
-	f := s.faults
+	f := d.faults
 	if f.Mode == FaultNone {
 		return f, FaultNone
 	}

@@ -14,8 +14,11 @@ type Server struct {
 	Sandbox     *Sandbox
 	Credentials *Credentials
 	Listener    net.Listener
+	// BackupURL is the backup domain's base URL once ListenBackup or
+	// ServeBackup has run, "" until then; WriteConfig names it.
+	BackupURL string
 
-	srv *http.Server
+	srv, backup *http.Server
 }
 
 // NewServer starts a sandbox on 127.0.0.1 with a free port.
@@ -50,12 +53,7 @@ func listen(addr string, opts Options, credsFromDir bool) (*Server, error) {
 		_ = ln.Close()
 		return nil, err
 	}
-	srv := &http.Server{
-		Handler:           sb,
-		ReadHeaderTimeout: 10 * time.Second,
-		// Plain TCP without TLS serves HTTP/1.1 only (no h2c), so fault
-		// injection can hijack and reset the connection.
-	}
+	srv := newHTTPServer(sb)
 	s := &Server{
 		URL:         "http://" + ln.Addr().String(),
 		Sandbox:     sb,
@@ -63,17 +61,67 @@ func listen(addr string, opts Options, credsFromDir bool) (*Server, error) {
 		Listener:    ln,
 		srv:         srv,
 	}
-	go func() {
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			sb.logf("sandbox: serve: %v", err)
-		}
-	}()
+	go serve(srv, ln, sb, "sandbox")
 	return s, nil
 }
 
-// Close stops listening, drops open connections and closes the sandbox.
+func newHTTPServer(h http.Handler) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		// Plain TCP without TLS serves HTTP/1.1 only (no h2c), so fault
+		// injection can hijack and reset the connection.
+	}
+}
+
+func serve(srv *http.Server, ln net.Listener, sb *Sandbox, name string) {
+	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		sb.logf("%s: serve: %v", name, err)
+	}
+}
+
+// ListenBackup serves the sandbox's backup domain (Sandbox.Backup: the
+// same orders and clock, faults of its own) on addr as well, and sets
+// BackupURL. Close stops both. Like the rest of Server, it is not safe to
+// call concurrently with Close.
+func (s *Server) ListenBackup(addr string) error {
+	if s.backup != nil {
+		return errors.New("sandbox: the backup listener is already serving at " + s.BackupURL)
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("sandbox: backup: listen %s: %w", addr, err)
+	}
+	return s.ServeBackup(ln)
+}
+
+// ServeBackup is ListenBackup on a listener the caller has bound, so that
+// it can bind both addresses before anything else (as `smartretail
+// sandbox` does, to touch no file when either is busy). The Server owns ln
+// afterwards, even when it refuses it.
+func (s *Server) ServeBackup(ln net.Listener) error {
+	if s.backup != nil {
+		_ = ln.Close()
+		return errors.New("sandbox: the backup listener is already serving at " + s.BackupURL)
+	}
+	s.backup = newHTTPServer(s.Sandbox.Backup())
+	s.BackupURL = "http://" + ln.Addr().String()
+	go serve(s.backup, ln, s.Sandbox, "sandbox backup")
+	return nil
+}
+
+// Close stops listening (both listeners), drops open connections and
+// closes the sandbox.
 func (s *Server) Close() error {
-	err := s.srv.Close()
+	var err error
+	for _, srv := range []*http.Server{s.srv, s.backup} {
+		if srv == nil {
+			continue
+		}
+		if cerr := srv.Close(); err == nil {
+			err = cerr
+		}
+	}
 	if cerr := s.Sandbox.Close(); err == nil {
 		err = cerr
 	}
