@@ -16,6 +16,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/kioskpay/smartretail/host"
+	"github.com/kioskpay/smartretail/internal/plugin/clock"
 	"github.com/kioskpay/smartretail/internal/plugin/outbox"
 	v1 "github.com/kioskpay/smartretail/shared/proto/smartretail/v1"
 )
@@ -48,8 +49,9 @@ func (b *bench) enqueueSerial(ctx context.Context, c *host.Client, n int) ([]tim
 func (b *bench) recordSize() int {
 	n := b.newOrder()
 	body, _ := json.Marshal(createRequest(b.base.AppID, b.base.ServiceID, n))
+	since := clock.New(nil).Stamp()
 	o := outbox.Order{OutOrderNo: n.GetOutOrderNo(), Seq: 1000, Version: 1, StoredAt: time.Now(), Amount: n.GetRiskAmount(),
-		Ops: []outbox.Op{{Kind: outbox.OpCreate, Body: body, State: outbox.OpPending, AddedAt: time.Now()}}}
+		Ops: []outbox.Op{{Kind: outbox.OpCreate, Body: body, State: outbox.OpPending, AddedAt: time.Now()}}, Since: &since}
 	rec, _ := json.Marshal(o)
 	return len(rec) + 29 // sealing: version, nonce, tag
 }

@@ -12,6 +12,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/kioskpay/smartretail/internal/plugin"
+	"github.com/kioskpay/smartretail/internal/plugin/clock"
 	"github.com/kioskpay/smartretail/internal/plugin/forward"
 	"github.com/kioskpay/smartretail/internal/plugin/outbox"
 	"github.com/kioskpay/smartretail/internal/testkit"
@@ -135,7 +136,7 @@ func TestForwarderStopsItsPruneWhenItStops(t *testing.T) {
 	defer store.Close()
 	watch := &pruneWatch{Store: store, swept: make(chan struct{}), pruning: make(chan struct{})}
 	var clk testkit.Clock
-	f := forward.New(forward.Options{Store: watch, WeChat: testkit.Start(t, sandbox.Options{}).WeChat(t), Now: clk.Now})
+	f := forward.New(forward.Options{Store: watch, WeChat: testkit.Start(t, sandbox.Options{}).WeChat(t), Clock: clock.New(&clk)})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	ran := make(chan struct{})

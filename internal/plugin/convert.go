@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/kioskpay/smartretail/internal/plugin/outbox"
@@ -186,8 +187,10 @@ func eventToProto(ev outbox.Event) *v1.Event {
 		outbox.EventOperationSubmitted:   v1.EventType_EVENT_TYPE_OPERATION_SUBMITTED,
 		outbox.EventNetworkStatusChanged: v1.EventType_EVENT_TYPE_NETWORK_STATUS_CHANGED,
 		outbox.EventEventsLost:           v1.EventType_EVENT_TYPE_EVENTS_LOST,
+		outbox.EventClockSkew:            v1.EventType_EVENT_TYPE_CLOCK_SKEW,
+		outbox.EventAPIDomainChanged:     v1.EventType_EVENT_TYPE_API_DOMAIN_CHANGED,
 	}
-	return &v1.Event{
+	out := &v1.Event{
 		Sequence:      ev.Seq,
 		Type:          types[ev.Type],
 		Time:          timestamppb.New(ev.Time),
@@ -199,6 +202,13 @@ func eventToProto(ev outbox.Event) *v1.Event {
 		Message:       ev.Message,
 		NetworkStatus: networkStatus(ev.Network),
 	}
+	if ev.APIBaseURL != "" {
+		out.ApiBaseUrl = redactURL(ev.APIBaseURL)
+	}
+	if ev.Type == outbox.EventClockSkew {
+		out.ClockOffset = durationpb.New(ev.ClockOffset)
+	}
+	return out
 }
 
 func networkStatus(s string) v1.NetworkStatus {

@@ -25,6 +25,9 @@ import (
 // sandbox that counts the WeChat Pay requests reaching it (sb.Calls).
 type offlineEnv struct {
 	clock testkit.Clock // the plugin's
+	// wechatOffset is how far WeChat Pay's clock is from the test world's
+	// (a time.Duration).
+	wechatOffset atomic.Int64
 	// failQueries makes every WeChat Pay query fail (the connection is
 	// dropped), to take away the plugin's means of checking.
 	failQueries atomic.Bool
@@ -45,7 +48,10 @@ func newOfflineEnv(t *testing.T, edit func(*v1.Config)) *offlineEnv {
 // changeable at a chosen request; nil passes every request on.
 func newEnvWithFront(t *testing.T, edit func(*v1.Config), front testkit.Front) *offlineEnv {
 	t.Helper()
-	e := &offlineEnv{sb: testkit.Start(t, sandbox.Options{})}
+	e := &offlineEnv{}
+	// WeChat Pay's clock is the test world's time (the kiosk's clock less
+	// its jumps), off by wechatOffset.
+	e.sb = testkit.Start(t, sandbox.Options{Now: func() time.Time { return e.clock.True().Add(time.Duration(e.wechatOffset.Load())) }})
 	e.sb.SetFront(func(w http.ResponseWriter, r *http.Request, next http.Handler) {
 		if strings.HasPrefix(r.URL.Path, "/v3/") && r.Method == http.MethodGet && e.failQueries.Load() {
 			panic(http.ErrAbortHandler) // no answer
@@ -61,7 +67,7 @@ func newEnvWithFront(t *testing.T, edit func(*v1.Config), front testkit.Front) *
 		edit(e.cfg)
 	}
 	logger := hclog.New(&hclog.LoggerOptions{Output: &e.log, Level: hclog.Debug})
-	e.o, e.svc = harnessLogged(t, logger, plugin.WithClock(e.clock.Now))
+	e.o, e.svc = harnessLogged(t, logger, plugin.WithClock(&e.clock))
 	if _, err := e.o.Configure(testkit.Context(t), &v1.ConfigureRequest{Config: e.cfg}); err != nil {
 		t.Fatal(err)
 	}

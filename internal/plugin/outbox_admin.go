@@ -77,6 +77,8 @@ func (s *Service) RetryFailed(_ context.Context, r *v1.RetryFailedRequest) (*v1.
 		kind := o.Failure.Op
 		o.Failure = nil
 		o.RetriedAt = s.now() // its time to expire starts again
+		since := s.clock.Stamp()
+		o.Since = &since
 		if i >= 0 {
 			// One that was ever sent may be at WeChat Pay: reconcile it
 			// first (in flight), never resend it blind.

@@ -20,6 +20,7 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/kioskpay/smartretail/internal/plugin/clock"
 	"github.com/kioskpay/smartretail/internal/plugin/forward"
 	"github.com/kioskpay/smartretail/internal/plugin/outbox"
 	"github.com/kioskpay/smartretail/internal/plugin/wxpay"
@@ -35,7 +36,7 @@ var Version = "0.1.0-dev"
 type Service struct {
 	log     hclog.Logger
 	started time.Time
-	now     func() time.Time
+	clock   *clock.Clock // the plugin's one time: the kiosk's clock and WeChat Pay's, across configurations
 
 	mu          sync.RWMutex
 	cur         *configured // nil until Configure succeeds
@@ -86,20 +87,26 @@ func NewService(log hclog.Logger, opts ...Option) *Service {
 	if log == nil {
 		log = hclog.NewNullLogger()
 	}
-	s := &Service{log: log, started: time.Now(), now: time.Now}
+	s := &Service{log: log, started: time.Now()}
 	for _, o := range opts {
 		o(s)
+	}
+	if s.clock == nil {
+		s.clock = clock.New(nil)
 	}
 	return s
 }
 
+func (s *Service) now() time.Time { return s.clock.Now() }
+
 // Option changes how a Service is made.
 type Option func(*Service)
 
-// WithClock is the clock the Service, its outbox and its forwarder read
-// (time.Now when not given): a test moves it to see what a day offline does.
-func WithClock(now func() time.Time) Option {
-	return func(s *Service) { s.now = now }
+// WithClock is the time the Service, its outbox, its forwarder and its
+// WeChat Pay client read (the machine's clocks when not given): a test
+// moves it to see what a day offline, or a kiosk's clock set wrong, does.
+func WithClock(src clock.Source) Option {
+	return func(s *Service) { s.clock = clock.New(src) }
 }
 
 // Close stops the forwarder and closes the outbox. Safe to call twice.
@@ -164,6 +171,7 @@ func (s *Service) Configure(ctx context.Context, r *v1.ConfigureRequest) (*v1.Co
 		AppID:                cfg.AppID,
 		ServiceID:            cfg.ServiceID,
 		BaseURL:              cfg.APIBaseURL,
+		Clock:                s.clock,
 	})
 	if err != nil {
 		return nil, fromConfig(err)
@@ -235,8 +243,8 @@ func (s *Service) start(cfg *config.Config, client *wxpay.Client, mode string, s
 	maxOrders, orderAmount, totalAmount := cfg.Limits()
 	cur := &configured{cfg: cfg, client: client, verifyMode: mode, store: store, claims: claims, inspect: inspect,
 		limits: outbox.Limits{MaxOrders: int(maxOrders), MaxOrderAmount: orderAmount, MaxTotalAmount: totalAmount}}
-	cur.fwd = forward.New(forward.Options{Store: store, WeChat: client, Concurrency: cfg.Concurrency(), Now: s.now,
-		MaxAge: cfg.MaxAge(), Claims: claims, Log: s.log.Named("forward")})
+	cur.fwd = forward.New(forward.Options{Store: store, WeChat: client, Concurrency: cfg.Concurrency(), Clock: s.clock,
+		SkewThreshold: cfg.SkewThreshold(), MaxAge: cfg.MaxAge(), Claims: claims, Log: s.log.Named("forward")})
 	ctx, cancel := context.WithCancel(context.Background())
 	cur.stop, cur.stopped = cancel, make(chan struct{})
 	if inspect {
@@ -258,10 +266,21 @@ func (s *Service) openOutbox(ctx context.Context, cfg *config.Config, inspect bo
 		KeyFile:   cfg.OutboxKeyFile,
 		Retention: cfg.Retention(),
 		ReadOnly:  inspect,
-		Now:       s.now,
+		Now:       s.clock.Now,
+		Stamp:     s.clock.Stamp,
 		Logf:      s.outboxLog(),
 	})
 	if err == nil {
+		// A kiosk's clock behind what the outbox saw before was set back:
+		// it cannot date how long orders waited until WeChat Pay says.
+		if seen, serr := store.NewestSeen(); serr == nil {
+			s.clock.Seen(seen)
+		}
+		if now, ok := s.clock.TrustedNow(); ok && !inspect {
+			if serr := store.NoteSeen(now); serr != nil {
+				s.log.Warn("recording the time seen failed", "error", serr)
+			}
+		}
 		return store, nil
 	}
 	if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
@@ -341,6 +360,9 @@ func (s *Service) GetStatus(context.Context, *v1.GetStatusRequest) (*v1.GetStatu
 	resp.CorruptCount = int64(st.CorruptCount)
 	resp.LastEventSequence = st.LastEventSeq
 	resp.FirstEventSequence = st.FirstEventSeq
+	if off, known := s.clock.Offset(); known {
+		resp.ClockOffset, resp.ClockOffsetKnown = durationpb.New(off), true
+	}
 	if !st.OldestWork.IsZero() {
 		resp.OldestQueuedAge = durationpb.New(s.now().Sub(st.OldestWork))
 	}

@@ -12,6 +12,8 @@
 package clock
 
 import (
+	"crypto/rand"
+	"encoding/binary"
 	"sync"
 	"time"
 )
@@ -43,12 +45,22 @@ func System() Source { return system{start: time.Now()} }
 // It is safe for concurrent use.
 type Clock struct {
 	src Source
+	run uint64 // this process's, in stamps: their monotonic readings compare only within it
+	// start is the monotonic reading at New: the run's own time is
+	// measured from it.
+	start time.Duration
+	// wallAtZero is the kiosk's clock less the monotonic at New: it moves
+	// only when the kiosk's clock jumps.
+	wallAtZero time.Time
 
 	mu sync.Mutex
 	// known: WeChat Pay's time was wechat at monotonic reading at.
 	known  bool
 	at     time.Duration
 	wechat time.Time
+	// behind: at start, the kiosk's clock was behind a time the outbox had
+	// seen (a board that booted in 1970, or days behind).
+	behind bool
 	// cand is WeChat Pay's time as a refusal of our timestamp said it
 	// (candAt its monotonic reading): the next requests are signed with it,
 	// and an answer that accepts one confirms it.
@@ -61,7 +73,98 @@ func New(src Source) *Clock {
 	if src == nil {
 		src = System()
 	}
-	return &Clock{src: src}
+	var b [8]byte
+	_, _ = rand.Read(b[:]) // never fails (crypto/rand's contract since Go 1.24)
+	e := src.Elapsed()
+	return &Clock{src: src, run: binary.LittleEndian.Uint64(b[:]) | 1, start: e, wallAtZero: src.Now().Add(-e)}
+}
+
+// jumpTolerance is how far the kiosk's clock may move against the
+// monotonic one before it counts as set, not drifting.
+const jumpTolerance = time.Minute
+
+// Seen tells the clock the newest time the outbox has seen (persisted from
+// earlier runs): a kiosk's clock behind it was set back, and cannot be
+// trusted to say how long an order waited until WeChat Pay's time is known.
+func (c *Clock) Seen(newest time.Time) {
+	if newest.IsZero() || !c.src.Now().Before(newest.Add(-jumpTolerance)) {
+		return
+	}
+	c.mu.Lock()
+	c.behind = true
+	c.mu.Unlock()
+}
+
+// TrustedNow is the time to persist as seen: WeChat Pay's when known, else
+// the kiosk's when nothing says it is wrong; ok is false when in doubt.
+func (c *Clock) TrustedNow() (now time.Time, ok bool) {
+	if w, known := c.WeChatNow(); known {
+		return w, true
+	}
+	if c.doubt() {
+		return time.Time{}, false
+	}
+	return c.src.Now(), true
+}
+
+// doubt: the kiosk's clock is not to be trusted to date things: it was
+// behind a time seen before, or it has jumped while the plugin ran.
+func (c *Clock) doubt() bool {
+	c.mu.Lock()
+	behind := c.behind
+	c.mu.Unlock()
+	jumped := c.src.Now().Add(-c.src.Elapsed()).Sub(c.wallAtZero)
+	return behind || jumped > jumpTolerance || -jumped > jumpTolerance
+}
+
+// Stamp is a moment recorded with what is known of it, so that how long
+// ago it was can be told honestly later, by another run if need be.
+type Stamp struct {
+	Wall   time.Time     `json:"wall"`            // the kiosk's clock
+	WeChat time.Time     `json:"wechat,omitzero"` // WeChat Pay's time, when known
+	Run    uint64        `json:"run,omitempty"`   // the run that took it
+	Mono   time.Duration `json:"mono,omitempty"`  // its monotonic reading, in that run
+	Doubt  bool          `json:"doubt,omitempty"` // the kiosk's clock was not to be trusted
+}
+
+// Stamp records now.
+func (c *Clock) Stamp() Stamp {
+	s := Stamp{Wall: c.src.Now(), Run: c.run, Mono: c.src.Elapsed()}
+	if w, known := c.WeChatNow(); known {
+		s.WeChat = w
+	} else {
+		s.Doubt = c.doubt()
+	}
+	return s
+}
+
+// WallStamp is a moment known only by the kiosk's clock (a record from
+// before stamps), trusted as much as the clock then was.
+func WallStamp(t time.Time) Stamp { return Stamp{Wall: t} }
+
+// Since is how long ago s was. exact says it was measured; otherwise age
+// is only the least it can be (this run's own time), because the kiosk's
+// clock is in doubt and WeChat Pay's time not yet known.
+//   - In this run: on the monotonic clock.
+//   - Otherwise, once WeChat Pay's time is known: from s's WeChat Pay
+//     time, or its kiosk time when that was trusted.
+//
+// The kiosk's clock alone never says: set forward while the plugin was
+// down, it would make every order look old.
+func (c *Clock) Since(s Stamp) (age time.Duration, exact bool, how string) {
+	if s.Run == c.run {
+		return c.src.Elapsed() - s.Mono, true, "on this run's monotonic clock"
+	}
+	if w, known := c.WeChatNow(); known {
+		switch {
+		case !s.WeChat.IsZero():
+			return w.Sub(s.WeChat), true, "on WeChat Pay's time"
+		case !s.Doubt:
+			return w.Sub(s.Wall), true, "from the kiosk's clock then to WeChat Pay's time now"
+		}
+		return c.src.Elapsed() - c.start, false, "at least, since the plugin started (the kiosk's clock was in doubt when it was queued)"
+	}
+	return c.src.Elapsed() - c.start, false, "at least, since the plugin started (WeChat Pay's time is not known yet)"
 }
 
 // Now is the kiosk's clock.

@@ -136,3 +136,51 @@ func TestARefusalAfterASleepSetsTheTimeRight(t *testing.T) {
 		t.Errorf("WeChat Pay's time %v, want %v", w, truth.Add(time.Hour))
 	}
 }
+
+// How long ago a sale was is measured, never guessed from a clock that
+// jumped: in this run on the monotonic clock; from another run on WeChat
+// Pay's time once known; otherwise it is at least this run's time.
+func TestSinceIsHonest(t *testing.T) {
+	// A board that booted 25 hours behind: its sales are stamped then.
+	k := &fake{wall: truth.Add(-25 * time.Hour)}
+	c := clock.New(k)
+	c.Seen(truth.Add(-time.Minute)) // the outbox saw that time last run
+	s := c.Stamp()
+	if !s.Doubt {
+		t.Error("a stamp taken 25 h behind a time seen before is not in doubt")
+	}
+	k.pass(10 * time.Second)
+	k.wall = truth // NTP sets the clock: 25 h forward, 10 s passed
+	if age, exact, _ := c.Since(s); !exact || age != 10*time.Second {
+		t.Errorf("in this run: %v (exact %v), want 10s", age, exact)
+	}
+	// The next run, before and after WeChat Pay's time is known.
+	next := clock.New(k)
+	k.pass(time.Minute)
+	if age, exact, how := next.Since(s); exact || age != time.Minute {
+		t.Errorf("another run, WeChat Pay's time unknown: %v (exact %v, %s), want at least 1m", age, exact, how)
+	}
+	next.Answer(k.wall, k.wall, k.mono, false)
+	if age, exact, _ := next.Since(s); exact {
+		t.Errorf("a stamp in doubt measured as exact: %v", age)
+	}
+	trusted := clock.WallStamp(truth.Add(-30 * time.Hour))
+	if age, exact, _ := next.Since(trusted); !exact || (age-(30*time.Hour+time.Minute)).Abs() > time.Second {
+		t.Errorf("a trusted stamp from another run: %v (exact %v), want 30h1m", age, exact)
+	}
+}
+
+func TestAJumpWhileRunningPutsTheClockInDoubt(t *testing.T) {
+	k := &fake{wall: truth}
+	c := clock.New(k)
+	if _, ok := c.TrustedNow(); !ok {
+		t.Fatal("a steady clock in doubt")
+	}
+	k.wall = k.wall.Add(-48 * time.Hour)
+	if _, ok := c.TrustedNow(); ok {
+		t.Error("a clock set back two days trusted")
+	}
+	if s := c.Stamp(); !s.Doubt {
+		t.Error("a stamp after the jump not in doubt")
+	}
+}

@@ -22,6 +22,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/kioskpay/smartretail/internal/plugin/clock"
 	"github.com/kioskpay/smartretail/internal/plugin/outbox"
 	"github.com/kioskpay/smartretail/internal/plugin/wxpay"
 )
@@ -41,6 +42,8 @@ const (
 	DefaultBaseBackoff = 500 * time.Millisecond
 	DefaultMaxBackoff  = 30 * time.Second
 	DefaultMaxAge      = 24 * time.Hour
+	// DefaultSkewThreshold equals shared/config's DefaultClockSkewThreshold.
+	DefaultSkewThreshold = time.Minute
 	// ProbeOutOrderNo is queried to learn whether WeChat Pay answers when
 	// nothing else is waiting: any answer, "not found" included, is online.
 	ProbeOutOrderNo = "SMARTRETAIL-PROBE"
@@ -58,6 +61,7 @@ type Store interface {
 	Due(n int, skip func(outOrderNo string) bool) ([]*outbox.Order, error)
 	AppendEvent(ev outbox.Event) error
 	PruneContext(ctx context.Context) (orders, events int, err error)
+	NoteSeen(t time.Time) error
 }
 
 // Options configure a Forwarder.
@@ -77,8 +81,14 @@ type Options struct {
 	// Claims are the outbox's: who sends which order (NewClaims when nil).
 	// Give a new forwarder on the same outbox the old one's.
 	Claims *Claims
-	Now    func() time.Time
-	Log    hclog.Logger
+	// Clock is the plugin's (a new one on the machine's clocks when nil):
+	// waits are measured on its monotonic clock, ages as it says, and the
+	// offset from WeChat Pay's time is watched.
+	Clock *clock.Clock
+	// SkewThreshold: a CLOCK_SKEW event is logged when the kiosk's clock
+	// is this far from WeChat Pay's, and again when it is back within.
+	SkewThreshold time.Duration
+	Log           hclog.Logger
 }
 
 // Forwarder drains the outbox. Create with New, run with Run.
@@ -88,15 +98,16 @@ type Forwarder struct {
 	wake chan struct{}
 
 	mu            sync.Mutex
-	failures      int       // consecutive attempts without an answer
-	storeFailures int       // consecutive reads or writes of the outbox that failed
-	notBefore     time.Time // no attempt before this (backoff, Retry-After)
+	failures      int           // consecutive attempts without an answer
+	storeFailures int           // consecutive reads or writes of the outbox that failed
+	notBefore     time.Duration // no attempt before this monotonic reading (backoff, Retry-After)
+	skewed        bool          // the last CLOCK_SKEW event said the clock is off
 	sweepEvery    time.Duration
 	pruneEvery    time.Duration
 
-	netEventMu sync.Mutex     // guards the network events waiting to be written
-	netEvents  []outbox.Event // network changes not written yet, oldest first
-	netWriting bool           // a writeNetworkEvents runs
+	eventMu sync.Mutex     // guards the events waiting to be written
+	events  []outbox.Event // network and clock events not written yet, oldest first
+	writing bool           // a writeEvents runs
 }
 
 // New returns a Forwarder; it does nothing until Run.
@@ -116,8 +127,11 @@ func New(opts Options) *Forwarder {
 	if opts.CallTimeout <= 0 {
 		opts.CallTimeout = wxpay.DefaultTimeout
 	}
-	if opts.Now == nil {
-		opts.Now = time.Now
+	if opts.Clock == nil {
+		opts.Clock = clock.New(nil)
+	}
+	if opts.SkewThreshold <= 0 {
+		opts.SkewThreshold = DefaultSkewThreshold
 	}
 	if opts.Log == nil {
 		opts.Log = hclog.NewNullLogger()
@@ -127,7 +141,7 @@ func New(opts Options) *Forwarder {
 	}
 	f := &Forwarder{opts: opts, wake: make(chan struct{}, 1), sweepEvery: time.Minute, pruneEvery: time.Hour}
 	f.net.state = Unknown
-	f.net.since = opts.Now()
+	f.net.since = opts.Clock.Now()
 	return f
 }
 
@@ -145,8 +159,8 @@ func (f *Forwarder) Drain() {
 	state, _ := f.net.get()
 	f.mu.Lock()
 	f.failures = 0
-	if f.notBefore.After(f.opts.Now()) && state != Online {
-		f.notBefore = time.Time{}
+	if f.notBefore > f.opts.Clock.Elapsed() && state != Online {
+		f.notBefore = 0
 	}
 	f.mu.Unlock()
 	f.Wake()
@@ -176,7 +190,7 @@ func (f *Forwarder) Defer(d time.Duration) {
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if t := f.opts.Now().Add(d); t.After(f.notBefore) {
+	if t := f.opts.Clock.Elapsed() + d; t > f.notBefore {
 		f.notBefore = t
 	}
 }
@@ -202,6 +216,7 @@ func (f *Forwarder) Offline() bool {
 // word: the plugin is as good as offline, sales queue within the offline
 // limits, and attempts back off.
 func (f *Forwarder) Observe(err error) {
+	f.watchClock()
 	var we *wxpay.Error
 	switch {
 	case err == nil:
@@ -227,11 +242,11 @@ func (f *Forwarder) online() {
 }
 
 func (f *Forwarder) offline(err error) {
-	now := f.opts.Now()
+	now := f.opts.Clock.Elapsed()
 	f.mu.Lock()
 	f.failures++
 	delay := f.backoff(f.failures)
-	if t := now.Add(delay); t.After(f.notBefore) {
+	if t := now + delay; t > f.notBefore {
 		f.notBefore = t
 	}
 	f.mu.Unlock()
@@ -242,35 +257,62 @@ func (f *Forwarder) setNetwork(s Network, errText string) bool {
 	// The state changes at once; its event is written by one writer, in
 	// the order of the changes, so the log never ends on a state the
 	// plugin has left, and no sale waits for that write's fsync.
-	f.netEventMu.Lock()
-	defer f.netEventMu.Unlock()
-	if !f.net.set(s, f.opts.Now(), errText) {
+	f.eventMu.Lock()
+	defer f.eventMu.Unlock()
+	if !f.net.set(s, f.opts.Clock.Now(), errText) {
 		return false
 	}
 	f.opts.Log.Info("network status changed", "status", s)
-	f.netEvents = append(f.netEvents, outbox.Event{Type: outbox.EventNetworkStatusChanged, Network: string(s), Message: errText, Time: f.opts.Now()})
-	if !f.netWriting {
-		f.netWriting = true
-		go f.writeNetworkEvents()
-	}
+	f.recordLocked(outbox.Event{Type: outbox.EventNetworkStatusChanged, Network: string(s), Message: errText})
 	return true
 }
 
-// writeNetworkEvents appends the network events waiting, oldest first,
-// until none is left.
-func (f *Forwarder) writeNetworkEvents() {
+// watchClock logs a CLOCK_SKEW event when the kiosk's clock, as WeChat
+// Pay's answers show it, passes SkewThreshold one way or the other.
+func (f *Forwarder) watchClock() {
+	off, known := f.opts.Clock.Offset()
+	if !known {
+		return
+	}
+	skewed := off >= f.opts.SkewThreshold || -off >= f.opts.SkewThreshold
+	f.eventMu.Lock()
+	defer f.eventMu.Unlock()
+	if skewed == f.skewed {
+		return
+	}
+	f.skewed = skewed
+	msg := fmt.Sprintf("the kiosk's clock is %v from WeChat Pay's: sales go on, signed on WeChat Pay's time; set the kiosk's clock right (NTP)", off.Round(time.Second))
+	if !skewed {
+		msg = fmt.Sprintf("the kiosk's clock is back within %v of WeChat Pay's (%v)", f.opts.SkewThreshold, off.Round(time.Second))
+	}
+	f.opts.Log.Warn("clock skew", "offset", off.Round(time.Second).String(), "skewed", skewed)
+	f.recordLocked(outbox.Event{Type: outbox.EventClockSkew, ClockOffset: off, Message: msg})
+}
+
+// recordLocked queues ev for the one writer (eventMu held).
+func (f *Forwarder) recordLocked(ev outbox.Event) {
+	ev.Time = f.opts.Clock.Now()
+	f.events = append(f.events, ev)
+	if !f.writing {
+		f.writing = true
+		go f.writeEvents()
+	}
+}
+
+// writeEvents appends the events waiting, oldest first, until none is left.
+func (f *Forwarder) writeEvents() {
 	for {
-		f.netEventMu.Lock()
-		if len(f.netEvents) == 0 {
-			f.netWriting = false
-			f.netEventMu.Unlock()
+		f.eventMu.Lock()
+		if len(f.events) == 0 {
+			f.writing = false
+			f.eventMu.Unlock()
 			return
 		}
-		ev := f.netEvents[0]
-		f.netEvents = f.netEvents[1:]
-		f.netEventMu.Unlock()
+		ev := f.events[0]
+		f.events = f.events[1:]
+		f.eventMu.Unlock()
 		if err := f.opts.Store.AppendEvent(ev); err != nil {
-			f.opts.Log.Error("logging a network event failed", "error", err)
+			f.opts.Log.Error("logging an event failed", "type", ev.Type, "error", err)
 		}
 	}
 }
@@ -294,24 +336,25 @@ func (f *Forwarder) Run(ctx context.Context) {
 	done := make(chan struct{}, f.opts.Concurrency)
 	// The first prune waits an hour: a full read of the outbox has no
 	// business competing with a kiosk that just started selling.
-	var lastSweep time.Time
-	lastPrune := f.opts.Now()
+	lastSweep := time.Duration(-1 << 62)
+	lastPrune := f.opts.Clock.Elapsed()
 	for {
 		if ctx.Err() != nil {
 			return
 		}
-		now := f.opts.Now()
-		if now.Sub(lastSweep) >= f.sweepEvery {
+		now := f.opts.Clock.Elapsed()
+		if now-lastSweep >= f.sweepEvery {
 			f.sweep(ctx)
+			f.noteSeen()
 			lastSweep = now
 		}
-		if now.Sub(lastPrune) >= f.pruneEvery {
+		if now-lastPrune >= f.pruneEvery {
 			f.prune(ctx)
 			lastPrune = now
 		}
 		wait := f.sweepEvery
 		f.mu.Lock()
-		pause := f.notBefore.Sub(now)
+		pause := f.notBefore - now
 		free := f.opts.Concurrency - f.opts.Claims.forwarding()
 		f.mu.Unlock()
 		switch {
@@ -385,7 +428,6 @@ func (f *Forwarder) probe(ctx context.Context) {
 // so it costs little however long the queue is; an order is written only
 // when it does expire.
 func (f *Forwarder) sweep(ctx context.Context) {
-	cutoff := f.opts.Now().Add(-f.opts.MaxAge)
 	var seen map[string]bool
 	for ctx.Err() == nil {
 		due, err := f.opts.Store.Due(sweepBatch, func(no string) bool { return f.opts.Claims.taken(no) || seen[no] })
@@ -400,16 +442,26 @@ func (f *Forwarder) sweep(ctx context.Context) {
 			seen = map[string]bool{}
 		}
 		for _, o := range due {
-			if !o.StoredAt.Before(cutoff) {
-				return // the rest of the queue is younger still
-			}
 			seen[o.OutOrderNo] = true // looked at: the next read goes past it
-			if !o.AgeFrom().Before(cutoff) {
-				continue // retried recently
+			if age, _, _ := f.opts.Clock.Since(o.AgeStamp()); age <= f.opts.MaxAge {
+				if o.RetriedAt.IsZero() {
+					return // queued in order: the rest of the queue is younger still
+				}
+				continue // retried recently: those after it may be older
 			}
 			if i := o.Next(); i >= 0 && o.Ops[i].Kind == outbox.OpCreate && o.Ops[i].State == outbox.OpPending {
 				f.expire(o.OutOrderNo)
 			}
+		}
+	}
+}
+
+// noteSeen records the time, when it can be trusted, as the newest the
+// outbox has seen: a clock set back before the next start shows then.
+func (f *Forwarder) noteSeen() {
+	if t, ok := f.opts.Clock.TrustedNow(); ok {
+		if err := f.opts.Store.NoteSeen(t); err != nil {
+			f.opts.Log.Error("recording the time seen failed", "error", err)
 		}
 	}
 }
@@ -432,10 +484,9 @@ func (f *Forwarder) prune(ctx context.Context) {
 // expire fails the order if its create is pending (never sent) and too old.
 // It reports whether it did.
 func (f *Forwarder) expire(no string) bool {
-	now := f.opts.Now()
 	expired := false
 	_, err := f.opts.Store.Modify(no, func(o *outbox.Order) (*outbox.Order, []outbox.Event, error) {
-		evs, ok := f.expireIn(o, now)
+		evs, ok := f.expireIn(o)
 		if expired = ok; !ok {
 			return nil, nil, outbox.ErrNoChange
 		}
@@ -452,18 +503,24 @@ func (f *Forwarder) expire(no string) bool {
 }
 
 // expireIn fails o, in the change being made, if its create is pending
-// (never sent) and older than MaxAge at now; it reports whether it did,
-// with the event to log.
-func (f *Forwarder) expireIn(o *outbox.Order, now time.Time) ([]outbox.Event, bool) {
+// (never sent) and it has waited longer than MaxAge, as the clock can tell
+// honestly (a jump of the kiosk's clock never makes it so); it reports
+// whether it did, with the event to log.
+func (f *Forwarder) expireIn(o *outbox.Order) ([]outbox.Event, bool) {
 	if o == nil || o.Failure != nil {
 		return nil, false
 	}
 	i := o.Next()
-	if i < 0 || o.Ops[i].Kind != outbox.OpCreate || o.Ops[i].State != outbox.OpPending || now.Sub(o.AgeFrom()) <= f.opts.MaxAge {
+	if i < 0 || o.Ops[i].Kind != outbox.OpCreate || o.Ops[i].State != outbox.OpPending {
 		return nil, false
 	}
-	msg := fmt.Sprintf("not sent within %v of being queued; it was never sent to WeChat Pay", f.opts.MaxAge)
-	o.Failure = &outbox.Failure{Code: CodeExpiredOffline, Message: msg, Op: outbox.OpCreate, At: now}
+	age, _, how := f.opts.Clock.Since(o.AgeStamp())
+	if age <= f.opts.MaxAge {
+		return nil, false
+	}
+	msg := fmt.Sprintf("not sent within %v of being queued: it waited %v (measured %s); it was never sent to WeChat Pay",
+		f.opts.MaxAge, age.Round(time.Second), how)
+	o.Failure = &outbox.Failure{Code: CodeExpiredOffline, Message: msg, Op: outbox.OpCreate, At: f.opts.Clock.Now()}
 	o.Ops[i].State = outbox.OpFailed
 	return []outbox.Event{{Type: outbox.EventOrderFailed, Op: outbox.OpCreate, Code: CodeExpiredOffline, Message: msg}}, true
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kioskpay/smartretail/internal/plugin/clock"
 	"github.com/kioskpay/smartretail/internal/plugin/forward"
 	"github.com/kioskpay/smartretail/internal/plugin/outbox"
 	"github.com/kioskpay/smartretail/internal/plugin/wxpay"
@@ -28,7 +29,8 @@ func testCreds() *sandbox.Credentials {
 
 type env struct {
 	srv   *testkit.Sandbox
-	clock testkit.Clock // the outbox's and the forwarder's
+	clock testkit.Clock // the kiosk's: the outbox's and the forwarder's
+	clk   *clock.Clock
 	store *outbox.Store
 	wx    *wxpay.Client
 	fwd   *forward.Forwarder
@@ -40,8 +42,9 @@ type env struct {
 func setup(t testing.TB, maxAge time.Duration) *env {
 	t.Helper()
 	e := &env{srv: testkit.Start(t, sandbox.Options{})}
+	e.clk = clock.New(&e.clock)
 	e.wx = e.srv.WeChat(t)
-	store, err := outbox.Open(outbox.Options{Path: filepath.Join(t.TempDir(), "outbox.db"), Now: e.clock.Now})
+	store, err := outbox.Open(outbox.Options{Path: filepath.Join(t.TempDir(), "outbox.db"), Now: e.clock.Now, Stamp: e.clk.Stamp})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,7 +60,7 @@ func (e *env) run(t testing.TB, wx forward.WeChatPay, maxAge time.Duration) {
 	if e.stop != nil {
 		e.stop()
 	}
-	e.fwd = forward.New(forward.Options{Store: e.store, WeChat: wx, Concurrency: 4, Now: e.clock.Now,
+	e.fwd = forward.New(forward.Options{Store: e.store, WeChat: wx, Concurrency: 4, Clock: e.clk,
 		BaseBackoff: 10 * time.Millisecond, MaxBackoff: 100 * time.Millisecond, MaxAge: maxAge, CallTimeout: time.Second})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})

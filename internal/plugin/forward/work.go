@@ -24,7 +24,15 @@ func (f *Forwarder) work(ctx context.Context, no string) {
 			return
 		}
 		i := o.Next()
-		if i < 0 || f.expire(no) {
+		if i < 0 {
+			return
+		}
+		if o.Ops[i].Kind == outbox.OpCreate && o.Ops[i].State == outbox.OpPending {
+			if _, exact, _ := f.opts.Clock.Since(o.AgeStamp()); !exact && !f.timeKnown(ctx) {
+				return
+			}
+		}
+		if f.expire(no) {
 			return
 		}
 		var goOn bool
@@ -37,6 +45,25 @@ func (f *Forwarder) work(ctx context.Context, no string) {
 			return
 		}
 	}
+}
+
+// timeKnown makes sure WeChat Pay's time is known before an order whose
+// age needs it (queued by another run, or while the kiosk's clock was in
+// doubt) can go: a really old one then expires rather than being sent. It
+// asks WeChat Pay (a probe) when not known yet, and backs off when that
+// brought no answer.
+func (f *Forwarder) timeKnown(ctx context.Context) bool {
+	if _, known := f.opts.Clock.Offset(); known {
+		return true
+	}
+	f.probe(ctx)
+	if _, known := f.opts.Clock.Offset(); known {
+		return true
+	}
+	if ctx.Err() == nil {
+		f.pause(0)
+	}
+	return false
 }
 
 func (f *Forwarder) callCtx(ctx context.Context) (context.Context, context.CancelFunc) {
@@ -76,7 +103,7 @@ func (f *Forwarder) sendAs(ctx context.Context, o *outbox.Order, i int, v Verdic
 	if !f.modifyOp(o.OutOrderNo, i, op.Kind, "marking an operation in flight", func(o *outbox.Order, op *outbox.Op) []outbox.Event {
 		// Decided with the marking: a create that grew too old since it
 		// was picked up is never sent.
-		if evs, ok := f.expireIn(o, f.opts.Now()); ok {
+		if evs, ok := f.expireIn(o); ok {
 			expired = true
 			return evs
 		}
@@ -191,7 +218,7 @@ func (f *Forwarder) query(ctx context.Context, no string, body json.RawMessage) 
 // pause holds every attempt back: Retry-After when WeChat Pay gave one,
 // else the backoff.
 func (f *Forwarder) pause(retryAfter time.Duration) {
-	now := f.opts.Now()
+	now := f.opts.Clock.Elapsed()
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.failures++
@@ -199,7 +226,7 @@ func (f *Forwarder) pause(retryAfter time.Duration) {
 	if retryAfter > d {
 		d = retryAfter
 	}
-	if t := now.Add(d); t.After(f.notBefore) {
+	if t := now + d; t > f.notBefore {
 		f.notBefore = t
 	}
 }
@@ -211,11 +238,11 @@ func (f *Forwarder) pause(retryAfter time.Duration) {
 // answer resets the network's count, not the disk's).
 func (f *Forwarder) storeFailed(what, no string, err error) {
 	f.opts.Log.Error(what+" failed", "out_order_no", no, "error", err)
-	now := f.opts.Now()
+	now := f.opts.Clock.Elapsed()
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.storeFailures++
-	if t := now.Add(f.backoff(f.storeFailures)); t.After(f.notBefore) {
+	if t := now + f.backoff(f.storeFailures); t > f.notBefore {
 		f.notBefore = t
 	}
 }
@@ -228,8 +255,11 @@ func (f *Forwarder) reconcile(ctx context.Context, o *outbox.Order, i int) bool 
 	if ctx.Err() != nil {
 		return false
 	}
-	tooOld := f.opts.Now().Sub(o.AgeFrom()) > f.opts.MaxAge
-	v := AfterQuery(op.Kind, op.Body, o.ReconcileOnly, tooOld, q, err)
+	age, _, how := f.opts.Clock.Since(o.AgeStamp())
+	v := AfterQuery(op.Kind, op.Body, o.ReconcileOnly, age > f.opts.MaxAge, q, err)
+	if v.Code == CodeExpiredOffline {
+		v.Message += fmt.Sprintf(": it waited %v (measured %s)", age.Round(time.Second), how)
+	}
 	switch {
 	case v.Action == Send:
 		return f.sendAs(ctx, o, i, v)
@@ -288,7 +318,7 @@ func (f *Forwarder) modifyOp(no string, i int, kind outbox.OpKind, what string, 
 }
 
 func (f *Forwarder) done(no string, i int, kind outbox.OpKind, result any) bool {
-	now := f.opts.Now()
+	now := f.opts.Clock.Now()
 	ok := f.modifyOp(no, i, kind, "recording a sent operation", func(o *outbox.Order, op *outbox.Op) []outbox.Event {
 		op.State, op.DoneAt, op.Result, op.LastError = outbox.OpDone, now, outbox.ResultOf(result), ""
 		ev := outbox.Event{Type: outbox.EventOperationSubmitted, Op: kind}
@@ -346,7 +376,7 @@ func (f *Forwarder) notCreated(no string) bool {
 
 // fail moves the order to the failed list with WeChat Pay's code.
 func (f *Forwarder) fail(no string, i int, kind outbox.OpKind, code, msg string) bool {
-	now := f.opts.Now()
+	now := f.opts.Clock.Now()
 	if f.modifyOp(no, i, kind, "recording a failure", func(o *outbox.Order, op *outbox.Op) []outbox.Event {
 		op.State, op.LastError = outbox.OpFailed, msg
 		o.Failure = &outbox.Failure{Code: code, Message: msg, Op: kind, At: now}

@@ -112,7 +112,7 @@ func TestCompactContextCancelledLeavesTheOutboxAsItWas(t *testing.T) {
 func TestPruneContextStopsBetweenBatches(t *testing.T) {
 	defer func(n int) { pruneBatch = n }(pruneBatch)
 	pruneBatch = 2
-	clk := &clock{t: time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC)}
+	clk := &fakeClock{t: time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC)}
 	s := open(t, t.TempDir(), clk)
 	for i := range 10 {
 		no := fmt.Sprintf("S-%d", i)

@@ -66,6 +66,7 @@ func (s *Store) Enqueue(o *Order, lim Limits, ev Event) (stored *Order, existed 
 		if n.StoredAt.IsZero() {
 			n.StoredAt = s.opts.Now()
 		}
+		s.stamp(&n)
 		if err := tx.put(n.OutOrderNo, nil, &n); err != nil {
 			return err
 		}
@@ -146,6 +147,7 @@ func (s *Store) Modify(outOrderNo string, fn func(o *Order) (*Order, []Event, er
 				if n.StoredAt.IsZero() {
 					n.StoredAt = s.opts.Now()
 				}
+				s.stamp(n)
 			} else {
 				n.Seq = old.Seq
 			}
@@ -281,4 +283,12 @@ func compactJSON(b []byte) []byte {
 		return b
 	}
 	return buf.Bytes()
+}
+
+// stamp gives a new order its Since, when the caller gave none.
+func (s *Store) stamp(o *Order) {
+	if o.Since == nil && s.opts.Stamp != nil {
+		st := s.opts.Stamp()
+		o.Since = &st
+	}
 }

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"time"
+
+	"github.com/kioskpay/smartretail/internal/plugin/clock"
 )
 
 // recordVersion is the format of an Order record. A reader meets only
@@ -81,6 +83,10 @@ type Order struct {
 	// RetriedAt: when a person put the order back from the failed list;
 	// its age for expiry counts from then.
 	RetriedAt time.Time `json:"retried_at,omitzero"`
+	// Since is when its time to expire started (stored, or retried), with
+	// what was known of the time then; nil in records from before it, whose
+	// StoredAt or RetriedAt stands for it (AgeStamp).
+	Since *clock.Stamp `json:"since,omitempty"`
 }
 
 // AgeFrom is when the order's time to expire started: stored, or retried.
@@ -89,6 +95,14 @@ func (o *Order) AgeFrom() time.Time {
 		return o.RetriedAt
 	}
 	return o.StoredAt
+}
+
+// AgeStamp is when the order's time to expire started, as a stamp.
+func (o *Order) AgeStamp() clock.Stamp {
+	if o.Since != nil {
+		return *o.Since
+	}
+	return clock.WallStamp(o.AgeFrom())
 }
 
 // State is an order's state in the outbox, derived from its operations.

@@ -18,6 +18,8 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/kioskpay/smartretail/internal/plugin/clock"
 )
 
 // Buckets.
@@ -55,6 +57,8 @@ type Options struct {
 	Retention time.Duration
 	// Now is the clock (time.Now).
 	Now func() time.Time
+	// Stamp stamps a new order's Since when it has none (nil: none).
+	Stamp func() clock.Stamp
 	// Logf reports records set aside and other things an operator must
 	// know; nil discards them. It never receives record contents.
 	Logf func(format string, args ...any)

@@ -18,19 +18,19 @@ import (
 
 const openid = "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o"
 
-type clock struct {
+type fakeClock struct {
 	mu sync.Mutex
 	t  time.Time
 }
 
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Add(d time.Duration) {
+func (c *fakeClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *fakeClock) Add(d time.Duration) {
 	c.mu.Lock()
 	c.t = c.t.Add(d)
 	c.mu.Unlock()
 }
 
-func open(t *testing.T, dir string, clk *clock) *Store {
+func open(t *testing.T, dir string, clk *fakeClock) *Store {
 	t.Helper()
 	opts := Options{Path: filepath.Join(dir, "outbox.db")}
 	if clk != nil {
@@ -233,7 +233,7 @@ func TestConcurrentEnqueuesShareCommitsAndOneFailureStaysAlone(t *testing.T) {
 }
 
 func TestOperationsDueFailedAndStats(t *testing.T) {
-	clk := &clock{t: time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC)}
+	clk := &fakeClock{t: time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC)}
 	s := open(t, t.TempDir(), clk)
 	enqueue(t, s, "D-1", 100)
 	clk.Add(time.Second)
@@ -367,7 +367,7 @@ func TestCorruptRecordIsSetAside(t *testing.T) {
 }
 
 func TestPruneAndCompact(t *testing.T) {
-	clk := &clock{t: time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC)}
+	clk := &fakeClock{t: time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC)}
 	dir := t.TempDir()
 	s := open(t, dir, clk)
 	for i := 0; i < 300; i++ {
@@ -455,7 +455,7 @@ func statsOf(t *testing.T, s *Store) stats {
 func TestPruneInSmallTransactions(t *testing.T) {
 	defer func(n int) { pruneBatch = n }(pruneBatch)
 	pruneBatch = 7
-	clk := &clock{t: time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC)}
+	clk := &fakeClock{t: time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC)}
 	dir := t.TempDir()
 	s := open(t, dir, clk)
 	submit := func(no string) {
@@ -513,7 +513,7 @@ func TestPruneInSmallTransactions(t *testing.T) {
 
 // An event that cannot be read does not stop the pruning of those after it.
 func TestPruneGoesPastAnUnreadableEvent(t *testing.T) {
-	clk := &clock{t: time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC)}
+	clk := &fakeClock{t: time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC)}
 	dir := t.TempDir()
 	s := open(t, dir, clk)
 	for i := 0; i < 5; i++ {

@@ -248,6 +248,10 @@ type Event struct {
 	Code       string    `json:"code,omitempty"`
 	Message    string    `json:"message,omitempty"`
 	Network    string    `json:"network,omitempty"`
+	// ClockOffset: WeChat Pay's time less the kiosk's (CLOCK_SKEW).
+	ClockOffset time.Duration `json:"clock_offset,omitempty"`
+	// APIBaseURL: the domain requests go to now (API_DOMAIN_CHANGED).
+	APIBaseURL string `json:"api_base_url,omitempty"`
 }
 
 // Event types.
@@ -258,6 +262,8 @@ const (
 	EventOperationQueued      = "OPERATION_QUEUED"
 	EventOperationSubmitted   = "OPERATION_SUBMITTED"
 	EventNetworkStatusChanged = "NETWORK_STATUS_CHANGED"
+	EventClockSkew            = "CLOCK_SKEW"
+	EventAPIDomainChanged     = "API_DOMAIN_CHANGED"
 	// EventEventsLost stands, in what EventsAfter returns, for events
 	// that cannot be delivered; it is never stored.
 	EventEventsLost = "EVENTS_LOST"
