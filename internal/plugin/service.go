@@ -171,7 +171,13 @@ func (s *Service) Configure(ctx context.Context, r *v1.ConfigureRequest) (*v1.Co
 		AppID:                cfg.AppID,
 		ServiceID:            cfg.ServiceID,
 		BaseURL:              cfg.APIBaseURL,
-		Clock:                s.clock,
+		BackupBaseURL:        cfg.BackupBaseURL(),
+		OnDomainChange: func(baseURL string) {
+			if c, err := s.current(); err == nil {
+				c.fwd.DomainChanged(redactURL(baseURL))
+			}
+		},
+		Clock: s.clock,
 	})
 	if err != nil {
 		return nil, fromConfig(err)
@@ -341,6 +347,7 @@ func (s *Service) GetStatus(context.Context, *v1.GetStatusRequest) (*v1.GetStatu
 	resp.Configured = true
 	resp.Mchid = c.cfg.MchID
 	resp.ApiBaseUrl = redactURL(c.cfg.APIBaseURL)
+	resp.ApiBaseUrlInUse = redactURL(c.client.InUse())
 	resp.VerifyMode = c.verifyMode
 	state, since, lastErr, lastErrAt := c.fwd.Network()
 	resp.NetworkStatus = networkStatus(string(state))

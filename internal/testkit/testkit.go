@@ -35,6 +35,12 @@ type Sandbox struct {
 
 	front atomic.Pointer[Front]
 	close func()
+
+	// BackupURL is the backup domain's, once StartBackup served it; it
+	// serves the same orders, with faults of its own (Backup().SetFaults).
+	BackupURL string
+	// BackupCalls counts the WeChat Pay requests that reached the backup.
+	BackupCalls atomic.Int64
 }
 
 // Front stands between the plugin and the sandbox (next) for a test that
@@ -71,6 +77,22 @@ func Start(t testing.TB, opts sandbox.Options) *Sandbox {
 // WeChat Pay gone); the test's end closes them otherwise.
 func (s *Sandbox) Close() { s.close() }
 
+// StartBackup serves the sandbox's backup domain too (closed with it), and
+// returns its URL: the config and settings made after name it.
+func (s *Sandbox) StartBackup(t testing.TB) string {
+	t.Helper()
+	b := s.Sandbox.Backup()
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/v3/") {
+			s.BackupCalls.Add(1)
+		}
+		b.ServeHTTP(w, r)
+	}))
+	t.Cleanup(ts.Close)
+	s.BackupURL = ts.URL
+	return ts.URL
+}
+
 // SetFront puts f in front of the sandbox; nil takes it away.
 func (s *Sandbox) SetFront(f Front) {
 	if f == nil {
@@ -82,7 +104,7 @@ func (s *Sandbox) SetFront(f Front) {
 
 // Server is the sandbox as a sandbox.Server, for WriteConfig.
 func (s *Sandbox) Server() *sandbox.Server {
-	return &sandbox.Server{URL: s.URL, Sandbox: s.Sandbox, Credentials: s.Credentials}
+	return &sandbox.Server{URL: s.URL, BackupURL: s.BackupURL, Sandbox: s.Sandbox, Credentials: s.Credentials}
 }
 
 // ConfigFile writes the merchant's config file and key files for this
@@ -115,7 +137,7 @@ func (s *Sandbox) Settings() wxpay.Settings {
 	c := s.Credentials
 	return wxpay.Settings{MchID: c.MchID, MerchantSerialNo: c.MerchantSerialNo, MerchantPrivateKey: c.MerchantPrivateKey,
 		WeChatPayPublicKeyID: c.PublicKeyID, WeChatPayPublicKey: c.WechatPayPublicKey(),
-		AppID: c.AppID, ServiceID: c.ServiceID, BaseURL: s.URL, Timeout: 2 * time.Second}
+		AppID: c.AppID, ServiceID: c.ServiceID, BaseURL: s.URL, BackupBaseURL: s.BackupURL, Timeout: 2 * time.Second}
 }
 
 // WeChat is a WeChat Pay client for this sandbox.

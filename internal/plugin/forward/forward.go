@@ -289,6 +289,16 @@ func (f *Forwarder) watchClock() {
 	f.recordLocked(outbox.Event{Type: outbox.EventClockSkew, ClockOffset: off, Message: msg})
 }
 
+// DomainChanged logs an API_DOMAIN_CHANGED event: requests now go to
+// baseURL (WeChat Pay's main domain gave no answer, or answers again).
+func (f *Forwarder) DomainChanged(baseURL string) {
+	f.opts.Log.Warn("API domain changed", "api_base_url", baseURL)
+	f.eventMu.Lock()
+	defer f.eventMu.Unlock()
+	f.recordLocked(outbox.Event{Type: outbox.EventAPIDomainChanged, APIBaseURL: baseURL,
+		Message: "requests now go to " + baseURL})
+}
+
 // recordLocked queues ev for the one writer (eventMu held).
 func (f *Forwarder) recordLocked(ev outbox.Event) {
 	ev.Time = f.opts.Clock.Now()

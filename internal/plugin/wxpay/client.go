@@ -61,6 +61,11 @@ type Settings struct {
 	// BaseURL is any http or https URL; empty means DefaultBaseURL. Only
 	// path and query are signed, so a local sandbox works as is.
 	BaseURL string
+	// BackupBaseURL is WeChat Pay's backup domain, used while BaseURL
+	// gives no answer; empty for none.
+	BackupBaseURL string
+	// OnDomainChange is told the base URL requests go to when it changes.
+	OnDomainChange func(baseURL string)
 	// Timeout bounds each call when the caller's context has no earlier
 	// deadline; 0 means DefaultTimeout.
 	Timeout time.Duration
@@ -78,7 +83,8 @@ type Client struct {
 	core      *core.Client
 	verifier  auth.Verifier
 	clock     *clock.Clock
-	base      string
+	domains   domains
+	onDomain  func(string)
 	timeout   time.Duration
 	appID     string
 	serviceID string
@@ -97,6 +103,12 @@ func New(s Settings) (*Client, error) {
 	base, err := baseURL(s.BaseURL)
 	if err != nil {
 		return nil, err
+	}
+	var backup string
+	if s.BackupBaseURL != "" {
+		if backup, err = baseURL(s.BackupBaseURL); err != nil {
+			return nil, err
+		}
 	}
 	var (
 		authOpt  core.ClientOption
@@ -151,7 +163,8 @@ func New(s Settings) (*Client, error) {
 		core:      cc,
 		verifier:  verifier,
 		clock:     clk,
-		base:      base,
+		domains:   domains{main: base, backup: backup},
+		onDomain:  s.OnDomainChange,
 		timeout:   timeout,
 		appID:     s.AppID,
 		serviceID: s.ServiceID,
@@ -251,15 +264,16 @@ func (c *Client) call(ctx context.Context, op, method, pathAndQuery string, body
 		ctx, cancel = context.WithTimeout(ctx, c.timeout)
 		defer cancel()
 	}
-	err := c.send(ctx, op, method, pathAndQuery, body, out)
+	err := c.sendFailingOver(ctx, op, method, pathAndQuery, body, out)
 	if e, ok := err.(*Error); ok && e.Clock != nil && e.Clock.RequestRefused && ctx.Err() == nil {
-		err = c.send(ctx, op, method, pathAndQuery, body, out)
+		err = c.sendFailingOver(ctx, op, method, pathAndQuery, body, out)
 	}
 	return err
 }
 
-func (c *Client) send(ctx context.Context, op, method, pathAndQuery string, body, out any) error {
-	u := c.base + pathAndQuery
+// send sends one signed request to base and decodes the verified answer.
+func (c *Client) send(ctx context.Context, base, op, method, pathAndQuery string, body, out any) error {
+	u := base + pathAndQuery
 	var (
 		res *core.APIResult
 		err error
