@@ -102,10 +102,10 @@ func TestRestartOnceAfterThePluginDies(t *testing.T) {
 	}
 }
 
-// killAndWait kills the plugin pid and waits until the host's go-plugin
-// client has reaped it, as its log (the host's, log) says. go-plugin marks
-// the client exited, which the host's next call looks at, straight after
-// writing that line.
+// killAndWait kills plugin pid and waits for go-plugin's line in the
+// host's log that it reaped it. go-plugin marks its client exited, which
+// the host's next call looks at, right after writing that line; the host
+// library has no way to ask for the mark itself.
 func killAndWait(t *testing.T, pid int, log *lockedBuffer) {
 	t.Helper()
 	p, err := os.FindProcess(pid)
