@@ -29,6 +29,9 @@ func TestConfigDefaultsAreThePackagesDefaults(t *testing.T) {
 	if config.DefaultForwardConcurrency != forward.DefaultConcurrency {
 		t.Errorf("config.DefaultForwardConcurrency %d, forward.DefaultConcurrency %d", config.DefaultForwardConcurrency, forward.DefaultConcurrency)
 	}
+	if config.DefaultClockSkewThreshold != forward.DefaultSkewThreshold {
+		t.Errorf("config.DefaultClockSkewThreshold %v, forward.DefaultSkewThreshold %v", config.DefaultClockSkewThreshold, forward.DefaultSkewThreshold)
+	}
 	// What a config with no key file says against where the outbox, given
 	// none, makes it: the outbox does not export the name, so ask it.
 	dir := t.TempDir()
