@@ -44,7 +44,7 @@ func (t signingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	at := t.clock.SigningTime().Truncate(time.Second)
 	// core.Client signed on time.Now, the machine's clock (not the
 	// clock's Source, which a test may drive).
-	if d := at.Sub(time.Now()); d < time.Second && d > -time.Second {
+	if d := time.Until(at); d < time.Second && d > -time.Second {
 		if req.Header.Get(consts.WechatPaySerial) == "" {
 			req = req.Clone(req.Context())
 			req.Header.Set(consts.WechatPaySerial, t.serial)
