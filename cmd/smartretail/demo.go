@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -64,6 +65,11 @@ func runDemo(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	d.daySale(ctx)
 	d.walkAway(ctx)
 	d.badRequest(ctx)
+	// The clock and domain chapters come before the offline one: the domain
+	// chapter shows the switch from the main domain, which the plugin is
+	// sure to be on only before the flaky network of the offline chapter.
+	d.clockOff(ctx)
+	d.mainDomainDown(ctx)
 	d.offline(ctx)
 
 	d.say("")
@@ -104,6 +110,10 @@ func (d *demo) setUp(ctx context.Context, pluginFlag string, verbose bool, stder
 	if d.srv, err = sandbox.NewServer(sandbox.Options{Credentials: creds}); err != nil {
 		return err
 	}
+	// WeChat Pay's backup domain (api2), which config.json then names.
+	if err := d.srv.ListenBackup("127.0.0.1:0"); err != nil {
+		return err
+	}
 	cfg, err := d.srv.WriteConfig(dir)
 	if err != nil {
 		return err
@@ -127,6 +137,7 @@ func (d *demo) setUp(ctx context.Context, pluginFlag string, verbose bool, stder
 	}
 	d.say("smartretail demo: a kiosk's day against a local WeChat Pay sandbox")
 	d.say("   sandbox  %s (merchant %s, service %s)", d.srv.URL, creds.MchID, creds.ServiceID)
+	d.say("   backup   %s (WeChat Pay's backup API domain, serving the same orders)", d.srv.BackupURL)
 	d.say("   config   %s", cfg)
 	d.say("   plugin   %s (%s), loaded through go-plugin over gRPC with mTLS", path, how)
 	start := time.Now()
@@ -288,6 +299,85 @@ func (d *demo) badRequest(ctx context.Context) {
 	d.say("         error: %v", se)
 	d.check("refused before reaching WeChat Pay, as INVALID_ARGUMENT naming order.fees[0].fee_amount",
 		errors.Join(want(se.Code, codes.InvalidArgument), want(len(se.Violations) > 0 && se.Violations[0].Field == "order.fees[0].fee_amount", true)))
+}
+
+// eventWatch follows the plugin's events, as a kiosk's UI would.
+type eventWatch struct {
+	mu      sync.Mutex
+	seen    []*v1.Event
+	arrived chan struct{} // an event came since the last look
+	stop    context.CancelFunc
+	done    chan struct{}
+}
+
+// watch follows the events recorded from now on.
+func (d *demo) watch(ctx context.Context) (*eventWatch, error) {
+	st, err := d.kiosk.GetStatus(ctx, &v1.GetStatusRequest{})
+	if err != nil {
+		return nil, err
+	}
+	wctx, stop := context.WithCancel(ctx)
+	w := &eventWatch{arrived: make(chan struct{}, 1), stop: stop, done: make(chan struct{})}
+	go func() {
+		defer close(w.done)
+		_ = d.kiosk.WatchEvents(wctx, &v1.WatchEventsRequest{AfterSequence: st.GetLastEventSequence()}, func(ev *v1.Event) error {
+			w.mu.Lock()
+			w.seen = append(w.seen, ev)
+			w.mu.Unlock()
+			select {
+			case w.arrived <- struct{}{}:
+			default:
+			}
+			return nil
+		})
+	}()
+	return w, nil
+}
+
+// count is how many events of type t have come.
+func (w *eventWatch) count(t v1.EventType) int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	n := 0
+	for _, ev := range w.seen {
+		if ev.GetType() == t {
+			n++
+		}
+	}
+	return n
+}
+
+// find is the first event of type t that match accepts, nil if none came.
+func (w *eventWatch) find(t v1.EventType, match func(*v1.Event) bool) *v1.Event {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, ev := range w.seen {
+		if ev.GetType() == t && match(ev) {
+			return ev
+		}
+	}
+	return nil
+}
+
+// until waits up to within for cond to hold, looking again as events come;
+// it reports whether it held. The stream brings an event a moment after
+// the call that caused it has returned.
+func (w *eventWatch) until(within time.Duration, cond func() bool) bool {
+	deadline := time.After(within)
+	for !cond() {
+		select {
+		case <-w.arrived:
+		case <-deadline:
+			return cond()
+		}
+	}
+	return true
+}
+
+// close stops following and waits for the stream to end.
+func (w *eventWatch) close() {
+	w.stop()
+	<-w.done
 }
 
 func want[T comparable](got, wanted T) error {

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/kioskpay/smartretail/sandbox"
@@ -23,35 +22,18 @@ const (
 // the network comes back flaky, the queue drains.
 func (d *demo) offline(ctx context.Context) {
 	d.say("")
-	d.say("4. The cabinet's network drops. Sales go on: the plugin keeps them in its outbox.")
-	if err := d.srv.Sandbox.SetFaults(sandbox.Faults{Mode: sandbox.FaultOffline}); err != nil {
-		d.check("network down (sandbox offline)", err)
+	d.say("6. The cabinet's network drops. Sales go on: the plugin keeps them in its outbox.")
+	if err := d.setNetwork(sandbox.Faults{Mode: sandbox.FaultOffline}); err != nil {
+		d.check("network down (both sandbox domains offline)", err)
 		return
 	}
 	// Watch events from now on, as a kiosk's UI would.
-	st, err := d.kiosk.GetStatus(ctx, &v1.GetStatusRequest{})
-	if !d.check("status read", err) {
+	events, err := d.watch(ctx)
+	if err != nil {
+		d.check("watching events", err)
 		return
 	}
-	from := st.GetLastEventSequence()
-	var mu sync.Mutex
-	events := map[v1.EventType]int{}
-	arrived := make(chan struct{}, 1) // a new event was counted
-	wctx, stopWatch := context.WithCancel(ctx)
-	watched := make(chan struct{})
-	go func() {
-		defer close(watched)
-		_ = d.kiosk.WatchEvents(wctx, &v1.WatchEventsRequest{AfterSequence: from}, func(ev *v1.Event) error {
-			mu.Lock()
-			events[ev.GetType()]++
-			mu.Unlock()
-			select {
-			case arrived <- struct{}{}:
-			default:
-			}
-			return nil
-		})
-	}()
+	defer events.close()
 
 	f := false
 	// offlineOrder needs no confirmation (it may wait offline) and so names
@@ -93,7 +75,7 @@ func (d *demo) offline(ctx context.Context) {
 			queuedOps++
 		}
 	}
-	st, err = d.kiosk.GetStatus(ctx, &v1.GetStatusRequest{})
+	st, err := d.kiosk.GetStatus(ctx, &v1.GetStatusRequest{})
 	if d.check("status", err) {
 		d.say("         network %s, %d orders queued, %d fen at risk, oldest %v; limits: %d orders, %d fen for one order",
 			strings.TrimPrefix(st.GetNetworkStatus().String(), "NETWORK_STATUS_"), st.GetQueuedCount(), st.GetQueuedAmount(),
@@ -116,8 +98,11 @@ func (d *demo) offline(ctx context.Context) {
 	d.check("refused with NEEDS_CONFIRMATION_ONLINE, not queued", want(reasonOf(err), "NEEDS_CONFIRMATION_ONLINE"))
 
 	d.say("")
-	d.say("5. The network comes back, flaky: a third of the answers are lost on the way back.")
-	d.srv.Sandbox.SetFaults(sandbox.Faults{Mode: sandbox.FaultDropResponse, Probability: 0.3})
+	d.say("7. The network comes back, flaky: a third of the answers are lost on the way back.")
+	if err := d.setNetwork(sandbox.Faults{Mode: sandbox.FaultDropResponse, Probability: 0.3}); err != nil {
+		d.check("flaky network (sandbox drop_response)", err)
+		return
+	}
 	deadline := time.Now().Add(60 * time.Second)
 	last := int64(-1)
 	for {
@@ -137,31 +122,19 @@ func (d *demo) offline(ctx context.Context) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	d.srv.Sandbox.SetFaults(sandbox.Faults{Mode: sandbox.FaultNone})
+	if err := d.setNetwork(sandbox.Faults{Mode: sandbox.FaultNone}); err != nil {
+		d.check("network back (sandbox faults none)", err)
+	}
 	// The queue drained: wait for the event of every queued order and
-	// operation sent, which the stream brings a moment after.
-	allSeen := func() bool {
-		mu.Lock()
-		defer mu.Unlock()
-		return events[v1.EventType_EVENT_TYPE_ORDER_SUBMITTED] >= queuedOrders &&
-			events[v1.EventType_EVENT_TYPE_OPERATION_SUBMITTED] >= queuedOps
-	}
-	eventsDeadline := time.After(5 * time.Second)
-	for waiting := true; waiting && !allSeen(); {
-		select {
-		case <-arrived:
-		case <-eventsDeadline:
-			waiting = false
-		}
-	}
-	d.check("an event for every queued order and operation sent", want(allSeen(), true))
-	stopWatch()
-	<-watched
-	mu.Lock()
+	// operation sent.
+	allSeen := events.until(5*time.Second, func() bool {
+		return events.count(v1.EventType_EVENT_TYPE_ORDER_SUBMITTED) >= queuedOrders &&
+			events.count(v1.EventType_EVENT_TYPE_OPERATION_SUBMITTED) >= queuedOps
+	})
+	d.check("an event for every queued order and operation sent", want(allSeen, true))
 	d.say("         events seen: %d ORDER_SUBMITTED, %d OPERATION_SUBMITTED, %d NETWORK_STATUS_CHANGED, %d ORDER_FAILED",
-		events[v1.EventType_EVENT_TYPE_ORDER_SUBMITTED], events[v1.EventType_EVENT_TYPE_OPERATION_SUBMITTED],
-		events[v1.EventType_EVENT_TYPE_NETWORK_STATUS_CHANGED], events[v1.EventType_EVENT_TYPE_ORDER_FAILED])
-	mu.Unlock()
+		events.count(v1.EventType_EVENT_TYPE_ORDER_SUBMITTED), events.count(v1.EventType_EVENT_TYPE_OPERATION_SUBMITTED),
+		events.count(v1.EventType_EVENT_TYPE_NETWORK_STATUS_CHANGED), events.count(v1.EventType_EVENT_TYPE_ORDER_FAILED))
 	for _, no := range sales {
 		o, ok := d.srv.Sandbox.Order(no)
 		d.check(fmt.Sprintf("%s at WeChat Pay: FINISHED, one order (%d create requests)", no, o.CreateRequests),
@@ -174,6 +147,12 @@ func (d *demo) offline(ctx context.Context) {
 	if st, err := d.kiosk.GetStatus(ctx, &v1.GetStatusRequest{}); d.check("final status", err) {
 		d.check("nothing failed, nothing left", errors.Join(want(st.GetFailedCount(), int64(0)), want(st.GetPendingCount(), int64(0))))
 	}
+}
+
+// setNetwork sets the faults of both WeChat Pay domains: the cabinet's
+// network reaches both or neither.
+func (d *demo) setNetwork(f sandbox.Faults) error {
+	return errors.Join(d.srv.Sandbox.SetFaults(f), d.srv.Sandbox.Backup().SetFaults(f))
 }
 
 func wantClass(err error, class shared.Class) error {
