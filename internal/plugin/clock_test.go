@@ -220,3 +220,19 @@ func TestAnOldSaleFromAnEarlierRunExpiresRatherThanGoes(t *testing.T) {
 		t.Errorf("expired with %q", m)
 	}
 }
+
+// The status's oldest_queued_age is as honest as the expiry: a kiosk clock
+// set back does not make it negative, nor one set forward make it days.
+func TestOldestQueuedAgeIgnoresAJump(t *testing.T) {
+	e := newOfflineEnv(t, nil)
+	if _, err := e.create(t, noConfirm("AGE-1", 1000), v1.OfflineBehavior_OFFLINE_BEHAVIOR_FORCE_OFFLINE); err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Advance(time.Minute)
+	for _, jump := range []time.Duration{-48 * time.Hour, 96 * time.Hour} {
+		e.clock.Jump(jump)
+		if age := e.status(t).GetOldestQueuedAge().AsDuration(); age < time.Minute || age > 2*time.Minute {
+			t.Errorf("after the kiosk's clock jumped %v: oldest_queued_age %v, want about 1m", jump, age)
+		}
+	}
+}

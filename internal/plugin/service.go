@@ -370,8 +370,10 @@ func (s *Service) GetStatus(context.Context, *v1.GetStatusRequest) (*v1.GetStatu
 	if off, known := s.clock.Offset(); known {
 		resp.ClockOffset, resp.ClockOffsetKnown = durationpb.New(off), true
 	}
-	if !st.OldestWork.IsZero() {
-		resp.OldestQueuedAge = durationpb.New(s.now().Sub(st.OldestWork))
+	if st.Oldest != nil {
+		// As honestly as the clock can tell: never from a clock that jumped.
+		age, _, _ := s.clock.Since(st.Oldest.AgeStamp())
+		resp.OldestQueuedAge = durationpb.New(age)
 	}
 	return resp, nil
 }

@@ -1,17 +1,15 @@
 package outbox
 
-import "time"
-
 // Stats summarise the outbox for status.
 type Stats struct {
-	QueuedCount   int       // orders whose create waits
-	QueuedAmount  int64     // their amounts, fen
-	FailedCount   int       // orders on the failed list
-	WorkCount     int       // orders with any operation waiting
-	OldestWork    time.Time // when the oldest of those was stored; zero if none
-	CorruptCount  int       // records set aside
-	LastEventSeq  uint64    // the newest event's sequence number
-	FirstEventSeq uint64    // the oldest event still kept; 0 when none
+	QueuedCount   int    // orders whose create waits
+	QueuedAmount  int64  // their amounts, fen
+	FailedCount   int    // orders on the failed list
+	WorkCount     int    // orders with any operation waiting
+	Oldest        *Order // the oldest of those (its AgeStamp dates it); nil if none
+	CorruptCount  int    // records set aside
+	LastEventSeq  uint64 // the newest event's sequence number
+	FirstEventSeq uint64 // the oldest event still kept; 0 when none
 }
 
 // Stats reads the counters; it does not scan the records.
@@ -22,7 +20,7 @@ func (s *Store) Stats() (Stats, error) {
 		out.QueuedCount, out.QueuedAmount, out.FailedCount, out.WorkCount = st.QueuedCount, st.QueuedAmount, st.FailedCount, st.WorkCount
 		if k, v := tx.tx.Bucket(bucketQueue).Cursor().First(); k != nil {
 			if o, err := tx.get(string(v)); err == nil && o != nil {
-				out.OldestWork = o.StoredAt
+				out.Oldest = o
 			}
 		}
 		out.CorruptCount = tx.tx.Bucket(bucketCorrupt).Stats().KeyN // small: set-aside records only
