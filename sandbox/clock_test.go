@@ -12,15 +12,17 @@ import (
 // The signature window is measured on the sandbox's clock, Options.Now plus
 // the offset: a client on the real time is inside it up to 299 s off and
 // refused from 300 s, either way, and SetClockOffset moves it while serving.
+// The offsets stay 2 s clear of the boundary: a second may pass between
+// signing and checking, and both are whole seconds.
 func TestSignatureWindowFollowsTheClockOffset(t *testing.T) {
 	srv := startServer(t, Options{ClockOffset: 298 * time.Second}) // 298: a second boundary may pass between signing and checking
 	cl := pubKeyClient(t, srv.Credentials)
 	sdkCreate(t, cl, srv, "off-plus-298")
 
-	if err := srv.Sandbox.SetClockOffset(300 * time.Second); err != nil {
+	if err := srv.Sandbox.SetClockOffset(302 * time.Second); err != nil {
 		t.Fatal(err)
 	}
-	_, err := cl.Post(context.Background(), ordersURL(srv), createBody(srv.Credentials, "off-plus-300"))
+	_, err := cl.Post(context.Background(), ordersURL(srv), createBody(srv.Credentials, "off-plus-302"))
 	if e := apiErr(t, err, 401, "SIGN_ERROR"); !contains(e.Message, "timestamp") {
 		t.Fatalf("message %q does not mention the timestamp", e.Message)
 	}
@@ -29,13 +31,13 @@ func TestSignatureWindowFollowsTheClockOffset(t *testing.T) {
 		t.Fatal(err)
 	}
 	sdkCreate(t, cl, srv, "off-minus-298")
-	if err := srv.Sandbox.SetClockOffset(-300 * time.Second); err != nil {
+	if err := srv.Sandbox.SetClockOffset(-302 * time.Second); err != nil {
 		t.Fatal(err)
 	}
-	_, err = cl.Post(context.Background(), ordersURL(srv), createBody(srv.Credentials, "off-minus-300"))
+	_, err = cl.Post(context.Background(), ordersURL(srv), createBody(srv.Credentials, "off-minus-302"))
 	apiErr(t, err, 401, "SIGN_ERROR")
 
-	for _, no := range []string{"off-plus-300", "off-minus-300"} {
+	for _, no := range []string{"off-plus-302", "off-minus-302"} {
 		if _, ok := srv.Sandbox.Order(no); ok {
 			t.Errorf("the refused %s created an order", no)
 		}
