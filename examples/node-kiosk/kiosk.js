@@ -162,7 +162,7 @@ function decodeError(err) {
 function resolveConfig(configPath) {
   const cfg = JSON.parse(fs.readFileSync(configPath, 'utf8'));
   const dir = path.dirname(path.resolve(configPath));
-  for (const key of ['merchant_private_key_file', 'wechatpay_public_key_file', 'wechatpay_certificate_file', 'outbox_path']) {
+  for (const key of ['merchant_private_key_file', 'wechatpay_public_key_file', 'wechatpay_certificate_file', 'outbox_path', 'outbox_key_file']) {
     if (cfg[key] && !path.isAbsolute(cfg[key])) cfg[key] = path.join(dir, cfg[key]);
   }
   return cfg;

@@ -153,6 +153,9 @@ func (s *Service) Configure(ctx context.Context, r *v1.ConfigureRequest) (*v1.Co
 		return nil, &shared.Error{Class: shared.ClassInvalid, Message: "configuration refused",
 			Violations: []shared.FieldViolation{{Field: "config", Description: "is required"}}}
 	}
+	if err := config.AbsolutePaths(r.GetConfig()); err != nil {
+		return nil, fromConfig(err)
+	}
 	cfg := config.FromProto(r.GetConfig())
 	if err := cfg.Validate(); err != nil {
 		return nil, fromConfig(err)

@@ -122,6 +122,10 @@ func TestConfigureChecksWhatItIsGiven(t *testing.T) {
 		{"31-byte APIv3 key", func(c *v1.Config) { c.Apiv3Key = c.Apiv3Key[:31] }, "config.apiv3_key", "want 32 bytes, got 31"},
 		{"missing mchid", func(c *v1.Config) { c.Mchid = "" }, "config.mchid", "required"},
 		{"bad base url", func(c *v1.Config) { c.ApiBaseUrl = "localhost:80" }, "config.api_base_url", "http"},
+		// Over gRPC there is no config file to resolve a relative path
+		// against: the key would land in the plugin's working folder.
+		{"relative key file", func(c *v1.Config) { c.OutboxKeyFile = "outbox.key" }, "config.outbox_key_file", "absolute path"},
+		{"no outbox", func(c *v1.Config) { c.OutboxPath = "" }, "config.outbox_path", "absolute path"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -320,12 +320,23 @@ func intOr(v, def int64) int64 {
 	return def
 }
 
+// paths are the keys that name files, with their fields.
+func (c *Config) paths() []struct {
+	key string
+	p   *string
+} {
+	return []struct {
+		key string
+		p   *string
+	}{{"merchant_private_key_file", &c.MerchantPrivateKeyFile}, {"wechatpay_public_key_file", &c.WeChatPayPublicKeyFile},
+		{"wechatpay_certificate_file", &c.WeChatPayCertificateFile}, {"outbox_path", &c.OutboxPath}, {"outbox_key_file", &c.OutboxKeyFile}}
+}
+
 // ResolvePaths makes the file paths absolute, relative to dir.
 func (c *Config) ResolvePaths(dir string) {
-	for _, p := range []*string{&c.MerchantPrivateKeyFile, &c.WeChatPayPublicKeyFile,
-		&c.WeChatPayCertificateFile, &c.OutboxPath, &c.OutboxKeyFile} {
-		if *p != "" && !filepath.IsAbs(*p) {
-			*p = filepath.Join(dir, *p)
+	for _, k := range c.paths() {
+		if *k.p != "" && !filepath.IsAbs(*k.p) {
+			*k.p = filepath.Join(dir, *k.p)
 		}
 	}
 }

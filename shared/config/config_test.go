@@ -8,6 +8,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"errors"
 	"math/big"
 	"os"
 	"path/filepath"
@@ -15,6 +16,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	v1 "github.com/kioskpay/smartretail/shared/proto/smartretail/v1"
 )
 
 const testAPIv3Key = "0123456789abcdef0123456789abcdef"
@@ -296,5 +299,29 @@ func TestBackupBaseURL(t *testing.T) {
 	}
 	if got := (&Config{}).SkewThreshold(); got != DefaultClockSkewThreshold {
 		t.Errorf("default skew threshold %v", got)
+	}
+}
+
+// Over gRPC there is no config file to resolve paths against: every file
+// path a host sends must be absolute, and the outbox must be named.
+func TestConfigureWantsAbsolutePaths(t *testing.T) {
+	abs := &v1.Config{OutboxPath: "/var/lib/kiosk/outbox.db", MerchantPrivateKeyFile: "/etc/kiosk/key.pem"}
+	if err := AbsolutePaths(abs); err != nil {
+		t.Errorf("absolute paths refused: %v", err)
+	}
+	for _, tc := range []struct {
+		cfg *v1.Config
+		key string
+	}{
+		{&v1.Config{OutboxPath: "/o.db", OutboxKeyFile: "outbox.key"}, "outbox_key_file"},
+		{&v1.Config{OutboxPath: "outbox.db"}, "outbox_path"},
+		{&v1.Config{}, "outbox_path"},
+		{&v1.Config{OutboxPath: "/o.db", MerchantPrivateKeyFile: "apiclient_key.pem"}, "merchant_private_key_file"},
+	} {
+		err := AbsolutePaths(tc.cfg)
+		var p Problems
+		if !errors.As(err, &p) || len(p) != 1 || p[0].Key != tc.key {
+			t.Errorf("%v: %v, want a problem on %s", tc.cfg, err, tc.key)
+		}
 	}
 }

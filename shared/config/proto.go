@@ -115,3 +115,32 @@ func (c *Config) fillDefaults() {
 		c.OutboxKeyFile = filepath.Join(filepath.Dir(c.OutboxPath), DefaultOutboxKeyFile)
 	}
 }
+
+// AbsolutePaths checks that every file path p (the Configure message, as a
+// host sends it) names is absolute, outbox_path included: a config file's
+// loader resolves relative paths against the file's folder, but over gRPC
+// there is no such folder, and a relative path would land wherever the
+// plugin process happens to run.
+func AbsolutePaths(p *v1.Config) error {
+	c := &Config{}
+	m := p.ProtoReflect()
+	v := reflect.ValueOf(c).Elem()
+	for i, fd := range protoFields {
+		if fd != nil && v.Field(i).Kind() == reflect.String {
+			v.Field(i).SetString(m.Get(fd).String())
+		}
+	}
+	var problems Problems
+	if c.OutboxPath == "" {
+		problems = append(problems, problem("outbox_path", "missing: a host that configures the plugin itself names the outbox, as an absolute path"))
+	}
+	for _, k := range c.paths() {
+		if *k.p != "" && !filepath.IsAbs(*k.p) {
+			problems = append(problems, problem(k.key, "want an absolute path, got %q: a config file's relative paths are resolved against its folder by the loader (config.Load); a host sending Configure must send absolute ones", *k.p))
+		}
+	}
+	if len(problems) > 0 {
+		return problems
+	}
+	return nil
+}
