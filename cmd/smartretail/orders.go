@@ -82,7 +82,7 @@ func orderCommand(ctx context.Context, name string, args []string, stdout, stder
 	}
 	ctx, cancel := context.WithTimeout(ctx, h.timeout)
 	defer cancel()
-	c, err := h.start(ctx, stderr)
+	c, err := h.connect(ctx, stderr)
 	if err != nil {
 		return printError(stderr, err)
 	}
