@@ -54,6 +54,10 @@ type Config struct {
 	// api_base_url cannot be reached; "off" for none.
 	APIBackupBaseURL   string `json:"api_backup_base_url,omitempty"`
 	ClockSkewThreshold string `json:"clock_skew_threshold,omitempty"` // Go duration
+
+	// AdminSocket is a Unix socket on which the plugin also serves its
+	// service (Configure excepted) to the kiosk's operators; "" for none.
+	AdminSocket string `json:"admin_socket,omitempty"`
 }
 
 // Defaults for keys that may be left out. The config owns them; the base
@@ -329,7 +333,8 @@ func (c *Config) paths() []struct {
 		key string
 		p   *string
 	}{{"merchant_private_key_file", &c.MerchantPrivateKeyFile}, {"wechatpay_public_key_file", &c.WeChatPayPublicKeyFile},
-		{"wechatpay_certificate_file", &c.WeChatPayCertificateFile}, {"outbox_path", &c.OutboxPath}, {"outbox_key_file", &c.OutboxKeyFile}}
+		{"wechatpay_certificate_file", &c.WeChatPayCertificateFile}, {"outbox_path", &c.OutboxPath}, {"outbox_key_file", &c.OutboxKeyFile},
+		{"admin_socket", &c.AdminSocket}}
 }
 
 // ResolvePaths makes the file paths absolute, relative to dir.

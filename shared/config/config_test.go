@@ -317,11 +317,35 @@ func TestConfigureWantsAbsolutePaths(t *testing.T) {
 		{&v1.Config{OutboxPath: "outbox.db"}, "outbox_path"},
 		{&v1.Config{}, "outbox_path"},
 		{&v1.Config{OutboxPath: "/o.db", MerchantPrivateKeyFile: "apiclient_key.pem"}, "merchant_private_key_file"},
+		{&v1.Config{OutboxPath: "/o.db", AdminSocket: "admin.sock"}, "admin_socket"},
 	} {
 		err := AbsolutePaths(tc.cfg)
 		var p Problems
 		if !errors.As(err, &p) || len(p) != 1 || p[0].Key != tc.key {
 			t.Errorf("%v: %v, want a problem on %s", tc.cfg, err, tc.key)
 		}
+	}
+}
+
+// admin_socket names a file like the key files: relative to the config
+// file's folder, and off when left out.
+func TestAdminSocketIsAPath(t *testing.T) {
+	dir := keyDir(t)
+	c, err := Load(writeConfig(t, dir, validJSON()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.AdminSocket != "" {
+		t.Errorf("admin_socket = %q with none in the file, want off (empty)", c.AdminSocket)
+	}
+	body := strings.Replace(validJSON(), `"service_id": "500001"`, `"service_id": "500001", "admin_socket": "run/admin.sock"`, 1)
+	if c, err = Load(writeConfig(t, dir, body)); err != nil {
+		t.Fatal(err)
+	}
+	if want := filepath.Join(dir, "run", "admin.sock"); c.AdminSocket != want {
+		t.Errorf("admin_socket = %q, want %q", c.AdminSocket, want)
+	}
+	if got := c.Proto().GetAdminSocket(); got != c.AdminSocket {
+		t.Errorf("Proto().admin_socket = %q, want %q", got, c.AdminSocket)
 	}
 }

@@ -366,8 +366,13 @@ type Config struct {
 	// A CLOCK_SKEW event is recorded when the kiosk's clock is this far from
 	// WeChat Pay's, as a Go duration ("1m", the default).
 	ClockSkewThreshold string `protobuf:"bytes,21,opt,name=clock_skew_threshold,json=clockSkewThreshold,proto3" json:"clock_skew_threshold,omitempty"`
-	unknownFields      protoimpl.UnknownFields
-	sizeCache          protoimpl.SizeCache
+	// A Unix socket (a file path) on which a configured plugin also serves
+	// this service to the kiosk's operators, mode 0600: the smartretail CLI's
+	// status and queue commands reach a running kiosk's plugin there. Every
+	// RPC but Configure answers. Empty (the default): none.
+	AdminSocket   string `protobuf:"bytes,22,opt,name=admin_socket,json=adminSocket,proto3" json:"admin_socket,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Config) Reset() {
@@ -543,6 +548,13 @@ func (x *Config) GetApiBackupBaseUrl() string {
 func (x *Config) GetClockSkewThreshold() string {
 	if x != nil {
 		return x.ClockSkewThreshold
+	}
+	return ""
+}
+
+func (x *Config) GetAdminSocket() string {
+	if x != nil {
+		return x.AdminSocket
 	}
 	return ""
 }
@@ -3079,7 +3091,7 @@ var File_smartretail_v1_orders_proto protoreflect.FileDescriptor
 
 const file_smartretail_v1_orders_proto_rawDesc = "" +
 	"\n" +
-	"\x1bsmartretail/v1/orders.proto\x12\x0esmartretail.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb6\a\n" +
+	"\x1bsmartretail/v1/orders.proto\x12\x0esmartretail.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xd9\a\n" +
 	"\x06Config\x12\x14\n" +
 	"\x05mchid\x18\x01 \x01(\tR\x05mchid\x12,\n" +
 	"\x12merchant_serial_no\x18\x02 \x01(\tR\x10merchantSerialNo\x129\n" +
@@ -3105,7 +3117,8 @@ const file_smartretail_v1_orders_proto_rawDesc = "" +
 	"\x1aoffline_allow_user_confirm\x18\x12 \x01(\bR\x17offlineAllowUserConfirm\x12/\n" +
 	"\x13forward_concurrency\x18\x13 \x01(\x03R\x12forwardConcurrency\x12-\n" +
 	"\x13api_backup_base_url\x18\x14 \x01(\tR\x10apiBackupBaseUrl\x120\n" +
-	"\x14clock_skew_threshold\x18\x15 \x01(\tR\x12clockSkewThreshold\"\\\n" +
+	"\x14clock_skew_threshold\x18\x15 \x01(\tR\x12clockSkewThreshold\x12!\n" +
+	"\fadmin_socket\x18\x16 \x01(\tR\vadminSocket\"\\\n" +
 	"\x10ConfigureRequest\x12.\n" +
 	"\x06config\x18\x01 \x01(\v2\x16.smartretail.v1.ConfigR\x06config\x12\x18\n" +
 	"\ainspect\x18\x02 \x01(\bR\ainspect\"[\n" +
