@@ -59,6 +59,18 @@ const (
 // the offset of the kiosk's clock; fix it (NTP).
 const ReasonClockSkew = "CLOCK_SKEW"
 
+// ReasonOutboxLocked (class OUTBOX, FAILED_PRECONDITION): Configure found
+// the outbox held by another process, most likely the kiosk's own plugin
+// (one plugin per outbox); the violation on config.outbox_path names its
+// pid. An operator reaches a running kiosk's plugin through its
+// admin_socket instead.
+const ReasonOutboxLocked = "OUTBOX_LOCKED"
+
+// ReasonConfiguredByHost (class INVALID, FAILED_PRECONDITION): Configure
+// called on a plugin's admin socket, which serves every other call: the
+// kiosk's host configures its plugin, never an operator's tool.
+const ReasonConfiguredByHost = "CONFIGURED_BY_HOST"
+
 // Error domains in ErrorInfo.
 const (
 	DomainSmartretail = "smartretail"
@@ -185,6 +197,9 @@ func (e *Error) GRPCCode() codes.Code {
 		if e.Reason == ReasonOperationConflict || e.Reason == ReasonTotalAboveRisk || strings.HasPrefix(e.Reason, ReasonOrderStatePrefix) {
 			return codes.FailedPrecondition // the order's state, as the plugin knows it
 		}
+		if e.Reason == ReasonConfiguredByHost {
+			return codes.FailedPrecondition
+		}
 		return codes.InvalidArgument
 	case ClassAuth:
 		if e.WeChatPay != nil && (e.WeChatPay.Code == "NO_AUTH" || e.WeChatPay.HTTPStatus == 403) {
@@ -201,6 +216,11 @@ func (e *Error) GRPCCode() codes.Code {
 		return codes.FailedPrecondition
 	case ClassOfflineLimit:
 		return codes.ResourceExhausted
+	case ClassOutbox:
+		if e.Reason == ReasonOutboxLocked {
+			return codes.FailedPrecondition // the plugin is fine; another holds the file
+		}
+		return codes.Internal
 	default:
 		return codes.Internal
 	}

@@ -32,6 +32,10 @@ func TestErrorCrossesTheWireWhole(t *testing.T) {
 		{&Error{Class: ClassNotFound, Message: "none", WeChatPay: &WeChatPayAnswer{Code: "ORDER_NOT_EXIST", HTTPStatus: 404}}, codes.NotFound},
 		{&Error{Class: ClassNotConfigured, Message: "configure"}, codes.FailedPrecondition},
 		{&Error{Class: ClassInternal, Message: "disk"}, codes.Internal},
+		{&Error{Class: ClassOutbox, Message: "disk full"}, codes.Internal},
+		{&Error{Class: ClassOutbox, Message: "held", Reason: ReasonOutboxLocked,
+			Violations: []FieldViolation{{"config.outbox_path", "outbox /o.db is locked by another process (pid 7, still running)"}}}, codes.FailedPrecondition},
+		{&Error{Class: ClassInvalid, Message: "the host configures", Reason: ReasonConfiguredByHost}, codes.FailedPrecondition},
 	}
 	for _, tc := range cases {
 		wire := ToStatus(tc.err)

@@ -435,7 +435,7 @@ func TestQueuedOrdersSurviveARestart(t *testing.T) {
 	if _, err := svc.Configure(testkit.Context(t), &v1.ConfigureRequest{Config: e.cfg}); err == nil {
 		svc.Close()
 		t.Fatal("a second plugin opened an outbox the first still holds")
-	} else if se, ok := err.(*shared.Error); !ok || se.Class != shared.ClassInvalid || len(se.Violations) == 0 ||
+	} else if se, ok := err.(*shared.Error); !ok || se.Class != shared.ClassOutbox || se.Reason != shared.ReasonOutboxLocked || len(se.Violations) == 0 ||
 		se.Violations[0].Field != "config.outbox_path" || !strings.Contains(se.Violations[0].Description, "locked") {
 		t.Errorf("lock error %v", err)
 	}

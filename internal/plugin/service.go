@@ -39,8 +39,9 @@ type Service struct {
 	clock   *clock.Clock // the plugin's one time: the kiosk's clock and WeChat Pay's, across configurations
 
 	mu          sync.RWMutex
-	cur         *configured // nil until Configure succeeds
-	configuring sync.Mutex  // one Configure at a time
+	cur         *configured  // nil until Configure succeeds
+	admin       *adminServer // the admin socket served, nil for none
+	configuring sync.Mutex   // one Configure at a time
 }
 
 // configured is one accepted configuration and what runs on it.
@@ -109,12 +110,16 @@ func WithClock(src clock.Source) Option {
 	return func(s *Service) { s.clock = clock.New(src) }
 }
 
-// Close stops the forwarder and closes the outbox. Safe to call twice.
+// Close stops serving the admin socket (removing it), stops the forwarder
+// and closes the outbox. Safe to call twice.
 func (s *Service) Close() error {
 	s.mu.Lock()
-	cur := s.cur
-	s.cur = nil
+	cur, admin := s.cur, s.admin
+	s.cur, s.admin = nil, nil
 	s.mu.Unlock()
+	if admin != nil {
+		admin.stop() // first: its calls in hand finish on the open outbox
+	}
 	if cur == nil {
 		return nil
 	}
@@ -196,6 +201,29 @@ func (s *Service) Configure(ctx context.Context, r *v1.ConfigureRequest) (*v1.Co
 	s.configuring.Lock()
 	defer s.configuring.Unlock()
 	old, _ := s.current()
+
+	// The admin socket in place is kept when it stays the same; a new one
+	// listens before the configuration is taken, so that one refused
+	// leaves the configuration in place as it was.
+	s.mu.RLock()
+	admin := s.admin
+	s.mu.RUnlock()
+	var newAdmin *adminServer
+	keepAdmin := false
+	if want := cfg.AdminSocket; want != "" && !inspect {
+		if admin != nil && sameFile(admin.path, want) {
+			keepAdmin = true
+		} else if newAdmin, err = listenAdmin(want); err != nil {
+			return nil, err
+		}
+	}
+	committed := false
+	defer func() {
+		if !committed && newAdmin != nil {
+			newAdmin.stop()
+		}
+	}()
+
 	sameOutbox := old != nil && sameFile(old.cfg.OutboxPath, cfg.OutboxPath)
 	var store *outbox.Store
 	var claims *forward.Claims
@@ -229,9 +257,21 @@ func (s *Service) Configure(ctx context.Context, r *v1.ConfigureRequest) (*v1.Co
 		}
 	}
 	cur := s.start(cfg, client, mode, store, claims, inspect)
+	var stopAdmin *adminServer
 	s.mu.Lock()
 	s.cur = cur
+	if !keepAdmin {
+		// Another socket, or none (an inspecting plugin serves none).
+		stopAdmin, s.admin = s.admin, newAdmin
+		if newAdmin != nil {
+			newAdmin.serve(s, s.log)
+		}
+	}
 	s.mu.Unlock()
+	committed = true
+	if stopAdmin != nil {
+		stopAdmin.stop()
+	}
 	if old != nil {
 		if old.store == store {
 			old.shutdown() // its forwarder; the claims keep the two apart meanwhile
@@ -239,7 +279,8 @@ func (s *Service) Configure(ctx context.Context, r *v1.ConfigureRequest) (*v1.Co
 			old.retire(s.log)
 		}
 	}
-	s.log.Info("configured", "mchid", cfg.MchID, "api_base_url", redactURL(cfg.APIBaseURL), "verify_mode", mode, "outbox", cfg.OutboxPath, "inspect", inspect)
+	s.log.Info("configured", "mchid", cfg.MchID, "api_base_url", redactURL(cfg.APIBaseURL), "verify_mode", mode, "outbox", cfg.OutboxPath, "inspect", inspect,
+		"admin_socket", cfg.AdminSocket)
 	return &v1.ConfigureResponse{VerifyMode: mode, PluginVersion: Version}, nil
 }
 
@@ -298,6 +339,10 @@ func (s *Service) openOutbox(ctx context.Context, cfg *config.Config, inspect bo
 		// DeadlineExceeded.
 		return nil, fmt.Errorf("configuration not applied: %w", err)
 	}
+	var locked *outbox.LockError
+	if errors.As(err, &locked) {
+		return nil, lockedError(cfg, err)
+	}
 	key := "outbox_path"
 	if errors.Is(err, outbox.ErrWrongKey) || isKeyFileError(err, cfg.OutboxKeyFile) {
 		key = "outbox_key_file"
@@ -309,6 +354,18 @@ func (s *Service) openOutbox(ctx context.Context, cfg *config.Config, inspect bo
 	}
 	return nil, &shared.Error{Class: shared.ClassInvalid, Message: msg,
 		Violations: []shared.FieldViolation{{Field: "config." + key, Description: err.Error()}}}
+}
+
+// lockedError says that another process holds the outbox, and how an
+// operator reaches the plugin that does: the kiosk's own, most likely, in
+// which case its admin socket is the way in.
+func lockedError(cfg *config.Config, err error) error {
+	msg := "another process holds the outbox, most likely the kiosk's own plugin (one plugin per outbox): to look at or administer a running kiosk, set admin_socket in its config file (e.g. \"admin_socket\": \"admin.sock\") and restart the kiosk's software: its plugin then serves the smartretail CLI's status and queue commands there; or stop that plugin first"
+	if cfg.AdminSocket != "" {
+		msg = fmt.Sprintf("another process holds the outbox, most likely the kiosk's own plugin (one plugin per outbox): started with this config, it serves the smartretail CLI's status and queue commands on admin_socket %s; if nothing answers there, it was started before admin_socket was set or with another config file: restart the kiosk's software with this config, or stop that plugin first", cfg.AdminSocket)
+	}
+	return &shared.Error{Class: shared.ClassOutbox, Reason: shared.ReasonOutboxLocked, Message: msg,
+		Violations: []shared.FieldViolation{{Field: "config.outbox_path", Description: err.Error()}}}
 }
 
 // outboxLog is where the outbox says what an operator must know: the
