@@ -24,6 +24,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	goplugin "github.com/hashicorp/go-plugin"
+	"google.golang.org/grpc"
 
 	"github.com/kioskpay/smartretail/shared"
 	"github.com/kioskpay/smartretail/shared/config"
@@ -65,6 +66,10 @@ type Options struct {
 type Client struct {
 	opts Options
 	cfg  *v1.Config
+
+	// conn is the connection of a Client made by Dial: a plugin another
+	// process runs, which this Client neither restarts nor stops.
+	conn *grpc.ClientConn
 
 	mu       sync.Mutex
 	proc     *goplugin.Client
@@ -221,6 +226,10 @@ func (c *Client) plugin(ctx context.Context) (shared.Orders, error) {
 		case c.closed:
 			c.mu.Unlock()
 			return nil, ErrClosed
+		case c.conn != nil:
+			o := c.orders
+			c.mu.Unlock()
+			return o, nil
 		case c.starting != nil:
 			wait := c.starting
 			c.mu.Unlock()
@@ -287,7 +296,7 @@ func call[T any](ctx context.Context, c *Client, mutates bool, f func(shared.Ord
 		return resp, nil
 	}
 	c.mu.Lock()
-	exited, cmd := c.proc.Exited(), c.cmd
+	exited, cmd := c.proc != nil && c.proc.Exited(), c.cmd
 	c.mu.Unlock()
 	var se *shared.Error
 	fromPlugin := errors.As(err, &se) && se.Class != shared.ClassInternal
@@ -445,7 +454,8 @@ func (c *Client) PID() int {
 }
 
 // Close shuts the plugin down (GRPCController.Shutdown, then a kill after
-// two seconds) and waits for it to exit.
+// two seconds) and waits for it to exit. On a Client made by Dial it only
+// closes the connection: the plugin is its host's.
 func (c *Client) Close() error {
 	c.mu.Lock()
 	if c.closed {
@@ -455,6 +465,9 @@ func (c *Client) Close() error {
 	c.closed = true
 	proc := c.proc
 	c.mu.Unlock()
+	if c.conn != nil {
+		return c.conn.Close()
+	}
 	proc.Kill() // a restart in progress sees closed and kills its own
 	return nil
 }
