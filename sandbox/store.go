@@ -10,11 +10,35 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"time"
 )
 
 // OrdersFile is the order log inside Options.Dir: JSON lines, one full
 // order snapshot per change, the last line for an out_order_no wins.
 const OrdersFile = "orders.jsonl"
+
+// ServiceOrdersFile is the service orders' log beside OrdersFile, in the
+// same form. A file of its own keeps order logs written before service
+// orders existed readable as they are.
+const ServiceOrdersFile = "serviceorders.jsonl"
+
+// logged is what a log keeps: a snapshot with a key (the last line for a
+// key wins), a creation time (the compacted log's order) and a check that
+// a decoded line is whole.
+type logged interface {
+	logKey() string
+	logCreated() time.Time
+	logCheck() error
+}
+
+func (o *Order) logKey() string        { return o.OutOrderNo }
+func (o *Order) logCreated() time.Time { return o.CreatedAt }
+func (o *Order) logCheck() error {
+	if o.OutOrderNo == "" || o.QueryID == "" {
+		return errors.New("out_order_no or query_id missing")
+	}
+	return nil
+}
 
 // store appends order snapshots; each change costs one write, never a
 // rewrite of the file.
@@ -23,26 +47,35 @@ type store struct {
 	f    *os.File
 }
 
-// openStore replays the log, compacts it to one line per order and opens
-// it for appending.
+// openStore replays the order log, compacts it to one line per order and
+// opens it for appending.
 func openStore(dir string, logf func(string, ...any)) (*store, []*Order, error) {
+	return openLog[Order](dir, OrdersFile, logf)
+}
+
+// openLog replays the log dir/name, compacts it to one line per key and
+// opens it for appending.
+func openLog[T any, P interface {
+	*T
+	logged
+}](dir, name string, logf func(string, ...any)) (*store, []P, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, nil, fmt.Errorf("sandbox: create dir: %w", err)
 	}
-	path := filepath.Join(dir, OrdersFile)
-	orders, err := replay(path, logf)
+	path := filepath.Join(dir, name)
+	records, err := replay[T, P](path, logf)
 	if err != nil {
 		return nil, nil, err
 	}
-	list := make([]*Order, 0, len(orders))
-	for _, o := range orders {
+	list := make([]P, 0, len(records))
+	for _, o := range records {
 		list = append(list, o)
 	}
 	sort.Slice(list, func(i, j int) bool {
-		if !list[i].CreatedAt.Equal(list[j].CreatedAt) {
-			return list[i].CreatedAt.Before(list[j].CreatedAt)
+		if a, b := list[i].logCreated(), list[j].logCreated(); !a.Equal(b) {
+			return a.Before(b)
 		}
-		return list[i].OutOrderNo < list[j].OutOrderNo
+		return list[i].logKey() < list[j].logKey()
 	})
 
 	var buf bytes.Buffer
@@ -60,8 +93,11 @@ func openStore(dir string, logf func(string, ...any)) (*store, []*Order, error) 
 	return &store{path: path, f: f}, list, nil
 }
 
-func replay(path string, logf func(string, ...any)) (map[string]*Order, error) {
-	orders := map[string]*Order{}
+func replay[T any, P interface {
+	*T
+	logged
+}](path string, logf func(string, ...any)) (map[string]P, error) {
+	orders := map[string]P{}
 	f, err := os.Open(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return orders, nil
@@ -81,14 +117,15 @@ func replay(path string, logf func(string, ...any)) (map[string]*Order, error) {
 			if pending != nil {
 				return nil, pending
 			}
-			var o Order
-			if err := json.Unmarshal(line, &o); err != nil || o.OutOrderNo == "" || o.QueryID == "" {
-				if err == nil {
-					err = errors.New("out_order_no or query_id missing")
-				}
+			o := P(new(T))
+			err := json.Unmarshal(line, o)
+			if err == nil {
+				err = o.logCheck()
+			}
+			if err != nil {
 				pending = fmt.Errorf("sandbox: %s line %d is corrupt: %v", path, lineNo, err)
 			} else {
-				orders[o.OutOrderNo] = &o
+				orders[o.logKey()] = o
 			}
 		}
 		if rerr == io.EOF {
@@ -102,7 +139,7 @@ func replay(path string, logf func(string, ...any)) (map[string]*Order, error) {
 	return orders, nil
 }
 
-func (st *store) append(o *Order) error {
+func (st *store) append(o any) error {
 	line := append(marshal(o), '\n')
 	_, err := st.f.Write(line) // one write per snapshot; O_APPEND keeps lines whole
 	return err
