@@ -48,6 +48,10 @@ func (s *Sandbox) serveAdmin(w http.ResponseWriter, r *http.Request, d *domain) 
 	case p == "/sandbox/clock":
 		s.serveClock(w, r)
 		return
+	case p == "/sandbox/serviceorders" || strings.HasPrefix(p, "/sandbox/serviceorders/") || p == "/sandbox/notifications":
+		if s.serveServiceOrderAdmin(w, r, p) {
+			return
+		}
 	case strings.HasPrefix(p, "/sandbox/users/"):
 		openid, rest, _ := strings.Cut(strings.TrimPrefix(p, "/sandbox/users/"), "/")
 		if rest == "service-state" {
@@ -62,12 +66,15 @@ func (s *Sandbox) serveAdmin(w http.ResponseWriter, r *http.Request, d *domain) 
 				methodNotAllowed(w, r, http.MethodGet)
 				return
 			}
-			o, ok := s.Order(no)
-			if !ok {
-				writeJSON(w, http.StatusNotFound, orderNotExist("out_order_no "+no))
+			if o, ok := s.Order(no); ok {
+				writeJSON(w, http.StatusOK, o)
 				return
 			}
-			writeJSON(w, http.StatusOK, o)
+			if o, ok := s.ServiceOrder(no); ok {
+				writeJSON(w, http.StatusOK, o)
+				return
+			}
+			writeJSON(w, http.StatusNotFound, orderNotExist("out_order_no "+no))
 			return
 		}
 		switch action {
@@ -76,22 +83,27 @@ func (s *Sandbox) serveAdmin(w http.ResponseWriter, r *http.Request, d *domain) 
 				methodNotAllowed(w, r, http.MethodPost)
 				return
 			}
-			o, err := s.transition(no, action)
-			switch {
-			case errors.Is(err, ErrOrderNotExist):
-				writeJSON(w, http.StatusNotFound, orderNotExist("out_order_no "+no))
-			case errors.Is(err, ErrInvalidState):
-				writeJSON(w, http.StatusConflict, adminError(http.StatusConflict, "INVALID_STATE", "%s", strings.TrimPrefix(err.Error(), "sandbox: ")))
-			case err != nil:
-				writeJSON(w, http.StatusInternalServerError, adminError(http.StatusInternalServerError, "SYSTEM_ERROR", "%v", err))
-			default:
-				writeJSON(w, http.StatusOK, o)
-			}
+			o, err := s.customerMove(no, action)
+			writeMove(w, no, o, err)
 			return
 		}
 	}
 	writeJSON(w, http.StatusNotFound, adminError(http.StatusNotFound, "NOT_FOUND",
-		"no admin API at %s; see GET /sandbox/orders, /sandbox/orders/{out_order_no}, POST .../accept|pay|expire, GET|PUT /sandbox/faults, GET|PUT /sandbox/clock, GET|PUT /sandbox/users/{openid}/service-state", r.URL.Path))
+		"no admin API at %s; see GET /sandbox/orders, /sandbox/orders/{out_order_no}, POST .../accept|pay|expire, GET /sandbox/serviceorders, /sandbox/serviceorders/{out_order_no}, POST .../accept|pay|expire, PUT .../deductions, GET /sandbox/notifications, GET|PUT /sandbox/faults, GET|PUT /sandbox/clock, GET|PUT /sandbox/users/{openid}/service-state", r.URL.Path))
+}
+
+// writeMove answers a customer move (accept, pay, expire, deductions).
+func writeMove(w http.ResponseWriter, no string, o any, err error) {
+	switch {
+	case errors.Is(err, ErrOrderNotExist):
+		writeJSON(w, http.StatusNotFound, orderNotExist("out_order_no "+no))
+	case errors.Is(err, ErrInvalidState):
+		writeJSON(w, http.StatusConflict, adminError(http.StatusConflict, "INVALID_STATE", "%s", strings.TrimPrefix(err.Error(), "sandbox: ")))
+	case err != nil:
+		writeJSON(w, http.StatusInternalServerError, adminError(http.StatusInternalServerError, "SYSTEM_ERROR", "%v", err))
+	default:
+		writeJSON(w, http.StatusOK, o)
+	}
 }
 
 // faultsBody is the PUT /sandbox/faults body; pointers tell absent from zero.

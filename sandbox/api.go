@@ -52,6 +52,10 @@ func (s *Sandbox) routeV3(r *http.Request) (v3Handler, *apiError) {
 		}
 	case p == "/v3/payscore/user-service-state":
 		return method(http.MethodGet, s.handleUserServiceState)
+	case p == serviceOrderPath || strings.HasPrefix(p, serviceOrderPath+"/"):
+		if h, e, ok := s.routeServiceOrder(r); ok {
+			return h, e
+		}
 	}
 	return nil, newError(http.StatusNotFound, "NOT_FOUND", fmt.Sprintf("no WeChat Pay API at %s %s", r.Method, p))
 }

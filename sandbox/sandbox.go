@@ -82,10 +82,24 @@ type Options struct {
 	// is not safe for concurrent use.
 	Rand *rand.Rand
 	// MaxRiskAmount (fen) is the service's configured risk amount: a create
-	// whose risk_amount is above it is refused (400 PARAM_ERROR
-	// /risk_amount). 0 means DefaultMaxRiskAmount.
+	// whose risk_amount (smart retail) or risk_fund.amount (service order)
+	// is above it is refused (400 PARAM_ERROR), and so is a service order's
+	// total_amount above it. 0 means DefaultMaxRiskAmount.
 	MaxRiskAmount int64
-	Logf          func(format string, args ...any) // optional
+	// NotifyClient posts service orders' notifications to their
+	// notify_url. Nil: a client that reaches loopback addresses only (a
+	// sandbox sends no order data off the machine) and waits NotifyTimeout;
+	// give one to reach other hosts or to trust a TLS receiver's certificate.
+	NotifyClient *http.Client
+	// NotifyRetryDelays are the waits before each retry of a notification
+	// that was not answered 2xx; nil means DefaultNotifyRetryDelays, empty
+	// means no retry.
+	NotifyRetryDelays []time.Duration
+	// OnNotify, when set, is called after each delivery attempt of a
+	// notification (and when one is not posted), from the delivering
+	// goroutine; Sandbox.Notifications lists them all.
+	OnNotify func(Notification)
+	Logf     func(format string, args ...any) // optional
 }
 
 // Errors of the customer-side methods (Accept, Pay, Expire).
@@ -107,10 +121,16 @@ type Sandbox struct {
 	mu        sync.Mutex
 	orders    map[string]*Order // by out_order_no
 	byQueryID map[string]string // query_id -> out_order_no
-	orderIDs  map[string]bool
+	orderIDs  map[string]bool   // both APIs' order_id
 	store     *store
-	lock      *dirLock // held on Dir until Close
-	closed    bool
+
+	// Service orders (/v3/payscore/serviceorder), a namespace of their own.
+	serviceOrders map[string]*ServiceOrder // by out_order_no
+	soByQueryID   map[string]string        // query_id -> out_order_no
+	soStore       *store
+	notifier      *notifier
+	lock          *dirLock // held on Dir until Close
+	closed        bool
 
 	// main and backup are the two API domains the sandbox plays (ServeHTTP
 	// and Backup()): one store of orders and one clock, faults of their own.
@@ -176,15 +196,19 @@ func newSandbox(opts Options, credsFromDir bool) (_ *Sandbox, err error) {
 		orders:     map[string]*Order{},
 		byQueryID:  map[string]string{},
 		orderIDs:   map[string]bool{},
-		main:       domain{name: "sandbox", faults: Faults{Mode: FaultNone, Probability: 1}},
-		backup:     domain{name: "sandbox backup", faults: Faults{Mode: FaultNone, Probability: 1}},
-		rng:        opts.Rand,
+
+		serviceOrders: map[string]*ServiceOrder{},
+		soByQueryID:   map[string]string{},
+		main:          domain{name: "sandbox", faults: Faults{Mode: FaultNone, Probability: 1}},
+		backup:        domain{name: "sandbox backup", faults: Faults{Mode: FaultNone, Probability: 1}},
+		rng:           opts.Rand,
 
 		maxRiskAmount: opts.MaxRiskAmount,
 		reqPrefix:     strings.ToLower(randString(hexUp, 8)),
 		lock:          lock,
 	}
 	s.backupH = &Backup{s: s}
+	s.notifier = newNotifier(s, opts)
 	if s.clock == nil {
 		s.clock = time.Now
 	}
@@ -204,13 +228,25 @@ func newSandbox(opts Options, credsFromDir bool) (_ *Sandbox, err error) {
 		for _, o := range orders {
 			s.index(o)
 		}
+		sst, sorders, err := openLog[ServiceOrder](opts.Dir, ServiceOrdersFile, s.logf)
+		if err != nil {
+			_ = st.close()
+			return nil, err
+		}
+		s.soStore = sst
+		for _, o := range sorders {
+			s.indexServiceOrder(o)
+		}
 	}
 	return s, nil
 }
 
-// Close flushes nothing (writes are unbuffered), closes the order log and
-// then releases the folder's lock. Later changes fail with 500 SYSTEM_ERROR.
+// Close flushes nothing (writes are unbuffered), stops notifications
+// still being delivered, closes the order logs and then releases the
+// folder's lock. Later changes fail with 500 SYSTEM_ERROR.
 func (s *Sandbox) Close() error {
+	// Before s.mu: an OnNotify hook may be reading the sandbox.
+	s.notifier.stop()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
@@ -220,6 +256,11 @@ func (s *Sandbox) Close() error {
 	var err error
 	if s.store != nil {
 		err = s.store.close()
+	}
+	if s.soStore != nil {
+		if cerr := s.soStore.close(); err == nil {
+			err = cerr
+		}
 	}
 	// Released last: the next holder must find the log closed.
 	if lerr := s.lock.release(); err == nil {
@@ -364,20 +405,23 @@ func (s *Sandbox) transition(outOrderNo, action string) (Order, error) {
 }
 
 // Accept is the customer confirming the order: CREATED -> USER_ACCEPTED.
+// With no smart-retail order of that number it is AcceptServiceOrder.
 func (s *Sandbox) Accept(outOrderNo string) error {
-	_, err := s.transition(outOrderNo, "accept")
+	_, err := s.customerMove(outOrderNo, "accept")
 	return err
 }
 
 // Pay is the customer paying: FINISHED (finish_type 2) -> USER_PAID.
+// With no smart-retail order of that number it is PayServiceOrder.
 func (s *Sandbox) Pay(outOrderNo string) error {
-	_, err := s.transition(outOrderNo, "pay")
+	_, err := s.customerMove(outOrderNo, "pay")
 	return err
 }
 
-// Expire ends an unconfirmed order now: CREATED -> EXPIRED.
+// Expire ends an unconfirmed order now: CREATED -> EXPIRED. With no
+// smart-retail order of that number it is ExpireServiceOrder.
 func (s *Sandbox) Expire(outOrderNo string) error {
-	_, err := s.transition(outOrderNo, "expire")
+	_, err := s.customerMove(outOrderNo, "expire")
 	return err
 }
 
