@@ -34,9 +34,10 @@ func queueUsage(w io.Writer) {
 		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)
 	}
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, "The plugin this starts opens the outbox named in the config: stop the kiosk's own plugin first,")
-	fmt.Fprintln(w, "or it holds the outbox's lock (the error names its pid). status, list and failed only look: they")
-	fmt.Fprintln(w, "send and change nothing, and may run beside each other. salvage runs without a plugin.")
+	fmt.Fprintln(w, "With the kiosk's plugin running, these go through it on the config's admin_socket. Otherwise the")
+	fmt.Fprintln(w, "plugin this starts opens the outbox named in the config; a plugin running without admin_socket")
+	fmt.Fprintln(w, "holds the outbox's lock (the error names its pid). status, list and failed only look: they send")
+	fmt.Fprintln(w, "and change nothing, and may run beside each other. salvage runs without a plugin.")
 }
 
 func runQueue(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
@@ -98,7 +99,7 @@ func runQueue(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	}
 	ctx, cancel := context.WithTimeout(ctx, total)
 	defer cancel()
-	c, err := h.start(ctx, stderr)
+	c, err := h.connect(ctx, stderr)
 	if err != nil {
 		return printError(stderr, err)
 	}
