@@ -1,5 +1,6 @@
-// Package sandbox is a local emulation of the WeChat Pay APIv3 smart-retail
-// (Pay Score) order API, so that kiosk code is tested without credentials or
+// Package sandbox is a local emulation of WeChat Pay APIv3's two Pay Score
+// order APIs, the smart-retail order API and the service-order API (see
+// Service orders), so that kiosk code is tested without credentials or
 // internet. A plain wechatpay-go core.Client pointed at it (only the URL
 // changes) cannot tell it from WeChat Pay: requests must carry a valid
 // merchant signature, and every answer is signed with the platform key.
@@ -17,6 +18,12 @@
 //		creds.PublicKeyID, creds.WechatPayPublicKey()))
 //	client.Post(ctx, srv.URL+"/v3/payscore/smartretail-orders", body)
 //	srv.Sandbox.Accept(outOrderNo) // the customer confirms
+//
+// Service orders the same way: client.Post(ctx,
+// srv.URL+"/v3/payscore/serviceorder", body), then
+// srv.Sandbox.AcceptServiceOrder(outOrderNo) (or Accept) and, after the
+// complete, PayServiceOrder (or Pay) for the deduction; the sandbox posts
+// the notifications to the order's notify_url (see Notifications).
 //
 // Platform-certificate mode works too: option.WithWechatPayAuthCipher with
 // []*x509.Certificate{creds.PlatformCertificate}.
@@ -38,14 +45,34 @@
 //	POST /v3/payscore/smartretail-orders/{out_order_no}/cancel   cancel
 //	POST /v3/payscore/smartretail-orders/{out_order_no}/complete complete
 //	GET  /v3/payscore/user-service-state?service_id&appid&openid  the customer's authorisation
+//	POST /v3/payscore/serviceorder                               service order: create
+//	GET  /v3/payscore/serviceorder?service_id&appid&(out_order_no|query_id)  query
+//	POST /v3/payscore/serviceorder/{out_order_no}/cancel         cancel
+//	POST /v3/payscore/serviceorder/{out_order_no}/modify         modify (lower the amount)
+//	POST /v3/payscore/serviceorder/{out_order_no}/complete       complete
+//	POST /v3/payscore/serviceorder/{out_order_no}/pay            ask Pay Score to collect
+//	POST /v3/payscore/serviceorder/{out_order_no}/sync           paid by other means
 //
 // Admin (JSON, unsigned, never faulted):
 //
-//	GET  /sandbox/orders                      all orders, oldest first
-//	GET  /sandbox/orders/{out_order_no}       one order
+//	GET  /sandbox/orders                      all smart-retail orders, oldest first
+//	GET  /sandbox/orders/{out_order_no}       one order (a service order when no
+//	                                          smart-retail order has the number)
 //	POST /sandbox/orders/{out_order_no}/accept  CREATED -> USER_ACCEPTED
 //	POST /sandbox/orders/{out_order_no}/pay     FINISHED (finish_type 2) -> USER_PAID
 //	POST /sandbox/orders/{out_order_no}/expire  CREATED -> EXPIRED
+//	                                          (these three, like Sandbox.Accept,
+//	                                          Pay and Expire, act on the service
+//	                                          order when no smart-retail order
+//	                                          has the number)
+//	GET  /sandbox/serviceorders               all service orders, oldest first
+//	GET  /sandbox/serviceorders/{out_order_no}  one service order
+//	POST /sandbox/serviceorders/{out_order_no}/accept  the customer confirms
+//	POST /sandbox/serviceorders/{out_order_no}/pay     Pay Score's deduction succeeds
+//	POST /sandbox/serviceorders/{out_order_no}/expire  CREATED -> EXPIRED
+//	PUT  /sandbox/serviceorders/{out_order_no}/deductions {"fail":true}
+//	                                          its deductions fail (or succeed again)
+//	GET  /sandbox/notifications               the notifications posted (Notifications)
 //	GET  /sandbox/faults, PUT /sandbox/faults {"mode","probability","latency_ms"}
 //	                                          this listener's faults (main or backup)
 //	GET  /sandbox/clock, PUT /sandbox/clock {"offset":"-24h"}
@@ -102,7 +129,10 @@
 // snapshot appended per change, the last line for an out_order_no wins. New
 // replays and compacts it. A torn last line (crash mid-write) is dropped with
 // a warning; any other corrupt line is an error naming the file and line.
-// Faults and the clock offset are not persisted.
+// Service orders are kept the same way in Dir/serviceorders.jsonl
+// (ServiceOrdersFile), a file of their own, so that a folder written
+// before service orders existed opens as it is. Faults, the clock offset
+// and notifications are not persisted.
 //
 // A Dir belongs to one Sandbox at a time: New locks it for the sandbox's
 // whole life (an exclusive flock on unix, LockFileEx on Windows) on
@@ -117,7 +147,8 @@
 //
 // # The rules, each with its source
 //
-// One table of every rule on a request's content or an order's state that
+// These are the smart-retail orders'; service orders have theirs under
+// Service-order rules. One table of every rule on a request's content or an order's state that
 // the audit in the shared design notes (wechatpay-smartretail.md,
 // "Corrections and stricter rules") found, with its source.
 // verified: read in TheNorthMemory/wechatpay.js.org
@@ -281,4 +312,248 @@
 //     faults); openid is at most 128 characters (the bound create uses),
 //     refused as 400 PARAM_ERROR /openid without echoing it; create does not
 //     consult the state, since no source says what it answers then.
+//
+// # Service orders
+//
+// The Pay Score service-order API, /v3/payscore/serviceorder, the one WeChat
+// Pay documents today for smart retail on unmanned devices (智慧零售(无人设备)).
+// Its facts come from the shared design notes' wechatpay-serviceorder.md
+// ("the fact sheet"), whose source keys and tags are used here: [V-off] an
+// official WeChat Pay page, [V-sdk] an SDK or OpenAPI model, [V-org] the
+// official GitHub org's skill guide, [C] community material, [I] inference.
+// The endpoints share everything but their rules with the smart-retail
+// ones: signatures, signed answers, faults, both domains, the clock,
+// persistence and Request-ID. The sandbox's service (Credentials.ServiceID)
+// is a smart-retail one, so the smart-retail post_payments profile [V-off
+// O-retail] always applies.
+//
+// The state machine (the fact sheet's section 3; state_description only
+// while DOING):
+//
+//	from                     call                               to
+//	-                        create, need_user_confirm true     CREATED
+//	-                        create, need_user_confirm false    DOING+USER_CONFIRM
+//	CREATED                  accept (AcceptServiceOrder)        DOING+USER_CONFIRM; PAYSCORE.USER_CONFIRM
+//	CREATED                  30 days unchanged, or expire       EXPIRED
+//	CREATED, DOING (any)     cancel                             REVOKED
+//	DOING+USER_CONFIRM       complete, total_amount > 0         DOING+MCH_COMPLETE, collection USER_PAYING
+//	DOING+USER_CONFIRM       complete, total_amount 0           DONE, collection USER_PAID (nothing to pay)
+//	DOING+MCH_COMPLETE       modify (once, lower)               DOING+MCH_COMPLETE, amounts lowered
+//	DOING+MCH_COMPLETE       pay, or PayServiceOrder            DONE, USER_PAID, a NEWTON detail; PAYSCORE.USER_PAID
+//	DOING+MCH_COMPLETE       pay while deductions fail          unchanged: still awaiting payment
+//	DOING+MCH_COMPLETE       sync                               DONE, USER_PAID, an MCH detail
+//
+// Any other call on an order is refused: on a REVOKED order 400
+// ORDER_CANCELED, on a DONE one 400 ORDER_DONE, otherwise 400
+// INVALID_ORDER_STATE; an unknown order is 404 ORDER_NOT_EXIST (the fact
+// sheet's section 4, [V-off] partner and acquiring-bank error tables; the
+// merchant pages' tables were not readable and are presumed the same).
+// The customer's side and Pay Score's are Go methods and admin routes:
+// AcceptServiceOrder, PayServiceOrder, ExpireServiceOrder,
+// FailServiceOrderDeductions; ServiceOrder and ServiceOrders read them
+// (create_requests included).
+//
+// # Service-order rules, each with its source
+//
+// Each is checked by the sandbox: 400 PARAM_ERROR with detail.field the
+// JSON pointer of the first violation (location body, query or
+// uri_template), before the ids, the order's existence and its state,
+// unless said otherwise.
+//
+//	rule                                               source                         sandbox
+//	create, query, paths: out_order_no 1..32 of        [V-off O-create] (the current  PARAM_ERROR; * refused (see
+//	  0-9 A-Z a-z _ - |                                  merchant page)                 Where the sources conflict)
+//	appid and service_id required, string(32)         [V-off O-create, O-complete,   PARAM_ERROR; then 400
+//	                                                     O-modify, O-pay, W-20]         INVALID_REQUEST APPID_MCHID_NOT_MATCH,
+//	                                                                                    403 NO_AUTH as smart retail
+//	create: service_introduction required, <= 20       [V-off O-create]
+//	create: post_payments left out or empty            [V-off O-retail; V-sdk IM]
+//	post_discounts <= 30; name required, <= 20,        [V-off O-create; V-sdk EV      name required: assumed
+//	  unique; description with the name, <= 30           (together)]
+//	create: time_range required, start_time required,  [V-sdk EV; Y pattern]
+//	  yyyyMMdd, yyyyMMddHHmmss or OnAccept; end_time
+//	  yyyyMMdd or yyyyMMddHHmmss
+//	create: start_time to the second not before the    [V-sdk EV (old wiki)]          "after the call" there; the call's
+//	  call; a day not before the call's day                                            own second is taken (a kiosk's now
+//	                                                                                    is rounded): assumed
+//	create: end_time to the second after start_time    [V-sdk EV (old wiki)]
+//	  and more than 1 minute after the call; a day not
+//	  before start_time's day nor the call's
+//	start_time_remark, end_time_remark <= 20           [V-sdk EV]                     see conflicts (Y: 50)
+//	location: start_location, end_location <= 50;      [V-sdk EV; Y]
+//	  end_location only with start_location
+//	create: risk_fund required; name DEPOSIT, ADVANCE, [V-sdk EV, Y, GP; V-org SK]    Y's UDEPOSIT (a typo) refused
+//	  CASH_DEPOSIT or ESTIMATE_ORDER_COST; amount > 0;
+//	  description <= 30
+//	create: risk_fund.amount <= the service's cap      [V-sdk EV; V-org SK message]   Options.MaxRiskAmount (default
+//	                                                                                    DefaultMaxRiskAmount, assumed);
+//	                                                                                    checked after the ids
+//	create: attach <= 256                              [V-off O-create]
+//	create: notify_url required, <= 255, https, no     [V-off O-create; W-21]         http to a loopback host taken too
+//	  query                                                                             (see Notifications)
+//	create: openid required when need_user_confirm is  [V-sdk EV (old wiki)]          <= 128 (maxOpenID), never echoed
+//	  false, left out when it is true
+//	device: start_device_id, end_device_id,            [V-off O-changelog]            <= 64 each: assumed, no source
+//	  materiel_no (create, modify, complete)                                            gives lengths
+//	create: the same out_order_no with the same        [V-off O-create 原参重入;       compared on the parsed request
+//	  parameters is the same order; with others 400      O-p-collect error table]       (key order, a spelled-out
+//	  INVALID_REQUEST                                                                   default do not matter);
+//	                                                                                    create_requests counts both
+//	query: service_id and appid required; exactly one  [V-off O-query]               query_id <= 512 [V-off O-query]
+//	  of out_order_no and query_id
+//	complete only in DOING+USER_CONFIRM                [V-sdk Y/JS; V-off acquiring-   INVALID_ORDER_STATE (state rules
+//	                                                     bank complete page]            come after the syntax)
+//	complete, modify: post_payments required, 1..100;  [V-off O-retail; O-create      the smart-retail profile; the
+//	  each named exactly 商品信息, description 1..30      (<=100, count [1,100])]        general rules (name <= 20, unique
+//	  (the product), count 1..100, amount >= 0 (the                                     but for 商品信息, amount or
+//	  line's total)                                                                     description with a name) hold
+//	                                                                                    within it
+//	complete, modify: post_discounts' amount required  assumed (the sum needs it)
+//	complete, modify: total_amount required, =         [V-off O-complete; V-org SK    /total_amount
+//	  sum(post_payments.amount) - sum(post_discounts.    最终总金额计算非法]
+//	  amount)
+//	complete, modify: total_amount <= risk_fund.amount [V-off O-complete]             after the state
+//	  for DEPOSIT, ADVANCE, CASH_DEPOSIT (先免)
+//	complete, modify: total_amount <= the service's    [V-off O-complete]             Options.MaxRiskAmount; after the
+//	  cap, whatever the risk fund                                                       state
+//	complete: time_range.end_time required when        [V-sdk EV; C B-csdn19]
+//	  create gave none
+//	complete: times of the precision of create's       [V-sdk EV]                     for a start_time given at create
+//	  start_time (to the second for OnAccept)
+//	complete: end_time not after the call              [V-sdk EV; C]
+//	complete: end_time not before the start (for       [V-sdk EV; C B-csdn19          the same second is taken, as
+//	  OnAccept, the confirmation's second)               真实结束时间小于预计开始时间]   the message says "less than"
+//	complete: location only end_location, <= 50, only  [V-sdk EV; Y]
+//	  when create gave a start_location
+//	complete: profit_sharing boolean; goods_tag <= 32  [V-sdk EV/Y]
+//	modify only while DOING+MCH_COMPLETE, collection   [V-off O-modify]               INVALID_ORDER_STATE
+//	  USER_PAYING
+//	modify only lowers: total_amount below the current [V-off O-modify; W-17]         /total_amount
+//	modify at most once                                see conflicts                  INVALID_ORDER_STATE
+//	modify: reason required, <= 50                     [V-off O-modify]
+//	cancel in CREATED and DOING+USER_CONFIRM           [V-off O-cancel]
+//	cancel in DOING+MCH_COMPLETE                       see conflicts                  allowed
+//	cancel: reason required, <= 50; the same call      [V-off O-cancel; W-16]         a repeat with the same reason
+//	  may be repeated                                                                   answers 200 again; another
+//	                                                                                    reason ORDER_CANCELED
+//	cancel: service_id                                 see conflicts                  optional, checked when given
+//	pay only while DOING+MCH_COMPLETE (待支付)          [V-off O-pay]
+//	sync only while DOING+MCH_COMPLETE; after a        [V-off W-20; C C-done]
+//	  deduction ORDER_DONE
+//	sync: type "Order_Paid", detail.paid_time          [V-off W-20; V-sdk Y]
+//	  yyyyMMddHHmmss or yyyyMMdd required
+//	EXPIRED: CREATED and unchanged for 30 days (by     [V-off O-p query pages;        lazily, when next read, like
+//	  the sandbox's clock); never after complete         V-org SK; V-off O-complete]    smart retail
+//
+// Not checked, since the sandbox cannot know it: that a 先免 order whose
+// customer paid a deposit cannot be modified [V-off O-modify]; which
+// sub-mode (先免 or 先享) and which confirmation mode the service_id was
+// granted (NO_AUTH [C C-noauth]); one post_payments entry per product
+// [V-off O-retail]; a package used once [C C-pkg]; "单据正在扣款中" (its
+// deductions take no time here).
+//
+// # Where the sources conflict, and what the sandbox picked
+//
+// Code using the sandbox must not depend on these picks; each is one of the
+// readings a source supports.
+//
+//   - Cancel while awaiting payment (DOING+MCH_COMPLETE): the official cancel
+//     page (O-cancel, 2025.02.13) and the old wiki (W-16, which warns
+//     against cancelling by mistake) allow it; SK (Request-Id code
+//     271316592) and the partner API list ("完结前") do not. Picked: allowed
+//     (the official page), the order REVOKED.
+//   - How many modifies: the old wiki (W-17) allows several, each lower than
+//     the one before; the partner API list (2024.03.04) says "只能修改1次".
+//     Picked: once; a second is 400 INVALID_ORDER_STATE.
+//   - A second complete on a completed order: not documented officially; SK
+//     says re-complete is allowed (unverified). Picked: refused, 400
+//     INVALID_ORDER_STATE; a complete whose answer was lost is resolved by
+//     query.
+//   - out_order_no's charset: the current merchant create page says
+//     数字、大小写字母_-|; the partner and old-wiki pages add *. Picked: the
+//     merchant page, * refused.
+//   - need_user_confirm absent: EV calls it required, SK defaults it to
+//     true, GP's comment to false. Picked: true (SK). A client should always
+//     send it.
+//   - post_discounts' amount at create: EV says not to send it and Y/IM have
+//     none; SK's official sample sends it. Picked: accepted (not used).
+//   - end_time_remark: 20 per EV, 50 per Y. Picked: 20.
+//   - cancel's service_id: 选填 on the 需确认 page (O-cancel 2025.02.13),
+//     必填 on the 免确认 page and in Y. Picked: optional, checked when given.
+//   - pay's answer: the official page lists appid, out_order_no,
+//     service_id, order_id; Y adds mchid. Picked: the official page.
+//
+// # Service-order assumptions where the sources are silent
+//
+//   - Deductions: the sandbox never deducts on its own, where WeChat Pay
+//     retries "按照一定频率…直到扣款成功" after complete. PayServiceOrder
+//     (POST /sandbox/serviceorders/{out_order_no}/pay, or Sandbox.Pay) is a
+//     deduction succeeding; the merchant's pay deducts at once. While an
+//     order's deductions fail (FailServiceOrderDeductions), the merchant's
+//     pay answers 200 (the request is taken) and the order stays awaiting
+//     payment, and PayServiceOrder is refused (admin: 409 INVALID_STATE).
+//   - A complete at total_amount 0 has nothing to collect: DONE at once,
+//     need_collection false, collection USER_PAID with zero amounts and no
+//     detail, no notification. need_collection is true after a complete
+//     above 0 (its meaning is NOT FOUND).
+//   - A 需确认 order's openid is drawn on accept ("oSandbox…"): WeChat Pay
+//     knows who confirmed; the query and notifications carry it.
+//   - Answers carry the fields their models list (the fact sheet's sections
+//     1.1-1.7): create the order body with package, without total_amount,
+//     collection or openid; query, modify and sync the full order body
+//     (openid, collection, notify_url); complete the body without
+//     collection, attach, notify_url or openid; cancel appid, mchid,
+//     out_order_no, service_id, order_id; pay as above.
+//   - complete's time_range replaces create's start (and its remark) and end
+//     when given; its location sets end_location; its device ids are
+//     merged over create's.
+//   - Service orders are a namespace of their own: a smart-retail order
+//     and a service order may have the same out_order_no (the create page's
+//     uniqueness is said of service orders). order_id ("1000…"),
+//     transaction_id ("4200…"), package and query_id are random; query_id
+//     is in the admin view, as the real one reaches the merchant's front
+//     end from the confirm page.
+//
+// # Notifications
+//
+// When a 需确认 order is confirmed the sandbox posts PAYSCORE.USER_CONFIRM,
+// and when a deduction succeeds (the merchant's pay or PayServiceOrder)
+// PAYSCORE.USER_PAID [V-off O-cb-confirm, O-cb-paid], to the order's
+// notify_url. Nothing is posted for a 免确认 create (nobody confirms), a
+// sync (nothing was deducted) or a complete at 0.
+//
+// The body is the envelope of [V-off O-cb-*]: id (36 characters),
+// create_time (RFC 3339, +08:00), event_type, resource_type
+// "encrypt-resource", summary (确认订单 or 支付成功) and resource {algorithm
+// "AEAD_AES_256_GCM", ciphertext (base64 of the sealed text with its tag),
+// nonce (12 characters), associated_data "payscore" (assumed: no source
+// gives Pay Score's), original_type "payscore"}. The plaintext is the order
+// as the query answers it, without notify_url [V-sdk IM, DR; V-org SK],
+// sealed with the merchant's APIv3 key (Credentials.APIv3Key) [V-off
+// W-21/W-22]. It is signed like an answer, with the platform key over
+// "timestamp\nnonce\nbody\n" [V-sdk IM; V-org SK]: Wechatpay-Timestamp (the
+// sandbox's clock), -Nonce, -Signature, -Serial (the PublicKeyID: there is
+// no request to follow, so public-key mode) and -Signature-Type. The
+// WECHATPAY/SIGNTEST/ probes [V-org SK] are not sent.
+//
+// A delivery succeeds on any 2xx answer within NotifyTimeout (5 s, the
+// official pages' limit) [V-off O-cb-*; V-sdk IM]. WeChat Pay retries at
+// 15s/15s/30s/3m/10m/20m/30m/30m/30m/60m/3h/3h/3h/6h/6h, 24h4m in all
+// [V-sdk IM] (the old wiki's schedule differs [V-off W-21]); the sandbox
+// retries after each of Options.NotifyRetryDelays, by default the first four
+// of those (DefaultNotifyRetryDelays), then gives up. A retry is the same
+// body (the same id) signed afresh. Sandbox.Notifications, GET
+// /sandbox/notifications and Options.OnNotify (after each attempt) show
+// what was posted and how it went; they are kept in memory only, and Close
+// ends the deliveries still pending.
+//
+// WeChat Pay requires an https notify_url [V-off W-21]. The sandbox also
+// takes http to a loopback host (localhost, 127.0.0.0/8, ::1), so that a
+// merchant's server on the same machine, or a test's httptest server, can
+// receive notifications without a certificate; WeChat Pay would refuse such
+// a create. By default notifications go to loopback addresses only: a
+// sandbox does not send order data off the machine, and another host is not
+// even looked up (the notification records why it was not posted).
+// Options.NotifyClient reaches other hosts, or trusts a TLS receiver's
+// certificate.
 package sandbox
