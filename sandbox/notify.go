@@ -6,6 +6,7 @@ import (
 	"crypto/aes"
 	"crypto/cipher"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -41,18 +42,18 @@ var DefaultNotifyRetryDelays = []time.Duration{15 * time.Second, 15 * time.Secon
 // service order's notify_url, as Sandbox.Notifications and
 // Options.OnNotify report it.
 type Notification struct {
-	ID         string      // the envelope's id
-	EventType  string      // EventUserConfirm or EventUserPaid
-	OutOrderNo string      // the order it is about
-	URL        string      // the order's notify_url
-	Body       []byte      // the envelope, exactly as posted
-	Header     http.Header // Content-Type and the Wechatpay-* headers of the last attempt
-	Plaintext  []byte      // the resource before encryption: the order as JSON
-	Attempts   int         // deliveries tried so far
-	Delivered  bool        // an attempt was answered 2xx
-	Status     int         // the last attempt's HTTP status; 0 when it had no answer
-	Err        string      // why the last attempt failed ("" once delivered)
-	Done       bool        // no more attempts will be made
+	ID         string          `json:"id"`           // the envelope's id
+	EventType  string          `json:"event_type"`   // EventUserConfirm or EventUserPaid
+	OutOrderNo string          `json:"out_order_no"` // the order it is about
+	URL        string          `json:"url"`          // the order's notify_url
+	Body       json.RawMessage `json:"body"`         // the envelope, exactly as posted
+	Header     http.Header     `json:"header"`       // Content-Type and the Wechatpay-* headers of the last attempt
+	Plaintext  json.RawMessage `json:"plaintext"`    // the resource before encryption: the order as JSON
+	Attempts   int             `json:"attempts"`     // deliveries tried so far
+	Delivered  bool            `json:"delivered"`    // an attempt was answered 2xx
+	Status     int             `json:"status"`       // the last attempt's HTTP status; 0 when it had no answer
+	Err        string          `json:"error"`        // why the last attempt failed ("" once delivered)
+	Done       bool            `json:"done"`         // no more attempts will be made
 }
 
 // notifyEnvelope is what is posted [V-off O-cb-*].

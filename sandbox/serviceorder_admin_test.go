@@ -100,6 +100,11 @@ func TestServiceOrderAdmin(t *testing.T) {
 	if err := json.Unmarshal(a.Body, &ns); err != nil || a.Status != 200 || len(ns) != 3 {
 		t.Fatalf("notifications: %d %s", a.Status, a.Body)
 	}
+	// The envelope and the order read as JSON, not base64.
+	if !strings.Contains(string(a.Body), `"body":{"id":"`) || !strings.Contains(string(a.Body), `"plaintext":{"appid":"`) ||
+		ns[0].EventType != EventUserConfirm || ns[0].Done != true || !strings.Contains(ns[0].Err, "loopback") {
+		t.Fatalf("notifications: %s", a.Body)
+	}
 }
 
 // Service orders survive a restart in their own log, beside an order log
