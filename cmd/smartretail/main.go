@@ -18,11 +18,11 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"sync"
 	"syscall"
 
@@ -33,24 +33,45 @@ import (
 // exitUsage is the exit code for a command line that cannot be run.
 const exitUsage = 2
 
+// The examples' config, as the sandbox command writes it (README, The CLI).
+const exampleConfig = "./sbx/config.json"
+
 type command struct {
 	name    string
 	summary string
+	usage   string // the command line, for -h
+	example string // one that runs against `smartretail sandbox --dir ./sbx`; lines for more
 	run     func(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int
 }
 
 func commands() []command {
 	return []command{
-		{"demo", "walk a kiosk's day against a built-in sandbox", runDemo},
-		{"sandbox", "run a local WeChat Pay sandbox and write its config.json", runSandbox},
-		{"create", "create an order (JSON request from --json FILE or stdin)", runCreate},
-		{"query", "query an order by --out-order-no or --query-id", runQuery},
-		{"cancel", "cancel an order (JSON request: out_order_no, reason)", runCancel},
-		{"complete", "complete an order (JSON request: out_order_no, finish_type, fees, ...)", runComplete},
-		{"user-state", "ask WeChat Pay whether a customer (--openid) has authorised the service", runUserState},
-		{"status", "show the plugin's status", runStatus},
-		{"queue", "see and act on the offline outbox: status, list, failed, retry, drop, drain, compact", runQueue},
-		{"bench", "measure enqueue, online create, drain, start and memory against their limits (--quick, --json)", runBench},
+		{"demo", "walk a kiosk's day against a built-in sandbox", "smartretail demo [-v]", "", runDemo},
+		{"sandbox", "run a local WeChat Pay sandbox and write its config.json", "smartretail sandbox [--addr HOST:PORT] [--dir DIR]", "", runSandbox},
+		{"create", "create an order (JSON request from --json FILE or stdin)",
+			"smartretail create --config FILE [--json FILE|-] [--offline prefer-online|require-online|force-offline]",
+			"smartretail create --config " + exampleConfig + ` <<< '{"out_order_no":"K1","service_start_time":"OnAccept","service_start_location":"柜机 K-17","service_introduction":"智慧零售柜购物","risk_amount":20000}'`,
+			runCreate},
+		{"query", "query an order by --out-order-no or --query-id",
+			"smartretail query --config FILE --out-order-no NO | --query-id ID | --json FILE|-",
+			"smartretail query --config " + exampleConfig + " --out-order-no K1",
+			runQuery},
+		{"cancel", "cancel an order before the customer confirms it (JSON request: out_order_no, reason)",
+			"smartretail cancel --config FILE [--json FILE|-]",
+			"smartretail cancel --config " + exampleConfig + ` <<< '{"out_order_no":"K1","reason":"未取货"}'`,
+			runCancel},
+		{"complete", "complete an order (JSON request: out_order_no, finish_type, fees, ...)",
+			"smartretail complete --config FILE [--json FILE|-]",
+			"smartretail complete --config " + exampleConfig + ` <<< '{"out_order_no":"K1","finish_type":2,"fees":[{"fee_name":"水","fee_count":1,"fee_amount":200}],"total_amount":200}'`,
+			runComplete},
+		{"user-state", "ask WeChat Pay whether a customer (--openid) has authorised the service",
+			"smartretail user-state --config FILE --openid OPENID",
+			"smartretail user-state --config " + exampleConfig + " --openid oUpF8uMuAJO_M2pxb1Q9zNjWeS6o",
+			runUserState},
+		{"status", "show the plugin's status", "smartretail status --config FILE",
+			"smartretail status --config " + exampleConfig, runStatus},
+		{"queue", "see and act on the offline outbox: status, list, failed, retry, drop, drain, compact", "smartretail queue SUBCOMMAND [flags]", "", runQueue},
+		{"bench", "measure enqueue, online create, drain, start and memory against their limits (--quick, --json)", "smartretail bench [--quick] [--json]", "", runBench},
 	}
 }
 
@@ -83,11 +104,13 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	// The plugin's log reaches stderr from go-plugin's goroutines while
 	// commands write their own lines: one lock keeps the writes whole.
 	stderr = &lockedWriter{w: stderr}
-	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+	if len(args) == 0 {
 		usage(stdout)
-		if len(args) == 0 {
-			return exitUsage
-		}
+		return printError(stderr, fmt.Errorf("%w: no command given: smartretail help lists them", errUsage))
+	}
+	switch args[0] {
+	case "help", "-h", "-help", "--help":
+		usage(stdout)
 		return 0
 	}
 	for _, c := range commands() {
@@ -95,23 +118,26 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 			return c.run(ctx, args[1:], stdin, stdout, stderr)
 		}
 	}
-	fmt.Fprintf(stderr, "smartretail: unknown command %q\n\n", args[0])
-	usage(stderr)
-	return exitUsage
+	// Echoed only when it looks like a command word: a command line may
+	// hold personal data (an openid).
+	name := "a command"
+	if len(args[0]) <= 20 && strings.Trim(args[0], "abcdefghijklmnopqrstuvwxyz-") == "" {
+		name = fmt.Sprintf("%q", args[0])
+	}
+	return printError(stderr, fmt.Errorf("%w: no such command as %s (smartretail help lists them)", errUsage, name))
 }
 
 func usage(w io.Writer) {
 	fmt.Fprintln(w, "usage: smartretail COMMAND [flags]")
 	fmt.Fprintln(w)
 	for _, c := range commands() {
-		fmt.Fprintf(w, "  %-9s %s\n", c.name, c.summary)
+		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.summary)
 	}
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, "Run smartretail COMMAND -h for a command's flags.")
+	fmt.Fprintln(w, "Run smartretail COMMAND -h for a command's flags and an example.")
+	fmt.Fprintln(w, "A command prints one JSON object on stdout and exits 0, or one JSON error on stderr and")
+	fmt.Fprintln(w, "exits 1, or 2 when its command line cannot run (README.md, Errors).")
 }
-
-// errUsage marks an error in the command line itself.
-var errUsage = errors.New("usage")
 
 // lockedWriter serialises writes to w.
 type lockedWriter struct {

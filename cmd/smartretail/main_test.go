@@ -79,7 +79,7 @@ func TestOrderCommands(t *testing.T) {
 	}
 
 	code, out, errOut = runCLI(t, "", "query", "--config", cfg, "--out-order-no", "CLI-1")
-	if code != 0 || !strings.Contains(out, `"state": "CREATED"`) || !strings.Contains(out, `"risk_amount": "500"`) {
+	if code != 0 || !strings.Contains(out, `"state": "CREATED"`) || !strings.Contains(out, `"risk_amount": 500`) {
 		t.Fatalf("query exit %d: %s %s", code, out, errOut)
 	}
 	so, _ := srv.Sandbox.Order("CLI-1")
@@ -138,7 +138,7 @@ func TestCommandErrorsAreJSON(t *testing.T) {
 		t.Errorf("unknown order: exit %d, stderr %s", code, errOut)
 	}
 	code, _, errOut = runCLI(t, `{"out_order_no":"X","colour":"red"}`, "create", "--config", cfg)
-	if e := parse(errOut); code != exitUsage || e.Error.Class != "USAGE" || !strings.Contains(e.Error.Message, "colour") {
+	if e := parse(errOut); code != 1 || e.Error.Class != "INVALID" || e.Error.Field != "order.colour" || !strings.Contains(e.Error.Message, "colour") {
 		t.Errorf("unknown field: exit %d, stderr %s", code, errOut)
 	}
 	code, _, errOut = runCLI(t, "", "query", "--config", cfg)
@@ -267,7 +267,7 @@ func TestQueueCommands(t *testing.T) {
 	// An order WeChat Pay will refuse for good (an unknown service).
 	runCLI(t, `{"out_order_no":"Q-BAD","service_id":"404404","risk_amount":100,"need_user_confirm":false,"service_start_time":"OnAccept","service_start_location":"K-17","service_introduction":"无人零售柜","openid":"oUpF8uMuAJO_M2pxb1Q9zNjWeS6o"}`, "create", "--config", cfg, "--offline", "force-offline")
 	code, out, _ = runCLI(t, "", "queue", "status", "--config", cfg)
-	if code != 0 || !strings.Contains(out, `"queued_count": "2"`) || !strings.Contains(out, `"queued_amount": "800"`) {
+	if code != 0 || !strings.Contains(out, `"queued_count": 2`) || !strings.Contains(out, `"queued_amount": 800`) {
 		t.Fatalf("queue status: %d %s", code, out)
 	}
 	code, out, _ = runCLI(t, "", "queue", "list", "--config", cfg)

@@ -17,9 +17,9 @@ import (
 // The openid is personal data: it is printed only in that answer, never in
 // an error or the log.
 func runUserState(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	return orderCommand(ctx, "user-state", args, stdout, stderr, func(fs *flag.FlagSet) func() (action, error) {
+	return orderCommand(ctx, "user-state", args, stdout, stderr, func(fs *flag.FlagSet) func(ctx context.Context) (action, error) {
 		openid := fs.String("openid", "", "the customer's openid (required)")
-		return func() (action, error) {
+		return func(ctx context.Context) (action, error) {
 			if *openid == "" {
 				return nil, fmt.Errorf("%w: --openid is required", errUsage)
 			}
