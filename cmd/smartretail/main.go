@@ -10,6 +10,8 @@
 //	smartretail user-state --config FILE --openid OPENID
 //	smartretail status  --config FILE
 //	smartretail queue   status|list|failed|retry|drop|drain|compact --config FILE
+//	smartretail config check --config FILE
+//	smartretail version
 //
 // The binary is also the plugin: started by go-plugin (the handshake cookie
 // in its environment) it serves the plugin instead, so `go run
@@ -71,6 +73,11 @@ func commands() []command {
 		{"status", "show the plugin's status", "smartretail status --config FILE",
 			"smartretail status --config " + exampleConfig, runStatus},
 		{"queue", "see and act on the offline outbox: status, list, failed, retry, drop, drain, compact", "smartretail queue SUBCOMMAND [flags]", "", runQueue},
+		{"config", "check a config file: print it as the plugin would use it, secrets redacted",
+			"smartretail config check --config FILE",
+			"smartretail config check --config " + exampleConfig, runConfig},
+		{"version", "print the CLI's version, commit, Go version and plugin protocol", "smartretail version | smartretail --version",
+			"smartretail version", runVersion},
 		{"bench", "measure enqueue, online create, drain, start and memory against their limits (--quick, --json)", "smartretail bench [--quick] [--json]", "", runBench},
 	}
 }
@@ -112,6 +119,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	case "help", "-h", "-help", "--help":
 		usage(stdout)
 		return 0
+	case "--version", "-version":
+		return runVersion(ctx, args[1:], stdin, stdout, stderr)
 	}
 	for _, c := range commands() {
 		if c.name == args[0] {
