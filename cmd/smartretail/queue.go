@@ -117,7 +117,7 @@ func runQueue(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	case "compact":
 		resp, err = c.CompactOutbox(ctx, &v1.CompactOutboxRequest{})
 	case "drain":
-		return drain(ctx, c, *timeout, stdout, stderr)
+		return drainProgress(ctx, c, *timeout, h.verbose, stdout, stderr)
 	}
 	if err != nil {
 		return printError(stderr, err)
@@ -140,41 +140,5 @@ func listQueue(ctx context.Context, c *host.Client, failed bool) (*v1.ListQueueR
 			return all, nil
 		}
 		req.PageToken = resp.GetNextPageToken()
-	}
-}
-
-// drain asks the plugin to send its queue and shows progress until nothing
-// is pending, or the timeout passes (exit 1).
-func drain(ctx context.Context, c *host.Client, timeout time.Duration, stdout, stderr io.Writer) int {
-	deadline := time.Now().Add(timeout)
-	last := int64(-1)
-	for {
-		dr, err := c.Drain(ctx, &v1.DrainRequest{})
-		if err != nil {
-			return printError(stderr, err)
-		}
-		pending := dr.GetPendingCount()
-		st, err := c.GetStatus(ctx, &v1.GetStatusRequest{})
-		if err != nil {
-			return printError(stderr, err)
-		}
-		if pending != last {
-			fmt.Fprintf(stderr, "drain: %d pending, %d failed, network %s\n", pending, st.GetFailedCount(),
-				strings.TrimPrefix(st.GetNetworkStatus().String(), "NETWORK_STATUS_"))
-			last = pending
-		}
-		if pending == 0 {
-			return printJSON(stdout, stderr, st)
-		}
-		if time.Now().After(deadline) {
-			fmt.Fprintf(stderr, "drain: %d orders still pending after %v (last error: %s)\n", pending, timeout, st.GetLastError())
-			printJSON(stdout, stderr, st)
-			return 1
-		}
-		select {
-		case <-ctx.Done():
-			return printError(stderr, ctx.Err())
-		case <-time.After(200 * time.Millisecond):
-		}
 	}
 }

@@ -100,13 +100,14 @@ func ValidOutOrderNo(s string) string {
 	if len(s) > MaxOutOrderNoLen {
 		return fmt.Sprintf("must be at most %d characters, got %d", MaxOutOrderNoLen, len(s))
 	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
+	i := 0
+	for _, c := range s { // by character: 订单一 is reported as 订, not as its first byte
 		ok := c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' ||
 			c == '_' || c == '-' || c == '|' || c == '*'
 		if !ok {
-			return fmt.Sprintf("may hold only 0-9 A-Z a-z _ - | *, found %q at %d", c, i)
+			return fmt.Sprintf("may hold only 0-9 A-Z a-z _ - | *, found %q at character %d", c, i)
 		}
+		i++
 	}
 	return ""
 }

@@ -63,6 +63,8 @@ func TestCreateValidation(t *testing.T) {
 		{"out_order_no too long", func(r *CreateRequest) { r.OutOrderNo = strings.Repeat("a", 33) }, "/out_order_no", "at most 32"},
 		{"out_order_no charset", func(r *CreateRequest) { r.OutOrderNo = "a b" }, "/out_order_no", "may hold only"},
 		{"out_order_no slash", func(r *CreateRequest) { r.OutOrderNo = "a/b" }, "/out_order_no", "may hold only"},
+		// The character itself is named, not its first byte (è).
+		{"out_order_no chinese", func(r *CreateRequest) { r.OutOrderNo = "订单一" }, "/out_order_no", "found '订' at character 0"},
 		{"start time rfc3339", func(r *CreateRequest) { r.ServiceStartTime = "2026-11-26T10:00:00+08:00" }, "/service_start_time", "yyyyMMdd"},
 		{"start time not a date", func(r *CreateRequest) { r.ServiceStartTime = "20260230" }, "/service_start_time", "not a real date"},
 		{"end time OnAccept", func(r *CreateRequest) { r.ServiceEndTime = StartTimeOnAccept }, "/service_end_time", "yyyyMMdd"},
