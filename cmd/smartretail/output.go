@@ -42,7 +42,7 @@ var errInterrupted = errors.New("interrupted (Ctrl-C or SIGTERM)")
 // is every field. Other empty fields are left out.
 var alwaysShown = map[protoreflect.FullName][]protoreflect.Name{
 	fullName(&v1.GetStatusResponse{}):           {"*"},
-	fullName(&v1.Order{}):                       {"state"},
+	fullName(&v1.Order{}):                       {"state", "order_id", "query_id"},
 	fullName(&v1.QueuedOrder{}):                 {"local_state", "attempts", "last_error"},
 	fullName(&v1.CreateOrderResponse{}):         {"disposition"},
 	fullName(&v1.CreatedOrder{}):                {"order_id"},

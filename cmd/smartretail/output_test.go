@@ -89,7 +89,9 @@ func TestMessageJSON(t *testing.T) {
         "fee_amount": 1
       }
     ],
-    "risk_amount": 9007199254740993
+    "risk_amount": 9007199254740993,
+    "order_id": "",
+    "query_id": ""
   },
   "queued": {
     "local_state": "LOCAL_STATE_FAILED",

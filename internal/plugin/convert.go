@@ -263,3 +263,17 @@ func (s *Service) orderFromQueued(c *configured, o *outbox.Order) *v1.Order {
 		Discounts: discountsFromWx(r.Discounts), RiskAmount: r.RiskAmount, Attach: r.Attach,
 	}
 }
+
+// createdOrderID is WeChat Pay's order_id from the create answer the
+// outbox kept; "" when it holds none (the create went online, or its
+// answer was never read).
+func createdOrderID(o *outbox.Order) string {
+	if !o.Has(outbox.OpCreate) {
+		return ""
+	}
+	var r wxpay.CreateResponse
+	if json.Unmarshal(o.Ops[0].Result, &r) != nil {
+		return ""
+	}
+	return r.OrderID
+}

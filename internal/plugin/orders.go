@@ -372,8 +372,15 @@ func (s *Service) QueryOrder(ctx context.Context, r *v1.QueryOrderRequest) (*v1.
 		return nil, fromWxpay(err, "")
 	}
 	resp := &v1.QueryOrderResponse{Order: orderFromWx(got)}
+	resp.Order.QueryId = r.GetQueryId()
+	if o == nil && got.OutOrderNo != "" { // asked by query_id: the outbox knows it by out_order_no
+		if o, err = c.store.Get(got.OutOrderNo); err != nil {
+			return nil, outboxError(err)
+		}
+	}
 	if o != nil {
 		resp.Queued = queuedFromOutbox(o)
+		resp.Order.OrderId = createdOrderID(o)
 	}
 	return resp, nil
 }

@@ -1278,8 +1278,13 @@ type Order struct {
 	FinishTicket             string                 `protobuf:"bytes,22,opt,name=finish_ticket,json=finishTicket,proto3" json:"finish_ticket,omitempty"`
 	FinishTransactionId      string                 `protobuf:"bytes,23,opt,name=finish_transaction_id,json=finishTransactionId,proto3" json:"finish_transaction_id,omitempty"`
 	PayType                  string                 `protobuf:"bytes,24,opt,name=pay_type,json=payType,proto3" json:"pay_type,omitempty"`
-	unknownFields            protoimpl.UnknownFields
-	sizeCache                protoimpl.SizeCache
+	// ORDER_ID is WeChat Pay's id for the order, as its create answer gave it
+	// (the outbox keeps it for a create the plugin sent); empty when not
+	// known here. QUERY_ID is the one the order was queried by, if any.
+	OrderId       string `protobuf:"bytes,25,opt,name=order_id,json=orderId,proto3" json:"order_id,omitempty"`
+	QueryId       string `protobuf:"bytes,26,opt,name=query_id,json=queryId,proto3" json:"query_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Order) Reset() {
@@ -1476,6 +1481,20 @@ func (x *Order) GetFinishTransactionId() string {
 func (x *Order) GetPayType() string {
 	if x != nil {
 		return x.PayType
+	}
+	return ""
+}
+
+func (x *Order) GetOrderId() string {
+	if x != nil {
+		return x.OrderId
+	}
+	return ""
+}
+
+func (x *Order) GetQueryId() string {
+	if x != nil {
+		return x.QueryId
 	}
 	return ""
 }
@@ -3183,7 +3202,7 @@ const file_smartretail_v1_orders_proto_rawDesc = "" +
 	"\bquery_id\x18\x02 \x01(\tR\aqueryId\x12\x14\n" +
 	"\x05appid\x18\x03 \x01(\tR\x05appid\x12\x1d\n" +
 	"\n" +
-	"service_id\x18\x04 \x01(\tR\tserviceId\"\xd7\a\n" +
+	"service_id\x18\x04 \x01(\tR\tserviceId\"\x8d\b\n" +
 	"\x05Order\x12\x14\n" +
 	"\x05appid\x18\x01 \x01(\tR\x05appid\x12\x14\n" +
 	"\x05mchid\x18\x02 \x01(\tR\x05mchid\x12 \n" +
@@ -3213,7 +3232,9 @@ const file_smartretail_v1_orders_proto_rawDesc = "" +
 	"\x06attach\x18\x15 \x01(\tR\x06attach\x12#\n" +
 	"\rfinish_ticket\x18\x16 \x01(\tR\ffinishTicket\x122\n" +
 	"\x15finish_transaction_id\x18\x17 \x01(\tR\x13finishTransactionId\x12\x19\n" +
-	"\bpay_type\x18\x18 \x01(\tR\apayType\"v\n" +
+	"\bpay_type\x18\x18 \x01(\tR\apayType\x12\x19\n" +
+	"\border_id\x18\x19 \x01(\tR\aorderId\x12\x19\n" +
+	"\bquery_id\x18\x1a \x01(\tR\aqueryId\"v\n" +
 	"\x12QueryOrderResponse\x12+\n" +
 	"\x05order\x18\x01 \x01(\v2\x15.smartretail.v1.OrderR\x05order\x123\n" +
 	"\x06queued\x18\x02 \x01(\v2\x1b.smartretail.v1.QueuedOrderR\x06queued\"\x9e\x03\n" +
