@@ -165,6 +165,12 @@ func (s *Service) Configure(ctx context.Context, r *v1.ConfigureRequest) (*v1.Co
 	if err := cfg.Validate(); err != nil {
 		return nil, fromConfig(err)
 	}
+	if cfg.API() != config.APISmartRetail {
+		// Refused rather than served on the other API: an order sent to
+		// the wrong API would be refused, or worse, made where the
+		// merchant does not look for it.
+		return nil, fromConfig(config.Problems{{Key: "payscore_api", Err: errors.New("this plugin speaks only the smart-retail API (smartretail) so far; the service-order API is being added (issue 14)")}})
+	}
 	keys, err := cfg.LoadKeys()
 	if err != nil {
 		return nil, fromConfig(err)

@@ -16,6 +16,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -58,7 +59,31 @@ type Config struct {
 	// AdminSocket is a Unix socket on which the plugin also serves its
 	// service (Configure excepted) to the kiosk's operators; "" for none.
 	AdminSocket string `json:"admin_socket,omitempty"`
+
+	// The Pay Score API the merchant's service uses, and what service
+	// orders need (README: Which API).
+	PayScoreAPI  string `json:"payscore_api,omitempty"`
+	NotifyURL    string `json:"notify_url,omitempty"`
+	RiskFundName string `json:"risk_fund_name,omitempty"`
 }
+
+// The Pay Score APIs (payscore_api).
+const (
+	APISmartRetail  = "smartretail"
+	APIServiceOrder = "serviceorder"
+)
+
+// RiskFundNames are WeChat Pay's names for a service order's risk fund:
+// DEPOSIT, ADVANCE and CASH_DEPOSIT are 先免 (the charge is capped by the
+// fund), ESTIMATE_ORDER_COST is 先享 (capped by the service's risk amount).
+// (../shared/design/wechatpay-serviceorder.md 2.3: V-sdk EV, Y, GP; V-org SK.)
+var RiskFundNames = []string{"DEPOSIT", "ADVANCE", "CASH_DEPOSIT", "ESTIMATE_ORDER_COST"}
+
+// DefaultRiskFundName is ESTIMATE_ORDER_COST: the only smart-retail
+// service order in any source used it (B-csdn19), it is the pay-after
+// (先享) name a kiosk's take-then-pay sale is, and a 免确认 service may use
+// only 先享 names (C-noauth).
+const DefaultRiskFundName = "ESTIMATE_ORDER_COST"
 
 // Defaults for keys that may be left out. The config owns them; the base
 // URL, key file name, retention, max age and concurrency are also the
@@ -243,6 +268,24 @@ func (c *Config) Validate() error {
 			p = append(p, problem(u.key, "want an http:// or https:// URL with a host, got %q", u.value))
 		}
 	}
+	switch c.PayScoreAPI {
+	case "", APISmartRetail:
+	case APIServiceOrder:
+		if c.NotifyURL == "" {
+			p = append(p, problem("notify_url", "missing: required with payscore_api serviceorder (WeChat Pay requires it at create; it is the merchant's server, which gets the confirmation and payment notifications)"))
+		}
+	default:
+		p = append(p, problem("payscore_api", "want %q or %q, got %q", APISmartRetail, APIServiceOrder, c.PayScoreAPI))
+	}
+	if c.NotifyURL != "" {
+		// https, directly reachable, no query (W-21); at most 255 (O-create).
+		if u, err := url.Parse(c.NotifyURL); err != nil || u.Scheme != "https" || u.Host == "" || u.RawQuery != "" || u.Fragment != "" || len(c.NotifyURL) > 255 {
+			p = append(p, problem("notify_url", "want an https:// URL with a host, no query, at most 255 characters, got %q", c.NotifyURL))
+		}
+	}
+	if c.RiskFundName != "" && !slices.Contains(RiskFundNames, c.RiskFundName) {
+		p = append(p, problem("risk_fund_name", "want one of %s, got %q", strings.Join(RiskFundNames, ", "), c.RiskFundName))
+	}
 	for _, d := range []struct{ key, value string }{{"outbox_retention", c.OutboxRetention}, {"offline_max_age", c.OfflineMaxAge},
 		{"clock_skew_threshold", c.ClockSkewThreshold}} {
 		if d.value == "" {
@@ -277,6 +320,22 @@ func (c *Config) Retention() time.Duration {
 
 // MaxAge is offline_max_age or its default.
 func (c *Config) MaxAge() time.Duration { return durationOr(c.OfflineMaxAge, DefaultOfflineMaxAge) }
+
+// API is payscore_api or its default, smartretail.
+func (c *Config) API() string {
+	if c.PayScoreAPI == "" {
+		return APISmartRetail
+	}
+	return c.PayScoreAPI
+}
+
+// FundName is risk_fund_name or its default.
+func (c *Config) FundName() string {
+	if c.RiskFundName == "" {
+		return DefaultRiskFundName
+	}
+	return c.RiskFundName
+}
 
 // SkewThreshold is clock_skew_threshold or its default.
 func (c *Config) SkewThreshold() time.Duration {

@@ -168,6 +168,21 @@ func TestLoadRefusesBadFiles(t *testing.T) {
 		{"bad skew threshold", func(s string) string {
 			return strings.Replace(s, `"appid"`, `"clock_skew_threshold": "a minute", "appid"`, 1)
 		}, []string{"clock_skew_threshold", "positive duration"}},
+		{"unknown payscore_api", func(s string) string {
+			return strings.Replace(s, `"appid"`, `"payscore_api": "payscore", "appid"`, 1)
+		}, []string{"payscore_api", `"serviceorder"`}},
+		{"serviceorder without notify_url", func(s string) string {
+			return strings.Replace(s, `"appid"`, `"payscore_api": "serviceorder", "appid"`, 1)
+		}, []string{"notify_url", "required with payscore_api serviceorder"}},
+		{"http notify_url", func(s string) string {
+			return strings.Replace(s, `"appid"`, `"payscore_api": "serviceorder", "notify_url": "http://merchant.example/n", "appid"`, 1)
+		}, []string{"notify_url", "https://"}},
+		{"notify_url with a query", func(s string) string {
+			return strings.Replace(s, `"appid"`, `"payscore_api": "serviceorder", "notify_url": "https://merchant.example/n?k=1", "appid"`, 1)
+		}, []string{"notify_url", "no query"}},
+		{"unknown risk_fund_name", func(s string) string {
+			return strings.Replace(s, `"appid"`, `"risk_fund_name": "UDEPOSIT", "appid"`, 1)
+		}, []string{"risk_fund_name", "ESTIMATE_ORDER_COST"}},
 		{"trailing data", func(s string) string { return s + "{}" }, []string{"after the JSON object"}},
 		{"not an object", func(string) string { return `[1,2]` }, []string{"want a JSON object"}},
 		{"empty", func(string) string { return `` }, []string{"empty"}},
@@ -347,5 +362,23 @@ func TestAdminSocketIsAPath(t *testing.T) {
 	}
 	if got := c.Proto().GetAdminSocket(); got != c.AdminSocket {
 		t.Errorf("Proto().admin_socket = %q, want %q", got, c.AdminSocket)
+	}
+}
+
+// The service-order keys: smartretail unless told, ESTIMATE_ORDER_COST
+// unless told; a serviceorder config with its notify_url loads.
+func TestServiceOrderKeys(t *testing.T) {
+	c := &Config{}
+	if c.API() != APISmartRetail || c.FundName() != DefaultRiskFundName {
+		t.Errorf("defaults: api %q, risk fund %q", c.API(), c.FundName())
+	}
+	dir := keyDir(t)
+	body := strings.Replace(validJSON(), `"appid"`, `"payscore_api": "serviceorder", "notify_url": "https://merchant.example/payscore/notify", "risk_fund_name": "DEPOSIT", "appid"`, 1)
+	loaded, err := Load(writeConfig(t, dir, body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if loaded.API() != APIServiceOrder || loaded.FundName() != "DEPOSIT" || loaded.Proto().GetNotifyUrl() != "https://merchant.example/payscore/notify" {
+		t.Errorf("loaded %q %q %q", loaded.API(), loaded.FundName(), loaded.Proto().GetNotifyUrl())
 	}
 }

@@ -370,7 +370,19 @@ type Config struct {
 	// this service to the kiosk's operators, mode 0600: the smartretail CLI's
 	// status and queue commands reach a running kiosk's plugin there. Every
 	// RPC but Configure answers. Empty (the default): none.
-	AdminSocket   string `protobuf:"bytes,22,opt,name=admin_socket,json=adminSocket,proto3" json:"admin_socket,omitempty"`
+	AdminSocket string `protobuf:"bytes,22,opt,name=admin_socket,json=adminSocket,proto3" json:"admin_socket,omitempty"`
+	// PAYSCORE_API: which WeChat Pay API the merchant's service uses:
+	// "smartretail" (/v3/payscore/smartretail-orders, the default) or
+	// "serviceorder" (/v3/payscore/serviceorder, what merchants onboarded
+	// today get).
+	PayscoreApi string `protobuf:"bytes,23,opt,name=payscore_api,json=payscoreApi,proto3" json:"payscore_api,omitempty"`
+	// NOTIFY_URL (serviceorder: required): where WeChat Pay posts the
+	// confirmation and payment notifications, the merchant's server (https,
+	// at most 255 characters, no query). The kiosk does not receive them.
+	NotifyUrl string `protobuf:"bytes,24,opt,name=notify_url,json=notifyUrl,proto3" json:"notify_url,omitempty"`
+	// RISK_FUND_NAME (serviceorder): the risk fund's name, one of DEPOSIT,
+	// ADVANCE, CASH_DEPOSIT, ESTIMATE_ORDER_COST (the default).
+	RiskFundName  string `protobuf:"bytes,25,opt,name=risk_fund_name,json=riskFundName,proto3" json:"risk_fund_name,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -555,6 +567,27 @@ func (x *Config) GetClockSkewThreshold() string {
 func (x *Config) GetAdminSocket() string {
 	if x != nil {
 		return x.AdminSocket
+	}
+	return ""
+}
+
+func (x *Config) GetPayscoreApi() string {
+	if x != nil {
+		return x.PayscoreApi
+	}
+	return ""
+}
+
+func (x *Config) GetNotifyUrl() string {
+	if x != nil {
+		return x.NotifyUrl
+	}
+	return ""
+}
+
+func (x *Config) GetRiskFundName() string {
+	if x != nil {
+		return x.RiskFundName
 	}
 	return ""
 }
@@ -3110,7 +3143,7 @@ var File_smartretail_v1_orders_proto protoreflect.FileDescriptor
 
 const file_smartretail_v1_orders_proto_rawDesc = "" +
 	"\n" +
-	"\x1bsmartretail/v1/orders.proto\x12\x0esmartretail.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xd9\a\n" +
+	"\x1bsmartretail/v1/orders.proto\x12\x0esmartretail.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc1\b\n" +
 	"\x06Config\x12\x14\n" +
 	"\x05mchid\x18\x01 \x01(\tR\x05mchid\x12,\n" +
 	"\x12merchant_serial_no\x18\x02 \x01(\tR\x10merchantSerialNo\x129\n" +
@@ -3137,7 +3170,11 @@ const file_smartretail_v1_orders_proto_rawDesc = "" +
 	"\x13forward_concurrency\x18\x13 \x01(\x03R\x12forwardConcurrency\x12-\n" +
 	"\x13api_backup_base_url\x18\x14 \x01(\tR\x10apiBackupBaseUrl\x120\n" +
 	"\x14clock_skew_threshold\x18\x15 \x01(\tR\x12clockSkewThreshold\x12!\n" +
-	"\fadmin_socket\x18\x16 \x01(\tR\vadminSocket\"\\\n" +
+	"\fadmin_socket\x18\x16 \x01(\tR\vadminSocket\x12!\n" +
+	"\fpayscore_api\x18\x17 \x01(\tR\vpayscoreApi\x12\x1d\n" +
+	"\n" +
+	"notify_url\x18\x18 \x01(\tR\tnotifyUrl\x12$\n" +
+	"\x0erisk_fund_name\x18\x19 \x01(\tR\friskFundName\"\\\n" +
 	"\x10ConfigureRequest\x12.\n" +
 	"\x06config\x18\x01 \x01(\v2\x16.smartretail.v1.ConfigR\x06config\x12\x18\n" +
 	"\ainspect\x18\x02 \x01(\bR\ainspect\"[\n" +
