@@ -45,11 +45,13 @@ func (d *demo) check(what string, err error) bool {
 
 func runDemo(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	pluginPath := fs.String("plugin", os.Getenv("SMARTRETAIL_PLUGIN_PATH"), "smartretail-plugin binary (default: beside this CLI, then PATH, then the CLI itself)")
 	verbose := fs.Bool("v", false, "show the plugin's log on stderr")
-	if err := fs.Parse(args); err != nil {
-		return exitUsage
+	if code, ok := parseFlags(fs, args, stdout, stderr, commandHelp("demo")); !ok {
+		return code
+	}
+	if fs.NArg() > 0 {
+		return printError(stderr, errUsageArgs("demo", fs.NArg()))
 	}
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()

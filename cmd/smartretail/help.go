@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"errors"
 	"flag"
 	"fmt"
@@ -33,6 +34,27 @@ func parseFlags(fs *flag.FlagSet, args []string, stdout, stderr io.Writer, help 
 	return printError(stderr, fmt.Errorf("%w: smartretail %s: %v (smartretail %s -h lists its flags)", errUsage, fs.Name(), err, fs.Name())), false
 }
 
+// helpExtra completes a command's help: what more it says after the
+// summary, and the example of a command whose entry in commands() has none.
+var helpExtra = map[string]struct{ details, example string }{
+	"demo": {
+		details: "It starts a sandbox and a plugin of its own, walks a kiosk's day (a sale, a walk-away, a bad request,\n" +
+			"a wrong clock, a domain down, offline) and prints each check; it exits 1 if one failed.",
+		example: "smartretail demo",
+	},
+	"sandbox": {
+		details: "It serves WeChat Pay's smart-retail API on --addr until SIGINT or SIGTERM.\n" +
+			"On first start it generates merchant and platform keys in DIR and reuses them afterwards;\n" +
+			"each start writes DIR/config.json pointing at the sandbox. Orders survive restarts.\n" +
+			"DIR is locked while the sandbox runs: a second sandbox on it is refused.",
+		example: "smartretail sandbox --addr 127.0.0.1:8765 --dir ./sbx",
+	},
+	"bench": {
+		details: "README.md, Benchmarks, says what each row measures and against which limit.",
+		example: "smartretail bench --quick",
+	},
+}
+
 // commandHelp prints a command's usage line, what it does and an example.
 func commandHelp(name string) func(io.Writer) {
 	return func(w io.Writer) {
@@ -41,11 +63,25 @@ func commandHelp(name string) func(io.Writer) {
 				continue
 			}
 			fmt.Fprintf(w, "usage: %s\n\n%s.\n", c.usage, strings.ToUpper(c.summary[:1])+c.summary[1:])
-			if c.example != "" {
-				fmt.Fprintf(w, "\nExample:\n  %s\n", strings.ReplaceAll(c.example, "\n", "\n  "))
+			extra := helpExtra[name]
+			if extra.details != "" {
+				fmt.Fprintf(w, "\n%s\n", extra.details)
+			}
+			example := cmp.Or(c.example, extra.example)
+			if example != "" {
+				fmt.Fprintf(w, "\nExample:\n  %s\n", strings.ReplaceAll(example, "\n", "\n  "))
 			}
 		}
 	}
+}
+
+// commandWord is s quoted when it looks like a command's word, else "a
+// word": a command line may hold personal data (an openid), never echoed.
+func commandWord(s string) string {
+	if len(s) <= 20 && s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyz-") == "" {
+		return fmt.Sprintf("%q", s)
+	}
+	return "a word"
 }
 
 // errUsageArgs is the error for arguments left after the flags. They are

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 
@@ -15,16 +16,19 @@ import (
 	v1 "github.com/kioskpay/smartretail/shared/proto/smartretail/v1"
 )
 
-// queueCommands are the subcommands of "smartretail queue".
-var queueCommands = []struct{ name, summary string }{
-	{"status", "network status, queued orders and amount, oldest age, failed count"},
-	{"list", "orders waiting in the outbox"},
-	{"failed", "the failed list, with WeChat Pay's codes"},
-	{"retry", "put a failed order back in the queue: retry OUT_ORDER_NO"},
-	{"drop", "delete a failed order for good: drop OUT_ORDER_NO (asks first, or --yes)"},
-	{"drain", "send the queue now and wait until it is empty: drain [--timeout 2m]"},
-	{"compact", "rewrite the outbox file without its free pages"},
-	{"salvage", "copy every order that can still be read from a damaged outbox into a new one, keeping the damaged file beside it"},
+// queueCommand is a subcommand of "smartretail queue": what it does, the
+// argument it takes (flags may come before and after it), and an example.
+type queueCommand struct{ name, summary, arg, example string }
+
+var queueCommands = []queueCommand{
+	{"status", "network status, queued orders and amount, oldest age, failed count", "", "smartretail queue status --config " + exampleConfig},
+	{"list", "orders waiting in the outbox", "", "smartretail queue list --config " + exampleConfig},
+	{"failed", "the failed list, with WeChat Pay's codes", "", "smartretail queue failed --config " + exampleConfig},
+	{"retry", "put a failed order back in the queue", "OUT_ORDER_NO", "smartretail queue retry K4 --config " + exampleConfig},
+	{"drop", "delete a failed order for good (asks first, or --yes)", "OUT_ORDER_NO", "smartretail queue drop K4 --yes --config " + exampleConfig},
+	{"drain", "send the queue now and wait until it is empty (--timeout, default 2m)", "", "smartretail queue drain --config " + exampleConfig + " --timeout 1m"},
+	{"compact", "rewrite the outbox file without its free pages", "", "smartretail queue compact --config " + exampleConfig},
+	{"salvage", "copy every order that can still be read from a damaged outbox into a new one, keeping the damaged file beside it", "", "smartretail queue salvage --config " + exampleConfig},
 }
 
 func queueUsage(w io.Writer) {
@@ -38,52 +42,106 @@ func queueUsage(w io.Writer) {
 	fmt.Fprintln(w, "plugin this starts opens the outbox named in the config; a plugin running without admin_socket")
 	fmt.Fprintln(w, "holds the outbox's lock (the error names its pid). status, list and failed only look: they send")
 	fmt.Fprintln(w, "and change nothing, and may run beside each other. salvage runs without a plugin.")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Example:")
+	for _, c := range queueCommands {
+		if c.name == "status" || c.name == "retry" || c.name == "drain" {
+			fmt.Fprintf(w, "  %s\n", c.example)
+		}
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Run smartretail queue SUBCOMMAND -h for its flags.")
+}
+
+// queueHelp is the help of one subcommand.
+func queueHelp(i int) func(io.Writer) {
+	c := queueCommands[i]
+	return func(w io.Writer) {
+		usage := "smartretail queue " + c.name + " [flags]"
+		if c.arg != "" {
+			usage = "smartretail queue " + c.name + " " + c.arg + " [flags]"
+		}
+		fmt.Fprintf(w, "usage: %s\n\n%s.\n\nExample:\n  %s\n", usage, strings.ToUpper(c.summary[:1])+c.summary[1:], c.example)
+	}
+}
+
+// queueFlags are the flags subcommand sub takes, and only those: salvage
+// starts no plugin, drain's --timeout is how long it waits for the queue
+// to empty, drop alone asks.
+func queueFlags(sub string, h *hostFlags, yes *bool, wait *time.Duration) *flag.FlagSet {
+	fs := flag.NewFlagSet("queue "+sub, flag.ContinueOnError)
+	all := flag.NewFlagSet("", flag.ContinueOnError)
+	h.register(all)
+	take := func(names ...string) {
+		for _, n := range names {
+			f := all.Lookup(n)
+			fs.Var(f.Value, n, f.Usage)
+		}
+	}
+	switch sub {
+	case "salvage":
+		take("config")
+	case "drain":
+		take("config", "plugin", "v")
+		fs.DurationVar(wait, "timeout", 2*time.Minute, "how long to wait for the queue to empty; what is still pending then stays queued (TIMEOUT, reason DRAIN_TIMEOUT)")
+	default:
+		take("config", "plugin", "timeout", "v")
+	}
+	if sub == "drop" {
+		fs.BoolVar(yes, "yes", false, "drop without asking")
+	}
+	return fs
+}
+
+// parseInterleaved parses fs's flags before and after the arguments, as
+// in "queue retry K4 --config FILE", and returns the arguments.
+func parseInterleaved(fs *flag.FlagSet, args []string, stdout, stderr io.Writer, help func(io.Writer)) (rest []string, code int, ok bool) {
+	for {
+		if code, ok := parseFlags(fs, args, stdout, stderr, help); !ok {
+			return nil, code, false
+		}
+		if fs.NArg() == 0 {
+			return rest, 0, true
+		}
+		rest, args = append(rest, fs.Arg(0)), fs.Args()[1:]
+	}
 }
 
 func runQueue(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		queueUsage(stderr)
-		if len(args) == 0 {
-			return exitUsage
-		}
+	if len(args) == 0 {
+		queueUsage(stdout)
+		return printError(stderr, fmt.Errorf("%w: smartretail queue: no subcommand given (smartretail queue -h lists them)", errUsage))
+	}
+	switch args[0] {
+	case "-h", "-help", "--help", "help":
+		queueUsage(stdout)
 		return 0
 	}
 	sub, args := args[0], args[1:]
-	fs := flag.NewFlagSet("queue "+sub, flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	i := slices.IndexFunc(queueCommands, func(c queueCommand) bool { return c.name == sub })
+	if i < 0 {
+		return printError(stderr, fmt.Errorf("%w: smartretail queue: no such subcommand as %s (smartretail queue -h lists them)", errUsage, commandWord(sub)))
+	}
 	// Looking changes nothing: the plugin opens the outbox only to read it.
 	h := hostFlags{inspect: sub == "status" || sub == "list" || sub == "failed"}
-	h.register(fs)
-	yes := fs.Bool("yes", false, "drop: do not ask")
-	timeout := fs.Duration("drain-timeout", 2*time.Minute, "drain: how long to wait for the queue to empty")
-	if sub == "drain" {
-		// "drain --timeout D" reads naturally; the other commands' --timeout bounds the whole command.
-		for i, a := range args {
-			if a == "--timeout" || a == "-timeout" {
-				args[i] = "--drain-timeout"
-			} else if strings.HasPrefix(a, "--timeout=") || strings.HasPrefix(a, "-timeout=") {
-				args[i] = "--drain-timeout=" + a[strings.Index(a, "=")+1:]
-			}
-		}
+	var yes bool
+	var wait time.Duration
+	fs := queueFlags(sub, &h, &yes, &wait)
+	rest, code, ok := parseInterleaved(fs, args, stdout, stderr, queueHelp(i))
+	if !ok {
+		return code
 	}
-	if err := fs.Parse(args); err != nil {
-		return exitUsage
+	if arg := queueCommands[i].arg; arg != "" && len(rest) != 1 {
+		return printError(stderr, fmt.Errorf("%w: smartretail queue %s takes one %s, got %d arguments (smartretail queue %s -h)", errUsage, sub, arg, len(rest), sub))
+	} else if arg == "" && len(rest) > 0 {
+		return printError(stderr, errUsageArgs("queue "+sub, len(rest)))
 	}
-	known := false
-	for _, c := range queueCommands {
-		known = known || c.name == sub
+	no := ""
+	if len(rest) == 1 {
+		no = rest[0]
 	}
-	if !known {
-		fmt.Fprintf(stderr, "smartretail queue: unknown subcommand %q\n\n", sub)
-		queueUsage(stderr)
-		return exitUsage
-	}
-	needsNo := sub == "retry" || sub == "drop"
-	if needsNo && fs.NArg() != 1 || !needsNo && fs.NArg() != 0 {
-		return printError(stderr, fmt.Errorf("%w: queue %s takes %s", errUsage, sub, map[bool]string{true: "one OUT_ORDER_NO", false: "no arguments"}[needsNo]))
-	}
-	if sub == "drop" && !*yes {
-		fmt.Fprintf(stderr, "Drop failed order %s from the outbox for good? It will never be sent. [y/N] ", fs.Arg(0))
+	if sub == "drop" && !yes {
+		fmt.Fprintf(stderr, "Drop failed order %s from the outbox for good? It will never be sent. [y/N] ", no)
 		answer, _ := bufio.NewReader(stdin).ReadString('\n')
 		if a := strings.ToLower(strings.TrimSpace(answer)); a != "y" && a != "yes" {
 			fmt.Fprintln(stderr, "not dropped")
@@ -94,8 +152,8 @@ func runQueue(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		return salvage(h, stdout, stderr)
 	}
 	total := h.timeout
-	if sub == "drain" && *timeout+30*time.Second > total {
-		total = *timeout + 30*time.Second
+	if sub == "drain" && wait+30*time.Second > total {
+		total = wait + 30*time.Second
 	}
 	ctx, cancel := context.WithTimeout(ctx, total)
 	defer cancel()
@@ -111,13 +169,13 @@ func runQueue(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	case "list", "failed":
 		resp, err = listQueue(ctx, c, sub == "failed")
 	case "retry":
-		resp, err = c.RetryFailed(ctx, &v1.RetryFailedRequest{OutOrderNo: fs.Arg(0)})
+		resp, err = c.RetryFailed(ctx, &v1.RetryFailedRequest{OutOrderNo: no})
 	case "drop":
-		resp, err = c.DropFailed(ctx, &v1.DropFailedRequest{OutOrderNo: fs.Arg(0)})
+		resp, err = c.DropFailed(ctx, &v1.DropFailedRequest{OutOrderNo: no})
 	case "compact":
 		resp, err = c.CompactOutbox(ctx, &v1.CompactOutboxRequest{})
 	case "drain":
-		return drainProgress(ctx, c, *timeout, h.verbose, stdout, stderr)
+		return drainProgress(ctx, c, wait, h.verbose, stdout, stderr)
 	}
 	if err != nil {
 		return printError(stderr, err)

@@ -12,29 +12,18 @@ import (
 
 func runSandbox(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("sandbox", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	addr := fs.String("addr", "127.0.0.1:8765", "address to listen on (127.0.0.1:0 picks a free port)")
 	dir := fs.String("dir", "smartretail-sandbox", "folder for the sandbox's keys, orders and config.json (created if absent)")
 	backupAddr := fs.String("backup-addr", "", "also listen on this address as WeChat Pay's backup domain: the same orders, faults of its own (none if empty)")
 	clockOffset := fs.Duration("clock-offset", 0, "set the sandbox's clock (WeChat Pay's time) this far from this machine's, e.g. -24h or 6m; PUT /sandbox/clock changes it while running")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: smartretail sandbox [--addr HOST:PORT] [--dir DIR] [--backup-addr HOST:PORT] [--clock-offset DURATION]")
-		fmt.Fprintln(stderr, "Runs a local WeChat Pay smart-retail sandbox until SIGINT or SIGTERM.")
-		fmt.Fprintln(stderr, "On first start it generates merchant and platform keys in DIR and reuses them afterwards;")
-		fmt.Fprintln(stderr, "each start writes DIR/config.json pointing at the sandbox. Orders survive restarts.")
-		fmt.Fprintln(stderr, "DIR is locked while the sandbox runs: a second sandbox on it is refused.")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		return exitUsage
+	if code, ok := parseFlags(fs, args, stdout, stderr, commandHelp("sandbox")); !ok {
+		return code
 	}
 	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "smartretail sandbox: unexpected argument %q\n", fs.Arg(0))
-		return exitUsage
+		return printError(stderr, errUsageArgs("sandbox", fs.NArg()))
 	}
 	if d := *clockOffset; d > sandbox.MaxClockOffset || d < -sandbox.MaxClockOffset {
-		fmt.Fprintf(stderr, "smartretail sandbox: --clock-offset %v is beyond ±%v (100 years)\n", d, sandbox.MaxClockOffset)
-		return exitUsage
+		return printError(stderr, fmt.Errorf("%w: smartretail sandbox: --clock-offset %v is beyond ±%v (100 years)", errUsage, d, sandbox.MaxClockOffset))
 	}
 	// Both addresses are bound before DIR is touched, so a busy one leaves
 	// the folder as it was.
