@@ -130,7 +130,7 @@ func TestCommandErrorsAreJSON(t *testing.T) {
 	}
 	code, out, errOut := runCLI(t, `{"fees":[{"fee_name":"水","fee_amount":-1}],"service_start_time":"OnAccept","service_start_location":"K-17","service_introduction":"无人零售柜","risk_amount":20000}`, "create", "--config", cfg)
 	e := parse(errOut)
-	if code != 1 || out != "" || e.Error.Class != "INVALID" || e.Error.Code != "InvalidArgument" || e.Error.Field != "order.fees[0].fee_amount" {
+	if code != 1 || out != "" || e.Error.Class != "INVALID" || e.Error.Code != "INVALID_ARGUMENT" || e.Error.Field != "order.fees[0].fee_amount" {
 		t.Errorf("bad create: exit %d, stderr %s", code, errOut)
 	}
 	code, _, errOut = runCLI(t, "", "query", "--config", cfg, "--out-order-no", "NOPE")

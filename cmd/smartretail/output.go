@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"strings"
+	"unicode"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/encoding/protojson"
@@ -222,7 +224,7 @@ func printError(stderr io.Writer, err error) int {
 	e := &out.Error
 	e.Class, e.Message = string(se.Class), se.Message
 	if se.Code != codes.OK {
-		e.Code = se.Code.String()
+		e.Code = codeName(se.Code)
 	}
 	if se.WeChatPay != nil {
 		e.WeChatCode, e.WeChatMessage = se.WeChatPay.Code, se.WeChatPay.Message
@@ -249,7 +251,10 @@ func classify(err error) *shared.Error {
 	if errors.As(err, &se) {
 		c := *se
 		switch {
-		case c.Class == shared.ClassInternal && c.Code == codes.DeadlineExceeded:
+		case (c.Class == shared.ClassInternal || c.Class == shared.ClassNetwork) && c.Code == codes.DeadlineExceeded:
+			// The call's deadline (--timeout) passed: gRPC's, not WeChat
+			// Pay's (the plugin's own network errors are UNAVAILABLE). A
+			// create, cancel or complete cut short keeps reached_server.
 			// The call's deadline (--timeout) passed: gRPC's, not the plugin's.
 			c.Class = classTimeout
 			c.Message = "the command's --timeout passed before the plugin answered: " + c.Message + timeoutAdvice
@@ -266,16 +271,29 @@ func classify(err error) *shared.Error {
 	case errors.Is(err, context.DeadlineExceeded):
 		return &shared.Error{Class: classTimeout, Message: "the command's --timeout passed: " + err.Error() + timeoutAdvice}
 	case errors.As(err, &problems):
-		e := &shared.Error{Class: shared.ClassInvalid, Message: err.Error()}
+		e := &shared.Error{Class: shared.ClassInvalid, Code: codes.InvalidArgument, Message: err.Error()}
 		for _, p := range problems {
 			e.Violations = append(e.Violations, shared.FieldViolation{Field: "config." + p.Key, Description: p.Err.Error()})
 		}
 		return e
 	case errors.As(err, &keyErr):
-		return &shared.Error{Class: shared.ClassInvalid, Message: err.Error(),
+		return &shared.Error{Class: shared.ClassInvalid, Code: codes.InvalidArgument, Message: err.Error(),
 			Violations: []shared.FieldViolation{{Field: "config." + keyErr.Key, Description: keyErr.Err.Error()}}}
 	}
 	return &shared.Error{Class: classHost, Message: err.Error()}
+}
+
+// codeName is a gRPC code as the README's table and gRPC's own documents
+// write it: INVALID_ARGUMENT, not Go's InvalidArgument.
+func codeName(c codes.Code) string {
+	var b strings.Builder
+	for i, r := range c.String() {
+		if i > 0 && unicode.IsUpper(r) {
+			b.WriteByte('_')
+		}
+		b.WriteRune(unicode.ToUpper(r))
+	}
+	return b.String()
 }
 
 // timeoutAdvice follows a TIMEOUT: a call cut short may still have been sent.

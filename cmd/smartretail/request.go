@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 
+	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 
@@ -105,9 +106,9 @@ func readAll(ctx context.Context, stdin io.Reader) ([]byte, error) {
 // class INVALID, exit 1, the field named as the plugin names it.
 func invalidRequest(from, field, description string) error {
 	if field == "" {
-		return &shared.Error{Class: shared.ClassInvalid, Message: fmt.Sprintf("request from %s refused: %s", from, description)}
+		return &shared.Error{Class: shared.ClassInvalid, Code: codes.InvalidArgument, Message: fmt.Sprintf("request from %s refused: %s", from, description)}
 	}
-	return &shared.Error{Class: shared.ClassInvalid, Message: fmt.Sprintf("request from %s refused: %s: %s", from, field, description),
+	return &shared.Error{Class: shared.ClassInvalid, Code: codes.InvalidArgument, Message: fmt.Sprintf("request from %s refused: %s: %s", from, field, description),
 		Violations: []shared.FieldViolation{{Field: field, Description: description}}}
 }
 

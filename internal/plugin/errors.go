@@ -43,8 +43,12 @@ func fromWxpay(err error, prefix string) error {
 		e.Class = shared.ClassInternal
 	}
 	if we.StatusCode != 0 {
-		e.WeChatPay = &shared.WeChatPayAnswer{Code: we.Code, Message: we.Message,
-			HTTPStatus: we.StatusCode, RequestID: we.RequestID}
+		e.WeChatPay = &shared.WeChatPayAnswer{HTTPStatus: we.StatusCode, RequestID: we.RequestID}
+		if !(we.Class == wxpay.Auth && we.ReachedServer) {
+			// An answer that did not verify (or was stale) is nobody's
+			// word: its code and message are not passed on as WeChat Pay's.
+			e.WeChatPay.Code, e.WeChatPay.Message = we.Code, we.Message
+		}
 	}
 	for _, v := range we.Violations {
 		e.Violations = append(e.Violations, shared.FieldViolation{Field: fieldPath(prefix, v.Field), Description: v.Issue})
