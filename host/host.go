@@ -358,6 +358,24 @@ func (c *Client) CompleteOrder(ctx context.Context, req *v1.CompleteOrderRequest
 	return call(ctx, c, true, func(o shared.Orders) (*v1.CompleteOrderResponse, error) { return o.CompleteOrder(ctx, req) })
 }
 
+// ModifyOrder lowers a completed service order's amount while its payment
+// is pending (payscore_api serviceorder; UNSUPPORTED on smart retail).
+func (c *Client) ModifyOrder(ctx context.Context, req *v1.ModifyOrderRequest) (*v1.ModifyOrderResponse, error) {
+	return call(ctx, c, true, func(o shared.Orders) (*v1.ModifyOrderResponse, error) { return o.ModifyOrder(ctx, req) })
+}
+
+// CollectPayment asks WeChat Pay to collect a completed service order's
+// payment again (UNSUPPORTED on smart retail).
+func (c *Client) CollectPayment(ctx context.Context, req *v1.CollectPaymentRequest) (*v1.CollectPaymentResponse, error) {
+	return call(ctx, c, true, func(o shared.Orders) (*v1.CollectPaymentResponse, error) { return o.CollectPayment(ctx, req) })
+}
+
+// SyncOrderPaid tells WeChat Pay a service order was paid by other means
+// (UNSUPPORTED on smart retail).
+func (c *Client) SyncOrderPaid(ctx context.Context, req *v1.SyncOrderPaidRequest) (*v1.SyncOrderPaidResponse, error) {
+	return call(ctx, c, true, func(o shared.Orders) (*v1.SyncOrderPaidResponse, error) { return o.SyncOrderPaid(ctx, req) })
+}
+
 // GetStatus reports the plugin's state.
 func (c *Client) GetStatus(ctx context.Context, req *v1.GetStatusRequest) (*v1.GetStatusResponse, error) {
 	return call(ctx, c, false, func(o shared.Orders) (*v1.GetStatusResponse, error) { return o.GetStatus(ctx, req) })

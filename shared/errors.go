@@ -35,6 +35,9 @@ const (
 	ClassOfflineLimit  Class = "OFFLINE_LIMIT"  // an offline limit would be passed; Reason says which
 	ClassOutbox        Class = "OUTBOX"         // the outbox could not keep the order (disk, lock, key)
 	ClassInternal      Class = "INTERNAL"       // the plugin failed; its log says why
+	// ClassUnsupported: the merchant's Pay Score API has no such operation
+	// (ModifyOrder, CollectPayment and SyncOrderPaid on the smart-retail API).
+	ClassUnsupported Class = "UNSUPPORTED"
 )
 
 // ReasonOperationConflict (class INVALID, FAILED_PRECONDITION): the order
@@ -216,6 +219,8 @@ func (e *Error) GRPCCode() codes.Code {
 		return codes.FailedPrecondition
 	case ClassOfflineLimit:
 		return codes.ResourceExhausted
+	case ClassUnsupported:
+		return codes.Unimplemented
 	case ClassOutbox:
 		if e.Reason == ReasonOutboxLocked {
 			return codes.FailedPrecondition // the plugin is fine; another holds the file

@@ -103,3 +103,18 @@ func (c *GRPCClient) CompactOutbox(ctx context.Context, r *v1.CompactOutboxReque
 	resp, err := c.client.CompactOutbox(ctx, r)
 	return resp, FromStatus(err)
 }
+
+func (c *GRPCClient) ModifyOrder(ctx context.Context, r *v1.ModifyOrderRequest) (*v1.ModifyOrderResponse, error) {
+	resp, err := c.client.ModifyOrder(ctx, r)
+	return resp, FromStatus(err)
+}
+
+func (c *GRPCClient) CollectPayment(ctx context.Context, r *v1.CollectPaymentRequest) (*v1.CollectPaymentResponse, error) {
+	resp, err := c.client.CollectPayment(ctx, r)
+	return resp, FromStatus(err)
+}
+
+func (c *GRPCClient) SyncOrderPaid(ctx context.Context, r *v1.SyncOrderPaidRequest) (*v1.SyncOrderPaidResponse, error) {
+	resp, err := c.client.SyncOrderPaid(ctx, r)
+	return resp, FromStatus(err)
+}

@@ -76,3 +76,18 @@ func (s *GRPCServer) CompactOutbox(ctx context.Context, r *v1.CompactOutboxReque
 	resp, err := s.Impl.CompactOutbox(ctx, r)
 	return resp, ToStatus(err)
 }
+
+func (s *GRPCServer) ModifyOrder(ctx context.Context, r *v1.ModifyOrderRequest) (*v1.ModifyOrderResponse, error) {
+	resp, err := s.Impl.ModifyOrder(ctx, r)
+	return resp, ToStatus(err)
+}
+
+func (s *GRPCServer) CollectPayment(ctx context.Context, r *v1.CollectPaymentRequest) (*v1.CollectPaymentResponse, error) {
+	resp, err := s.Impl.CollectPayment(ctx, r)
+	return resp, ToStatus(err)
+}
+
+func (s *GRPCServer) SyncOrderPaid(ctx context.Context, r *v1.SyncOrderPaidRequest) (*v1.SyncOrderPaidResponse, error) {
+	resp, err := s.Impl.SyncOrderPaid(ctx, r)
+	return resp, ToStatus(err)
+}

@@ -60,6 +60,10 @@ type Orders interface {
 	DropFailed(context.Context, *v1.DropFailedRequest) (*v1.DropFailedResponse, error)
 	Drain(context.Context, *v1.DrainRequest) (*v1.DrainResponse, error)
 	CompactOutbox(context.Context, *v1.CompactOutboxRequest) (*v1.CompactOutboxResponse, error)
+	// The service-order API's own: UNSUPPORTED on the smart-retail API.
+	ModifyOrder(context.Context, *v1.ModifyOrderRequest) (*v1.ModifyOrderResponse, error)
+	CollectPayment(context.Context, *v1.CollectPaymentRequest) (*v1.CollectPaymentResponse, error)
+	SyncOrderPaid(context.Context, *v1.SyncOrderPaidRequest) (*v1.SyncOrderPaidResponse, error)
 }
 
 // OrdersPlugin is the go-plugin glue: gRPC only.

@@ -200,6 +200,15 @@ func (*bareOrders) CancelOrder(context.Context, *v1.CancelOrderRequest) (*v1.Can
 func (*bareOrders) CompleteOrder(context.Context, *v1.CompleteOrderRequest) (*v1.CompleteOrderResponse, error) {
 	return &v1.CompleteOrderResponse{}, nil
 }
+func (*bareOrders) ModifyOrder(context.Context, *v1.ModifyOrderRequest) (*v1.ModifyOrderResponse, error) {
+	return &v1.ModifyOrderResponse{}, nil
+}
+func (*bareOrders) CollectPayment(context.Context, *v1.CollectPaymentRequest) (*v1.CollectPaymentResponse, error) {
+	return &v1.CollectPaymentResponse{}, nil
+}
+func (*bareOrders) SyncOrderPaid(context.Context, *v1.SyncOrderPaidRequest) (*v1.SyncOrderPaidResponse, error) {
+	return &v1.SyncOrderPaidResponse{}, nil
+}
 func (*bareOrders) GetStatus(context.Context, *v1.GetStatusRequest) (*v1.GetStatusResponse, error) {
 	return &v1.GetStatusResponse{}, nil
 }

@@ -118,7 +118,32 @@ func orderFromWx(o *wxpay.Order) *v1.Order {
 		FinishTicket:             o.FinishTicket,
 		FinishTransactionId:      o.FinishTransactionID,
 		PayType:                  o.PayType,
+		Stage:                    smartRetailStage(o.State, o.FinishType),
 	}
+}
+
+// smartRetailStage is where a smart-retail order is, in the stages both
+// APIs share (../shared/design/wechatpay-serviceorder.md section 7 maps the
+// states): FINISHED with finish_type 1 ended without a charge.
+func smartRetailStage(state string, finishType int) v1.LifecycleStage {
+	switch state {
+	case wxpay.StateCreated:
+		return v1.LifecycleStage_LIFECYCLE_STAGE_CREATED
+	case wxpay.StateUserAccepted:
+		return v1.LifecycleStage_LIFECYCLE_STAGE_CONFIRMED
+	case wxpay.StateFinished:
+		if finishType == wxpay.FinishTypeCancel {
+			return v1.LifecycleStage_LIFECYCLE_STAGE_REVOKED
+		}
+		return v1.LifecycleStage_LIFECYCLE_STAGE_AWAITING_PAYMENT
+	case wxpay.StateUserPaid:
+		return v1.LifecycleStage_LIFECYCLE_STAGE_PAID
+	case wxpay.StateRevoked:
+		return v1.LifecycleStage_LIFECYCLE_STAGE_REVOKED
+	case wxpay.StateExpired:
+		return v1.LifecycleStage_LIFECYCLE_STAGE_EXPIRED
+	}
+	return v1.LifecycleStage_LIFECYCLE_STAGE_UNSPECIFIED
 }
 
 func cancelToWx(r *v1.CancelOrderRequest) wxpay.CancelRequest {

@@ -142,6 +142,70 @@ func (Disposition) EnumDescriptor() ([]byte, []int) {
 	return file_smartretail_v1_orders_proto_rawDescGZIP(), []int{1}
 }
 
+// LifecycleStage is where an order is, the same on both APIs.
+type LifecycleStage int32
+
+const (
+	LifecycleStage_LIFECYCLE_STAGE_UNSPECIFIED LifecycleStage = 0 // not known (an order only the outbox holds)
+	LifecycleStage_LIFECYCLE_STAGE_CREATED     LifecycleStage = 1 // waiting for the customer's confirmation
+	LifecycleStage_LIFECYCLE_STAGE_CONFIRMED   LifecycleStage = 2 // confirmed: the kiosk may complete or cancel it
+	// Completed: WeChat Pay collects the payment (smart-retail FINISHED with
+	// finish_type 2; service order DOING + MCH_COMPLETE).
+	LifecycleStage_LIFECYCLE_STAGE_AWAITING_PAYMENT LifecycleStage = 3
+	LifecycleStage_LIFECYCLE_STAGE_PAID             LifecycleStage = 4 // USER_PAID; service order DONE
+	LifecycleStage_LIFECYCLE_STAGE_REVOKED          LifecycleStage = 5 // cancelled, or ended without charge (finish_type 1)
+	LifecycleStage_LIFECYCLE_STAGE_EXPIRED          LifecycleStage = 6
+)
+
+// Enum value maps for LifecycleStage.
+var (
+	LifecycleStage_name = map[int32]string{
+		0: "LIFECYCLE_STAGE_UNSPECIFIED",
+		1: "LIFECYCLE_STAGE_CREATED",
+		2: "LIFECYCLE_STAGE_CONFIRMED",
+		3: "LIFECYCLE_STAGE_AWAITING_PAYMENT",
+		4: "LIFECYCLE_STAGE_PAID",
+		5: "LIFECYCLE_STAGE_REVOKED",
+		6: "LIFECYCLE_STAGE_EXPIRED",
+	}
+	LifecycleStage_value = map[string]int32{
+		"LIFECYCLE_STAGE_UNSPECIFIED":      0,
+		"LIFECYCLE_STAGE_CREATED":          1,
+		"LIFECYCLE_STAGE_CONFIRMED":        2,
+		"LIFECYCLE_STAGE_AWAITING_PAYMENT": 3,
+		"LIFECYCLE_STAGE_PAID":             4,
+		"LIFECYCLE_STAGE_REVOKED":          5,
+		"LIFECYCLE_STAGE_EXPIRED":          6,
+	}
+)
+
+func (x LifecycleStage) Enum() *LifecycleStage {
+	p := new(LifecycleStage)
+	*p = x
+	return p
+}
+
+func (x LifecycleStage) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (LifecycleStage) Descriptor() protoreflect.EnumDescriptor {
+	return file_smartretail_v1_orders_proto_enumTypes[2].Descriptor()
+}
+
+func (LifecycleStage) Type() protoreflect.EnumType {
+	return &file_smartretail_v1_orders_proto_enumTypes[2]
+}
+
+func (x LifecycleStage) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use LifecycleStage.Descriptor instead.
+func (LifecycleStage) EnumDescriptor() ([]byte, []int) {
+	return file_smartretail_v1_orders_proto_rawDescGZIP(), []int{2}
+}
+
 type LocalState int32
 
 const (
@@ -181,11 +245,11 @@ func (x LocalState) String() string {
 }
 
 func (LocalState) Descriptor() protoreflect.EnumDescriptor {
-	return file_smartretail_v1_orders_proto_enumTypes[2].Descriptor()
+	return file_smartretail_v1_orders_proto_enumTypes[3].Descriptor()
 }
 
 func (LocalState) Type() protoreflect.EnumType {
-	return &file_smartretail_v1_orders_proto_enumTypes[2]
+	return &file_smartretail_v1_orders_proto_enumTypes[3]
 }
 
 func (x LocalState) Number() protoreflect.EnumNumber {
@@ -194,7 +258,7 @@ func (x LocalState) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use LocalState.Descriptor instead.
 func (LocalState) EnumDescriptor() ([]byte, []int) {
-	return file_smartretail_v1_orders_proto_rawDescGZIP(), []int{2}
+	return file_smartretail_v1_orders_proto_rawDescGZIP(), []int{3}
 }
 
 type NetworkStatus int32
@@ -230,11 +294,11 @@ func (x NetworkStatus) String() string {
 }
 
 func (NetworkStatus) Descriptor() protoreflect.EnumDescriptor {
-	return file_smartretail_v1_orders_proto_enumTypes[3].Descriptor()
+	return file_smartretail_v1_orders_proto_enumTypes[4].Descriptor()
 }
 
 func (NetworkStatus) Type() protoreflect.EnumType {
-	return &file_smartretail_v1_orders_proto_enumTypes[3]
+	return &file_smartretail_v1_orders_proto_enumTypes[4]
 }
 
 func (x NetworkStatus) Number() protoreflect.EnumNumber {
@@ -243,7 +307,7 @@ func (x NetworkStatus) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use NetworkStatus.Descriptor instead.
 func (NetworkStatus) EnumDescriptor() ([]byte, []int) {
-	return file_smartretail_v1_orders_proto_rawDescGZIP(), []int{3}
+	return file_smartretail_v1_orders_proto_rawDescGZIP(), []int{4}
 }
 
 type EventType int32
@@ -307,11 +371,11 @@ func (x EventType) String() string {
 }
 
 func (EventType) Descriptor() protoreflect.EnumDescriptor {
-	return file_smartretail_v1_orders_proto_enumTypes[4].Descriptor()
+	return file_smartretail_v1_orders_proto_enumTypes[5].Descriptor()
 }
 
 func (EventType) Type() protoreflect.EnumType {
-	return &file_smartretail_v1_orders_proto_enumTypes[4]
+	return &file_smartretail_v1_orders_proto_enumTypes[5]
 }
 
 func (x EventType) Number() protoreflect.EnumNumber {
@@ -320,7 +384,7 @@ func (x EventType) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use EventType.Descriptor instead.
 func (EventType) EnumDescriptor() ([]byte, []int) {
-	return file_smartretail_v1_orders_proto_rawDescGZIP(), []int{4}
+	return file_smartretail_v1_orders_proto_rawDescGZIP(), []int{5}
 }
 
 // Config holds exactly the keys of the config file (config.json is this
@@ -1314,10 +1378,15 @@ type Order struct {
 	// ORDER_ID is WeChat Pay's id for the order, as its create answer gave it
 	// (the outbox keeps it for a create the plugin sent); empty when not
 	// known here. QUERY_ID is the one the order was queried by, if any.
-	OrderId       string `protobuf:"bytes,25,opt,name=order_id,json=orderId,proto3" json:"order_id,omitempty"`
-	QueryId       string `protobuf:"bytes,26,opt,name=query_id,json=queryId,proto3" json:"query_id,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	OrderId string `protobuf:"bytes,25,opt,name=order_id,json=orderId,proto3" json:"order_id,omitempty"`
+	QueryId string `protobuf:"bytes,26,opt,name=query_id,json=queryId,proto3" json:"query_id,omitempty"`
+	// STAGE means the same on both APIs; state (and, for service orders,
+	// state_description and collection) are WeChat Pay's own.
+	Stage            LifecycleStage `protobuf:"varint,27,opt,name=stage,proto3,enum=smartretail.v1.LifecycleStage" json:"stage,omitempty"`
+	StateDescription string         `protobuf:"bytes,28,opt,name=state_description,json=stateDescription,proto3" json:"state_description,omitempty"` // service orders: USER_CONFIRM, MCH_COMPLETE
+	Collection       *Collection    `protobuf:"bytes,29,opt,name=collection,proto3" json:"collection,omitempty"`                                     // service orders: what was collected
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *Order) Reset() {
@@ -1532,6 +1601,180 @@ func (x *Order) GetQueryId() string {
 	return ""
 }
 
+func (x *Order) GetStage() LifecycleStage {
+	if x != nil {
+		return x.Stage
+	}
+	return LifecycleStage_LIFECYCLE_STAGE_UNSPECIFIED
+}
+
+func (x *Order) GetStateDescription() string {
+	if x != nil {
+		return x.StateDescription
+	}
+	return ""
+}
+
+func (x *Order) GetCollection() *Collection {
+	if x != nil {
+		return x.Collection
+	}
+	return nil
+}
+
+// Collection is a service order's payment collection.
+type Collection struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	State         string                 `protobuf:"bytes,1,opt,name=state,proto3" json:"state,omitempty"` // USER_PAYING, USER_PAID
+	TotalAmount   int64                  `protobuf:"varint,2,opt,name=total_amount,json=totalAmount,proto3" json:"total_amount,omitempty"`
+	PayingAmount  int64                  `protobuf:"varint,3,opt,name=paying_amount,json=payingAmount,proto3" json:"paying_amount,omitempty"`
+	PaidAmount    int64                  `protobuf:"varint,4,opt,name=paid_amount,json=paidAmount,proto3" json:"paid_amount,omitempty"`
+	Details       []*CollectionDetail    `protobuf:"bytes,5,rep,name=details,proto3" json:"details,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Collection) Reset() {
+	*x = Collection{}
+	mi := &file_smartretail_v1_orders_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Collection) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Collection) ProtoMessage() {}
+
+func (x *Collection) ProtoReflect() protoreflect.Message {
+	mi := &file_smartretail_v1_orders_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Collection.ProtoReflect.Descriptor instead.
+func (*Collection) Descriptor() ([]byte, []int) {
+	return file_smartretail_v1_orders_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *Collection) GetState() string {
+	if x != nil {
+		return x.State
+	}
+	return ""
+}
+
+func (x *Collection) GetTotalAmount() int64 {
+	if x != nil {
+		return x.TotalAmount
+	}
+	return 0
+}
+
+func (x *Collection) GetPayingAmount() int64 {
+	if x != nil {
+		return x.PayingAmount
+	}
+	return 0
+}
+
+func (x *Collection) GetPaidAmount() int64 {
+	if x != nil {
+		return x.PaidAmount
+	}
+	return 0
+}
+
+func (x *Collection) GetDetails() []*CollectionDetail {
+	if x != nil {
+		return x.Details
+	}
+	return nil
+}
+
+type CollectionDetail struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Seq           int64                  `protobuf:"varint,1,opt,name=seq,proto3" json:"seq,omitempty"`
+	Amount        int64                  `protobuf:"varint,2,opt,name=amount,proto3" json:"amount,omitempty"`
+	PaidType      string                 `protobuf:"bytes,3,opt,name=paid_type,json=paidType,proto3" json:"paid_type,omitempty"` // NEWTON (Pay Score), MCH (the merchant's channel)
+	PaidTime      string                 `protobuf:"bytes,4,opt,name=paid_time,json=paidTime,proto3" json:"paid_time,omitempty"`
+	TransactionId string                 `protobuf:"bytes,5,opt,name=transaction_id,json=transactionId,proto3" json:"transaction_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CollectionDetail) Reset() {
+	*x = CollectionDetail{}
+	mi := &file_smartretail_v1_orders_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CollectionDetail) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CollectionDetail) ProtoMessage() {}
+
+func (x *CollectionDetail) ProtoReflect() protoreflect.Message {
+	mi := &file_smartretail_v1_orders_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CollectionDetail.ProtoReflect.Descriptor instead.
+func (*CollectionDetail) Descriptor() ([]byte, []int) {
+	return file_smartretail_v1_orders_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *CollectionDetail) GetSeq() int64 {
+	if x != nil {
+		return x.Seq
+	}
+	return 0
+}
+
+func (x *CollectionDetail) GetAmount() int64 {
+	if x != nil {
+		return x.Amount
+	}
+	return 0
+}
+
+func (x *CollectionDetail) GetPaidType() string {
+	if x != nil {
+		return x.PaidType
+	}
+	return ""
+}
+
+func (x *CollectionDetail) GetPaidTime() string {
+	if x != nil {
+		return x.PaidTime
+	}
+	return ""
+}
+
+func (x *CollectionDetail) GetTransactionId() string {
+	if x != nil {
+		return x.TransactionId
+	}
+	return ""
+}
+
 type QueryOrderResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// order is WeChat Pay's answer; for an order still in the outbox it is
@@ -1544,7 +1787,7 @@ type QueryOrderResponse struct {
 
 func (x *QueryOrderResponse) Reset() {
 	*x = QueryOrderResponse{}
-	mi := &file_smartretail_v1_orders_proto_msgTypes[11]
+	mi := &file_smartretail_v1_orders_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1556,7 +1799,7 @@ func (x *QueryOrderResponse) String() string {
 func (*QueryOrderResponse) ProtoMessage() {}
 
 func (x *QueryOrderResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_smartretail_v1_orders_proto_msgTypes[11]
+	mi := &file_smartretail_v1_orders_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1569,7 +1812,7 @@ func (x *QueryOrderResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QueryOrderResponse.ProtoReflect.Descriptor instead.
 func (*QueryOrderResponse) Descriptor() ([]byte, []int) {
-	return file_smartretail_v1_orders_proto_rawDescGZIP(), []int{11}
+	return file_smartretail_v1_orders_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *QueryOrderResponse) GetOrder() *Order {
@@ -1607,7 +1850,7 @@ type QueuedOrder struct {
 
 func (x *QueuedOrder) Reset() {
 	*x = QueuedOrder{}
-	mi := &file_smartretail_v1_orders_proto_msgTypes[12]
+	mi := &file_smartretail_v1_orders_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1619,7 +1862,7 @@ func (x *QueuedOrder) String() string {
 func (*QueuedOrder) ProtoMessage() {}
 
 func (x *QueuedOrder) ProtoReflect() protoreflect.Message {
-	mi := &file_smartretail_v1_orders_proto_msgTypes[12]
+	mi := &file_smartretail_v1_orders_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1632,7 +1875,7 @@ func (x *QueuedOrder) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QueuedOrder.ProtoReflect.Descriptor instead.
 func (*QueuedOrder) Descriptor() ([]byte, []int) {
-	return file_smartretail_v1_orders_proto_rawDescGZIP(), []int{12}
+	return file_smartretail_v1_orders_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *QueuedOrder) GetOutOrderNo() string {
@@ -1717,7 +1960,7 @@ type CancelOrderRequest struct {
 
 func (x *CancelOrderRequest) Reset() {
 	*x = CancelOrderRequest{}
-	mi := &file_smartretail_v1_orders_proto_msgTypes[13]
+	mi := &file_smartretail_v1_orders_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1729,7 +1972,7 @@ func (x *CancelOrderRequest) String() string {
 func (*CancelOrderRequest) ProtoMessage() {}
 
 func (x *CancelOrderRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_smartretail_v1_orders_proto_msgTypes[13]
+	mi := &file_smartretail_v1_orders_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1742,7 +1985,7 @@ func (x *CancelOrderRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelOrderRequest.ProtoReflect.Descriptor instead.
 func (*CancelOrderRequest) Descriptor() ([]byte, []int) {
-	return file_smartretail_v1_orders_proto_rawDescGZIP(), []int{13}
+	return file_smartretail_v1_orders_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *CancelOrderRequest) GetOutOrderNo() string {
@@ -1787,7 +2030,7 @@ type OrderRef struct {
 
 func (x *OrderRef) Reset() {
 	*x = OrderRef{}
-	mi := &file_smartretail_v1_orders_proto_msgTypes[14]
+	mi := &file_smartretail_v1_orders_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1799,7 +2042,7 @@ func (x *OrderRef) String() string {
 func (*OrderRef) ProtoMessage() {}
 
 func (x *OrderRef) ProtoReflect() protoreflect.Message {
-	mi := &file_smartretail_v1_orders_proto_msgTypes[14]
+	mi := &file_smartretail_v1_orders_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1812,7 +2055,7 @@ func (x *OrderRef) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OrderRef.ProtoReflect.Descriptor instead.
 func (*OrderRef) Descriptor() ([]byte, []int) {
-	return file_smartretail_v1_orders_proto_rawDescGZIP(), []int{14}
+	return file_smartretail_v1_orders_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *OrderRef) GetAppid() string {
@@ -1865,7 +2108,7 @@ type CancelOrderResponse struct {
 
 func (x *CancelOrderResponse) Reset() {
 	*x = CancelOrderResponse{}
-	mi := &file_smartretail_v1_orders_proto_msgTypes[15]
+	mi := &file_smartretail_v1_orders_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1877,7 +2120,7 @@ func (x *CancelOrderResponse) String() string {
 func (*CancelOrderResponse) ProtoMessage() {}
 
 func (x *CancelOrderResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_smartretail_v1_orders_proto_msgTypes[15]
+	mi := &file_smartretail_v1_orders_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1890,7 +2133,7 @@ func (x *CancelOrderResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelOrderResponse.ProtoReflect.Descriptor instead.
 func (*CancelOrderResponse) Descriptor() ([]byte, []int) {
-	return file_smartretail_v1_orders_proto_rawDescGZIP(), []int{15}
+	return file_smartretail_v1_orders_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *CancelOrderResponse) GetDisposition() Disposition {
@@ -1942,7 +2185,7 @@ type CompleteOrderRequest struct {
 
 func (x *CompleteOrderRequest) Reset() {
 	*x = CompleteOrderRequest{}
-	mi := &file_smartretail_v1_orders_proto_msgTypes[16]
+	mi := &file_smartretail_v1_orders_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1954,7 +2197,7 @@ func (x *CompleteOrderRequest) String() string {
 func (*CompleteOrderRequest) ProtoMessage() {}
 
 func (x *CompleteOrderRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_smartretail_v1_orders_proto_msgTypes[16]
+	mi := &file_smartretail_v1_orders_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1967,7 +2210,7 @@ func (x *CompleteOrderRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CompleteOrderRequest.ProtoReflect.Descriptor instead.
 func (*CompleteOrderRequest) Descriptor() ([]byte, []int) {
-	return file_smartretail_v1_orders_proto_rawDescGZIP(), []int{16}
+	return file_smartretail_v1_orders_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *CompleteOrderRequest) GetOutOrderNo() string {
@@ -2072,7 +2315,7 @@ type CompleteOrderResponse struct {
 
 func (x *CompleteOrderResponse) Reset() {
 	*x = CompleteOrderResponse{}
-	mi := &file_smartretail_v1_orders_proto_msgTypes[17]
+	mi := &file_smartretail_v1_orders_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2084,7 +2327,7 @@ func (x *CompleteOrderResponse) String() string {
 func (*CompleteOrderResponse) ProtoMessage() {}
 
 func (x *CompleteOrderResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_smartretail_v1_orders_proto_msgTypes[17]
+	mi := &file_smartretail_v1_orders_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2097,7 +2340,7 @@ func (x *CompleteOrderResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CompleteOrderResponse.ProtoReflect.Descriptor instead.
 func (*CompleteOrderResponse) Descriptor() ([]byte, []int) {
-	return file_smartretail_v1_orders_proto_rawDescGZIP(), []int{17}
+	return file_smartretail_v1_orders_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *CompleteOrderResponse) GetDisposition() Disposition {
@@ -2121,6 +2364,376 @@ func (x *CompleteOrderResponse) GetStoredAt() *timestamppb.Timestamp {
 	return nil
 }
 
+// ModifyOrderRequest lowers a completed service order's amount while its
+// payment is pending: the products and amounts as a complete gives them.
+type ModifyOrderRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	OutOrderNo    string                 `protobuf:"bytes,1,opt,name=out_order_no,json=outOrderNo,proto3" json:"out_order_no,omitempty"`
+	Appid         string                 `protobuf:"bytes,2,opt,name=appid,proto3" json:"appid,omitempty"`
+	ServiceId     string                 `protobuf:"bytes,3,opt,name=service_id,json=serviceId,proto3" json:"service_id,omitempty"`
+	Fees          []*Fee                 `protobuf:"bytes,4,rep,name=fees,proto3" json:"fees,omitempty"`
+	Discounts     []*Discount            `protobuf:"bytes,5,rep,name=discounts,proto3" json:"discounts,omitempty"`
+	TotalAmount   int64                  `protobuf:"varint,6,opt,name=total_amount,json=totalAmount,proto3" json:"total_amount,omitempty"`
+	Reason        string                 `protobuf:"bytes,7,opt,name=reason,proto3" json:"reason,omitempty"` // required, at most 50 characters
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ModifyOrderRequest) Reset() {
+	*x = ModifyOrderRequest{}
+	mi := &file_smartretail_v1_orders_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ModifyOrderRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ModifyOrderRequest) ProtoMessage() {}
+
+func (x *ModifyOrderRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_smartretail_v1_orders_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ModifyOrderRequest.ProtoReflect.Descriptor instead.
+func (*ModifyOrderRequest) Descriptor() ([]byte, []int) {
+	return file_smartretail_v1_orders_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *ModifyOrderRequest) GetOutOrderNo() string {
+	if x != nil {
+		return x.OutOrderNo
+	}
+	return ""
+}
+
+func (x *ModifyOrderRequest) GetAppid() string {
+	if x != nil {
+		return x.Appid
+	}
+	return ""
+}
+
+func (x *ModifyOrderRequest) GetServiceId() string {
+	if x != nil {
+		return x.ServiceId
+	}
+	return ""
+}
+
+func (x *ModifyOrderRequest) GetFees() []*Fee {
+	if x != nil {
+		return x.Fees
+	}
+	return nil
+}
+
+func (x *ModifyOrderRequest) GetDiscounts() []*Discount {
+	if x != nil {
+		return x.Discounts
+	}
+	return nil
+}
+
+func (x *ModifyOrderRequest) GetTotalAmount() int64 {
+	if x != nil {
+		return x.TotalAmount
+	}
+	return 0
+}
+
+func (x *ModifyOrderRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+type ModifyOrderResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Disposition   Disposition            `protobuf:"varint,1,opt,name=disposition,proto3,enum=smartretail.v1.Disposition" json:"disposition,omitempty"`
+	Order         *OrderRef              `protobuf:"bytes,2,opt,name=order,proto3" json:"order,omitempty"`
+	StoredAt      *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=stored_at,json=storedAt,proto3" json:"stored_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ModifyOrderResponse) Reset() {
+	*x = ModifyOrderResponse{}
+	mi := &file_smartretail_v1_orders_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ModifyOrderResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ModifyOrderResponse) ProtoMessage() {}
+
+func (x *ModifyOrderResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_smartretail_v1_orders_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ModifyOrderResponse.ProtoReflect.Descriptor instead.
+func (*ModifyOrderResponse) Descriptor() ([]byte, []int) {
+	return file_smartretail_v1_orders_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *ModifyOrderResponse) GetDisposition() Disposition {
+	if x != nil {
+		return x.Disposition
+	}
+	return Disposition_DISPOSITION_UNSPECIFIED
+}
+
+func (x *ModifyOrderResponse) GetOrder() *OrderRef {
+	if x != nil {
+		return x.Order
+	}
+	return nil
+}
+
+func (x *ModifyOrderResponse) GetStoredAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.StoredAt
+	}
+	return nil
+}
+
+type CollectPaymentRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	OutOrderNo    string                 `protobuf:"bytes,1,opt,name=out_order_no,json=outOrderNo,proto3" json:"out_order_no,omitempty"`
+	Appid         string                 `protobuf:"bytes,2,opt,name=appid,proto3" json:"appid,omitempty"`
+	ServiceId     string                 `protobuf:"bytes,3,opt,name=service_id,json=serviceId,proto3" json:"service_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CollectPaymentRequest) Reset() {
+	*x = CollectPaymentRequest{}
+	mi := &file_smartretail_v1_orders_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CollectPaymentRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CollectPaymentRequest) ProtoMessage() {}
+
+func (x *CollectPaymentRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_smartretail_v1_orders_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CollectPaymentRequest.ProtoReflect.Descriptor instead.
+func (*CollectPaymentRequest) Descriptor() ([]byte, []int) {
+	return file_smartretail_v1_orders_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *CollectPaymentRequest) GetOutOrderNo() string {
+	if x != nil {
+		return x.OutOrderNo
+	}
+	return ""
+}
+
+func (x *CollectPaymentRequest) GetAppid() string {
+	if x != nil {
+		return x.Appid
+	}
+	return ""
+}
+
+func (x *CollectPaymentRequest) GetServiceId() string {
+	if x != nil {
+		return x.ServiceId
+	}
+	return ""
+}
+
+type CollectPaymentResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Order         *OrderRef              `protobuf:"bytes,1,opt,name=order,proto3" json:"order,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CollectPaymentResponse) Reset() {
+	*x = CollectPaymentResponse{}
+	mi := &file_smartretail_v1_orders_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CollectPaymentResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CollectPaymentResponse) ProtoMessage() {}
+
+func (x *CollectPaymentResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_smartretail_v1_orders_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CollectPaymentResponse.ProtoReflect.Descriptor instead.
+func (*CollectPaymentResponse) Descriptor() ([]byte, []int) {
+	return file_smartretail_v1_orders_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *CollectPaymentResponse) GetOrder() *OrderRef {
+	if x != nil {
+		return x.Order
+	}
+	return nil
+}
+
+type SyncOrderPaidRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	OutOrderNo    string                 `protobuf:"bytes,1,opt,name=out_order_no,json=outOrderNo,proto3" json:"out_order_no,omitempty"`
+	Appid         string                 `protobuf:"bytes,2,opt,name=appid,proto3" json:"appid,omitempty"`
+	ServiceId     string                 `protobuf:"bytes,3,opt,name=service_id,json=serviceId,proto3" json:"service_id,omitempty"`
+	PaidTime      string                 `protobuf:"bytes,4,opt,name=paid_time,json=paidTime,proto3" json:"paid_time,omitempty"` // yyyyMMddHHmmss or yyyyMMdd, China Standard Time
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SyncOrderPaidRequest) Reset() {
+	*x = SyncOrderPaidRequest{}
+	mi := &file_smartretail_v1_orders_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SyncOrderPaidRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SyncOrderPaidRequest) ProtoMessage() {}
+
+func (x *SyncOrderPaidRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_smartretail_v1_orders_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SyncOrderPaidRequest.ProtoReflect.Descriptor instead.
+func (*SyncOrderPaidRequest) Descriptor() ([]byte, []int) {
+	return file_smartretail_v1_orders_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *SyncOrderPaidRequest) GetOutOrderNo() string {
+	if x != nil {
+		return x.OutOrderNo
+	}
+	return ""
+}
+
+func (x *SyncOrderPaidRequest) GetAppid() string {
+	if x != nil {
+		return x.Appid
+	}
+	return ""
+}
+
+func (x *SyncOrderPaidRequest) GetServiceId() string {
+	if x != nil {
+		return x.ServiceId
+	}
+	return ""
+}
+
+func (x *SyncOrderPaidRequest) GetPaidTime() string {
+	if x != nil {
+		return x.PaidTime
+	}
+	return ""
+}
+
+type SyncOrderPaidResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Order         *Order                 `protobuf:"bytes,1,opt,name=order,proto3" json:"order,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SyncOrderPaidResponse) Reset() {
+	*x = SyncOrderPaidResponse{}
+	mi := &file_smartretail_v1_orders_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SyncOrderPaidResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SyncOrderPaidResponse) ProtoMessage() {}
+
+func (x *SyncOrderPaidResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_smartretail_v1_orders_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SyncOrderPaidResponse.ProtoReflect.Descriptor instead.
+func (*SyncOrderPaidResponse) Descriptor() ([]byte, []int) {
+	return file_smartretail_v1_orders_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *SyncOrderPaidResponse) GetOrder() *Order {
+	if x != nil {
+		return x.Order
+	}
+	return nil
+}
+
 type GetUserServiceStateRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Openid        string                 `protobuf:"bytes,1,opt,name=openid,proto3" json:"openid,omitempty"`                        // required, at most 128 characters
@@ -2132,7 +2745,7 @@ type GetUserServiceStateRequest struct {
 
 func (x *GetUserServiceStateRequest) Reset() {
 	*x = GetUserServiceStateRequest{}
-	mi := &file_smartretail_v1_orders_proto_msgTypes[18]
+	mi := &file_smartretail_v1_orders_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2144,7 +2757,7 @@ func (x *GetUserServiceStateRequest) String() string {
 func (*GetUserServiceStateRequest) ProtoMessage() {}
 
 func (x *GetUserServiceStateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_smartretail_v1_orders_proto_msgTypes[18]
+	mi := &file_smartretail_v1_orders_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2157,7 +2770,7 @@ func (x *GetUserServiceStateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetUserServiceStateRequest.ProtoReflect.Descriptor instead.
 func (*GetUserServiceStateRequest) Descriptor() ([]byte, []int) {
-	return file_smartretail_v1_orders_proto_rawDescGZIP(), []int{18}
+	return file_smartretail_v1_orders_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *GetUserServiceStateRequest) GetOpenid() string {
@@ -2196,7 +2809,7 @@ type GetUserServiceStateResponse struct {
 
 func (x *GetUserServiceStateResponse) Reset() {
 	*x = GetUserServiceStateResponse{}
-	mi := &file_smartretail_v1_orders_proto_msgTypes[19]
+	mi := &file_smartretail_v1_orders_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2208,7 +2821,7 @@ func (x *GetUserServiceStateResponse) String() string {
 func (*GetUserServiceStateResponse) ProtoMessage() {}
 
 func (x *GetUserServiceStateResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_smartretail_v1_orders_proto_msgTypes[19]
+	mi := &file_smartretail_v1_orders_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2221,7 +2834,7 @@ func (x *GetUserServiceStateResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetUserServiceStateResponse.ProtoReflect.Descriptor instead.
 func (*GetUserServiceStateResponse) Descriptor() ([]byte, []int) {
-	return file_smartretail_v1_orders_proto_rawDescGZIP(), []int{19}
+	return file_smartretail_v1_orders_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *GetUserServiceStateResponse) GetAppid() string {
@@ -2260,7 +2873,7 @@ type GetStatusRequest struct {
 
 func (x *GetStatusRequest) Reset() {
 	*x = GetStatusRequest{}
-	mi := &file_smartretail_v1_orders_proto_msgTypes[20]
+	mi := &file_smartretail_v1_orders_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2272,7 +2885,7 @@ func (x *GetStatusRequest) String() string {
 func (*GetStatusRequest) ProtoMessage() {}
 
 func (x *GetStatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_smartretail_v1_orders_proto_msgTypes[20]
+	mi := &file_smartretail_v1_orders_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2285,7 +2898,7 @@ func (x *GetStatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStatusRequest.ProtoReflect.Descriptor instead.
 func (*GetStatusRequest) Descriptor() ([]byte, []int) {
-	return file_smartretail_v1_orders_proto_rawDescGZIP(), []int{20}
+	return file_smartretail_v1_orders_proto_rawDescGZIP(), []int{28}
 }
 
 type GetStatusResponse struct {
@@ -2326,7 +2939,7 @@ type GetStatusResponse struct {
 
 func (x *GetStatusResponse) Reset() {
 	*x = GetStatusResponse{}
-	mi := &file_smartretail_v1_orders_proto_msgTypes[21]
+	mi := &file_smartretail_v1_orders_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2338,7 +2951,7 @@ func (x *GetStatusResponse) String() string {
 func (*GetStatusResponse) ProtoMessage() {}
 
 func (x *GetStatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_smartretail_v1_orders_proto_msgTypes[21]
+	mi := &file_smartretail_v1_orders_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2351,7 +2964,7 @@ func (x *GetStatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStatusResponse.ProtoReflect.Descriptor instead.
 func (*GetStatusResponse) Descriptor() ([]byte, []int) {
-	return file_smartretail_v1_orders_proto_rawDescGZIP(), []int{21}
+	return file_smartretail_v1_orders_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *GetStatusResponse) GetConfigured() bool {
@@ -2511,7 +3124,7 @@ type WatchEventsRequest struct {
 
 func (x *WatchEventsRequest) Reset() {
 	*x = WatchEventsRequest{}
-	mi := &file_smartretail_v1_orders_proto_msgTypes[22]
+	mi := &file_smartretail_v1_orders_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2523,7 +3136,7 @@ func (x *WatchEventsRequest) String() string {
 func (*WatchEventsRequest) ProtoMessage() {}
 
 func (x *WatchEventsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_smartretail_v1_orders_proto_msgTypes[22]
+	mi := &file_smartretail_v1_orders_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2536,7 +3149,7 @@ func (x *WatchEventsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchEventsRequest.ProtoReflect.Descriptor instead.
 func (*WatchEventsRequest) Descriptor() ([]byte, []int) {
-	return file_smartretail_v1_orders_proto_rawDescGZIP(), []int{22}
+	return file_smartretail_v1_orders_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *WatchEventsRequest) GetAfterSequence() uint64 {
@@ -2569,7 +3182,7 @@ type Event struct {
 
 func (x *Event) Reset() {
 	*x = Event{}
-	mi := &file_smartretail_v1_orders_proto_msgTypes[23]
+	mi := &file_smartretail_v1_orders_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2581,7 +3194,7 @@ func (x *Event) String() string {
 func (*Event) ProtoMessage() {}
 
 func (x *Event) ProtoReflect() protoreflect.Message {
-	mi := &file_smartretail_v1_orders_proto_msgTypes[23]
+	mi := &file_smartretail_v1_orders_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2594,7 +3207,7 @@ func (x *Event) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Event.ProtoReflect.Descriptor instead.
 func (*Event) Descriptor() ([]byte, []int) {
-	return file_smartretail_v1_orders_proto_rawDescGZIP(), []int{23}
+	return file_smartretail_v1_orders_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *Event) GetSequence() uint64 {
@@ -2700,7 +3313,7 @@ type ListQueueRequest struct {
 
 func (x *ListQueueRequest) Reset() {
 	*x = ListQueueRequest{}
-	mi := &file_smartretail_v1_orders_proto_msgTypes[24]
+	mi := &file_smartretail_v1_orders_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2712,7 +3325,7 @@ func (x *ListQueueRequest) String() string {
 func (*ListQueueRequest) ProtoMessage() {}
 
 func (x *ListQueueRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_smartretail_v1_orders_proto_msgTypes[24]
+	mi := &file_smartretail_v1_orders_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2725,7 +3338,7 @@ func (x *ListQueueRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListQueueRequest.ProtoReflect.Descriptor instead.
 func (*ListQueueRequest) Descriptor() ([]byte, []int) {
-	return file_smartretail_v1_orders_proto_rawDescGZIP(), []int{24}
+	return file_smartretail_v1_orders_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *ListQueueRequest) GetFailed() bool {
@@ -2761,7 +3374,7 @@ type ListQueueResponse struct {
 
 func (x *ListQueueResponse) Reset() {
 	*x = ListQueueResponse{}
-	mi := &file_smartretail_v1_orders_proto_msgTypes[25]
+	mi := &file_smartretail_v1_orders_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2773,7 +3386,7 @@ func (x *ListQueueResponse) String() string {
 func (*ListQueueResponse) ProtoMessage() {}
 
 func (x *ListQueueResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_smartretail_v1_orders_proto_msgTypes[25]
+	mi := &file_smartretail_v1_orders_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2786,7 +3399,7 @@ func (x *ListQueueResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListQueueResponse.ProtoReflect.Descriptor instead.
 func (*ListQueueResponse) Descriptor() ([]byte, []int) {
-	return file_smartretail_v1_orders_proto_rawDescGZIP(), []int{25}
+	return file_smartretail_v1_orders_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *ListQueueResponse) GetOrders() []*QueuedOrder {
@@ -2812,7 +3425,7 @@ type RetryFailedRequest struct {
 
 func (x *RetryFailedRequest) Reset() {
 	*x = RetryFailedRequest{}
-	mi := &file_smartretail_v1_orders_proto_msgTypes[26]
+	mi := &file_smartretail_v1_orders_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2824,7 +3437,7 @@ func (x *RetryFailedRequest) String() string {
 func (*RetryFailedRequest) ProtoMessage() {}
 
 func (x *RetryFailedRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_smartretail_v1_orders_proto_msgTypes[26]
+	mi := &file_smartretail_v1_orders_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2837,7 +3450,7 @@ func (x *RetryFailedRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RetryFailedRequest.ProtoReflect.Descriptor instead.
 func (*RetryFailedRequest) Descriptor() ([]byte, []int) {
-	return file_smartretail_v1_orders_proto_rawDescGZIP(), []int{26}
+	return file_smartretail_v1_orders_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *RetryFailedRequest) GetOutOrderNo() string {
@@ -2856,7 +3469,7 @@ type RetryFailedResponse struct {
 
 func (x *RetryFailedResponse) Reset() {
 	*x = RetryFailedResponse{}
-	mi := &file_smartretail_v1_orders_proto_msgTypes[27]
+	mi := &file_smartretail_v1_orders_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2868,7 +3481,7 @@ func (x *RetryFailedResponse) String() string {
 func (*RetryFailedResponse) ProtoMessage() {}
 
 func (x *RetryFailedResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_smartretail_v1_orders_proto_msgTypes[27]
+	mi := &file_smartretail_v1_orders_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2881,7 +3494,7 @@ func (x *RetryFailedResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RetryFailedResponse.ProtoReflect.Descriptor instead.
 func (*RetryFailedResponse) Descriptor() ([]byte, []int) {
-	return file_smartretail_v1_orders_proto_rawDescGZIP(), []int{27}
+	return file_smartretail_v1_orders_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *RetryFailedResponse) GetOrder() *QueuedOrder {
@@ -2900,7 +3513,7 @@ type DropFailedRequest struct {
 
 func (x *DropFailedRequest) Reset() {
 	*x = DropFailedRequest{}
-	mi := &file_smartretail_v1_orders_proto_msgTypes[28]
+	mi := &file_smartretail_v1_orders_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2912,7 +3525,7 @@ func (x *DropFailedRequest) String() string {
 func (*DropFailedRequest) ProtoMessage() {}
 
 func (x *DropFailedRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_smartretail_v1_orders_proto_msgTypes[28]
+	mi := &file_smartretail_v1_orders_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2925,7 +3538,7 @@ func (x *DropFailedRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DropFailedRequest.ProtoReflect.Descriptor instead.
 func (*DropFailedRequest) Descriptor() ([]byte, []int) {
-	return file_smartretail_v1_orders_proto_rawDescGZIP(), []int{28}
+	return file_smartretail_v1_orders_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *DropFailedRequest) GetOutOrderNo() string {
@@ -2943,7 +3556,7 @@ type DropFailedResponse struct {
 
 func (x *DropFailedResponse) Reset() {
 	*x = DropFailedResponse{}
-	mi := &file_smartretail_v1_orders_proto_msgTypes[29]
+	mi := &file_smartretail_v1_orders_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2955,7 +3568,7 @@ func (x *DropFailedResponse) String() string {
 func (*DropFailedResponse) ProtoMessage() {}
 
 func (x *DropFailedResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_smartretail_v1_orders_proto_msgTypes[29]
+	mi := &file_smartretail_v1_orders_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2968,7 +3581,7 @@ func (x *DropFailedResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DropFailedResponse.ProtoReflect.Descriptor instead.
 func (*DropFailedResponse) Descriptor() ([]byte, []int) {
-	return file_smartretail_v1_orders_proto_rawDescGZIP(), []int{29}
+	return file_smartretail_v1_orders_proto_rawDescGZIP(), []int{37}
 }
 
 type DrainRequest struct {
@@ -2979,7 +3592,7 @@ type DrainRequest struct {
 
 func (x *DrainRequest) Reset() {
 	*x = DrainRequest{}
-	mi := &file_smartretail_v1_orders_proto_msgTypes[30]
+	mi := &file_smartretail_v1_orders_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2991,7 +3604,7 @@ func (x *DrainRequest) String() string {
 func (*DrainRequest) ProtoMessage() {}
 
 func (x *DrainRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_smartretail_v1_orders_proto_msgTypes[30]
+	mi := &file_smartretail_v1_orders_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3004,7 +3617,7 @@ func (x *DrainRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DrainRequest.ProtoReflect.Descriptor instead.
 func (*DrainRequest) Descriptor() ([]byte, []int) {
-	return file_smartretail_v1_orders_proto_rawDescGZIP(), []int{30}
+	return file_smartretail_v1_orders_proto_rawDescGZIP(), []int{38}
 }
 
 type DrainResponse struct {
@@ -3016,7 +3629,7 @@ type DrainResponse struct {
 
 func (x *DrainResponse) Reset() {
 	*x = DrainResponse{}
-	mi := &file_smartretail_v1_orders_proto_msgTypes[31]
+	mi := &file_smartretail_v1_orders_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3028,7 +3641,7 @@ func (x *DrainResponse) String() string {
 func (*DrainResponse) ProtoMessage() {}
 
 func (x *DrainResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_smartretail_v1_orders_proto_msgTypes[31]
+	mi := &file_smartretail_v1_orders_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3041,7 +3654,7 @@ func (x *DrainResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DrainResponse.ProtoReflect.Descriptor instead.
 func (*DrainResponse) Descriptor() ([]byte, []int) {
-	return file_smartretail_v1_orders_proto_rawDescGZIP(), []int{31}
+	return file_smartretail_v1_orders_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *DrainResponse) GetPendingCount() int64 {
@@ -3059,7 +3672,7 @@ type CompactOutboxRequest struct {
 
 func (x *CompactOutboxRequest) Reset() {
 	*x = CompactOutboxRequest{}
-	mi := &file_smartretail_v1_orders_proto_msgTypes[32]
+	mi := &file_smartretail_v1_orders_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3071,7 +3684,7 @@ func (x *CompactOutboxRequest) String() string {
 func (*CompactOutboxRequest) ProtoMessage() {}
 
 func (x *CompactOutboxRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_smartretail_v1_orders_proto_msgTypes[32]
+	mi := &file_smartretail_v1_orders_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3084,7 +3697,7 @@ func (x *CompactOutboxRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CompactOutboxRequest.ProtoReflect.Descriptor instead.
 func (*CompactOutboxRequest) Descriptor() ([]byte, []int) {
-	return file_smartretail_v1_orders_proto_rawDescGZIP(), []int{32}
+	return file_smartretail_v1_orders_proto_rawDescGZIP(), []int{40}
 }
 
 type CompactOutboxResponse struct {
@@ -3097,7 +3710,7 @@ type CompactOutboxResponse struct {
 
 func (x *CompactOutboxResponse) Reset() {
 	*x = CompactOutboxResponse{}
-	mi := &file_smartretail_v1_orders_proto_msgTypes[33]
+	mi := &file_smartretail_v1_orders_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3109,7 +3722,7 @@ func (x *CompactOutboxResponse) String() string {
 func (*CompactOutboxResponse) ProtoMessage() {}
 
 func (x *CompactOutboxResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_smartretail_v1_orders_proto_msgTypes[33]
+	mi := &file_smartretail_v1_orders_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3122,7 +3735,7 @@ func (x *CompactOutboxResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CompactOutboxResponse.ProtoReflect.Descriptor instead.
 func (*CompactOutboxResponse) Descriptor() ([]byte, []int) {
-	return file_smartretail_v1_orders_proto_rawDescGZIP(), []int{33}
+	return file_smartretail_v1_orders_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *CompactOutboxResponse) GetSizeBefore() int64 {
@@ -3239,7 +3852,7 @@ const file_smartretail_v1_orders_proto_rawDesc = "" +
 	"\bquery_id\x18\x02 \x01(\tR\aqueryId\x12\x14\n" +
 	"\x05appid\x18\x03 \x01(\tR\x05appid\x12\x1d\n" +
 	"\n" +
-	"service_id\x18\x04 \x01(\tR\tserviceId\"\x8d\b\n" +
+	"service_id\x18\x04 \x01(\tR\tserviceId\"\xac\t\n" +
 	"\x05Order\x12\x14\n" +
 	"\x05appid\x18\x01 \x01(\tR\x05appid\x12\x14\n" +
 	"\x05mchid\x18\x02 \x01(\tR\x05mchid\x12 \n" +
@@ -3271,7 +3884,26 @@ const file_smartretail_v1_orders_proto_rawDesc = "" +
 	"\x15finish_transaction_id\x18\x17 \x01(\tR\x13finishTransactionId\x12\x19\n" +
 	"\bpay_type\x18\x18 \x01(\tR\apayType\x12\x19\n" +
 	"\border_id\x18\x19 \x01(\tR\aorderId\x12\x19\n" +
-	"\bquery_id\x18\x1a \x01(\tR\aqueryId\"v\n" +
+	"\bquery_id\x18\x1a \x01(\tR\aqueryId\x124\n" +
+	"\x05stage\x18\x1b \x01(\x0e2\x1e.smartretail.v1.LifecycleStageR\x05stage\x12+\n" +
+	"\x11state_description\x18\x1c \x01(\tR\x10stateDescription\x12:\n" +
+	"\n" +
+	"collection\x18\x1d \x01(\v2\x1a.smartretail.v1.CollectionR\n" +
+	"collection\"\xc7\x01\n" +
+	"\n" +
+	"Collection\x12\x14\n" +
+	"\x05state\x18\x01 \x01(\tR\x05state\x12!\n" +
+	"\ftotal_amount\x18\x02 \x01(\x03R\vtotalAmount\x12#\n" +
+	"\rpaying_amount\x18\x03 \x01(\x03R\fpayingAmount\x12\x1f\n" +
+	"\vpaid_amount\x18\x04 \x01(\x03R\n" +
+	"paidAmount\x12:\n" +
+	"\adetails\x18\x05 \x03(\v2 .smartretail.v1.CollectionDetailR\adetails\"\x9d\x01\n" +
+	"\x10CollectionDetail\x12\x10\n" +
+	"\x03seq\x18\x01 \x01(\x03R\x03seq\x12\x16\n" +
+	"\x06amount\x18\x02 \x01(\x03R\x06amount\x12\x1b\n" +
+	"\tpaid_type\x18\x03 \x01(\tR\bpaidType\x12\x1b\n" +
+	"\tpaid_time\x18\x04 \x01(\tR\bpaidTime\x12%\n" +
+	"\x0etransaction_id\x18\x05 \x01(\tR\rtransactionId\"v\n" +
 	"\x12QueryOrderResponse\x12+\n" +
 	"\x05order\x18\x01 \x01(\v2\x15.smartretail.v1.OrderR\x05order\x123\n" +
 	"\x06queued\x18\x02 \x01(\v2\x1b.smartretail.v1.QueuedOrderR\x06queued\"\x9e\x03\n" +
@@ -3332,7 +3964,38 @@ const file_smartretail_v1_orders_proto_rawDesc = "" +
 	"\x15CompleteOrderResponse\x12=\n" +
 	"\vdisposition\x18\x01 \x01(\x0e2\x1b.smartretail.v1.DispositionR\vdisposition\x12.\n" +
 	"\x05order\x18\x02 \x01(\v2\x18.smartretail.v1.OrderRefR\x05order\x127\n" +
-	"\tstored_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\bstoredAt\"i\n" +
+	"\tstored_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\bstoredAt\"\x87\x02\n" +
+	"\x12ModifyOrderRequest\x12 \n" +
+	"\fout_order_no\x18\x01 \x01(\tR\n" +
+	"outOrderNo\x12\x14\n" +
+	"\x05appid\x18\x02 \x01(\tR\x05appid\x12\x1d\n" +
+	"\n" +
+	"service_id\x18\x03 \x01(\tR\tserviceId\x12'\n" +
+	"\x04fees\x18\x04 \x03(\v2\x13.smartretail.v1.FeeR\x04fees\x126\n" +
+	"\tdiscounts\x18\x05 \x03(\v2\x18.smartretail.v1.DiscountR\tdiscounts\x12!\n" +
+	"\ftotal_amount\x18\x06 \x01(\x03R\vtotalAmount\x12\x16\n" +
+	"\x06reason\x18\a \x01(\tR\x06reason\"\xbd\x01\n" +
+	"\x13ModifyOrderResponse\x12=\n" +
+	"\vdisposition\x18\x01 \x01(\x0e2\x1b.smartretail.v1.DispositionR\vdisposition\x12.\n" +
+	"\x05order\x18\x02 \x01(\v2\x18.smartretail.v1.OrderRefR\x05order\x127\n" +
+	"\tstored_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\bstoredAt\"n\n" +
+	"\x15CollectPaymentRequest\x12 \n" +
+	"\fout_order_no\x18\x01 \x01(\tR\n" +
+	"outOrderNo\x12\x14\n" +
+	"\x05appid\x18\x02 \x01(\tR\x05appid\x12\x1d\n" +
+	"\n" +
+	"service_id\x18\x03 \x01(\tR\tserviceId\"H\n" +
+	"\x16CollectPaymentResponse\x12.\n" +
+	"\x05order\x18\x01 \x01(\v2\x18.smartretail.v1.OrderRefR\x05order\"\x8a\x01\n" +
+	"\x14SyncOrderPaidRequest\x12 \n" +
+	"\fout_order_no\x18\x01 \x01(\tR\n" +
+	"outOrderNo\x12\x14\n" +
+	"\x05appid\x18\x02 \x01(\tR\x05appid\x12\x1d\n" +
+	"\n" +
+	"service_id\x18\x03 \x01(\tR\tserviceId\x12\x1b\n" +
+	"\tpaid_time\x18\x04 \x01(\tR\bpaidTime\"D\n" +
+	"\x15SyncOrderPaidResponse\x12+\n" +
+	"\x05order\x18\x01 \x01(\v2\x15.smartretail.v1.OrderR\x05order\"i\n" +
 	"\x1aGetUserServiceStateRequest\x12\x16\n" +
 	"\x06openid\x18\x01 \x01(\tR\x06openid\x12\x14\n" +
 	"\x05appid\x18\x02 \x01(\tR\x05appid\x12\x1d\n" +
@@ -3426,7 +4089,15 @@ const file_smartretail_v1_orders_proto_rawDesc = "" +
 	"\vDisposition\x12\x1b\n" +
 	"\x17DISPOSITION_UNSPECIFIED\x10\x00\x12\x19\n" +
 	"\x15DISPOSITION_SUBMITTED\x10\x01\x12\x16\n" +
-	"\x12DISPOSITION_QUEUED\x10\x02*\x90\x01\n" +
+	"\x12DISPOSITION_QUEUED\x10\x02*\xe7\x01\n" +
+	"\x0eLifecycleStage\x12\x1f\n" +
+	"\x1bLIFECYCLE_STAGE_UNSPECIFIED\x10\x00\x12\x1b\n" +
+	"\x17LIFECYCLE_STAGE_CREATED\x10\x01\x12\x1d\n" +
+	"\x19LIFECYCLE_STAGE_CONFIRMED\x10\x02\x12$\n" +
+	" LIFECYCLE_STAGE_AWAITING_PAYMENT\x10\x03\x12\x18\n" +
+	"\x14LIFECYCLE_STAGE_PAID\x10\x04\x12\x1b\n" +
+	"\x17LIFECYCLE_STAGE_REVOKED\x10\x05\x12\x1b\n" +
+	"\x17LIFECYCLE_STAGE_EXPIRED\x10\x06*\x90\x01\n" +
 	"\n" +
 	"LocalState\x12\x1b\n" +
 	"\x17LOCAL_STATE_UNSPECIFIED\x10\x00\x12\x16\n" +
@@ -3448,7 +4119,7 @@ const file_smartretail_v1_orders_proto_rawDesc = "" +
 	"\x1bEVENT_TYPE_OPERATION_QUEUED\x10\x06\x12\x1a\n" +
 	"\x16EVENT_TYPE_EVENTS_LOST\x10\a\x12\x19\n" +
 	"\x15EVENT_TYPE_CLOCK_SKEW\x10\b\x12!\n" +
-	"\x1dEVENT_TYPE_API_DOMAIN_CHANGED\x10\t2\xf4\b\n" +
+	"\x1dEVENT_TYPE_API_DOMAIN_CHANGED\x10\t2\x8b\v\n" +
 	"\fOrderService\x12P\n" +
 	"\tConfigure\x12 .smartretail.v1.ConfigureRequest\x1a!.smartretail.v1.ConfigureResponse\x12V\n" +
 	"\vCreateOrder\x12\".smartretail.v1.CreateOrderRequest\x1a#.smartretail.v1.CreateOrderResponse\x12S\n" +
@@ -3464,7 +4135,10 @@ const file_smartretail_v1_orders_proto_rawDesc = "" +
 	"\n" +
 	"DropFailed\x12!.smartretail.v1.DropFailedRequest\x1a\".smartretail.v1.DropFailedResponse\x12D\n" +
 	"\x05Drain\x12\x1c.smartretail.v1.DrainRequest\x1a\x1d.smartretail.v1.DrainResponse\x12\\\n" +
-	"\rCompactOutbox\x12$.smartretail.v1.CompactOutboxRequest\x1a%.smartretail.v1.CompactOutboxResponseBKZIgithub.com/kioskpay/smartretail/shared/proto/smartretail/v1;smartretailv1b\x06proto3"
+	"\rCompactOutbox\x12$.smartretail.v1.CompactOutboxRequest\x1a%.smartretail.v1.CompactOutboxResponse\x12V\n" +
+	"\vModifyOrder\x12\".smartretail.v1.ModifyOrderRequest\x1a#.smartretail.v1.ModifyOrderResponse\x12_\n" +
+	"\x0eCollectPayment\x12%.smartretail.v1.CollectPaymentRequest\x1a&.smartretail.v1.CollectPaymentResponse\x12\\\n" +
+	"\rSyncOrderPaid\x12$.smartretail.v1.SyncOrderPaidRequest\x1a%.smartretail.v1.SyncOrderPaidResponseBKZIgithub.com/kioskpay/smartretail/shared/proto/smartretail/v1;smartretailv1b\x06proto3"
 
 var (
 	file_smartretail_v1_orders_proto_rawDescOnce sync.Once
@@ -3478,117 +4152,142 @@ func file_smartretail_v1_orders_proto_rawDescGZIP() []byte {
 	return file_smartretail_v1_orders_proto_rawDescData
 }
 
-var file_smartretail_v1_orders_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
-var file_smartretail_v1_orders_proto_msgTypes = make([]protoimpl.MessageInfo, 34)
+var file_smartretail_v1_orders_proto_enumTypes = make([]protoimpl.EnumInfo, 6)
+var file_smartretail_v1_orders_proto_msgTypes = make([]protoimpl.MessageInfo, 42)
 var file_smartretail_v1_orders_proto_goTypes = []any{
 	(OfflineBehavior)(0),                // 0: smartretail.v1.OfflineBehavior
 	(Disposition)(0),                    // 1: smartretail.v1.Disposition
-	(LocalState)(0),                     // 2: smartretail.v1.LocalState
-	(NetworkStatus)(0),                  // 3: smartretail.v1.NetworkStatus
-	(EventType)(0),                      // 4: smartretail.v1.EventType
-	(*Config)(nil),                      // 5: smartretail.v1.Config
-	(*ConfigureRequest)(nil),            // 6: smartretail.v1.ConfigureRequest
-	(*ConfigureResponse)(nil),           // 7: smartretail.v1.ConfigureResponse
-	(*Fee)(nil),                         // 8: smartretail.v1.Fee
-	(*Discount)(nil),                    // 9: smartretail.v1.Discount
-	(*NewOrder)(nil),                    // 10: smartretail.v1.NewOrder
-	(*CreateOrderRequest)(nil),          // 11: smartretail.v1.CreateOrderRequest
-	(*CreatedOrder)(nil),                // 12: smartretail.v1.CreatedOrder
-	(*CreateOrderResponse)(nil),         // 13: smartretail.v1.CreateOrderResponse
-	(*QueryOrderRequest)(nil),           // 14: smartretail.v1.QueryOrderRequest
-	(*Order)(nil),                       // 15: smartretail.v1.Order
-	(*QueryOrderResponse)(nil),          // 16: smartretail.v1.QueryOrderResponse
-	(*QueuedOrder)(nil),                 // 17: smartretail.v1.QueuedOrder
-	(*CancelOrderRequest)(nil),          // 18: smartretail.v1.CancelOrderRequest
-	(*OrderRef)(nil),                    // 19: smartretail.v1.OrderRef
-	(*CancelOrderResponse)(nil),         // 20: smartretail.v1.CancelOrderResponse
-	(*CompleteOrderRequest)(nil),        // 21: smartretail.v1.CompleteOrderRequest
-	(*CompleteOrderResponse)(nil),       // 22: smartretail.v1.CompleteOrderResponse
-	(*GetUserServiceStateRequest)(nil),  // 23: smartretail.v1.GetUserServiceStateRequest
-	(*GetUserServiceStateResponse)(nil), // 24: smartretail.v1.GetUserServiceStateResponse
-	(*GetStatusRequest)(nil),            // 25: smartretail.v1.GetStatusRequest
-	(*GetStatusResponse)(nil),           // 26: smartretail.v1.GetStatusResponse
-	(*WatchEventsRequest)(nil),          // 27: smartretail.v1.WatchEventsRequest
-	(*Event)(nil),                       // 28: smartretail.v1.Event
-	(*ListQueueRequest)(nil),            // 29: smartretail.v1.ListQueueRequest
-	(*ListQueueResponse)(nil),           // 30: smartretail.v1.ListQueueResponse
-	(*RetryFailedRequest)(nil),          // 31: smartretail.v1.RetryFailedRequest
-	(*RetryFailedResponse)(nil),         // 32: smartretail.v1.RetryFailedResponse
-	(*DropFailedRequest)(nil),           // 33: smartretail.v1.DropFailedRequest
-	(*DropFailedResponse)(nil),          // 34: smartretail.v1.DropFailedResponse
-	(*DrainRequest)(nil),                // 35: smartretail.v1.DrainRequest
-	(*DrainResponse)(nil),               // 36: smartretail.v1.DrainResponse
-	(*CompactOutboxRequest)(nil),        // 37: smartretail.v1.CompactOutboxRequest
-	(*CompactOutboxResponse)(nil),       // 38: smartretail.v1.CompactOutboxResponse
-	(*timestamppb.Timestamp)(nil),       // 39: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),         // 40: google.protobuf.Duration
+	(LifecycleStage)(0),                 // 2: smartretail.v1.LifecycleStage
+	(LocalState)(0),                     // 3: smartretail.v1.LocalState
+	(NetworkStatus)(0),                  // 4: smartretail.v1.NetworkStatus
+	(EventType)(0),                      // 5: smartretail.v1.EventType
+	(*Config)(nil),                      // 6: smartretail.v1.Config
+	(*ConfigureRequest)(nil),            // 7: smartretail.v1.ConfigureRequest
+	(*ConfigureResponse)(nil),           // 8: smartretail.v1.ConfigureResponse
+	(*Fee)(nil),                         // 9: smartretail.v1.Fee
+	(*Discount)(nil),                    // 10: smartretail.v1.Discount
+	(*NewOrder)(nil),                    // 11: smartretail.v1.NewOrder
+	(*CreateOrderRequest)(nil),          // 12: smartretail.v1.CreateOrderRequest
+	(*CreatedOrder)(nil),                // 13: smartretail.v1.CreatedOrder
+	(*CreateOrderResponse)(nil),         // 14: smartretail.v1.CreateOrderResponse
+	(*QueryOrderRequest)(nil),           // 15: smartretail.v1.QueryOrderRequest
+	(*Order)(nil),                       // 16: smartretail.v1.Order
+	(*Collection)(nil),                  // 17: smartretail.v1.Collection
+	(*CollectionDetail)(nil),            // 18: smartretail.v1.CollectionDetail
+	(*QueryOrderResponse)(nil),          // 19: smartretail.v1.QueryOrderResponse
+	(*QueuedOrder)(nil),                 // 20: smartretail.v1.QueuedOrder
+	(*CancelOrderRequest)(nil),          // 21: smartretail.v1.CancelOrderRequest
+	(*OrderRef)(nil),                    // 22: smartretail.v1.OrderRef
+	(*CancelOrderResponse)(nil),         // 23: smartretail.v1.CancelOrderResponse
+	(*CompleteOrderRequest)(nil),        // 24: smartretail.v1.CompleteOrderRequest
+	(*CompleteOrderResponse)(nil),       // 25: smartretail.v1.CompleteOrderResponse
+	(*ModifyOrderRequest)(nil),          // 26: smartretail.v1.ModifyOrderRequest
+	(*ModifyOrderResponse)(nil),         // 27: smartretail.v1.ModifyOrderResponse
+	(*CollectPaymentRequest)(nil),       // 28: smartretail.v1.CollectPaymentRequest
+	(*CollectPaymentResponse)(nil),      // 29: smartretail.v1.CollectPaymentResponse
+	(*SyncOrderPaidRequest)(nil),        // 30: smartretail.v1.SyncOrderPaidRequest
+	(*SyncOrderPaidResponse)(nil),       // 31: smartretail.v1.SyncOrderPaidResponse
+	(*GetUserServiceStateRequest)(nil),  // 32: smartretail.v1.GetUserServiceStateRequest
+	(*GetUserServiceStateResponse)(nil), // 33: smartretail.v1.GetUserServiceStateResponse
+	(*GetStatusRequest)(nil),            // 34: smartretail.v1.GetStatusRequest
+	(*GetStatusResponse)(nil),           // 35: smartretail.v1.GetStatusResponse
+	(*WatchEventsRequest)(nil),          // 36: smartretail.v1.WatchEventsRequest
+	(*Event)(nil),                       // 37: smartretail.v1.Event
+	(*ListQueueRequest)(nil),            // 38: smartretail.v1.ListQueueRequest
+	(*ListQueueResponse)(nil),           // 39: smartretail.v1.ListQueueResponse
+	(*RetryFailedRequest)(nil),          // 40: smartretail.v1.RetryFailedRequest
+	(*RetryFailedResponse)(nil),         // 41: smartretail.v1.RetryFailedResponse
+	(*DropFailedRequest)(nil),           // 42: smartretail.v1.DropFailedRequest
+	(*DropFailedResponse)(nil),          // 43: smartretail.v1.DropFailedResponse
+	(*DrainRequest)(nil),                // 44: smartretail.v1.DrainRequest
+	(*DrainResponse)(nil),               // 45: smartretail.v1.DrainResponse
+	(*CompactOutboxRequest)(nil),        // 46: smartretail.v1.CompactOutboxRequest
+	(*CompactOutboxResponse)(nil),       // 47: smartretail.v1.CompactOutboxResponse
+	(*timestamppb.Timestamp)(nil),       // 48: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),         // 49: google.protobuf.Duration
 }
 var file_smartretail_v1_orders_proto_depIdxs = []int32{
-	5,  // 0: smartretail.v1.ConfigureRequest.config:type_name -> smartretail.v1.Config
-	8,  // 1: smartretail.v1.NewOrder.fees:type_name -> smartretail.v1.Fee
-	9,  // 2: smartretail.v1.NewOrder.discounts:type_name -> smartretail.v1.Discount
-	10, // 3: smartretail.v1.CreateOrderRequest.order:type_name -> smartretail.v1.NewOrder
+	6,  // 0: smartretail.v1.ConfigureRequest.config:type_name -> smartretail.v1.Config
+	9,  // 1: smartretail.v1.NewOrder.fees:type_name -> smartretail.v1.Fee
+	10, // 2: smartretail.v1.NewOrder.discounts:type_name -> smartretail.v1.Discount
+	11, // 3: smartretail.v1.CreateOrderRequest.order:type_name -> smartretail.v1.NewOrder
 	0,  // 4: smartretail.v1.CreateOrderRequest.offline_behavior:type_name -> smartretail.v1.OfflineBehavior
 	1,  // 5: smartretail.v1.CreateOrderResponse.disposition:type_name -> smartretail.v1.Disposition
-	12, // 6: smartretail.v1.CreateOrderResponse.order:type_name -> smartretail.v1.CreatedOrder
-	39, // 7: smartretail.v1.CreateOrderResponse.stored_at:type_name -> google.protobuf.Timestamp
-	8,  // 8: smartretail.v1.Order.fees:type_name -> smartretail.v1.Fee
-	9,  // 9: smartretail.v1.Order.discounts:type_name -> smartretail.v1.Discount
-	15, // 10: smartretail.v1.QueryOrderResponse.order:type_name -> smartretail.v1.Order
-	17, // 11: smartretail.v1.QueryOrderResponse.queued:type_name -> smartretail.v1.QueuedOrder
-	2,  // 12: smartretail.v1.QueuedOrder.local_state:type_name -> smartretail.v1.LocalState
-	39, // 13: smartretail.v1.QueuedOrder.stored_at:type_name -> google.protobuf.Timestamp
-	1,  // 14: smartretail.v1.CancelOrderResponse.disposition:type_name -> smartretail.v1.Disposition
-	19, // 15: smartretail.v1.CancelOrderResponse.order:type_name -> smartretail.v1.OrderRef
-	39, // 16: smartretail.v1.CancelOrderResponse.stored_at:type_name -> google.protobuf.Timestamp
-	8,  // 17: smartretail.v1.CompleteOrderRequest.fees:type_name -> smartretail.v1.Fee
-	9,  // 18: smartretail.v1.CompleteOrderRequest.discounts:type_name -> smartretail.v1.Discount
-	1,  // 19: smartretail.v1.CompleteOrderResponse.disposition:type_name -> smartretail.v1.Disposition
-	19, // 20: smartretail.v1.CompleteOrderResponse.order:type_name -> smartretail.v1.OrderRef
-	39, // 21: smartretail.v1.CompleteOrderResponse.stored_at:type_name -> google.protobuf.Timestamp
-	39, // 22: smartretail.v1.GetStatusResponse.started_at:type_name -> google.protobuf.Timestamp
-	3,  // 23: smartretail.v1.GetStatusResponse.network_status:type_name -> smartretail.v1.NetworkStatus
-	39, // 24: smartretail.v1.GetStatusResponse.network_status_since:type_name -> google.protobuf.Timestamp
-	40, // 25: smartretail.v1.GetStatusResponse.oldest_queued_age:type_name -> google.protobuf.Duration
-	39, // 26: smartretail.v1.GetStatusResponse.last_error_at:type_name -> google.protobuf.Timestamp
-	40, // 27: smartretail.v1.GetStatusResponse.clock_offset:type_name -> google.protobuf.Duration
-	4,  // 28: smartretail.v1.Event.type:type_name -> smartretail.v1.EventType
-	39, // 29: smartretail.v1.Event.time:type_name -> google.protobuf.Timestamp
-	3,  // 30: smartretail.v1.Event.network_status:type_name -> smartretail.v1.NetworkStatus
-	40, // 31: smartretail.v1.Event.clock_offset:type_name -> google.protobuf.Duration
-	17, // 32: smartretail.v1.ListQueueResponse.orders:type_name -> smartretail.v1.QueuedOrder
-	17, // 33: smartretail.v1.RetryFailedResponse.order:type_name -> smartretail.v1.QueuedOrder
-	6,  // 34: smartretail.v1.OrderService.Configure:input_type -> smartretail.v1.ConfigureRequest
-	11, // 35: smartretail.v1.OrderService.CreateOrder:input_type -> smartretail.v1.CreateOrderRequest
-	14, // 36: smartretail.v1.OrderService.QueryOrder:input_type -> smartretail.v1.QueryOrderRequest
-	18, // 37: smartretail.v1.OrderService.CancelOrder:input_type -> smartretail.v1.CancelOrderRequest
-	21, // 38: smartretail.v1.OrderService.CompleteOrder:input_type -> smartretail.v1.CompleteOrderRequest
-	23, // 39: smartretail.v1.OrderService.GetUserServiceState:input_type -> smartretail.v1.GetUserServiceStateRequest
-	25, // 40: smartretail.v1.OrderService.GetStatus:input_type -> smartretail.v1.GetStatusRequest
-	27, // 41: smartretail.v1.OrderService.WatchEvents:input_type -> smartretail.v1.WatchEventsRequest
-	29, // 42: smartretail.v1.OrderService.ListQueue:input_type -> smartretail.v1.ListQueueRequest
-	31, // 43: smartretail.v1.OrderService.RetryFailed:input_type -> smartretail.v1.RetryFailedRequest
-	33, // 44: smartretail.v1.OrderService.DropFailed:input_type -> smartretail.v1.DropFailedRequest
-	35, // 45: smartretail.v1.OrderService.Drain:input_type -> smartretail.v1.DrainRequest
-	37, // 46: smartretail.v1.OrderService.CompactOutbox:input_type -> smartretail.v1.CompactOutboxRequest
-	7,  // 47: smartretail.v1.OrderService.Configure:output_type -> smartretail.v1.ConfigureResponse
-	13, // 48: smartretail.v1.OrderService.CreateOrder:output_type -> smartretail.v1.CreateOrderResponse
-	16, // 49: smartretail.v1.OrderService.QueryOrder:output_type -> smartretail.v1.QueryOrderResponse
-	20, // 50: smartretail.v1.OrderService.CancelOrder:output_type -> smartretail.v1.CancelOrderResponse
-	22, // 51: smartretail.v1.OrderService.CompleteOrder:output_type -> smartretail.v1.CompleteOrderResponse
-	24, // 52: smartretail.v1.OrderService.GetUserServiceState:output_type -> smartretail.v1.GetUserServiceStateResponse
-	26, // 53: smartretail.v1.OrderService.GetStatus:output_type -> smartretail.v1.GetStatusResponse
-	28, // 54: smartretail.v1.OrderService.WatchEvents:output_type -> smartretail.v1.Event
-	30, // 55: smartretail.v1.OrderService.ListQueue:output_type -> smartretail.v1.ListQueueResponse
-	32, // 56: smartretail.v1.OrderService.RetryFailed:output_type -> smartretail.v1.RetryFailedResponse
-	34, // 57: smartretail.v1.OrderService.DropFailed:output_type -> smartretail.v1.DropFailedResponse
-	36, // 58: smartretail.v1.OrderService.Drain:output_type -> smartretail.v1.DrainResponse
-	38, // 59: smartretail.v1.OrderService.CompactOutbox:output_type -> smartretail.v1.CompactOutboxResponse
-	47, // [47:60] is the sub-list for method output_type
-	34, // [34:47] is the sub-list for method input_type
-	34, // [34:34] is the sub-list for extension type_name
-	34, // [34:34] is the sub-list for extension extendee
-	0,  // [0:34] is the sub-list for field type_name
+	13, // 6: smartretail.v1.CreateOrderResponse.order:type_name -> smartretail.v1.CreatedOrder
+	48, // 7: smartretail.v1.CreateOrderResponse.stored_at:type_name -> google.protobuf.Timestamp
+	9,  // 8: smartretail.v1.Order.fees:type_name -> smartretail.v1.Fee
+	10, // 9: smartretail.v1.Order.discounts:type_name -> smartretail.v1.Discount
+	2,  // 10: smartretail.v1.Order.stage:type_name -> smartretail.v1.LifecycleStage
+	17, // 11: smartretail.v1.Order.collection:type_name -> smartretail.v1.Collection
+	18, // 12: smartretail.v1.Collection.details:type_name -> smartretail.v1.CollectionDetail
+	16, // 13: smartretail.v1.QueryOrderResponse.order:type_name -> smartretail.v1.Order
+	20, // 14: smartretail.v1.QueryOrderResponse.queued:type_name -> smartretail.v1.QueuedOrder
+	3,  // 15: smartretail.v1.QueuedOrder.local_state:type_name -> smartretail.v1.LocalState
+	48, // 16: smartretail.v1.QueuedOrder.stored_at:type_name -> google.protobuf.Timestamp
+	1,  // 17: smartretail.v1.CancelOrderResponse.disposition:type_name -> smartretail.v1.Disposition
+	22, // 18: smartretail.v1.CancelOrderResponse.order:type_name -> smartretail.v1.OrderRef
+	48, // 19: smartretail.v1.CancelOrderResponse.stored_at:type_name -> google.protobuf.Timestamp
+	9,  // 20: smartretail.v1.CompleteOrderRequest.fees:type_name -> smartretail.v1.Fee
+	10, // 21: smartretail.v1.CompleteOrderRequest.discounts:type_name -> smartretail.v1.Discount
+	1,  // 22: smartretail.v1.CompleteOrderResponse.disposition:type_name -> smartretail.v1.Disposition
+	22, // 23: smartretail.v1.CompleteOrderResponse.order:type_name -> smartretail.v1.OrderRef
+	48, // 24: smartretail.v1.CompleteOrderResponse.stored_at:type_name -> google.protobuf.Timestamp
+	9,  // 25: smartretail.v1.ModifyOrderRequest.fees:type_name -> smartretail.v1.Fee
+	10, // 26: smartretail.v1.ModifyOrderRequest.discounts:type_name -> smartretail.v1.Discount
+	1,  // 27: smartretail.v1.ModifyOrderResponse.disposition:type_name -> smartretail.v1.Disposition
+	22, // 28: smartretail.v1.ModifyOrderResponse.order:type_name -> smartretail.v1.OrderRef
+	48, // 29: smartretail.v1.ModifyOrderResponse.stored_at:type_name -> google.protobuf.Timestamp
+	22, // 30: smartretail.v1.CollectPaymentResponse.order:type_name -> smartretail.v1.OrderRef
+	16, // 31: smartretail.v1.SyncOrderPaidResponse.order:type_name -> smartretail.v1.Order
+	48, // 32: smartretail.v1.GetStatusResponse.started_at:type_name -> google.protobuf.Timestamp
+	4,  // 33: smartretail.v1.GetStatusResponse.network_status:type_name -> smartretail.v1.NetworkStatus
+	48, // 34: smartretail.v1.GetStatusResponse.network_status_since:type_name -> google.protobuf.Timestamp
+	49, // 35: smartretail.v1.GetStatusResponse.oldest_queued_age:type_name -> google.protobuf.Duration
+	48, // 36: smartretail.v1.GetStatusResponse.last_error_at:type_name -> google.protobuf.Timestamp
+	49, // 37: smartretail.v1.GetStatusResponse.clock_offset:type_name -> google.protobuf.Duration
+	5,  // 38: smartretail.v1.Event.type:type_name -> smartretail.v1.EventType
+	48, // 39: smartretail.v1.Event.time:type_name -> google.protobuf.Timestamp
+	4,  // 40: smartretail.v1.Event.network_status:type_name -> smartretail.v1.NetworkStatus
+	49, // 41: smartretail.v1.Event.clock_offset:type_name -> google.protobuf.Duration
+	20, // 42: smartretail.v1.ListQueueResponse.orders:type_name -> smartretail.v1.QueuedOrder
+	20, // 43: smartretail.v1.RetryFailedResponse.order:type_name -> smartretail.v1.QueuedOrder
+	7,  // 44: smartretail.v1.OrderService.Configure:input_type -> smartretail.v1.ConfigureRequest
+	12, // 45: smartretail.v1.OrderService.CreateOrder:input_type -> smartretail.v1.CreateOrderRequest
+	15, // 46: smartretail.v1.OrderService.QueryOrder:input_type -> smartretail.v1.QueryOrderRequest
+	21, // 47: smartretail.v1.OrderService.CancelOrder:input_type -> smartretail.v1.CancelOrderRequest
+	24, // 48: smartretail.v1.OrderService.CompleteOrder:input_type -> smartretail.v1.CompleteOrderRequest
+	32, // 49: smartretail.v1.OrderService.GetUserServiceState:input_type -> smartretail.v1.GetUserServiceStateRequest
+	34, // 50: smartretail.v1.OrderService.GetStatus:input_type -> smartretail.v1.GetStatusRequest
+	36, // 51: smartretail.v1.OrderService.WatchEvents:input_type -> smartretail.v1.WatchEventsRequest
+	38, // 52: smartretail.v1.OrderService.ListQueue:input_type -> smartretail.v1.ListQueueRequest
+	40, // 53: smartretail.v1.OrderService.RetryFailed:input_type -> smartretail.v1.RetryFailedRequest
+	42, // 54: smartretail.v1.OrderService.DropFailed:input_type -> smartretail.v1.DropFailedRequest
+	44, // 55: smartretail.v1.OrderService.Drain:input_type -> smartretail.v1.DrainRequest
+	46, // 56: smartretail.v1.OrderService.CompactOutbox:input_type -> smartretail.v1.CompactOutboxRequest
+	26, // 57: smartretail.v1.OrderService.ModifyOrder:input_type -> smartretail.v1.ModifyOrderRequest
+	28, // 58: smartretail.v1.OrderService.CollectPayment:input_type -> smartretail.v1.CollectPaymentRequest
+	30, // 59: smartretail.v1.OrderService.SyncOrderPaid:input_type -> smartretail.v1.SyncOrderPaidRequest
+	8,  // 60: smartretail.v1.OrderService.Configure:output_type -> smartretail.v1.ConfigureResponse
+	14, // 61: smartretail.v1.OrderService.CreateOrder:output_type -> smartretail.v1.CreateOrderResponse
+	19, // 62: smartretail.v1.OrderService.QueryOrder:output_type -> smartretail.v1.QueryOrderResponse
+	23, // 63: smartretail.v1.OrderService.CancelOrder:output_type -> smartretail.v1.CancelOrderResponse
+	25, // 64: smartretail.v1.OrderService.CompleteOrder:output_type -> smartretail.v1.CompleteOrderResponse
+	33, // 65: smartretail.v1.OrderService.GetUserServiceState:output_type -> smartretail.v1.GetUserServiceStateResponse
+	35, // 66: smartretail.v1.OrderService.GetStatus:output_type -> smartretail.v1.GetStatusResponse
+	37, // 67: smartretail.v1.OrderService.WatchEvents:output_type -> smartretail.v1.Event
+	39, // 68: smartretail.v1.OrderService.ListQueue:output_type -> smartretail.v1.ListQueueResponse
+	41, // 69: smartretail.v1.OrderService.RetryFailed:output_type -> smartretail.v1.RetryFailedResponse
+	43, // 70: smartretail.v1.OrderService.DropFailed:output_type -> smartretail.v1.DropFailedResponse
+	45, // 71: smartretail.v1.OrderService.Drain:output_type -> smartretail.v1.DrainResponse
+	47, // 72: smartretail.v1.OrderService.CompactOutbox:output_type -> smartretail.v1.CompactOutboxResponse
+	27, // 73: smartretail.v1.OrderService.ModifyOrder:output_type -> smartretail.v1.ModifyOrderResponse
+	29, // 74: smartretail.v1.OrderService.CollectPayment:output_type -> smartretail.v1.CollectPaymentResponse
+	31, // 75: smartretail.v1.OrderService.SyncOrderPaid:output_type -> smartretail.v1.SyncOrderPaidResponse
+	60, // [60:76] is the sub-list for method output_type
+	44, // [44:60] is the sub-list for method input_type
+	44, // [44:44] is the sub-list for extension type_name
+	44, // [44:44] is the sub-list for extension extendee
+	0,  // [0:44] is the sub-list for field type_name
 }
 
 func init() { file_smartretail_v1_orders_proto_init() }
@@ -3597,14 +4296,14 @@ func file_smartretail_v1_orders_proto_init() {
 		return
 	}
 	file_smartretail_v1_orders_proto_msgTypes[5].OneofWrappers = []any{}
-	file_smartretail_v1_orders_proto_msgTypes[16].OneofWrappers = []any{}
+	file_smartretail_v1_orders_proto_msgTypes[18].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_smartretail_v1_orders_proto_rawDesc), len(file_smartretail_v1_orders_proto_rawDesc)),
-			NumEnums:      5,
-			NumMessages:   34,
+			NumEnums:      6,
+			NumMessages:   42,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

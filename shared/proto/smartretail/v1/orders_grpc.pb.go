@@ -41,6 +41,9 @@ const (
 	OrderService_DropFailed_FullMethodName          = "/smartretail.v1.OrderService/DropFailed"
 	OrderService_Drain_FullMethodName               = "/smartretail.v1.OrderService/Drain"
 	OrderService_CompactOutbox_FullMethodName       = "/smartretail.v1.OrderService/CompactOutbox"
+	OrderService_ModifyOrder_FullMethodName         = "/smartretail.v1.OrderService/ModifyOrder"
+	OrderService_CollectPayment_FullMethodName      = "/smartretail.v1.OrderService/CollectPayment"
+	OrderService_SyncOrderPaid_FullMethodName       = "/smartretail.v1.OrderService/SyncOrderPaid"
 )
 
 // OrderServiceClient is the client API for OrderService service.
@@ -103,6 +106,16 @@ type OrderServiceClient interface {
 	Drain(ctx context.Context, in *DrainRequest, opts ...grpc.CallOption) (*DrainResponse, error)
 	// CompactOutbox rewrites the outbox file without its free pages.
 	CompactOutbox(ctx context.Context, in *CompactOutboxRequest, opts ...grpc.CallOption) (*CompactOutboxResponse, error)
+	// What only service orders (payscore_api serviceorder) can do; on the
+	// smart-retail API these answer UNIMPLEMENTED.
+	// ModifyOrder lowers the amount of a completed order still awaiting
+	// payment.
+	ModifyOrder(ctx context.Context, in *ModifyOrderRequest, opts ...grpc.CallOption) (*ModifyOrderResponse, error)
+	// CollectPayment asks WeChat Pay to collect a completed order's payment
+	// again (催收扣款).
+	CollectPayment(ctx context.Context, in *CollectPaymentRequest, opts ...grpc.CallOption) (*CollectPaymentResponse, error)
+	// SyncOrderPaid tells WeChat Pay the customer paid by other means.
+	SyncOrderPaid(ctx context.Context, in *SyncOrderPaidRequest, opts ...grpc.CallOption) (*SyncOrderPaidResponse, error)
 }
 
 type orderServiceClient struct {
@@ -252,6 +265,36 @@ func (c *orderServiceClient) CompactOutbox(ctx context.Context, in *CompactOutbo
 	return out, nil
 }
 
+func (c *orderServiceClient) ModifyOrder(ctx context.Context, in *ModifyOrderRequest, opts ...grpc.CallOption) (*ModifyOrderResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ModifyOrderResponse)
+	err := c.cc.Invoke(ctx, OrderService_ModifyOrder_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *orderServiceClient) CollectPayment(ctx context.Context, in *CollectPaymentRequest, opts ...grpc.CallOption) (*CollectPaymentResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CollectPaymentResponse)
+	err := c.cc.Invoke(ctx, OrderService_CollectPayment_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *orderServiceClient) SyncOrderPaid(ctx context.Context, in *SyncOrderPaidRequest, opts ...grpc.CallOption) (*SyncOrderPaidResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SyncOrderPaidResponse)
+	err := c.cc.Invoke(ctx, OrderService_SyncOrderPaid_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // OrderServiceServer is the server API for OrderService service.
 // All implementations must embed UnimplementedOrderServiceServer
 // for forward compatibility.
@@ -312,6 +355,16 @@ type OrderServiceServer interface {
 	Drain(context.Context, *DrainRequest) (*DrainResponse, error)
 	// CompactOutbox rewrites the outbox file without its free pages.
 	CompactOutbox(context.Context, *CompactOutboxRequest) (*CompactOutboxResponse, error)
+	// What only service orders (payscore_api serviceorder) can do; on the
+	// smart-retail API these answer UNIMPLEMENTED.
+	// ModifyOrder lowers the amount of a completed order still awaiting
+	// payment.
+	ModifyOrder(context.Context, *ModifyOrderRequest) (*ModifyOrderResponse, error)
+	// CollectPayment asks WeChat Pay to collect a completed order's payment
+	// again (催收扣款).
+	CollectPayment(context.Context, *CollectPaymentRequest) (*CollectPaymentResponse, error)
+	// SyncOrderPaid tells WeChat Pay the customer paid by other means.
+	SyncOrderPaid(context.Context, *SyncOrderPaidRequest) (*SyncOrderPaidResponse, error)
 	mustEmbedUnimplementedOrderServiceServer()
 }
 
@@ -360,6 +413,15 @@ func (UnimplementedOrderServiceServer) Drain(context.Context, *DrainRequest) (*D
 }
 func (UnimplementedOrderServiceServer) CompactOutbox(context.Context, *CompactOutboxRequest) (*CompactOutboxResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method CompactOutbox not implemented")
+}
+func (UnimplementedOrderServiceServer) ModifyOrder(context.Context, *ModifyOrderRequest) (*ModifyOrderResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ModifyOrder not implemented")
+}
+func (UnimplementedOrderServiceServer) CollectPayment(context.Context, *CollectPaymentRequest) (*CollectPaymentResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method CollectPayment not implemented")
+}
+func (UnimplementedOrderServiceServer) SyncOrderPaid(context.Context, *SyncOrderPaidRequest) (*SyncOrderPaidResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method SyncOrderPaid not implemented")
 }
 func (UnimplementedOrderServiceServer) mustEmbedUnimplementedOrderServiceServer() {}
 func (UnimplementedOrderServiceServer) testEmbeddedByValue()                      {}
@@ -609,6 +671,60 @@ func _OrderService_CompactOutbox_Handler(srv interface{}, ctx context.Context, d
 	return interceptor(ctx, in, info, handler)
 }
 
+func _OrderService_ModifyOrder_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ModifyOrderRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(OrderServiceServer).ModifyOrder(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: OrderService_ModifyOrder_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(OrderServiceServer).ModifyOrder(ctx, req.(*ModifyOrderRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _OrderService_CollectPayment_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CollectPaymentRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(OrderServiceServer).CollectPayment(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: OrderService_CollectPayment_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(OrderServiceServer).CollectPayment(ctx, req.(*CollectPaymentRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _OrderService_SyncOrderPaid_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SyncOrderPaidRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(OrderServiceServer).SyncOrderPaid(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: OrderService_SyncOrderPaid_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(OrderServiceServer).SyncOrderPaid(ctx, req.(*SyncOrderPaidRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // OrderService_ServiceDesc is the grpc.ServiceDesc for OrderService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -663,6 +779,18 @@ var OrderService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "CompactOutbox",
 			Handler:    _OrderService_CompactOutbox_Handler,
+		},
+		{
+			MethodName: "ModifyOrder",
+			Handler:    _OrderService_ModifyOrder_Handler,
+		},
+		{
+			MethodName: "CollectPayment",
+			Handler:    _OrderService_CollectPayment_Handler,
+		},
+		{
+			MethodName: "SyncOrderPaid",
+			Handler:    _OrderService_SyncOrderPaid_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{
