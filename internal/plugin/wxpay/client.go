@@ -194,65 +194,55 @@ func (c *Client) defaults(appID, serviceID *string) {
 	}
 }
 
-// Create creates an order. out_order_no is the idempotency key: after an
-// ambiguous failure, query it or send the same request again unchanged.
-func (c *Client) Create(ctx context.Context, r CreateRequest) (*CreateResponse, error) {
-	c.defaults(&r.AppID, &r.ServiceID)
-	if err := r.Validate(); err != nil {
+// send validates a request (check) and sends it; the verified answer is
+// decoded into a new Out. One shape for every endpoint of both APIs.
+func send[Out any](ctx context.Context, c *Client, check func() error, op, method, path string, body any) (*Out, error) {
+	if err := check(); err != nil {
 		return nil, err
 	}
-	var out CreateResponse
-	if err := c.call(ctx, "create", http.MethodPost, ordersPath, r, &out); err != nil {
+	var out Out
+	if err := c.call(ctx, op, method, path, body, &out); err != nil {
 		return nil, err
 	}
 	return &out, nil
 }
 
-// Query reads an order by out_order_no or by query_id.
-func (c *Client) Query(ctx context.Context, r QueryRequest) (*Order, error) {
-	c.defaults(&r.AppID, &r.ServiceID)
-	if err := r.Validate(); err != nil {
-		return nil, err
-	}
+// queryPath is an order query's path and query string: appid, service_id,
+// and exactly one of out_order_no and query_id (r.Validate checks).
+func queryPath(base string, r QueryRequest) string {
 	q := url.Values{"appid": {r.AppID}, "service_id": {r.ServiceID}}
 	if r.OutOrderNo != "" {
 		q.Set("out_order_no", r.OutOrderNo)
 	} else {
 		q.Set("query_id", r.QueryID)
 	}
-	var out Order
-	if err := c.call(ctx, "query", http.MethodGet, ordersPath+"?"+q.Encode(), nil, &out); err != nil {
-		return nil, err
-	}
-	return &out, nil
+	return base + "?" + q.Encode()
+}
+
+// Create creates an order. out_order_no is the idempotency key: after an
+// ambiguous failure, query it or send the same request again unchanged.
+func (c *Client) Create(ctx context.Context, r CreateRequest) (*CreateResponse, error) {
+	c.defaults(&r.AppID, &r.ServiceID)
+	return send[CreateResponse](ctx, c, r.Validate, "create", http.MethodPost, ordersPath, r)
+}
+
+// Query reads an order by out_order_no or by query_id.
+func (c *Client) Query(ctx context.Context, r QueryRequest) (*Order, error) {
+	c.defaults(&r.AppID, &r.ServiceID)
+	return send[Order](ctx, c, r.Validate, "query", http.MethodGet, queryPath(ordersPath, r), nil)
 }
 
 // Cancel revokes an order that is not yet completed.
 func (c *Client) Cancel(ctx context.Context, r CancelRequest) (*OrderRef, error) {
 	c.defaults(&r.AppID, &r.ServiceID)
-	if err := r.Validate(); err != nil {
-		return nil, err
-	}
-	var out OrderRef
-	path := ordersPath + "/" + url.PathEscape(r.OutOrderNo) + "/cancel"
-	if err := c.call(ctx, "cancel", http.MethodPost, path, r, &out); err != nil {
-		return nil, err
-	}
-	return &out, nil
+	return send[OrderRef](ctx, c, r.Validate, "cancel", http.MethodPost, ordersPath+"/"+url.PathEscape(r.OutOrderNo)+"/cancel", r)
 }
 
 // Complete ends an order the user accepted: finish and charge, or cancel.
 func (c *Client) Complete(ctx context.Context, r CompleteRequest) (*OrderRef, error) {
 	c.defaults(&r.AppID, &r.ServiceID)
-	if err := r.ValidateToSend(); err != nil { // finish_ticket too: WeChat Pay wants it
-		return nil, err
-	}
-	var out OrderRef
-	path := ordersPath + "/" + url.PathEscape(r.OutOrderNo) + "/complete"
-	if err := c.call(ctx, "complete", http.MethodPost, path, r, &out); err != nil {
-		return nil, err
-	}
-	return &out, nil
+	// finish_ticket too: WeChat Pay wants it.
+	return send[OrderRef](ctx, c, r.ValidateToSend, "complete", http.MethodPost, ordersPath+"/"+url.PathEscape(r.OutOrderNo)+"/complete", r)
 }
 
 // call sends one signed request and decodes the verified answer into out.

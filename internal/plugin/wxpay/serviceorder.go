@@ -25,106 +25,51 @@ import (
 // parameters with INVALID_REQUEST.
 func (c *Client) CreateServiceOrder(ctx context.Context, r CreateServiceOrderRequest) (*ServiceOrder, error) {
 	c.defaults(&r.AppID, &r.ServiceID)
-	if err := r.Validate(); err != nil {
-		return nil, err
-	}
-	var out ServiceOrder
-	if err := c.call(ctx, "create", http.MethodPost, serviceOrderPath, r, &out); err != nil {
-		return nil, err
-	}
-	return &out, nil
+	return send[ServiceOrder](ctx, c, r.Validate, "create", http.MethodPost, serviceOrderPath, r)
 }
 
 // QueryServiceOrder reads an order by exactly one of out_order_no and
 // query_id (what the confirmation page hands the merchant's front end).
 func (c *Client) QueryServiceOrder(ctx context.Context, r QueryRequest) (*ServiceOrder, error) {
 	c.defaults(&r.AppID, &r.ServiceID)
-	if err := r.Validate(); err != nil {
-		return nil, err
-	}
-	q := url.Values{"appid": {r.AppID}, "service_id": {r.ServiceID}}
-	if r.OutOrderNo != "" {
-		q.Set("out_order_no", r.OutOrderNo)
-	} else {
-		q.Set("query_id", r.QueryID)
-	}
-	var out ServiceOrder
-	if err := c.call(ctx, "query", http.MethodGet, serviceOrderPath+"?"+q.Encode(), nil, &out); err != nil {
-		return nil, err
-	}
-	return &out, nil
+	return send[ServiceOrder](ctx, c, r.Validate, "query", http.MethodGet, queryPath(serviceOrderPath, r), nil)
 }
 
 // CancelServiceOrder revokes an order. Whether an order awaiting payment
 // may be cancelled is WeChat Pay's to answer (the sources disagree).
 func (c *Client) CancelServiceOrder(ctx context.Context, r CancelServiceOrderRequest) (*OrderRef, error) {
 	c.defaults(&r.AppID, &r.ServiceID)
-	if err := r.Validate(); err != nil {
-		return nil, err
-	}
-	var out OrderRef
-	if err := c.call(ctx, "cancel", http.MethodPost, serviceOrderOpPath(r.OutOrderNo, "cancel"), r, &out); err != nil {
-		return nil, err
-	}
-	return &out, nil
+	return send[OrderRef](ctx, c, r.Validate, "cancel", http.MethodPost, serviceOrderOpPath(r.OutOrderNo, "cancel"), r)
 }
 
 // ModifyServiceOrder lowers the amount of a completed order awaiting
 // payment. How many times is WeChat Pay's to answer (the sources disagree).
 func (c *Client) ModifyServiceOrder(ctx context.Context, r ModifyServiceOrderRequest) (*ServiceOrder, error) {
 	c.defaults(&r.AppID, &r.ServiceID)
-	if err := r.Validate(); err != nil {
-		return nil, err
-	}
-	var out ServiceOrder
-	if err := c.call(ctx, "modify", http.MethodPost, serviceOrderOpPath(r.OutOrderNo, "modify"), r, &out); err != nil {
-		return nil, err
-	}
-	return &out, nil
+	return send[ServiceOrder](ctx, c, r.Validate, "modify", http.MethodPost, serviceOrderOpPath(r.OutOrderNo, "modify"), r)
 }
 
 // CompleteServiceOrder ends an order in service (DOING, USER_CONFIRM) and
 // says what it charges; WeChat Pay then deducts until it succeeds.
 func (c *Client) CompleteServiceOrder(ctx context.Context, r CompleteServiceOrderRequest) (*ServiceOrder, error) {
 	c.defaults(&r.AppID, &r.ServiceID)
-	if err := r.Validate(); err != nil {
-		return nil, err
-	}
-	var out ServiceOrder
-	if err := c.call(ctx, "complete", http.MethodPost, serviceOrderOpPath(r.OutOrderNo, "complete"), r, &out); err != nil {
-		return nil, err
-	}
-	return &out, nil
+	return send[ServiceOrder](ctx, c, r.Validate, "complete", http.MethodPost, serviceOrderOpPath(r.OutOrderNo, "complete"), r)
 }
 
 // PayServiceOrder asks WeChat Pay to collect a completed order awaiting
 // payment again (催收扣款). WeChat Pay answers 200 with the order's
-// reference, or 204 with no body: then the OrderRef is empty.
+// reference, or 204 with no body: then the OrderRef is empty (an *OrderRef
+// is what call takes a verified empty answer into).
 func (c *Client) PayServiceOrder(ctx context.Context, r PayServiceOrderRequest) (*OrderRef, error) {
 	c.defaults(&r.AppID, &r.ServiceID)
-	if err := r.Validate(); err != nil {
-		return nil, err
-	}
-	// An *OrderRef is what call takes a verified empty answer into.
-	var out OrderRef
-	if err := c.call(ctx, "pay", http.MethodPost, serviceOrderOpPath(r.OutOrderNo, "pay"), r, &out); err != nil {
-		return nil, err
-	}
-	return &out, nil
+	return send[OrderRef](ctx, c, r.Validate, "pay", http.MethodPost, serviceOrderOpPath(r.OutOrderNo, "pay"), r)
 }
 
 // SyncServiceOrder tells WeChat Pay that a completed order awaiting
 // payment was paid by other means (type Order_Paid).
 func (c *Client) SyncServiceOrder(ctx context.Context, r SyncServiceOrderRequest) (*ServiceOrder, error) {
 	c.defaults(&r.AppID, &r.ServiceID)
-	if err := r.Validate(); err != nil {
-		return nil, err
-	}
-	var out ServiceOrder
-	if err := c.call(ctx, "sync", http.MethodPost, serviceOrderOpPath(r.OutOrderNo, "sync"), r, &out); err != nil {
-		return nil, err
-	}
-	return &out, nil
+	return send[ServiceOrder](ctx, c, r.Validate, "sync", http.MethodPost, serviceOrderOpPath(r.OutOrderNo, "sync"), r)
 }
 
 // serviceOrderOpPath is /v3/payscore/serviceorder/{out_order_no}/{op}.
