@@ -71,6 +71,7 @@ func runSandbox(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	}
 	fmt.Fprintf(stdout, "config: %s\n", cfg)
 	fmt.Fprintf(stdout, "admin: curl %s/sandbox/orders   (accept/pay/expire: POST %s/sandbox/orders/{out_order_no}/accept)\n", srv.URL, srv.URL)
+	fmt.Fprintf(stdout, "service orders: curl %s/sandbox/serviceorders   notifications: curl %s/sandbox/notifications\n", srv.URL, srv.URL)
 	fmt.Fprintf(stdout, "faults: curl -X PUT -d '{\"mode\":\"offline\"}' %s/sandbox/faults\n", srv.URL)
 	if srv.BackupURL != "" {
 		fmt.Fprintf(stdout, "backup faults (its own): curl -X PUT -d '{\"mode\":\"offline\"}' %s/sandbox/faults\n", srv.BackupURL)
