@@ -20,6 +20,13 @@ const (
 	OpCreate   OpKind = "create"
 	OpCancel   OpKind = "cancel"
 	OpComplete OpKind = "complete"
+	// OpModify lowers a completed service order's amount (service orders
+	// only); it comes after the complete.
+	OpModify OpKind = "modify"
+	// OpPay and OpSync (service orders: collect again; paid by other
+	// means) are sent online only, never kept.
+	OpPay  OpKind = "pay"
+	OpSync OpKind = "sync"
 )
 
 // OpState is how far an operation got.
