@@ -24,9 +24,12 @@ func TestServiceOrderOnlyCallsAreUnsupportedOnSmartRetail(t *testing.T) {
 		t.Fatal(err)
 	}
 	for name, call := range map[string]func() error{
-		"ModifyOrder":    func() error { _, err := o.ModifyOrder(ctx, &v1.ModifyOrderRequest{OutOrderNo: "SO-1"}); return err },
-		"CollectPayment": func() error { _, err := o.CollectPayment(ctx, &v1.CollectPaymentRequest{OutOrderNo: "SO-1"}); return err },
-		"SyncOrderPaid":  func() error { _, err := o.SyncOrderPaid(ctx, &v1.SyncOrderPaidRequest{OutOrderNo: "SO-1"}); return err },
+		"ModifyOrder": func() error { _, err := o.ModifyOrder(ctx, &v1.ModifyOrderRequest{OutOrderNo: "SO-1"}); return err },
+		"CollectPayment": func() error {
+			_, err := o.CollectPayment(ctx, &v1.CollectPaymentRequest{OutOrderNo: "SO-1"})
+			return err
+		},
+		"SyncOrderPaid": func() error { _, err := o.SyncOrderPaid(ctx, &v1.SyncOrderPaidRequest{OutOrderNo: "SO-1"}); return err },
 	} {
 		se := testkit.WantError(t, call(), codes.Unimplemented, shared.ClassUnsupported)
 		if !strings.Contains(se.Message, name) || !strings.Contains(se.Message, "serviceorder") || se.OutOrderNo != "SO-1" {
