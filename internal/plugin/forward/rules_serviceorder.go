@@ -166,7 +166,9 @@ func samePayments(shown, asked []wxpay.Payment) bool {
 	if len(shown) == 0 {
 		return true
 	}
-	key := func(p wxpay.Payment) string { return fmt.Sprintf("%s\x00%s\x00%d\x00%d", p.Name, p.Description, p.Count, p.Amount) }
+	key := func(p wxpay.Payment) string {
+		return fmt.Sprintf("%s\x00%s\x00%d\x00%d", p.Name, p.Description, p.Count, p.Amount)
+	}
 	return sameKeys(shown, asked, key)
 }
 
