@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -8,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	bolt "go.etcd.io/bbolt"
 
 	"github.com/kioskpay/smartretail/internal/plugin/outbox"
 	"github.com/kioskpay/smartretail/internal/testkit"
@@ -79,20 +82,45 @@ func TestDamagedOutboxIsRefusedAndSalvaged(t *testing.T) {
 // the outbox stays readable.
 func damagePage(t *testing.T, path string) {
 	t.Helper()
+	const pageSize = 4096
+	// A leaf of the orders bucket other than its first: salvage then has
+	// orders to copy and one page it cannot read, whatever the layout (a
+	// damaged root would leave nothing reachable). The orders bucket's root
+	// is a branch page: a 16-byte header (id, flags, count, overflow), then
+	// count elements of 16 bytes (pos, ksize uint32; pgid uint64).
+	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var root uint64
+	err = db.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket([]byte("orders"))
+		if b == nil {
+			return errors.New("no orders bucket")
+		}
+		root = uint64(b.Root())
+		return nil
+	})
+	db.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
 	raw, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	const pageSize = 4096
-	for p := 2; p < len(raw)/pageSize; p++ {
-		broken := append([]byte(nil), raw...)
-		broken[p*pageSize] ^= 0x40 // the low byte of the page's own id
-		if err := os.WriteFile(path, broken, 0o600); err != nil {
-			t.Fatal(err)
-		}
-		if err := outbox.CheckFile(path); errors.Is(err, outbox.ErrDamaged) {
-			return
-		}
+	page := raw[root*pageSize:]
+	const branchFlag = 0x01
+	if binary.LittleEndian.Uint16(page[8:]) != branchFlag || binary.LittleEndian.Uint16(page[10:]) < 2 {
+		t.Fatal("the orders bucket's root is not a branch of two or more leaves: the test needs more orders")
 	}
-	t.Fatal("no page whose damage the check finds")
+	leaf := binary.LittleEndian.Uint64(page[16+16+8:]) // the second element's pgid
+	broken := append([]byte(nil), raw...)
+	broken[leaf*pageSize] ^= 0x40 // the low byte of the page's own id
+	if err := os.WriteFile(path, broken, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := outbox.CheckFile(path); !errors.Is(err, outbox.ErrDamaged) {
+		t.Fatalf("the check does not find page %d damaged: %v", leaf, err)
+	}
 }
