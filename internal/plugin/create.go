@@ -171,7 +171,7 @@ func (s *Service) existingCreate(ctx context.Context, c *configured, o *outbox.O
 	// it would not queue), or one known to exist whose create answer (the
 	// package) was lost: send the same create online.
 	if (o.ReconcileOnly && op.State == outbox.OpInFlight) || op.State == outbox.OpDone {
-		return s.resendCreate(ctx, c, o, req)
+		return s.resendCreate(ctx, c, o, req, body)
 	}
 	return c.queued(req, o.OutOrderNo, o.StoredAt), nil
 }
@@ -179,14 +179,25 @@ func (s *Service) existingCreate(ctx context.Context, c *configured, o *outbox.O
 // resendCreate sends again a create the outbox holds, for its answer.
 // WeChat Pay answers a repeated create with the same order, so this cannot
 // make a second one.
-func (s *Service) resendCreate(ctx context.Context, c *configured, o *outbox.Order, req wxpay.CreateRequest) (*v1.CreateOrderResponse, error) {
+func (s *Service) resendCreate(ctx context.Context, c *configured, o *outbox.Order, req wxpay.CreateRequest, body json.RawMessage) (*v1.CreateOrderResponse, error) {
 	no := o.OutOrderNo
 	held, err := s.hold(ctx, c, no)
 	if err != nil {
 		return nil, err
 	}
 	if !held {
-		// The forwarder has the order in hand: the outbox's answer.
+		// The forwarder has the order in hand (settling it, a moment): wait
+		// for it to let go, then answer from what it recorded, so that a
+		// host's retry gets the package rather than an answer without it.
+		if done := c.fwd.Forwarding(no); done != nil {
+			select {
+			case <-done:
+				if cur, err := c.store.Get(no); err == nil && cur != nil && cur.Has(outbox.OpCreate) {
+					return s.existingCreate(ctx, c, cur, req, body)
+				}
+			case <-ctx.Done():
+			}
+		}
 		if o.Ops[0].State == outbox.OpDone {
 			return c.submitted(req, no), nil
 		}

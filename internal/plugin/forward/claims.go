@@ -9,13 +9,13 @@ import "sync"
 // still sending.
 type Claims struct {
 	mu      sync.Mutex
-	forward map[string]bool          // orders a forwarder works on
+	forward map[string]chan struct{} // orders a forwarder works on; closed when it lets go
 	online  map[string]chan struct{} // orders the online path sends; closed at release
 }
 
 // NewClaims returns an empty set of claims, for one outbox.
 func NewClaims() *Claims {
-	return &Claims{forward: map[string]bool{}, online: map[string]chan struct{}{}}
+	return &Claims{forward: map[string]chan struct{}{}, online: map[string]chan struct{}{}}
 }
 
 // hold claims an order for the online path. held is false when it is
@@ -27,11 +27,19 @@ func (c *Claims) hold(no string) (held bool, wait <-chan struct{}) {
 	if ch, ok := c.online[no]; ok {
 		return false, ch
 	}
-	if c.forward[no] {
+	if c.forward[no] != nil {
 		return false, nil
 	}
 	c.online[no] = make(chan struct{})
 	return true, nil
+}
+
+// forwarderHas is closed when the forwarder lets go of the order; nil when
+// it does not have it.
+func (c *Claims) forwarderHas(no string) <-chan struct{} {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.forward[no]
 }
 
 func (c *Claims) release(no string) {
@@ -47,24 +55,27 @@ func (c *Claims) release(no string) {
 func (c *Claims) take(no string) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.forward[no] || c.online[no] != nil {
+	if c.forward[no] != nil || c.online[no] != nil {
 		return false
 	}
-	c.forward[no] = true
+	c.forward[no] = make(chan struct{})
 	return true
 }
 
 func (c *Claims) drop(no string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	delete(c.forward, no)
+	if ch, ok := c.forward[no]; ok {
+		close(ch)
+		delete(c.forward, no)
+	}
 }
 
 // taken says whether anybody has the order.
 func (c *Claims) taken(no string) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.forward[no] || c.online[no] != nil
+	return c.forward[no] != nil || c.online[no] != nil
 }
 
 // forwarding counts the orders the forwarder has.

@@ -175,6 +175,12 @@ func (f *Forwarder) Hold(no string) (held bool, wait <-chan struct{}) {
 	return f.opts.Claims.hold(no)
 }
 
+// Forwarding is closed when the forwarder lets go of order no; nil when it
+// does not have it in hand.
+func (f *Forwarder) Forwarding(no string) <-chan struct{} {
+	return f.opts.Claims.forwarderHas(no)
+}
+
 // Release ends a Hold, and wakes the forwarder for what the online path
 // may have left it.
 func (f *Forwarder) Release(no string) {
