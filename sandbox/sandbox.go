@@ -308,18 +308,25 @@ func (s *Sandbox) index(o *Order) {
 // commit persists o and then makes it current; memory never runs ahead of
 // the log.
 func (s *Sandbox) commit(o Order) (*Order, error) {
+	o.UpdatedAt = s.now().UTC()
+	return commitTo(s, s.store, o, "order "+o.OutOrderNo, s.index)
+}
+
+// commitTo persists o in st (nil: kept in memory only), then makes it
+// current with index: memory never runs ahead of the log. One way for the
+// orders of both APIs.
+func commitTo[T any](s *Sandbox, st *store, o T, what string, index func(*T)) (*T, error) {
 	if s.closed {
 		return nil, ErrClosed
 	}
-	o.UpdatedAt = s.now().UTC()
-	if s.store != nil {
-		if err := s.store.append(&o); err != nil {
-			s.logf("sandbox: persist order %s: %v", o.OutOrderNo, err)
+	if st != nil {
+		if err := st.append(&o); err != nil {
+			s.logf("sandbox: persist %s: %v", what, err)
 			return nil, err
 		}
 	}
 	p := &o
-	s.index(p)
+	index(p)
 	return p, nil
 }
 

@@ -211,19 +211,8 @@ func (s *Sandbox) indexServiceOrder(o *ServiceOrder) {
 // commitServiceOrder persists o and then makes it current; memory never
 // runs ahead of the log.
 func (s *Sandbox) commitServiceOrder(o ServiceOrder) (*ServiceOrder, error) {
-	if s.closed {
-		return nil, ErrClosed
-	}
 	o.UpdatedAt = s.now().UTC()
-	if s.soStore != nil {
-		if err := s.soStore.append(&o); err != nil {
-			s.logf("sandbox: persist service order %s: %v", o.OutOrderNo, err)
-			return nil, err
-		}
-	}
-	p := &o
-	s.indexServiceOrder(p)
-	return p, nil
+	return commitTo(s, s.soStore, o, "service order "+o.OutOrderNo, s.indexServiceOrder)
 }
 
 // lookupServiceOrder finds a service order and applies the 30-day expiry

@@ -255,7 +255,11 @@ func TestServiceOrderStateMachine(t *testing.T) {
 			if got := soState(t, sb, no); got != state {
 				t.Fatalf("%s: reached %s", no, got)
 			}
-			_, err := soPost(cl, srv, no, op, ops[op])
+			body := ops[op]
+			if op == "complete" {
+				body = soCompleteBody(c) // its end time now: after the confirmation, whatever second that fell in
+			}
+			_, err := soPost(cl, srv, no, op, body)
 			if w[0] == ok {
 				if err != nil {
 					t.Errorf("%s in %s: %v", op, state, err)
