@@ -166,10 +166,7 @@ func (r *CreateServiceOrderRequest) Validate() error {
 		v.add("/openid", "is required when need_user_confirm is false")
 	}
 	v.maxChars("/openid", r.OpenID, MaxOpenIDLen)
-	if len(v.list) == 0 {
-		v.body(r)
-	}
-	return v.err("create")
+	return v.finish(r, "create")
 }
 
 // Validate checks r without sending it.
@@ -179,10 +176,7 @@ func (r *CancelServiceOrderRequest) Validate() error {
 	v.appAndService(r.AppID, r.ServiceID)
 	v.required("/reason", r.Reason)
 	v.maxChars("/reason", r.Reason, MaxServiceOrderReasonLen)
-	if len(v.list) == 0 {
-		v.body(r)
-	}
-	return v.err("cancel")
+	return v.finish(r, "cancel")
 }
 
 // Validate checks r without sending it: every rule that does not need the
@@ -196,10 +190,7 @@ func (r *ModifyServiceOrderRequest) Validate() error {
 	v.totalAmount(r.TotalAmount, r.PostPayments, r.PostDiscounts)
 	v.required("/reason", r.Reason)
 	v.maxChars("/reason", r.Reason, MaxServiceOrderReasonLen)
-	if len(v.list) == 0 {
-		v.body(r)
-	}
-	return v.err("modify")
+	return v.finish(r, "modify")
 }
 
 // Validate checks r without sending it: every rule that does not need the
@@ -221,10 +212,7 @@ func (r *CompleteServiceOrderRequest) Validate() error {
 		v.maxChars("/location/end_location", l.EndLocation, MaxServiceLocationLen)
 	}
 	v.maxChars("/goods_tag", r.GoodsTag, MaxGoodsTagLen)
-	if len(v.list) == 0 {
-		v.body(r)
-	}
-	return v.err("complete")
+	return v.finish(r, "complete")
 }
 
 // Validate checks r without sending it.
@@ -245,10 +233,7 @@ func (r *SyncServiceOrderRequest) Validate() error {
 	}
 	v.required("/detail/paid_time", r.Detail.PaidTime)
 	v.time("/detail/paid_time", r.Detail.PaidTime, false)
-	if len(v.list) == 0 {
-		v.body(r)
-	}
-	return v.err("sync")
+	return v.finish(r, "sync")
 }
 
 func (v *violations) appAndService(appID, serviceID string) {

@@ -241,6 +241,15 @@ func (v *violations) discounts(ds []Discount) {
 	}
 }
 
+// finish is the check's outcome: the violations found, or, when none, the
+// size of the encoded request (a body too large for WeChat Pay).
+func (v *violations) finish(r any, op string) error {
+	if len(v.list) == 0 {
+		v.body(r)
+	}
+	return v.err(op)
+}
+
 func (v *violations) err(op string) error {
 	if len(v.list) == 0 {
 		return nil
@@ -295,10 +304,7 @@ func (r *CreateRequest) Validate() error {
 		v.add("/risk_amount", "is required: a positive amount in fen, at most the service's configured risk amount")
 	}
 	v.nonNegative("/risk_amount", r.RiskAmount)
-	if len(v.list) == 0 {
-		v.body(r)
-	}
-	return v.err("create")
+	return v.finish(r, "create")
 }
 
 // Validate checks r without sending it.
@@ -335,10 +341,7 @@ func (r *CancelRequest) Validate() error {
 	v.maxChars("/service_id", r.ServiceID, MaxServiceIDLen)
 	v.required("/reason", r.Reason)
 	v.maxChars("/reason", r.Reason, MaxReasonLen)
-	if len(v.list) == 0 {
-		v.body(r)
-	}
-	return v.err("cancel")
+	return v.finish(r, "cancel")
 }
 
 // Validate checks r without sending it: every rule that does not need the
@@ -347,10 +350,7 @@ func (r *CancelRequest) Validate() error {
 func (r *CompleteRequest) Validate() error {
 	var v violations
 	r.validate(&v)
-	if len(v.list) == 0 {
-		v.body(r)
-	}
-	return v.err("complete")
+	return v.finish(r, "complete")
 }
 
 // ValidateToSend is Validate and the rules for the moment of sending: a
@@ -360,10 +360,7 @@ func (r *CompleteRequest) ValidateToSend() error {
 	var v violations
 	r.validate(&v)
 	v.required("/finish_ticket", r.FinishTicket)
-	if len(v.list) == 0 {
-		v.body(r)
-	}
-	return v.err("complete")
+	return v.finish(r, "complete")
 }
 
 func (r *CompleteRequest) validate(v *violations) {
