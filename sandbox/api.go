@@ -256,6 +256,38 @@ func (s *Sandbox) newQueryID() string {
 }
 
 // queryParams reads single-valued query parameters.
+// orderQuery reads an order query's parameters, as both APIs take them:
+// service_id and appid (the merchant's), and exactly one of out_order_no
+// (valid as validNo says, else issue) and query_id.
+func (s *Sandbox) orderQuery(r *http.Request, validNo func(string) bool, issue string) (outNo, queryID string, e *apiError) {
+	q := r.URL.Query()
+	serviceID, e := queryParam(q, "service_id", true)
+	if e != nil {
+		return "", "", e
+	}
+	appID, e := queryParam(q, "appid", true)
+	if e != nil {
+		return "", "", e
+	}
+	if outNo, e = queryParam(q, "out_order_no", false); e != nil {
+		return "", "", e
+	}
+	if queryID, e = queryParam(q, "query_id", false); e != nil {
+		return "", "", e
+	}
+	// "不允许都填写或都不填写" [V-off O-query].
+	if (outNo == "") == (queryID == "") {
+		return "", "", paramError(locQuery, "/out_order_no", nil, "exactly one of out_order_no and query_id is required")
+	}
+	if outNo != "" && !validNo(outNo) {
+		return "", "", paramError(locQuery, "/out_order_no", outNo, issue)
+	}
+	if e := s.checkIDs(appID, serviceID); e != nil {
+		return "", "", e
+	}
+	return outNo, queryID, nil
+}
+
 func queryParam(q url.Values, name string, required bool) (string, *apiError) {
 	vs := q[name]
 	if len(vs) > 1 {
@@ -275,33 +307,10 @@ func queryParam(q url.Values, name string, required bool) (string, *apiError) {
 }
 
 func (s *Sandbox) handleQuery(r *http.Request, _ []byte) (int, any) {
-	q := r.URL.Query()
-	serviceID, e := queryParam(q, "service_id", true)
+	outNo, queryID, e := s.orderQuery(r, validOutOrderNo, "must be 1 to 32 characters of 0-9 A-Z a-z _ - | *")
 	if e != nil {
 		return fail(e)
 	}
-	appID, e := queryParam(q, "appid", true)
-	if e != nil {
-		return fail(e)
-	}
-	outNo, e := queryParam(q, "out_order_no", false)
-	if e != nil {
-		return fail(e)
-	}
-	queryID, e := queryParam(q, "query_id", false)
-	if e != nil {
-		return fail(e)
-	}
-	if (outNo == "") == (queryID == "") {
-		return fail(paramError(locQuery, "/out_order_no", nil, "exactly one of out_order_no and query_id is required"))
-	}
-	if outNo != "" && !validOutOrderNo(outNo) {
-		return fail(paramError(locQuery, "/out_order_no", outNo, "must be 1 to 32 characters of 0-9 A-Z a-z _ - | *"))
-	}
-	if e := s.checkIDs(appID, serviceID); e != nil {
-		return fail(e)
-	}
-
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	what := "out_order_no " + outNo

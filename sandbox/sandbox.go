@@ -356,12 +356,18 @@ func (s *Sandbox) Orders() []Order {
 		out = append(out, o.clone())
 	}
 	sort.Slice(out, func(i, j int) bool {
-		if !out[i].CreatedAt.Equal(out[j].CreatedAt) {
-			return out[i].CreatedAt.Before(out[j].CreatedAt)
-		}
-		return out[i].OutOrderNo < out[j].OutOrderNo
+		return oldestFirst(out[i].CreatedAt, out[j].CreatedAt, out[i].OutOrderNo, out[j].OutOrderNo)
 	})
 	return out
+}
+
+// oldestFirst orders the orders of either API for a listing: by creation,
+// then by out_order_no.
+func oldestFirst(a, b time.Time, aNo, bNo string) bool {
+	if !a.Equal(b) {
+		return a.Before(b)
+	}
+	return aNo < bNo
 }
 
 // Order returns one order by out_order_no.

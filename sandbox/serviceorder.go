@@ -253,10 +253,7 @@ func (s *Sandbox) ServiceOrders() []ServiceOrder {
 		out = append(out, o.clone())
 	}
 	sort.Slice(out, func(i, j int) bool {
-		if !out[i].CreatedAt.Equal(out[j].CreatedAt) {
-			return out[i].CreatedAt.Before(out[j].CreatedAt)
-		}
-		return out[i].OutOrderNo < out[j].OutOrderNo
+		return oldestFirst(out[i].CreatedAt, out[j].CreatedAt, out[i].OutOrderNo, out[j].OutOrderNo)
 	})
 	return out
 }

@@ -178,31 +178,8 @@ func (s *Sandbox) handleServiceOrderCreate(_ *http.Request, body []byte) (int, a
 }
 
 func (s *Sandbox) handleServiceOrderQuery(r *http.Request, _ []byte) (int, any) {
-	q := r.URL.Query()
-	serviceID, e := queryParam(q, "service_id", true)
+	outNo, queryID, e := s.orderQuery(r, validServiceOutOrderNo, soOutOrderNoIssue)
 	if e != nil {
-		return fail(e)
-	}
-	appID, e := queryParam(q, "appid", true)
-	if e != nil {
-		return fail(e)
-	}
-	outNo, e := queryParam(q, "out_order_no", false)
-	if e != nil {
-		return fail(e)
-	}
-	queryID, e := queryParam(q, "query_id", false)
-	if e != nil {
-		return fail(e)
-	}
-	// "不允许都填写或都不填写" [V-off O-query].
-	if (outNo == "") == (queryID == "") {
-		return fail(paramError(locQuery, "/out_order_no", nil, "exactly one of out_order_no and query_id is required"))
-	}
-	if outNo != "" && !validServiceOutOrderNo(outNo) {
-		return fail(paramError(locQuery, "/out_order_no", outNo, soOutOrderNoIssue))
-	}
-	if e := s.checkIDs(appID, serviceID); e != nil {
 		return fail(e)
 	}
 	s.mu.Lock()
