@@ -101,8 +101,12 @@ func serviceOrderModify(r *v1.ModifyOrderRequest) (wxpay.ModifyServiceOrderReque
 	}
 	m := wxpay.ModifyServiceOrderRequest{OutOrderNo: r.GetOutOrderNo(), AppID: r.GetAppid(), ServiceID: r.GetServiceId(),
 		PostPayments: payments, PostDiscounts: couponsFromDiscounts(r.GetDiscounts()), Reason: r.GetReason()}
-	total := r.GetTotalAmount()
-	m.TotalAmount = totalOf(&total, m.PostPayments, m.PostDiscounts)
+	// total_amount is a plain integer in the contract: 0 is "not given".
+	var total *int64
+	if t := r.GetTotalAmount(); t != 0 {
+		total = &t
+	}
+	m.TotalAmount = totalOf(total, m.PostPayments, m.PostDiscounts)
 	return m, nil
 }
 
@@ -133,9 +137,11 @@ func couponsFromDiscounts(ds []*v1.Discount) []wxpay.ServiceOrderCoupon {
 	return out
 }
 
-// totalOf is the host's total, or the payments less the discounts.
+// totalOf is the host's total when it gave one (0 included: the rules then
+// check it against the lines, never replaced by them), or the payments
+// less the discounts.
 func totalOf(given *int64, payments []wxpay.Payment, discounts []wxpay.ServiceOrderCoupon) int64 {
-	if given != nil && *given != 0 {
+	if given != nil {
 		return *given
 	}
 	var t int64

@@ -126,3 +126,18 @@ func TestAModifyBecomesProductLines(t *testing.T) {
 	_, err = serviceOrderModify(&v1.ModifyOrderRequest{OutOrderNo: "SO-4", Fees: []*v1.Fee{{FeeName: "可乐", FeeDesc: "330ml"}}})
 	wantFields(t, err, "fees[0].fee_desc")
 }
+
+// A total the host gives is sent as given, 0 included, for the rules to
+// check against the lines: never replaced by their sum.
+func TestAGivenTotalIsKept(t *testing.T) {
+	zero := int64(0)
+	c, err := serviceOrderComplete(&v1.CompleteOrderRequest{OutOrderNo: "SO-5", FinishType: 2, TotalAmount: &zero,
+		Appid: "wx0e6ce4592bd4c71c", ServiceId: "500085091232451495864960917625",
+		Fees: []*v1.Fee{{FeeName: "可乐", FeeCount: 1, FeeAmount: 300}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.TotalAmount != 0 || c.Validate() == nil {
+		t.Errorf("a total of 0 against 300 fen of lines became %d (refused: %v)", c.TotalAmount, c.Validate())
+	}
+}
