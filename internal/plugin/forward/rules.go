@@ -114,16 +114,9 @@ func AfterSend(kind outbox.OpKind, err error) Verdict {
 // a revoked order was revoked by it: WeChat Pay's query does not show a
 // cancel's reason).
 func AfterCheck(kind outbox.OpKind, body json.RawMessage, ours bool, refusal error, q *wxpay.Order, qerr error) Verdict {
-	refused := Verdict{Action: Refuse, Message: fmt.Sprint(refusal)}
-	var re *wxpay.Error
-	if errors.As(refusal, &re) {
-		refused.Code = re.Code
-	}
-	if qerr != nil {
-		if wxpay.ClassOf(qerr) == wxpay.NotFound {
-			return refused
-		}
-		return queryFailed(qerr, "the query to check the refusal")
+	refused := refusalOf(refusal)
+	if v, done := checkWithoutOrder(refused, qerr); done {
+		return v
 	}
 	same, shown := appliedAs(q, kind, body, ours)
 	if same {
@@ -229,6 +222,28 @@ func Before(kind outbox.OpKind, body json.RawMessage, ours bool, q *wxpay.Order,
 		return Verdict{Action: Send, Wire: outbox.OpComplete, Body: b}
 	}
 	return Verdict{Action: Refuse, Code: "BAD_RECORD", Message: fmt.Sprintf("unknown operation %q", kind)}
+}
+
+// refusalOf is WeChat Pay's refusal as a Verdict, with its code.
+func refusalOf(refusal error) Verdict {
+	refused := Verdict{Action: Refuse, Message: fmt.Sprint(refusal)}
+	var re *wxpay.Error
+	if errors.As(refusal, &re) {
+		refused.Code = re.Code
+	}
+	return refused
+}
+
+// checkWithoutOrder judges a refused operation whose check found no order
+// to compare (done): none at all, the refusal stands; no answer, wait.
+func checkWithoutOrder(refused Verdict, qerr error) (v Verdict, done bool) {
+	switch {
+	case qerr == nil:
+		return Verdict{}, false
+	case wxpay.ClassOf(qerr) == wxpay.NotFound:
+		return refused, true
+	}
+	return queryFailed(qerr, "the query to check the refusal"), true
 }
 
 // queryFailed judges an operation whose query got no usable answer. A

@@ -2,7 +2,6 @@ package forward
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 
 	"github.com/kioskpay/smartretail/internal/plugin/outbox"
@@ -81,16 +80,9 @@ func ServiceOrderBefore(kind outbox.OpKind, body json.RawMessage, ours bool, q *
 // refused (refusal), from a query of the order: applied only if the order
 // shows what body asks (see serviceOrderAppliedAs).
 func ServiceOrderAfterCheck(kind outbox.OpKind, body json.RawMessage, ours bool, refusal error, q *wxpay.ServiceOrder, qerr error) Verdict {
-	refused := Verdict{Action: Refuse, Message: fmt.Sprint(refusal)}
-	var re *wxpay.Error
-	if errors.As(refusal, &re) {
-		refused.Code = re.Code
-	}
-	if qerr != nil {
-		if wxpay.ClassOf(qerr) == wxpay.NotFound {
-			return refused
-		}
-		return queryFailed(qerr, "the query to check the refusal")
+	refused := refusalOf(refusal)
+	if v, done := checkWithoutOrder(refused, qerr); done {
+		return v
 	}
 	same, shown, err := serviceOrderAppliedAs(q, kind, body, ours)
 	if err == nil && same {
