@@ -236,3 +236,46 @@ func TestOldestQueuedAgeIgnoresAJump(t *testing.T) {
 		}
 	}
 }
+
+// A kiosk a day behind WeChat Pay queues sales in one run, before it has
+// heard WeChat Pay's time; the next run, online, delivers every one: a day
+// of skew is not a day of waiting (found from outside: with the sandbox's
+// clock a day ahead, sales queued by one CLI command expired when the next
+// drained them).
+func TestSalesQueuedBeforeTheSkewWasKnownAreDelivered(t *testing.T) {
+	e := newOfflineEnv(t, nil)
+	e.wechatOffset.Store(int64(24 * time.Hour))
+	nowhere := proto.Clone(e.cfg).(*v1.Config)
+	nowhere.ApiBaseUrl = "http://127.0.0.1:1" // this run never hears WeChat Pay
+	if _, err := e.o.Configure(testkit.Context(t), &v1.ConfigureRequest{Config: nowhere}); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		if _, err := e.create(t, noConfirm(fmt.Sprintf("SKQ-%d", i), 1000), v1.OfflineBehavior_OFFLINE_BEHAVIOR_FORCE_OFFLINE); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.waitOffline(t)
+	if err := e.svc.Close(); err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Advance(time.Minute)
+	svc := plugin.NewService(nil, plugin.WithClock(&e.clock))
+	t.Cleanup(func() { svc.Close() })
+	if _, err := svc.Configure(testkit.Context(t), &v1.ConfigureRequest{Config: e.cfg}); err != nil {
+		t.Fatal(err)
+	}
+	testkit.WaitStatus(t, svc, 20*time.Second, "the queue drained", func(st *v1.GetStatusResponse) bool {
+		svc.Drain(testkit.Context(t), &v1.DrainRequest{})
+		return st.GetPendingCount() == 0
+	})
+	if st, _ := svc.GetStatus(testkit.Context(t), &v1.GetStatusRequest{}); st.GetFailedCount() != 0 {
+		l, _ := svc.ListQueue(testkit.Context(t), &v1.ListQueueRequest{Failed: true})
+		t.Fatalf("failed: %v", l)
+	}
+	for i := range 3 {
+		if so, ok := e.sb.Order(fmt.Sprintf("SKQ-%d", i)); !ok || so.CreateRequests != 1 {
+			t.Errorf("SKQ-%d at WeChat Pay: %+v", i, so)
+		}
+	}
+}

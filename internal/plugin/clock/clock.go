@@ -95,12 +95,11 @@ func (c *Clock) Seen(newest time.Time) {
 	c.mu.Unlock()
 }
 
-// TrustedNow is the time to persist as seen: WeChat Pay's when known, else
-// the kiosk's when nothing says it is wrong; ok is false when in doubt.
+// TrustedNow is the kiosk's time to persist as seen, when nothing says the
+// kiosk's clock is wrong; ok is false when in doubt. It is the kiosk's, not
+// WeChat Pay's: Seen compares it with the kiosk's clock at the next start,
+// and a kiosk that is steadily off from WeChat Pay was not set back.
 func (c *Clock) TrustedNow() (now time.Time, ok bool) {
-	if w, known := c.WeChatNow(); known {
-		return w, true
-	}
 	if c.doubt() {
 		return time.Time{}, false
 	}
@@ -160,7 +159,15 @@ func (c *Clock) Since(s Stamp) (age time.Duration, exact bool, how string) {
 		case !s.WeChat.IsZero():
 			return w.Sub(s.WeChat), true, "on WeChat Pay's time"
 		case !s.Doubt:
-			return w.Sub(s.Wall), true, "from the kiosk's clock then to WeChat Pay's time now"
+			// The kiosk's clock may have been off then by what it is off
+			// now, or by nothing: the smaller of the two measures cannot
+			// overstate the wait (a kiosk a day behind WeChat Pay would
+			// otherwise count that day as waited).
+			onKiosk := c.src.Now().Sub(s.Wall)
+			if onWeChat := w.Sub(s.Wall); onWeChat < onKiosk {
+				return onWeChat, true, "from the kiosk's clock then to WeChat Pay's time now"
+			}
+			return onKiosk, true, "on the kiosk's clock, which WeChat Pay's time does not contradict"
 		}
 		return c.src.Elapsed() - c.start, false, "at least, since the plugin started (the kiosk's clock was in doubt when it was queued)"
 	}

@@ -184,3 +184,28 @@ func TestAJumpWhileRunningPutsTheClockInDoubt(t *testing.T) {
 		t.Error("a stamp after the jump not in doubt")
 	}
 }
+
+// A kiosk steadily a day behind WeChat Pay, whose sale was stamped by an
+// earlier run before WeChat Pay's time was known, waited what it waited,
+// not a day more; and the time it persists as seen is its own.
+func TestASteadilySkewedKioskDoesNotAgeItsSales(t *testing.T) {
+	k := &fake{wall: truth.Add(-24 * time.Hour)}
+	first := clock.New(k)
+	s := first.Stamp()
+	if s.Doubt || !s.WeChat.IsZero() {
+		t.Fatalf("stamp %+v", s)
+	}
+	k.pass(10 * time.Minute)
+	next := clock.New(k)
+	next.Answer(truth.Add(10*time.Minute), k.wall, k.mono, true) // refused: signed on the kiosk's day-behind time
+	next.Answer(truth.Add(10*time.Minute), next.SigningTime(), k.mono, false)
+	if _, known := next.Offset(); !known {
+		t.Fatal("WeChat Pay's time not learnt")
+	}
+	if age, exact, _ := next.Since(s); !exact || (age-10*time.Minute).Abs() > time.Second {
+		t.Errorf("waited %v (exact %v), want 10m", age, exact)
+	}
+	if seen, ok := next.TrustedNow(); !ok || !seen.Equal(k.wall) {
+		t.Errorf("time seen %v (%v), want the kiosk's %v", seen, ok, k.wall)
+	}
+}
