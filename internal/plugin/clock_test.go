@@ -216,7 +216,7 @@ func TestAnOldSaleFromAnEarlierRunExpiresRatherThanGoes(t *testing.T) {
 		t.Error("a sale 25 hours old was sent")
 	}
 	l, _ := svc.ListQueue(testkit.Context(t), &v1.ListQueueRequest{Failed: true})
-	if m := l.GetOrders()[0].GetFailureMessage(); !strings.Contains(m, "on WeChat Pay's time") && !strings.Contains(m, "to WeChat Pay's time now") {
+	if m := l.GetOrders()[0].GetFailureMessage(); !strings.Contains(m, "on WeChat Pay's time") && !strings.Contains(m, "against WeChat Pay's time now") {
 		t.Errorf("expired with %q", m)
 	}
 }

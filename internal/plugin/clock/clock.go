@@ -163,11 +163,7 @@ func (c *Clock) Since(s Stamp) (age time.Duration, exact bool, how string) {
 			// now, or by nothing: the smaller of the two measures cannot
 			// overstate the wait (a kiosk a day behind WeChat Pay would
 			// otherwise count that day as waited).
-			onKiosk := c.src.Now().Sub(s.Wall)
-			if onWeChat := w.Sub(s.Wall); onWeChat < onKiosk {
-				return onWeChat, true, "from the kiosk's clock then to WeChat Pay's time now"
-			}
-			return onKiosk, true, "on the kiosk's clock, which WeChat Pay's time does not contradict"
+			return min(w.Sub(s.Wall), c.src.Now().Sub(s.Wall)), true, "from the kiosk's clock then, against WeChat Pay's time now"
 		}
 		return c.src.Elapsed() - c.start, false, "at least, since the plugin started (the kiosk's clock was in doubt when it was queued)"
 	}
