@@ -8,8 +8,11 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/kioskpay/smartretail/internal/plugin/forward"
 	"github.com/kioskpay/smartretail/internal/plugin/outbox"
 	"github.com/kioskpay/smartretail/internal/plugin/wxpay"
+	"github.com/kioskpay/smartretail/shared"
+	"github.com/kioskpay/smartretail/shared/config"
 	v1 "github.com/kioskpay/smartretail/shared/proto/smartretail/v1"
 )
 
@@ -274,31 +277,127 @@ func queuedFromOutbox(o *outbox.Order) *v1.QueuedOrder {
 // orderFromQueued builds the Order message from a queued create, for a
 // query that WeChat Pay cannot answer yet. State stays empty: WeChat Pay
 // has given it none.
-func (s *Service) orderFromQueued(c *configured, o *outbox.Order) *v1.Order {
-	var r wxpay.CreateRequest
-	if err := json.Unmarshal(o.Ops[0].Body, &r); err != nil {
+func (s *Service) orderFromQueued(c *configured, api payscore, o *outbox.Order) *v1.Order {
+	out, err := api.queuedOrder(c.cfg.MchID, o.Ops[0].Body)
+	if err != nil {
 		// Answer what the outbox knows, and say why the rest is missing.
 		s.log.Error("queued create cannot be read: its fields are left out of the answer", "out_order_no", o.OutOrderNo, "error", err)
 	}
-	return &v1.Order{
-		Appid: r.AppID, Mchid: c.cfg.MchID, OutOrderNo: o.OutOrderNo, ServiceId: r.ServiceID,
-		ServiceStartTime: r.ServiceStartTime, ServiceEndTime: r.ServiceEndTime,
-		ServiceStartLocation: r.ServiceStartLocation, ServiceEndLocation: r.ServiceEndLocation,
-		ServiceIntroduction: r.ServiceIntroduction, Fees: feesFromWx(r.Fees),
-		Discounts: discountsFromWx(r.Discounts), RiskAmount: r.RiskAmount, Attach: r.Attach,
-	}
+	out.OutOrderNo = o.OutOrderNo
+	return out
 }
 
 // createdOrderID is WeChat Pay's order_id from the create answer the
-// outbox kept; "" when it holds none (the create went online, or its
-// answer was never read).
+// outbox kept (both APIs' answers name it order_id); "" when it holds none
+// (the create went online, or its answer was never read).
 func createdOrderID(o *outbox.Order) string {
 	if !o.Has(outbox.OpCreate) {
 		return ""
 	}
-	var r wxpay.CreateResponse
+	var r struct {
+		OrderID string `json:"order_id"`
+	}
 	if json.Unmarshal(o.Ops[0].Result, &r) != nil {
 		return ""
 	}
 	return r.OrderID
+}
+
+// smartRetailAPI is the smart-retail order API (/v3/payscore/smartretail-orders).
+type smartRetailAPI struct {
+	forward.SmartRetail
+	cfg *config.Config
+}
+
+func (a smartRetailAPI) defaults(appID, serviceID *string) {
+	if *appID == "" {
+		*appID = a.cfg.AppID
+	}
+	if *serviceID == "" {
+		*serviceID = a.cfg.ServiceID
+	}
+}
+
+func (a smartRetailAPI) create(o *v1.NewOrder, no string) (newCreate, error) {
+	req := createToWx(o)
+	req.OutOrderNo = no
+	a.defaults(&req.AppID, &req.ServiceID)
+	if err := req.Validate(); err != nil {
+		return newCreate{}, checked(err, no, "order", nil)
+	}
+	return newCreate{no: no, appID: req.AppID, serviceID: req.ServiceID, body: marshal(req), amount: queuedAmount(req),
+		confirm: req.NeedUserConfirm == nil || *req.NeedUserConfirm}, nil
+}
+
+func (smartRetailAPI) createdFrom(result json.RawMessage) (*v1.CreatedOrder, bool) {
+	var r wxpay.CreateResponse
+	if json.Unmarshal(result, &r) != nil || r.OrderID == "" {
+		return nil, false
+	}
+	return createdFromWx(&r), true
+}
+
+func (a smartRetailAPI) cancel(r *v1.CancelOrderRequest) (opCall, error) {
+	req := cancelToWx(r)
+	a.defaults(&req.AppID, &req.ServiceID)
+	if err := req.Validate(); err != nil {
+		return opCall{}, checked(err, req.OutOrderNo, "", nil)
+	}
+	return opCall{no: req.OutOrderNo, kind: outbox.OpCancel, body: marshal(req), ids: wxpay.OrderRef{AppID: req.AppID, ServiceID: req.ServiceID}}, nil
+}
+
+func (a smartRetailAPI) complete(r *v1.CompleteOrderRequest) (opCall, error) {
+	req := completeToWx(r)
+	a.defaults(&req.AppID, &req.ServiceID)
+	if err := req.Validate(); err != nil {
+		return opCall{}, checked(err, req.OutOrderNo, "", nil)
+	}
+	return opCall{no: req.OutOrderNo, kind: outbox.OpComplete, body: marshal(req), ids: wxpay.OrderRef{AppID: req.AppID, ServiceID: req.ServiceID}}, nil
+}
+
+func (smartRetailAPI) modify(r *v1.ModifyOrderRequest) (opCall, error) {
+	return opCall{}, serviceOrderOnly("ModifyOrder", r.GetOutOrderNo(),
+		"a smart-retail order's amount is set by its complete: complete it with what was taken, or cancel it")
+}
+
+func (smartRetailAPI) pay(r *v1.CollectPaymentRequest) (opCall, error) {
+	return opCall{}, serviceOrderOnly("CollectPayment", r.GetOutOrderNo(),
+		"WeChat Pay collects a finished smart-retail order's payment by itself: query it for pay_succ_time")
+}
+
+func (smartRetailAPI) sync(r *v1.SyncOrderPaidRequest) (opCall, error) {
+	return opCall{}, serviceOrderOnly("SyncOrderPaid", r.GetOutOrderNo(),
+		"the smart-retail API has no way to record a payment made by other means")
+}
+
+func (smartRetailAPI) order(q forward.Shown) *v1.Order {
+	o, _ := q.(*wxpay.Order)
+	if o == nil {
+		return &v1.Order{}
+	}
+	return orderFromWx(o)
+}
+
+func (smartRetailAPI) queuedOrder(mchID string, body json.RawMessage) (*v1.Order, error) {
+	var r wxpay.CreateRequest
+	err := json.Unmarshal(body, &r)
+	return &v1.Order{
+		Appid: r.AppID, Mchid: mchID, OutOrderNo: r.OutOrderNo, ServiceId: r.ServiceID,
+		ServiceStartTime: r.ServiceStartTime, ServiceEndTime: r.ServiceEndTime,
+		ServiceStartLocation: r.ServiceStartLocation, ServiceEndLocation: r.ServiceEndLocation,
+		ServiceIntroduction: r.ServiceIntroduction, Fees: feesFromWx(r.Fees),
+		Discounts: discountsFromWx(r.Discounts), RiskAmount: r.RiskAmount, Attach: r.Attach,
+	}, err
+}
+
+// aboveRisk: a smart-retail complete charges no more than the create's
+// risk_amount.
+func (smartRetailAPI) aboveRisk(no string, create, complete json.RawMessage) error {
+	var c wxpay.CreateRequest
+	var r wxpay.CompleteRequest
+	if json.Unmarshal(create, &c) != nil || json.Unmarshal(complete, &r) != nil || r.FinishType != wxpay.FinishTypeFinish || c.RiskAmount <= 0 || r.Charge() <= c.RiskAmount {
+		return nil
+	}
+	return &shared.Error{Class: shared.ClassInvalid, OutOrderNo: no, Reason: shared.ReasonTotalAboveRisk,
+		Message: fmt.Sprintf("the complete charges %d fen, more than the order's risk_amount of %d fen: WeChat Pay refuses it", r.Charge(), c.RiskAmount)}
 }

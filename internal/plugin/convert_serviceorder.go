@@ -1,10 +1,14 @@
 package plugin
 
 import (
+	"encoding/json"
 	"fmt"
 
+	"github.com/kioskpay/smartretail/internal/plugin/forward"
+	"github.com/kioskpay/smartretail/internal/plugin/outbox"
 	"github.com/kioskpay/smartretail/internal/plugin/wxpay"
 	"github.com/kioskpay/smartretail/shared"
+	"github.com/kioskpay/smartretail/shared/config"
 	v1 "github.com/kioskpay/smartretail/shared/proto/smartretail/v1"
 )
 
@@ -207,4 +211,182 @@ func serviceOrderStage(state, description string) v1.LifecycleStage {
 		return v1.LifecycleStage_LIFECYCLE_STAGE_EXPIRED
 	}
 	return v1.LifecycleStage_LIFECYCLE_STAGE_UNSPECIFIED
+}
+
+// serviceOrderAPI is the Pay Score service-order API (/v3/payscore/serviceorder).
+type serviceOrderAPI struct {
+	forward.ServiceOrders
+	cfg *config.Config
+}
+
+// The contract's names for the service-order fields a rule can name (see
+// checked): a host reads what it sent.
+var (
+	productFields = map[string]string{
+		"/post_payments": "/fees", "/post_payments/*": "/fees/*",
+		"/post_payments/*/name": "/fees/*/fee_name", "/post_payments/*/description": "/fees/*/fee_name",
+		"/post_payments/*/count": "/fees/*/fee_count", "/post_payments/*/amount": "/fees/*/fee_amount",
+		"/post_discounts": "/discounts", "/post_discounts/*": "/discounts/*",
+		"/post_discounts/*/name": "/discounts/*/discount_name", "/post_discounts/*/description": "/discounts/*/discount_desc",
+		"/post_discounts/*/amount": "/discounts/*/discount_amount",
+	}
+	createFields = withFields(productFields, map[string]string{
+		"/time_range/start_time": "/service_start_time", "/time_range/end_time": "/service_end_time",
+		"/location/start_location": "/service_start_location", "/location/end_location": "/service_end_location",
+		"/risk_fund/amount": "/risk_amount",
+	})
+	completeFields = withFields(productFields, map[string]string{
+		"/time_range/start_time": "/real_service_start_time", "/time_range/end_time": "/real_service_end_time",
+		"/location/end_location": "/real_service_end_location",
+	})
+	cancelAsCompleteFields = map[string]string{"/reason": "/cancel_reason"}
+)
+
+func withFields(a, b map[string]string) map[string]string {
+	out := make(map[string]string, len(a)+len(b))
+	for k, v := range a {
+		out[k] = v
+	}
+	for k, v := range b {
+		out[k] = v
+	}
+	return out
+}
+
+func (a serviceOrderAPI) defaults(appID, serviceID *string) {
+	if *appID == "" {
+		*appID = a.cfg.AppID
+	}
+	if *serviceID == "" {
+		*serviceID = a.cfg.ServiceID
+	}
+}
+
+func (a serviceOrderAPI) ids(appID, serviceID string) wxpay.OrderRef {
+	return wxpay.OrderRef{AppID: appID, ServiceID: serviceID}
+}
+
+func (a serviceOrderAPI) create(o *v1.NewOrder, no string) (newCreate, error) {
+	req, err := serviceOrderCreate(o, a.cfg.FundName(), a.cfg.NotifyURL)
+	if err != nil {
+		return newCreate{}, withOrder(err, no)
+	}
+	req.OutOrderNo = no
+	a.defaults(&req.AppID, &req.ServiceID)
+	if err := req.Validate(); err != nil {
+		return newCreate{}, checked(err, no, "order", createFields)
+	}
+	return newCreate{no: no, appID: req.AppID, serviceID: req.ServiceID, body: marshal(req), amount: req.RiskFund.Amount,
+		confirm: *req.NeedUserConfirm}, nil
+}
+
+func (serviceOrderAPI) createdFrom(result json.RawMessage) (*v1.CreatedOrder, bool) {
+	var r wxpay.ServiceOrder
+	if json.Unmarshal(result, &r) != nil || r.OrderID == "" {
+		return nil, false
+	}
+	return &v1.CreatedOrder{Appid: r.AppID, Mchid: r.MchID, OutOrderNo: r.OutOrderNo, ServiceId: r.ServiceID,
+		OrderId: r.OrderID, Package: r.Package}, true
+}
+
+func (a serviceOrderAPI) cancel(r *v1.CancelOrderRequest) (opCall, error) {
+	return a.cancelWith(r.GetOutOrderNo(), r.GetAppid(), r.GetServiceId(), r.GetReason(), nil)
+}
+
+func (a serviceOrderAPI) cancelWith(no, appID, serviceID, reason string, fields map[string]string) (opCall, error) {
+	req := wxpay.CancelServiceOrderRequest{OutOrderNo: no, AppID: appID, ServiceID: serviceID, Reason: reason}
+	a.defaults(&req.AppID, &req.ServiceID)
+	if err := req.Validate(); err != nil {
+		return opCall{}, checked(err, no, "", fields)
+	}
+	return opCall{no: no, kind: outbox.OpCancel, body: marshal(req), ids: a.ids(req.AppID, req.ServiceID)}, nil
+}
+
+// complete: one that charges nothing (finish_type 1) is the order's
+// cancel, its cancel_reason the reason: a service order has no complete
+// that ends it uncharged.
+func (a serviceOrderAPI) complete(r *v1.CompleteOrderRequest) (opCall, error) {
+	if r.GetFinishType() == wxpay.FinishTypeCancel {
+		if len(r.GetFees()) > 0 || r.GetTotalAmount() != 0 {
+			return opCall{}, &shared.Error{Class: shared.ClassInvalid, OutOrderNo: r.GetOutOrderNo(), Message: "a complete with finish_type 1 charges nothing",
+				Violations: []shared.FieldViolation{{Field: "fees", Description: "must be left out with finish_type 1 (on service orders it is sent as the order's cancel)"}}}
+		}
+		return a.cancelWith(r.GetOutOrderNo(), r.GetAppid(), r.GetServiceId(), r.GetCancelReason(), cancelAsCompleteFields)
+	}
+	req, err := serviceOrderComplete(r)
+	if err != nil {
+		return opCall{}, err
+	}
+	a.defaults(&req.AppID, &req.ServiceID)
+	if err := req.Validate(); err != nil {
+		return opCall{}, checked(err, req.OutOrderNo, "", completeFields)
+	}
+	return opCall{no: req.OutOrderNo, kind: outbox.OpComplete, body: marshal(req), ids: a.ids(req.AppID, req.ServiceID)}, nil
+}
+
+func (a serviceOrderAPI) modify(r *v1.ModifyOrderRequest) (opCall, error) {
+	req, err := serviceOrderModify(r)
+	if err != nil {
+		return opCall{}, err
+	}
+	a.defaults(&req.AppID, &req.ServiceID)
+	if err := req.Validate(); err != nil {
+		return opCall{}, checked(err, req.OutOrderNo, "", productFields)
+	}
+	return opCall{no: req.OutOrderNo, kind: outbox.OpModify, body: marshal(req), ids: a.ids(req.AppID, req.ServiceID)}, nil
+}
+
+func (a serviceOrderAPI) pay(r *v1.CollectPaymentRequest) (opCall, error) {
+	req := wxpay.PayServiceOrderRequest{OutOrderNo: r.GetOutOrderNo(), AppID: r.GetAppid(), ServiceID: r.GetServiceId()}
+	a.defaults(&req.AppID, &req.ServiceID)
+	if err := req.Validate(); err != nil {
+		return opCall{}, checked(err, req.OutOrderNo, "", nil)
+	}
+	return opCall{no: req.OutOrderNo, kind: outbox.OpPay, body: marshal(req), ids: a.ids(req.AppID, req.ServiceID)}, nil
+}
+
+func (a serviceOrderAPI) sync(r *v1.SyncOrderPaidRequest) (opCall, error) {
+	req := wxpay.SyncServiceOrderRequest{OutOrderNo: r.GetOutOrderNo(), AppID: r.GetAppid(), ServiceID: r.GetServiceId(),
+		Detail: wxpay.SyncDetail{PaidTime: r.GetPaidTime()}}
+	a.defaults(&req.AppID, &req.ServiceID)
+	if err := req.Validate(); err != nil {
+		return opCall{}, checked(err, req.OutOrderNo, "", map[string]string{"/detail/paid_time": "/paid_time"})
+	}
+	return opCall{no: req.OutOrderNo, kind: outbox.OpSync, body: marshal(req), ids: a.ids(req.AppID, req.ServiceID)}, nil
+}
+
+func (serviceOrderAPI) order(q forward.Shown) *v1.Order {
+	o, _ := q.(*wxpay.ServiceOrder)
+	if o == nil {
+		return &v1.Order{}
+	}
+	return orderFromServiceOrder(o)
+}
+
+func (serviceOrderAPI) queuedOrder(mchID string, body json.RawMessage) (*v1.Order, error) {
+	var r wxpay.CreateServiceOrderRequest
+	err := json.Unmarshal(body, &r)
+	out := &v1.Order{Appid: r.AppID, Mchid: mchID, OutOrderNo: r.OutOrderNo, ServiceId: r.ServiceID,
+		ServiceIntroduction: r.ServiceIntroduction, ServiceStartTime: r.TimeRange.StartTime, ServiceEndTime: r.TimeRange.EndTime,
+		RiskAmount: r.RiskFund.Amount, Attach: r.Attach}
+	if l := r.Location; l != nil {
+		out.ServiceStartLocation, out.ServiceEndLocation = l.StartLocation, l.EndLocation
+	}
+	for _, d := range r.PostDiscounts {
+		out.Discounts = append(out.Discounts, &v1.Discount{DiscountName: d.Name, DiscountDesc: d.Description})
+	}
+	return out, err
+}
+
+// aboveRisk: a 先免 risk fund (a deposit) caps what a complete charges
+// (the fact sheet's section 4); 预估订单费用 is capped only by the
+// service's limit, which WeChat Pay alone knows.
+func (serviceOrderAPI) aboveRisk(no string, create, complete json.RawMessage) error {
+	var c wxpay.CreateServiceOrderRequest
+	var r wxpay.CompleteServiceOrderRequest
+	if json.Unmarshal(create, &c) != nil || json.Unmarshal(complete, &r) != nil || !wxpay.DepositFund(c.RiskFund.Name) || r.TotalAmount <= c.RiskFund.Amount {
+		return nil
+	}
+	return &shared.Error{Class: shared.ClassInvalid, OutOrderNo: no, Reason: shared.ReasonTotalAboveRisk,
+		Message: fmt.Sprintf("the complete charges %d fen, more than the order's risk fund (%s) of %d fen: WeChat Pay refuses it", r.TotalAmount, c.RiskFund.Name, c.RiskFund.Amount)}
 }

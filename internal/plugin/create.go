@@ -2,7 +2,6 @@ package plugin
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -38,25 +37,23 @@ func (s *Service) CreateOrder(ctx context.Context, r *v1.CreateOrderRequest) (*v
 	}
 	c.calls.RLock() // its outbox stays open until the answer is recorded
 	defer c.calls.RUnlock()
-	req := createToWx(r.GetOrder())
-	if req.OutOrderNo == "" {
-		req.OutOrderNo = NewOutOrderNo(s.now())
+	no := r.GetOrder().GetOutOrderNo()
+	if no == "" {
+		no = NewOutOrderNo(s.now())
 	}
-	c.defaults(&req.AppID, &req.ServiceID)
-	if err := req.Validate(); err != nil {
-		return nil, withOrder(fromWxpay(err, "order"), req.OutOrderNo)
+	req, err := c.api.create(r.GetOrder(), no)
+	if err != nil {
+		return nil, err
 	}
-	body, _ := json.Marshal(req)
-	p := createPlan{behavior: r.GetOfflineBehavior(), no: req.OutOrderNo}
-	p.mayQueue = p.behavior != v1.OfflineBehavior_OFFLINE_BEHAVIOR_REQUIRE_ONLINE &&
-		(req.NeedUserConfirm != nil && !*req.NeedUserConfirm || c.cfg.OfflineAllowUserConfirm)
+	p := createPlan{behavior: r.GetOfflineBehavior(), no: no}
+	p.mayQueue = p.behavior != v1.OfflineBehavior_OFFLINE_BEHAVIOR_REQUIRE_ONLINE && (!req.confirm || c.cfg.OfflineAllowUserConfirm)
 
 	// 1. An order the outbox holds is never sent from here: the forwarder
 	// owns it. The same request again is answered from the outbox.
 	if o, err := c.store.Get(p.no); err != nil {
 		return nil, withOrder(outboxError(err), p.no)
 	} else if o != nil && o.Has(outbox.OpCreate) {
-		return s.existingCreate(ctx, c, o, req, body)
+		return s.existingCreate(ctx, c, o, req)
 	}
 
 	// 2. Queued at once: asked for, or WeChat Pay known to be unreachable
@@ -66,19 +63,20 @@ func (s *Service) CreateOrder(ctx context.Context, r *v1.CreateOrderRequest) (*v
 			return nil, &shared.Error{Class: shared.ClassInvalid, Reason: ReasonNeedsConfirmationOnline, OutOrderNo: p.no,
 				Message: "FORCE_OFFLINE: this order needs the customer's confirmation (need_user_confirm), which cannot wait offline; set offline_allow_user_confirm to allow it"}
 		}
-		return s.queueCreate(ctx, c, req, body, outbox.OpPending, 0, "")
+		return s.queueCreate(ctx, c, req, outbox.OpPending, 0, "")
 	}
 	if p.mayQueue && c.fwd.Offline() {
-		return s.queueCreate(ctx, c, req, body, outbox.OpPending, 0, "")
+		return s.queueCreate(ctx, c, req, outbox.OpPending, 0, "")
 	}
 
 	// 3. Sent: the rule book says what WeChat Pay's answer means.
-	resp, err := c.client.Create(ctx, req)
+	resp, err := c.api.Call(ctx, no, outbox.OpCreate, req.body)
 	c.fwd.Observe(err)
 	v := forward.AfterSend(outbox.OpCreate, err)
 	if v.Action == forward.Applied {
-		s.log.Debug("order created", "out_order_no", p.no, "order_id", resp.OrderID)
-		return &v1.CreateOrderResponse{Disposition: v1.Disposition_DISPOSITION_SUBMITTED, Order: createdFromWx(resp)}, nil
+		created := c.created(req, resp)
+		s.log.Debug("order created", "out_order_no", p.no, "order_id", created.OrderId)
+		return &v1.CreateOrderResponse{Disposition: v1.Disposition_DISPOSITION_SUBMITTED, Order: created}, nil
 	}
 	s.logFailure("create", p.no, err)
 	switch v.Action {
@@ -86,9 +84,9 @@ func (s *Service) CreateOrder(ctx context.Context, r *v1.CreateOrderRequest) (*v
 		// It may exist at WeChat Pay: never report it failed. Keep it in
 		// flight in the outbox, so the forwarder reconciles it by query.
 		if p.mayQueue {
-			return s.queueCreate(ctx, c, req, body, outbox.OpInFlight, 1, err.Error())
+			return s.queueCreate(ctx, c, req, outbox.OpInFlight, 1, err.Error())
 		}
-		if err := s.keepForReconciliation(c, req, body, err.Error()); err != nil {
+		if err := s.keepForReconciliation(c, req, err.Error()); err != nil {
 			return nil, mayHaveArrived(withOrder(err, p.no), outbox.OpInFlight)
 		}
 		if wxpay.ClassOf(err) == wxpay.Auth {
@@ -99,7 +97,7 @@ func (s *Service) CreateOrder(ctx context.Context, r *v1.CreateOrderRequest) (*v
 		// It did not arrive, or WeChat Pay turned it away unprocessed.
 		c.fwd.Defer(v.RetryAfter)
 		if p.mayQueue {
-			return s.queueCreate(ctx, c, req, body, outbox.OpPending, 0, err.Error())
+			return s.queueCreate(ctx, c, req, outbox.OpPending, 0, err.Error())
 		}
 		if wxpay.ClassOf(err) == wxpay.RateLimited {
 			return nil, withOrder(fromWxpay(err, "order"), p.no)
@@ -138,7 +136,10 @@ func (p createPlan) notQueued(reached bool, cause error) error {
 }
 
 // existingCreate answers a create for an out_order_no the outbox holds.
-func (s *Service) existingCreate(ctx context.Context, c *configured, o *outbox.Order, req wxpay.CreateRequest, body json.RawMessage) (*v1.CreateOrderResponse, error) {
+func (s *Service) existingCreate(ctx context.Context, c *configured, o *outbox.Order, req newCreate) (*v1.CreateOrderResponse, error) {
+	if made := c.apiOf(o).Name(); made != c.api.Name() {
+		return nil, otherAPIError(o.OutOrderNo, made, c.api.Name())
+	}
 	op := o.Ops[0]
 	if op.Kind != outbox.OpCreate && op.State == outbox.OpDone {
 		// The outbox holds a cancel or complete applied to the order, not
@@ -153,25 +154,24 @@ func (s *Service) existingCreate(ctx context.Context, c *configured, o *outbox.O
 		return nil, &shared.Error{Class: shared.ClassInvalid, OutOrderNo: o.OutOrderNo, Reason: shared.ReasonOperationConflict,
 			Message: fmt.Sprintf("order %s is known to the outbox by its %s, not by a create: it is not queued again; query it by out_order_no (online, the same create is answered by WeChat Pay)", o.OutOrderNo, describeOp(op))}
 	}
-	if !outbox.SameBody(op.Body, body) {
+	if !outbox.SameBody(op.Body, req.body) {
 		return nil, &shared.Error{Class: shared.ClassInvalid, OutOrderNo: o.OutOrderNo,
 			Message:    "out_order_no " + o.OutOrderNo + " is already in the outbox with different parameters",
 			Violations: []shared.FieldViolation{{Field: "order.out_order_no", Description: "already used for another order; a retry must send the same request"}}}
 	}
-	var known wxpay.CreateResponse
 	switch o.State() {
 	case outbox.StateFailed:
 		return nil, failedError(o)
 	case outbox.StateSubmitted:
-		if json.Unmarshal(op.Result, &known) == nil && known.OrderID != "" {
-			return &v1.CreateOrderResponse{Disposition: v1.Disposition_DISPOSITION_SUBMITTED, Order: createdFromWx(&known)}, nil
+		if known, ok := c.api.createdFrom(op.Result); ok {
+			return &v1.CreateOrderResponse{Disposition: v1.Disposition_DISPOSITION_SUBMITTED, Order: known}, nil
 		}
 	}
 	// The host asks again for an order the outbox will not send for it (one
 	// it would not queue), or one known to exist whose create answer (the
 	// package) was lost: send the same create online.
 	if (o.ReconcileOnly && op.State == outbox.OpInFlight) || op.State == outbox.OpDone {
-		return s.resendCreate(ctx, c, o, req, body)
+		return s.resendCreate(ctx, c, o, req)
 	}
 	return c.queued(req, o.OutOrderNo, o.StoredAt), nil
 }
@@ -179,7 +179,7 @@ func (s *Service) existingCreate(ctx context.Context, c *configured, o *outbox.O
 // resendCreate sends again a create the outbox holds, for its answer.
 // WeChat Pay answers a repeated create with the same order, so this cannot
 // make a second one.
-func (s *Service) resendCreate(ctx context.Context, c *configured, o *outbox.Order, req wxpay.CreateRequest, body json.RawMessage) (*v1.CreateOrderResponse, error) {
+func (s *Service) resendCreate(ctx context.Context, c *configured, o *outbox.Order, req newCreate) (*v1.CreateOrderResponse, error) {
 	no := o.OutOrderNo
 	held, err := s.hold(ctx, c, no)
 	if err != nil {
@@ -193,7 +193,7 @@ func (s *Service) resendCreate(ctx context.Context, c *configured, o *outbox.Ord
 			select {
 			case <-done:
 				if cur, err := c.store.Get(no); err == nil && cur != nil && cur.Has(outbox.OpCreate) {
-					return s.existingCreate(ctx, c, cur, req, body)
+					return s.existingCreate(ctx, c, cur, req)
 				}
 			case <-ctx.Done():
 			}
@@ -204,11 +204,12 @@ func (s *Service) resendCreate(ctx context.Context, c *configured, o *outbox.Ord
 		return c.queued(req, no, o.StoredAt), nil
 	}
 	defer c.fwd.Release(no)
-	resp, err := c.client.Create(ctx, req)
+	resp, err := c.api.Call(ctx, no, outbox.OpCreate, req.body)
 	c.fwd.Observe(err)
 	if err != nil {
 		return nil, withOrder(fromWxpay(err, "order"), no)
 	}
+	created := c.created(req, resp)
 	now := s.now()
 	_, merr := c.store.Modify(no, func(cur *outbox.Order) (*outbox.Order, []outbox.Event, error) {
 		if cur == nil || cur.Ops[0].Kind != outbox.OpCreate {
@@ -220,12 +221,12 @@ func (s *Service) resendCreate(ctx context.Context, c *configured, o *outbox.Ord
 			return cur, nil, nil // the answer filled in, nothing new happened
 		}
 		cur.Ops[0].DoneAt = now
-		return cur, []outbox.Event{{Type: outbox.EventOrderSubmitted, Op: outbox.OpCreate, OrderID: resp.OrderID, Package: resp.Package}}, nil
+		return cur, []outbox.Event{{Type: outbox.EventOrderSubmitted, Op: outbox.OpCreate, OrderID: created.OrderId, Package: created.Package}}, nil
 	})
 	if merr != nil {
 		s.log.Error("recording a create answer failed", "out_order_no", no, "error", merr)
 	}
-	return &v1.CreateOrderResponse{Disposition: v1.Disposition_DISPOSITION_SUBMITTED, Order: createdFromWx(resp)}, nil
+	return &v1.CreateOrderResponse{Disposition: v1.Disposition_DISPOSITION_SUBMITTED, Order: created}, nil
 }
 
 // queueCreate commits a new order to the outbox (fsync) before answering
@@ -236,33 +237,33 @@ func (s *Service) resendCreate(ctx context.Context, c *configured, o *outbox.Ord
 // such word either. One that would pass a limit is kept to be reconciled
 // (it may exist at WeChat Pay), never sent again, and the host is told it
 // was not queued, as for REQUIRE_ONLINE.
-func (s *Service) queueCreate(ctx context.Context, c *configured, req wxpay.CreateRequest, body json.RawMessage, state outbox.OpState, attempts int, lastErr string) (*v1.CreateOrderResponse, error) {
+func (s *Service) queueCreate(ctx context.Context, c *configured, req newCreate, state outbox.OpState, attempts int, lastErr string) (*v1.CreateOrderResponse, error) {
 	now := s.now()
-	o := &outbox.Order{OutOrderNo: req.OutOrderNo, StoredAt: now, Amount: queuedAmount(req),
-		Ops: []outbox.Op{{Kind: outbox.OpCreate, Body: body, State: state, AddedAt: now, Attempts: attempts, LastError: lastErr}}}
+	o := &outbox.Order{OutOrderNo: req.no, StoredAt: now, Amount: req.amount, API: c.api.Name(),
+		Ops: []outbox.Op{{Kind: outbox.OpCreate, Body: req.body, State: state, AddedAt: now, Attempts: attempts, LastError: lastErr}}}
 	stored, existed, err := c.store.Enqueue(o, c.limits, outbox.Event{Type: outbox.EventOrderQueued, Op: outbox.OpCreate})
 	var le *outbox.LimitError
 	if state == outbox.OpInFlight && errors.As(err, &le) {
-		if kerr := s.keepForReconciliation(c, req, body, lastErr); kerr != nil {
-			return nil, mayHaveArrived(withOrder(kerr, req.OutOrderNo), state)
+		if kerr := s.keepForReconciliation(c, req, lastErr); kerr != nil {
+			return nil, mayHaveArrived(withOrder(kerr, req.no), state)
 		}
-		return nil, &shared.Error{Class: shared.ClassNetwork, Reason: le.Reason, ReachedServer: true, OutOrderNo: req.OutOrderNo,
+		return nil, &shared.Error{Class: shared.ClassNetwork, Reason: le.Reason, ReachedServer: true, OutOrderNo: req.no,
 			Message: "no trusted answer from WeChat Pay (" + lastErr + "), and queuing the order would pass an offline limit (" + le.Message +
 				"): not queued; the request may have reached WeChat Pay: the plugin reconciles it (watch for ORDER_SUBMITTED or ORDER_FAILED, or query it) and never sends it again"}
 	}
 	if err != nil {
-		return nil, mayHaveArrived(withOrder(outboxError(err), req.OutOrderNo), state)
+		return nil, mayHaveArrived(withOrder(outboxError(err), req.no), state)
 	}
 	if existed {
 		// A concurrent call stored it first: answered as a retry is.
 		if state == outbox.OpInFlight {
-			s.markInFlight(c, req.OutOrderNo, lastErr)
+			s.markInFlight(c, req.no, lastErr)
 		}
-		return s.existingCreate(ctx, c, stored, req, body)
+		return s.existingCreate(ctx, c, stored, req)
 	}
 	s.wake()
-	s.log.Debug("order queued", "out_order_no", req.OutOrderNo, "in_flight", state == outbox.OpInFlight)
-	return c.queued(req, req.OutOrderNo, stored.StoredAt), nil
+	s.log.Debug("order queued", "out_order_no", req.no, "in_flight", state == outbox.OpInFlight)
+	return c.queued(req, req.no, stored.StoredAt), nil
 }
 
 // markInFlight records that a create the outbox holds as unsent may have
@@ -284,10 +285,10 @@ func (s *Service) markInFlight(c *configured, no, lastErr string) {
 
 // keepForReconciliation records a create the host would not queue but that
 // may have reached WeChat Pay: it is only ever queried, never resent.
-func (s *Service) keepForReconciliation(c *configured, req wxpay.CreateRequest, body json.RawMessage, lastErr string) error {
+func (s *Service) keepForReconciliation(c *configured, req newCreate, lastErr string) error {
 	now := s.now()
-	o := &outbox.Order{OutOrderNo: req.OutOrderNo, StoredAt: now, ReconcileOnly: true,
-		Ops: []outbox.Op{{Kind: outbox.OpCreate, Body: body, State: outbox.OpInFlight, AddedAt: now, Attempts: 1, LastError: lastErr}}}
+	o := &outbox.Order{OutOrderNo: req.no, StoredAt: now, ReconcileOnly: true, API: c.api.Name(),
+		Ops: []outbox.Op{{Kind: outbox.OpCreate, Body: req.body, State: outbox.OpInFlight, AddedAt: now, Attempts: 1, LastError: lastErr}}}
 	if _, _, err := c.store.Enqueue(o, outbox.Limits{}, outbox.Event{Type: outbox.EventOrderQueued, Op: outbox.OpCreate,
 		Message: "outcome unknown: reconciling, never resent"}); err != nil {
 		return outboxError(err)
@@ -297,17 +298,26 @@ func (s *Service) keepForReconciliation(c *configured, req wxpay.CreateRequest, 
 }
 
 // queued is the answer for a create the outbox holds unsent.
-func (c *configured) queued(req wxpay.CreateRequest, no string, storedAt time.Time) *v1.CreateOrderResponse {
+func (c *configured) queued(req newCreate, no string, storedAt time.Time) *v1.CreateOrderResponse {
 	return &v1.CreateOrderResponse{Disposition: v1.Disposition_DISPOSITION_QUEUED,
-		Order:    &v1.CreatedOrder{Appid: req.AppID, Mchid: c.cfg.MchID, OutOrderNo: no, ServiceId: req.ServiceID},
+		Order:    &v1.CreatedOrder{Appid: req.appID, Mchid: c.cfg.MchID, OutOrderNo: no, ServiceId: req.serviceID},
 		StoredAt: timestamppb.New(storedAt)}
 }
 
 // submitted is the answer for a create known to have reached WeChat Pay
 // whose answer (order_id, package) the outbox does not hold.
-func (c *configured) submitted(req wxpay.CreateRequest, no string) *v1.CreateOrderResponse {
+func (c *configured) submitted(req newCreate, no string) *v1.CreateOrderResponse {
 	return &v1.CreateOrderResponse{Disposition: v1.Disposition_DISPOSITION_SUBMITTED,
-		Order: &v1.CreatedOrder{Appid: req.AppID, Mchid: c.cfg.MchID, OutOrderNo: no, ServiceId: req.ServiceID}}
+		Order: &v1.CreatedOrder{Appid: req.appID, Mchid: c.cfg.MchID, OutOrderNo: no, ServiceId: req.serviceID}}
+}
+
+// created is WeChat Pay's answer to a create, for the host: what the API
+// answered, or at least the order's names when it cannot be read.
+func (c *configured) created(req newCreate, result any) *v1.CreatedOrder {
+	if o, ok := c.api.createdFrom(outbox.ResultOf(result)); ok {
+		return o
+	}
+	return c.submitted(req, req.no).Order
 }
 
 // queuedAmount is what a waiting order can cost the customer at most:
@@ -321,13 +331,4 @@ func queuedAmount(r wxpay.CreateRequest) int64 {
 		sum += f.FeeAmount
 	}
 	return sum
-}
-
-func (c *configured) defaults(appID, serviceID *string) {
-	if *appID == "" {
-		*appID = c.cfg.AppID
-	}
-	if *serviceID == "" {
-		*serviceID = c.cfg.ServiceID
-	}
 }

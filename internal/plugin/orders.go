@@ -23,13 +23,11 @@ func (s *Service) CancelOrder(ctx context.Context, r *v1.CancelOrderRequest) (*v
 	if err != nil {
 		return nil, err
 	}
-	req := cancelToWx(r)
-	c.defaults(&req.AppID, &req.ServiceID)
-	if err := req.Validate(); err != nil {
-		return nil, withOrder(fromWxpay(err, ""), req.OutOrderNo)
+	call, err := c.api.cancel(r)
+	if err != nil {
+		return nil, err
 	}
-	body, _ := json.Marshal(req)
-	disp, ref, storedAt, sent, err := s.operation(ctx, c, req.OutOrderNo, outbox.OpCancel, body, wxpay.OrderRef{AppID: req.AppID, ServiceID: req.ServiceID})
+	disp, ref, storedAt, sent, err := s.operation(ctx, c, call)
 	if err != nil {
 		return nil, err
 	}
@@ -43,22 +41,20 @@ func (s *Service) CompleteOrder(ctx context.Context, r *v1.CompleteOrderRequest)
 	if err != nil {
 		return nil, err
 	}
-	req := completeToWx(r)
-	c.defaults(&req.AppID, &req.ServiceID)
-	if err := req.Validate(); err != nil {
-		return nil, withOrder(fromWxpay(err, ""), req.OutOrderNo)
+	call, err := c.api.complete(r)
+	if err != nil {
+		return nil, err
 	}
-	body, _ := json.Marshal(req)
-	disp, ref, storedAt, _, err := s.operation(ctx, c, req.OutOrderNo, outbox.OpComplete, body, wxpay.OrderRef{AppID: req.AppID, ServiceID: req.ServiceID})
+	disp, ref, storedAt, _, err := s.operation(ctx, c, call)
 	if err != nil {
 		return nil, err
 	}
 	return &v1.CompleteOrderResponse{Disposition: disp, Order: ref, StoredAt: storedAt}, nil
 }
 
-// operation runs a cancel or complete: behind the order's queued work if it
-// has any, online otherwise, and into the outbox when WeChat Pay cannot be
-// reached or the outcome is unknown.
+// operation runs a cancel, complete or modify: behind the order's queued
+// work if it has any, online otherwise, and into the outbox when WeChat
+// Pay cannot be reached or the outcome is unknown.
 //
 // Online, the operation is committed to the outbox in flight before it
 // leaves, as the forwarder does: a crash while it is out, or a lost
@@ -66,11 +62,11 @@ func (s *Service) CompleteOrder(ctx context.Context, r *v1.CompleteOrderRequest)
 // judged against what was asked before (the same operation again is
 // answered from the outbox; another one is refused), since WeChat Pay's
 // query does not show everything a request carried (a cancel's reason).
-func (s *Service) operation(ctx context.Context, c *configured, no string, kind outbox.OpKind, body json.RawMessage,
-	ids wxpay.OrderRef) (v1.Disposition, *v1.OrderRef, *timestamppb.Timestamp, outbox.OpKind, error) {
+func (s *Service) operation(ctx context.Context, c *configured, call opCall) (v1.Disposition, *v1.OrderRef, *timestamppb.Timestamp, outbox.OpKind, error) {
 	c.calls.RLock() // its outbox stays open until the answer is recorded
 	defer c.calls.RUnlock()
-	queuedRef := &v1.OrderRef{Appid: ids.AppID, Mchid: c.cfg.MchID, OutOrderNo: no, ServiceId: ids.ServiceID}
+	no, kind := call.no, call.kind
+	queuedRef := &v1.OrderRef{Appid: call.ids.AppID, Mchid: c.cfg.MchID, OutOrderNo: no, ServiceId: call.ids.ServiceID}
 	answer := func(a opAnswer) (v1.Disposition, *v1.OrderRef, *timestamppb.Timestamp, outbox.OpKind, error) {
 		if a.disp == v1.Disposition_DISPOSITION_SUBMITTED {
 			return a.disp, a.ref, nil, a.sent, nil
@@ -84,54 +80,23 @@ func (s *Service) operation(ctx context.Context, c *configured, no string, kind 
 	if held {
 		defer c.fwd.Release(no)
 	}
-	a, err := s.putOp(c, no, kind, body, held)
+	a, err := s.putOp(c, call, held)
 	if err != nil {
 		return 0, nil, nil, "", err
 	}
 	if !a.online {
 		return answer(a)
 	}
-	// Ask for the order first: it says whether the operation can go, and
-	// how (a cancel of an order the customer confirmed goes as a complete
-	// with finish_type 1; a complete goes with the order's finish_ticket).
-	query := wxpay.QueryRequest{OutOrderNo: no, AppID: ids.AppID, ServiceID: ids.ServiceID}
-	q, qerr := c.client.Query(ctx, query)
-	c.fwd.Observe(qerr)
-	v := forward.Before(kind, body, false, q, qerr)
-	var result any = q
-	err = qerr
-	sent := v.Wire
-	if v.Action == forward.Reconcile {
-		v.Action = forward.Resend // no answer to the query: nothing was sent
-	}
-	if v.Action == forward.Send {
-		result, err = forward.Call(ctx, c.client, no, v.Wire, v.Body)
-		c.fwd.Observe(err)
-		v = forward.AfterSend(kind, err)
-		if v.Action == forward.Check {
-			// Refused: perhaps because an earlier attempt whose answer was
-			// lost (a host retrying after a crash) already applied it.
-			// WeChat Pay's order says, if it shows the same amounts.
-			q, qerr := c.client.Query(ctx, query)
-			c.fwd.Observe(qerr)
-			if v = forward.AfterCheck(kind, body, false, err, q, qerr); v.Action == forward.Applied {
-				s.log.Info(string(kind)+" was already applied", "out_order_no", no)
-				result = q
-			}
-		}
-	}
-	if v.Action != forward.Applied && err != nil {
-		s.logFailure(string(kind), no, err)
-	}
+	sent, err := s.send(ctx, c, c.api, call)
+	v, result := sent.verdict, sent.result
 	c.fwd.Defer(v.RetryAfter) // the forwarder sends it next: not before WeChat Pay said
 	now := s.now()
-	var ref *v1.OrderRef
 	settled, rerr := s.settleOnline(c, no, kind, func(o *outbox.Order, op *outbox.Op) (*outbox.Order, []outbox.Event) {
 		switch v.Action {
 		case forward.Applied:
 			op.State, op.DoneAt, op.Result, op.LastError = outbox.OpDone, now, outbox.ResultOf(result), ""
-			if sent != kind {
-				op.SentAs = sent
+			if sent.as != kind {
+				op.SentAs = sent.as
 			}
 			return o, nil
 		case forward.Resend, forward.Reconcile:
@@ -139,8 +104,8 @@ func (s *Service) operation(ctx context.Context, c *configured, no string, kind 
 			// before any resend) when it may have, as what it went as.
 			if v.Action == forward.Resend {
 				op.State = outbox.OpPending
-			} else if sent != kind && sent != "" {
-				op.SentAs = sent
+			} else if sent.as != kind && sent.as != "" {
+				op.SentAs = sent.as
 			}
 			if err != nil {
 				op.LastError = err.Error()
@@ -161,12 +126,7 @@ func (s *Service) operation(ctx context.Context, c *configured, no string, kind 
 			// the forwarder settles it by query.
 			s.log.Warn("recording a sent operation failed", "out_order_no", no, "error", rerr)
 		}
-		if r, ok := result.(*wxpay.OrderRef); ok {
-			ref = refFromWx(r)
-		} else if q, ok := result.(*wxpay.Order); ok {
-			ref = &v1.OrderRef{Appid: q.AppID, Mchid: q.MchID, OutOrderNo: no, ServiceId: q.ServiceID}
-		}
-		return v1.Disposition_DISPOSITION_SUBMITTED, ref, nil, sent, nil
+		return v1.Disposition_DISPOSITION_SUBMITTED, refOf(result, call, c.cfg.MchID), nil, sent.as, nil
 	case forward.Resend, forward.Reconcile:
 		if rerr != nil {
 			return 0, nil, nil, "", mayHaveArrived(withOrder(outboxError(rerr), no), outbox.OpInFlight)
@@ -178,6 +138,82 @@ func (s *Service) operation(ctx context.Context, c *configured, no string, kind 
 		// will reconcile it and may yet send it. Not a refusal, then.
 		return 0, nil, nil, "", mayHaveArrived(withOrder(outboxError(fmt.Errorf("WeChat Pay refused the %s (%s), but the outbox could not record that: %w", kind, v.Message, rerr)), no), outbox.OpInFlight)
 	}
+	return 0, nil, nil, "", refusedError(no, v, err, a.prior)
+}
+
+// sent is what came of sending an operation online.
+type sent struct {
+	verdict forward.Verdict
+	result  any           // WeChat Pay's answer (or the order, when found applied)
+	as      outbox.OpKind // what went to WeChat Pay (a cancel may go as a complete)
+}
+
+// send sends an operation online as the rule book says: a query of the
+// order first says whether it can go, and how (a cancel of a smart-retail
+// order the customer confirmed goes as a complete with finish_type 1; a
+// complete goes with the order's finish_ticket); a refusal is checked
+// against the order, since an earlier attempt whose answer was lost (a
+// host retrying after a crash) may have applied it. err is the last
+// answer's error, for the record.
+func (s *Service) send(ctx context.Context, c *configured, api payscore, call opCall) (sent, error) {
+	query := wxpay.QueryRequest{OutOrderNo: call.no, AppID: call.ids.AppID, ServiceID: call.ids.ServiceID}
+	q, qerr := api.Query(ctx, query)
+	c.fwd.Observe(qerr)
+	v := api.Before(call.kind, call.body, false, q, qerr)
+	out := sent{verdict: v, result: q, as: v.Wire}
+	err := qerr
+	if v.Action == forward.Reconcile {
+		out.verdict.Action = forward.Resend // no answer to the query: nothing was sent
+	}
+	if v.Action != forward.Send {
+		return out, err
+	}
+	out.result, err = api.Call(ctx, call.no, v.Wire, v.Body)
+	c.fwd.Observe(err)
+	out.verdict = forward.AfterSend(call.kind, err)
+	if out.verdict.Action == forward.Check {
+		q, qerr := api.Query(ctx, query)
+		c.fwd.Observe(qerr)
+		if out.verdict = api.AfterCheck(call.kind, call.body, false, err, q, qerr); out.verdict.Action == forward.Applied {
+			s.log.Info(string(call.kind)+" was already applied", "out_order_no", call.no)
+			out.result = q
+		}
+	}
+	if out.verdict.Action != forward.Applied && err != nil {
+		s.logFailure(string(call.kind), call.no, err)
+	}
+	return out, err
+}
+
+// sendChecked sends an operation that is never queued (pay, sync), and
+// answers with WeChat Pay's result or the reason it was not applied.
+func (s *Service) sendChecked(ctx context.Context, c *configured, api payscore, call opCall) (any, error) {
+	out, err := s.send(ctx, c, api, call)
+	switch out.verdict.Action {
+	case forward.Applied:
+		return out.result, nil
+	case forward.Resend:
+		c.fwd.Defer(out.verdict.RetryAfter)
+		if err == nil {
+			err = errors.New("WeChat Pay could not be asked for the order first")
+		}
+		return nil, withOrder(fromWxpay(err, ""), call.no)
+	case forward.Reconcile:
+		e := fromWxpay(err, "")
+		if se, ok := e.(*shared.Error); ok {
+			se.ReachedServer = true
+			se.Message += "; the " + string(call.kind) + " may have reached WeChat Pay: query the order to see"
+		}
+		return nil, withOrder(e, call.no)
+	}
+	return nil, refusedError(call.no, out.verdict, err, nil)
+}
+
+// refusedError is the host's answer for an operation the rule book
+// refused: for the order's state (or its absence), found before sending,
+// or WeChat Pay's refusal, with what the check found and what the outbox
+// knows was applied (prior).
+func refusedError(no string, v forward.Verdict, err error, prior *outbox.Op) error {
 	var refused error
 	switch {
 	case err == nil || wxpay.ClassOf(err) == wxpay.NotFound:
@@ -193,11 +229,32 @@ func (s *Service) operation(ctx context.Context, c *configured, no string, kind 
 		if v.Message != "" && (err == nil || v.Message != err.Error()) {
 			se.Message = v.Message // what the check found: the order's state and amounts
 		}
-		if a.prior != nil {
-			se.Message += "; the outbox's record: " + describeOp(*a.prior)
+		if prior != nil {
+			se.Message += "; the outbox's record: " + describeOp(*prior)
 		}
 	}
-	return 0, nil, nil, "", withOrder(refused, no)
+	return withOrder(refused, no)
+}
+
+// refOf is the reference to the order an answer gives: a cancel's or
+// pay's reference, or the order itself.
+func refOf(result any, call opCall, mchID string) *v1.OrderRef {
+	ref := &v1.OrderRef{Appid: call.ids.AppID, Mchid: mchID, OutOrderNo: call.no, ServiceId: call.ids.ServiceID}
+	switch r := result.(type) {
+	case *wxpay.OrderRef:
+		if r != nil && r.OutOrderNo != "" {
+			ref = refFromWx(r)
+		}
+	case *wxpay.Order:
+		if r != nil {
+			ref.Appid, ref.Mchid, ref.ServiceId = r.AppID, r.MchID, r.ServiceID
+		}
+	case *wxpay.ServiceOrder:
+		if r != nil {
+			ref.Appid, ref.Mchid, ref.ServiceId, ref.OrderId = r.AppID, r.MchID, r.ServiceID, r.OrderID
+		}
+	}
+	return ref
 }
 
 // hold keeps the forwarder and other online calls off order no while this
@@ -261,14 +318,19 @@ type opAnswer struct {
 //     order has waiting, when the network is known to be down, or when
 //     the online path may not send it (mayGoOnline false); else in flight,
 //     and the answer is to send it online now.
-func (s *Service) putOp(c *configured, no string, kind outbox.OpKind, body json.RawMessage, mayGoOnline bool) (opAnswer, error) {
+func (s *Service) putOp(c *configured, call opCall, mayGoOnline bool) (opAnswer, error) {
 	now := s.now()
+	no, kind, body := call.no, call.kind, call.body
+	ending := kind == outbox.OpCancel || kind == outbox.OpComplete
 	var a opAnswer
 	_, err := c.store.Modify(no, func(o *outbox.Order) (*outbox.Order, []outbox.Event, error) {
 		a = opAnswer{}
 		if o != nil {
 			if o.Failure != nil {
 				return nil, nil, failedError(o)
+			}
+			if made := c.apiOf(o).Name(); made != c.api.Name() {
+				return nil, nil, otherAPIError(no, made, c.api.Name())
 			}
 			for _, op := range o.Ops {
 				switch {
@@ -283,6 +345,9 @@ func (s *Service) putOp(c *configured, no string, kind outbox.OpKind, body json.
 				case op.Kind == kind && outbox.SameBody(op.Body, body):
 					a.disp, a.at = v1.Disposition_DISPOSITION_QUEUED, op.AddedAt
 					return nil, nil, outbox.ErrNoChange
+				case !ending:
+					// A modify goes after the complete it changes; WeChat
+					// Pay's order decides whether it can.
 				case (op.Kind == outbox.OpCancel || op.Kind == outbox.OpComplete) && op.State == outbox.OpDone:
 					// Another one was applied: WeChat Pay will refuse this
 					// one, and its answer (with the order's state) is what
@@ -294,12 +359,15 @@ func (s *Service) putOp(c *configured, no string, kind outbox.OpKind, body json.
 				}
 			}
 		}
-		if err := aboveQueuedRisk(o, kind, body); err != nil {
-			return nil, nil, err
+		if o != nil && kind == outbox.OpComplete && o.Has(outbox.OpCreate) {
+			// WeChat Pay would refuse it when sent, after the customer has left.
+			if err := c.api.aboveRisk(no, o.Ops[0].Body, body); err != nil {
+				return nil, nil, err
+			}
 		}
 		waiting := o != nil && o.Next() >= 0
 		if o == nil {
-			o = &outbox.Order{OutOrderNo: no, StoredAt: now}
+			o = &outbox.Order{OutOrderNo: no, StoredAt: now, API: c.api.Name()}
 		}
 		op := outbox.Op{Kind: kind, Body: body, State: outbox.OpPending, AddedAt: now}
 		online := mayGoOnline && !waiting && !c.fwd.Offline()
@@ -331,22 +399,6 @@ func (s *Service) putOp(c *configured, no string, kind outbox.OpKind, body json.
 	return a, nil
 }
 
-// aboveQueuedRisk refuses a charging complete above the risk_amount of the
-// order's create the outbox holds: WeChat Pay would refuse it when sent,
-// after the customer has left.
-func aboveQueuedRisk(o *outbox.Order, kind outbox.OpKind, body json.RawMessage) error {
-	if o == nil || kind != outbox.OpComplete || !o.Has(outbox.OpCreate) {
-		return nil
-	}
-	var c wxpay.CreateRequest
-	var r wxpay.CompleteRequest
-	if json.Unmarshal(o.Ops[0].Body, &c) != nil || json.Unmarshal(body, &r) != nil || r.FinishType != wxpay.FinishTypeFinish || c.RiskAmount <= 0 || r.Charge() <= c.RiskAmount {
-		return nil
-	}
-	return &shared.Error{Class: shared.ClassInvalid, OutOrderNo: o.OutOrderNo, Reason: shared.ReasonTotalAboveRisk,
-		Message: fmt.Sprintf("the complete charges %d fen, more than the order's risk_amount of %d fen: WeChat Pay refuses it", r.Charge(), c.RiskAmount)}
-}
-
 // QueryOrder answers from the outbox for an order whose create has not
 // reached WeChat Pay yet, and from WeChat Pay otherwise.
 func (s *Service) QueryOrder(ctx context.Context, r *v1.QueryOrderRequest) (*v1.QueryOrderResponse, error) {
@@ -360,27 +412,29 @@ func (s *Service) QueryOrder(ctx context.Context, r *v1.QueryOrderRequest) (*v1.
 			return nil, outboxError(err)
 		}
 	}
+	api := c.apiOf(o) // an order is asked of the API it was made on
 	if o != nil && o.Has(outbox.OpCreate) && o.Ops[0].State != outbox.OpDone {
-		return &v1.QueryOrderResponse{Order: s.orderFromQueued(c, o), Queued: queuedFromOutbox(o)}, nil
+		return &v1.QueryOrderResponse{Order: s.orderFromQueued(c, api, o), Queued: queuedFromOutbox(o)}, nil
 	}
-	req := queryToWx(r)
-	got, err := c.client.Query(ctx, req)
+	got, err := api.Query(ctx, queryToWx(r))
 	if !refusedBeforeSending(err) { // that says nothing of the network
 		c.fwd.Observe(err)
 	}
 	if err != nil {
 		return nil, fromWxpay(err, "")
 	}
-	resp := &v1.QueryOrderResponse{Order: orderFromWx(got)}
+	resp := &v1.QueryOrderResponse{Order: api.order(got)}
 	resp.Order.QueryId = r.GetQueryId()
-	if o == nil && got.OutOrderNo != "" { // asked by query_id: the outbox knows it by out_order_no
-		if o, err = c.store.Get(got.OutOrderNo); err != nil {
+	if o == nil && resp.Order.OutOrderNo != "" { // asked by query_id: the outbox knows it by out_order_no
+		if o, err = c.store.Get(resp.Order.OutOrderNo); err != nil {
 			return nil, outboxError(err)
 		}
 	}
 	if o != nil {
 		resp.Queued = queuedFromOutbox(o)
-		resp.Order.OrderId = createdOrderID(o)
+		if id := createdOrderID(o); id != "" {
+			resp.Order.OrderId = id
+		}
 	}
 	return resp, nil
 }

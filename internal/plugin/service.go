@@ -48,6 +48,8 @@ type Service struct {
 type configured struct {
 	cfg        *config.Config
 	client     *wxpay.Client
+	api        payscore   // the configured API (payscore_api)
+	apis       []payscore // every API, the configured one first: orders keep the one they were made for
 	verifyMode string
 	store      *outbox.Store
 	fwd        *forward.Forwarder
@@ -164,12 +166,6 @@ func (s *Service) Configure(ctx context.Context, r *v1.ConfigureRequest) (*v1.Co
 	cfg := config.FromProto(r.GetConfig())
 	if err := cfg.Validate(); err != nil {
 		return nil, fromConfig(err)
-	}
-	if cfg.API() != config.APISmartRetail {
-		// Refused rather than served on the other API: an order sent to
-		// the wrong API would be refused, or worse, made where the
-		// merchant does not look for it.
-		return nil, fromConfig(config.Problems{{Key: "payscore_api", Err: errors.New("this plugin speaks only the smart-retail API (smartretail) so far; the service-order API is being added (issue 14)")}})
 	}
 	keys, err := cfg.LoadKeys()
 	if err != nil {
@@ -299,7 +295,12 @@ func (s *Service) start(cfg *config.Config, client *wxpay.Client, mode string, s
 	maxOrders, orderAmount, totalAmount := cfg.Limits()
 	cur := &configured{cfg: cfg, client: client, verifyMode: mode, store: store, claims: claims, inspect: inspect,
 		limits: outbox.Limits{MaxOrders: int(maxOrders), MaxOrderAmount: orderAmount, MaxTotalAmount: totalAmount}}
-	cur.fwd = forward.New(forward.Options{Store: store, WeChat: client, Concurrency: cfg.Concurrency(), Clock: s.clock,
+	cur.api, cur.apis = apis(cfg, client, func() time.Time { t, _ := s.clock.WeChatNow(); return t })
+	var also []forward.API
+	for _, a := range cur.apis[1:] {
+		also = append(also, a)
+	}
+	cur.fwd = forward.New(forward.Options{Store: store, API: cur.api, Also: also, Concurrency: cfg.Concurrency(), Clock: s.clock,
 		SkewThreshold: cfg.SkewThreshold(), MaxAge: cfg.MaxAge(), Claims: claims, Log: s.log.Named("forward")})
 	ctx, cancel := context.WithCancel(context.Background())
 	cur.stop, cur.stopped = cancel, make(chan struct{})

@@ -126,8 +126,7 @@ func TestConfigureChecksWhatItIsGiven(t *testing.T) {
 		// against: the key would land in the plugin's working folder.
 		{"relative key file", func(c *v1.Config) { c.OutboxKeyFile = "outbox.key" }, "config.outbox_key_file", "absolute path"},
 		{"no outbox", func(c *v1.Config) { c.OutboxPath = "" }, "config.outbox_path", "absolute path"},
-		// Not served on the smart-retail API by mistake.
-		{"service orders", func(c *v1.Config) { c.PayscoreApi, c.NotifyUrl = "serviceorder", "https://merchant.example/n" }, "config.payscore_api", "only the smart-retail API"},
+		{"service orders without notify_url", func(c *v1.Config) { c.PayscoreApi = "serviceorder" }, "config.notify_url", "required"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

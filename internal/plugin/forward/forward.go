@@ -66,8 +66,16 @@ type Store interface {
 
 // Options configure a Forwarder.
 type Options struct {
-	Store  Store
+	Store Store
+	// API is the configured WeChat Pay API: the probe asks it, and orders
+	// stored for it go on it. SmartRetail on WeChat when nil.
+	API API
+	// WeChat is the smart-retail client when API is nil.
 	WeChat WeChatPay
+	// Also are the other APIs an order in the outbox may have been stored
+	// for (a merchant who changed payscore_api while orders waited): each
+	// order goes on the API it was made for.
+	Also []API
 	// Concurrency is how many orders are worked on at once.
 	Concurrency int
 	// BaseBackoff and MaxBackoff shape the delay between attempts while
@@ -135,6 +143,9 @@ func New(opts Options) *Forwarder {
 	}
 	if opts.Log == nil {
 		opts.Log = hclog.NewNullLogger()
+	}
+	if opts.API == nil {
+		opts.API = SmartRetail{WeChat: opts.WeChat}
 	}
 	if opts.Claims == nil {
 		opts.Claims = NewClaims()
@@ -432,7 +443,7 @@ func (f *Forwarder) dispatch(ctx context.Context, wg *sync.WaitGroup, done chan 
 func (f *Forwarder) probe(ctx context.Context) {
 	cctx, cancel := context.WithTimeout(ctx, f.opts.CallTimeout)
 	defer cancel()
-	_, err := f.opts.WeChat.Query(cctx, wxpay.QueryRequest{OutOrderNo: ProbeOutOrderNo})
+	_, err := f.opts.API.Query(cctx, wxpay.QueryRequest{OutOrderNo: ProbeOutOrderNo})
 	if ctx.Err() != nil {
 		return
 	}

@@ -164,17 +164,10 @@ func samePayments(shown, asked []wxpay.Payment) bool {
 	return sameKeys(shown, asked, key)
 }
 
-// deposit says whether the order's risk fund is a 先免 one (DEPOSIT,
-// ADVANCE, CASH_DEPOSIT), which caps what a complete may charge (section 4).
+// deposit says whether the order's risk fund is a 先免 one, which caps
+// what a complete may charge (section 4).
 func deposit(q *wxpay.ServiceOrder) bool {
-	if q.RiskFund == nil || q.RiskFund.Amount <= 0 {
-		return false
-	}
-	switch q.RiskFund.Name {
-	case wxpay.RiskFundDeposit, wxpay.RiskFundAdvance, wxpay.RiskFundCashDeposit:
-		return true
-	}
-	return false
+	return q.RiskFund != nil && q.RiskFund.Amount > 0 && wxpay.DepositFund(q.RiskFund.Name)
 }
 
 // serviceOrderStateCode names the order's state for a refusal's code:

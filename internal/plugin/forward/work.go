@@ -35,11 +35,16 @@ func (f *Forwarder) work(ctx context.Context, no string) {
 		if f.expire(no) {
 			return
 		}
+		api, ok := f.apiOf(o)
+		if !ok {
+			f.fail(no, i, o.Ops[i].Kind, "BAD_RECORD", fmt.Sprintf("the order was stored for WeChat Pay's %q API, which this plugin does not speak", o.API))
+			return
+		}
 		var goOn bool
 		if o.Ops[i].State == outbox.OpInFlight {
-			goOn = f.reconcile(ctx, o, i)
+			goOn = f.reconcile(ctx, api, o, i)
 		} else {
-			goOn = f.send(ctx, o, i)
+			goOn = f.send(ctx, api, o, i)
 		}
 		if !goOn {
 			return
@@ -73,16 +78,16 @@ func (f *Forwarder) callCtx(ctx context.Context) (context.Context, context.Cance
 // send sends operation i: a cancel or complete after a query of its order
 // decides how (see Before), then sendAs. It reports whether to go on with
 // the order's next operation.
-func (f *Forwarder) send(ctx context.Context, o *outbox.Order, i int) bool {
+func (f *Forwarder) send(ctx context.Context, api API, o *outbox.Order, i int) bool {
 	op := o.Ops[i]
 	v := Verdict{Action: Send, Wire: op.Kind, Body: op.Body}
 	if op.Kind != outbox.OpCreate {
-		q, qerr := f.query(ctx, o.OutOrderNo, op.Body)
+		q, qerr := f.query(ctx, api, o.OutOrderNo, op.Body)
 		if ctx.Err() != nil {
 			return false
 		}
 		// Ever sent: a revoked order may be this cancel's doing.
-		if v = Before(op.Kind, op.Body, op.Attempts > 0, q, qerr); v.Action != Send {
+		if v = api.Before(op.Kind, op.Body, op.Attempts > 0, q, qerr); v.Action != Send {
 			var err error
 			if qerr != nil {
 				err = fmt.Errorf("query before sending: %w", qerr)
@@ -90,14 +95,14 @@ func (f *Forwarder) send(ctx context.Context, o *outbox.Order, i int) bool {
 			return f.settle(o.OutOrderNo, i, op.Kind, v, q, err)
 		}
 	}
-	return f.sendAs(ctx, o, i, v)
+	return f.sendAs(ctx, api, o, i, v)
 }
 
 // sendAs marks operation i in flight (committed), sends it as v says, and
 // settles the outcome. The stored body stays the host's own (a retry of
 // the same request must match it); what went out is recorded beside it
 // when it differs in kind (a cancel sent as a complete).
-func (f *Forwarder) sendAs(ctx context.Context, o *outbox.Order, i int, v Verdict) bool {
+func (f *Forwarder) sendAs(ctx context.Context, api API, o *outbox.Order, i int, v Verdict) bool {
 	op := o.Ops[i]
 	expired := false
 	if !f.modifyOp(o.OutOrderNo, i, op.Kind, "marking an operation in flight", func(o *outbox.Order, op *outbox.Op) []outbox.Event {
@@ -118,7 +123,7 @@ func (f *Forwarder) sendAs(ctx context.Context, o *outbox.Order, i int, v Verdic
 	}
 	cctx, cancel := f.callCtx(ctx)
 	defer cancel()
-	result, err := Call(cctx, f.opts.WeChat, o.OutOrderNo, v.Wire, v.Body)
+	result, err := api.Call(cctx, o.OutOrderNo, v.Wire, v.Body)
 	if ctx.Err() != nil && err != nil {
 		return false // shutting down: the op stays in flight and is reconciled next time
 	}
@@ -128,11 +133,11 @@ func (f *Forwarder) sendAs(ctx context.Context, o *outbox.Order, i int, v Verdic
 	f.Observe(err)
 	av := AfterSend(op.Kind, err)
 	if av.Action == Check {
-		q, qerr := f.query(ctx, o.OutOrderNo, op.Body)
+		q, qerr := f.query(ctx, api, o.OutOrderNo, op.Body)
 		if ctx.Err() != nil {
 			return false
 		}
-		av = AfterCheck(op.Kind, op.Body, true, err, q, qerr)
+		av = api.AfterCheck(op.Kind, op.Body, true, err, q, qerr)
 		if av.Action == Applied {
 			result = q
 		}
@@ -204,11 +209,11 @@ func (f *Forwarder) settle(no string, i int, kind outbox.OpKind, v Verdict, resu
 
 // query reads WeChat Pay's order, with the ids of body, and tells the
 // network state what came of it.
-func (f *Forwarder) query(ctx context.Context, no string, body json.RawMessage) (*wxpay.Order, error) {
+func (f *Forwarder) query(ctx context.Context, api API, no string, body json.RawMessage) (Shown, error) {
 	app, svc := idsOf(body)
 	cctx, cancel := f.callCtx(ctx)
 	defer cancel()
-	q, err := f.opts.WeChat.Query(cctx, wxpay.QueryRequest{OutOrderNo: no, AppID: app, ServiceID: svc})
+	q, err := api.Query(cctx, wxpay.QueryRequest{OutOrderNo: no, AppID: app, ServiceID: svc})
 	if ctx.Err() == nil {
 		f.Observe(err)
 	}
@@ -249,27 +254,27 @@ func (f *Forwarder) storeFailed(what, no string, err error) {
 
 // reconcile settles an operation whose outcome is unknown by asking WeChat
 // Pay for the order before anything is sent again.
-func (f *Forwarder) reconcile(ctx context.Context, o *outbox.Order, i int) bool {
+func (f *Forwarder) reconcile(ctx context.Context, api API, o *outbox.Order, i int) bool {
 	op := o.Ops[i]
-	q, err := f.query(ctx, o.OutOrderNo, op.Body)
+	q, err := f.query(ctx, api, o.OutOrderNo, op.Body)
 	if ctx.Err() != nil {
 		return false
 	}
 	age, _, how := f.opts.Clock.Since(o.AgeStamp())
-	v := AfterQuery(op.Kind, op.Body, o.ReconcileOnly, age > f.opts.MaxAge, q, err)
+	v := api.AfterQuery(op.Kind, op.Body, o.ReconcileOnly, age > f.opts.MaxAge, q, err)
 	if v.Code == CodeExpiredOffline {
 		v.Message += fmt.Sprintf(": it waited %v (measured %s)", age.Round(time.Second), how)
 	}
 	switch {
 	case v.Action == Send:
-		return f.sendAs(ctx, o, i, v)
+		return f.sendAs(ctx, api, o, i, v)
 	case v.Action == Refuse && v.Code == CodeNotCreated:
 		return f.notCreated(o.OutOrderNo)
 	case v.Action == Applied && op.Kind == outbox.OpCreate && !o.ReconcileOnly:
 		// It exists. The same create again is answered with the same order
 		// (out_order_no is the idempotency key) and gives back its package.
 		cctx, cancel := f.callCtx(ctx)
-		resp, cerr := Call(cctx, f.opts.WeChat, o.OutOrderNo, op.Kind, op.Body)
+		resp, cerr := api.Call(cctx, o.OutOrderNo, op.Kind, op.Body)
 		cancel()
 		if cerr == nil {
 			return f.done(o.OutOrderNo, i, op.Kind, resp)
@@ -282,6 +287,21 @@ func (f *Forwarder) reconcile(ctx context.Context, o *outbox.Order, i int) bool 
 		err = fmt.Errorf("query to reconcile: %w", err)
 	}
 	return f.settle(o.OutOrderNo, i, op.Kind, v, q, err)
+}
+
+// apiOf is the API order o was stored for: "" is smart retail (records
+// from before there were two).
+func (f *Forwarder) apiOf(o *outbox.Order) (API, bool) {
+	name := o.API
+	if name == "" {
+		name = APISmartRetail
+	}
+	for _, a := range append([]API{f.opts.API}, f.opts.Also...) {
+		if a.Name() == name {
+			return a, true
+		}
+	}
+	return nil, false
 }
 
 // idsOf reads appid and service_id from a queued body, for queries.
@@ -327,8 +347,14 @@ func (f *Forwarder) done(no string, i int, kind outbox.OpKind, result any) bool 
 			if r, ok := result.(*wxpay.CreateResponse); ok {
 				ev.OrderID, ev.Package = r.OrderID, r.Package
 			}
+			if r, ok := result.(*wxpay.ServiceOrder); ok {
+				ev.OrderID, ev.Package = r.OrderID, r.Package
+			}
 		}
-		if r, ok := result.(*wxpay.OrderRef); ok {
+		switch r := result.(type) {
+		case *wxpay.OrderRef:
+			ev.OrderID = r.OrderID
+		case *wxpay.ServiceOrder:
 			ev.OrderID = r.OrderID
 		}
 		if q, ok := result.(*wxpay.Order); ok && kind == outbox.OpCancel && q.FinishType == wxpay.FinishTypeCancel {

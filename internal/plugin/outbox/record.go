@@ -94,6 +94,10 @@ type Order struct {
 	// what was known of the time then; nil in records from before it, whose
 	// StoredAt or RetriedAt stands for it (AgeStamp).
 	Since *clock.Stamp `json:"since,omitempty"`
+	// API is the WeChat Pay API the order was made for (payscore_api):
+	// its operations are sent there, whatever the config says later. ""
+	// is smartretail (records from before there were two).
+	API string `json:"api,omitempty"`
 }
 
 // AgeFrom is when the order's time to expire started: stored, or retried.

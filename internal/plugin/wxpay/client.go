@@ -299,6 +299,11 @@ func (c *Client) send(ctx context.Context, base, op, method, pathAndQuery string
 			RequestID: res.Response.Header.Get(consts.RequestID), ReachedServer: true,
 			Message: "answer is not the expected JSON", Err: err}
 	}
+	if a, ok := out.(interface{ answeredAt(time.Time) }); ok {
+		if ts, err := strconv.ParseInt(strings.TrimSpace(res.Response.Header.Get(consts.WechatPayTimestamp)), 10, 64); err == nil {
+			a.answeredAt(time.Unix(ts, 0)) // verified by checkAnswer
+		}
+	}
 	return nil
 }
 

@@ -1,6 +1,9 @@
 package wxpay
 
-import "encoding/json"
+import (
+	"encoding/json"
+	"time"
+)
 
 // The WeChat Pay JSON bodies of the Pay Score service-order API
 // (/v3/payscore/serviceorder), field for field, as the fact sheet
@@ -54,6 +57,13 @@ const (
 	RiskFundCashDeposit       = "CASH_DEPOSIT"        // 保证金
 	RiskFundEstimateOrderCost = "ESTIMATE_ORDER_COST" // 预估订单费用
 )
+
+// DepositFund says whether a risk fund of this name is a 先免 one (DEPOSIT,
+// ADVANCE, CASH_DEPOSIT), whose amount caps what a complete may charge
+// (the sheet §4); ESTIMATE_ORDER_COST is capped by the service's limit only.
+func DepositFund(name string) bool {
+	return name == RiskFundDeposit || name == RiskFundAdvance || name == RiskFundCashDeposit
+}
 
 // SyncTypeOrderPaid is the only sync type (the sheet §1.7).
 const SyncTypeOrderPaid = "Order_Paid"
@@ -189,7 +199,14 @@ type ServiceOrder struct {
 	// Package opens the confirmation page (create's answer only); it is
 	// good for one use.
 	Package string `json:"package,omitempty"`
+	// AnsweredAt is WeChat Pay's time when it answered, to the second (the
+	// answer's signed Wechatpay-Timestamp): a time that has passed at
+	// WeChat Pay by the next call, and not before anything the answer
+	// shows happened.
+	AnsweredAt time.Time `json:"-"`
 }
+
+func (o *ServiceOrder) answeredAt(t time.Time) { o.AnsweredAt = t }
 
 // CreateServiceOrderRequest is the body of POST /v3/payscore/serviceorder.
 type CreateServiceOrderRequest struct {
