@@ -301,3 +301,43 @@ func TestServiceOrderRefusalsNameTheContractsFields(t *testing.T) {
 }
 
 var cst = time.FixedZone("CST", 8*3600)
+
+// A merchant who changes payscore_api while orders wait: each queued
+// order still goes to the API it was made for (its body is that API's),
+// new orders go to the new one, and a request for an old order is refused
+// with what to do rather than sent on the wrong API.
+func TestQueuedOrdersKeepTheirAPIWhenTheConfigChanges(t *testing.T) {
+	e := newAPIEnv(t, "smartretail")
+	ctx := testkit.Context(t)
+	e.sb.SetFaults(sandbox.Faults{Mode: sandbox.FaultOffline})
+	if r, err := e.create(t, noConfirm("OLD-1", 1000), v1.OfflineBehavior_OFFLINE_BEHAVIOR_FORCE_OFFLINE); err != nil || r.GetDisposition() != v1.Disposition_DISPOSITION_QUEUED {
+		t.Fatalf("queued create: %v, %v", r, err)
+	}
+	cfg := e.cfg
+	cfg.PayscoreApi, cfg.NotifyUrl = "serviceorder", "https://merchant.example/payscore/notify"
+	if _, err := e.o.Configure(ctx, &v1.ConfigureRequest{Config: cfg}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := e.o.CompleteOrder(ctx, charge("OLD-1", 500))
+	if se := testkit.WantError(t, err, codes.FailedPrecondition, shared.ClassInvalid); !strings.Contains(se.Message, "made on WeChat Pay's smartretail API") {
+		t.Errorf("complete of the old order: %v", se)
+	}
+	e.sb.SetFaults(sandbox.Faults{Mode: sandbox.FaultNone})
+	e.waitPending(t, 30*time.Second)
+	if o, ok := e.sb.Order("OLD-1"); !ok || o.State != "USER_ACCEPTED" {
+		t.Errorf("the queued smart-retail order: %+v, %v", o, ok)
+	}
+	if _, ok := e.sb.ServiceOrder("OLD-1"); ok {
+		t.Error("the smart-retail order was made a service order too")
+	}
+	q, err := e.o.QueryOrder(ctx, &v1.QueryOrderRequest{OutOrderNo: "OLD-1"})
+	if err != nil || q.GetOrder().GetState() != "USER_ACCEPTED" {
+		t.Errorf("query of the old order: %v, %v", q.GetOrder(), err)
+	}
+	if _, err := e.create(t, noConfirm("NEW-1", 1000), 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := e.sb.ServiceOrder("NEW-1"); !ok {
+		t.Error("a new order did not go to the service-order API")
+	}
+}
