@@ -341,3 +341,34 @@ func TestQueuedOrdersKeepTheirAPIWhenTheConfigChanges(t *testing.T) {
 		t.Error("a new order did not go to the service-order API")
 	}
 }
+
+// A deposit (先免) risk fund caps what a complete charges: one queued
+// above it is refused when asked, not after the customer has left; an
+// estimate (先享, the default) is capped only by the service's limit,
+// which WeChat Pay alone knows.
+func TestADepositCapsAQueuedServiceOrderComplete(t *testing.T) {
+	for _, fund := range []string{"DEPOSIT", "ESTIMATE_ORDER_COST"} {
+		t.Run(fund, func(t *testing.T) {
+			e := newAPIEnv(t, "serviceorder")
+			cfg := e.cfg
+			cfg.RiskFundName = fund
+			if _, err := e.o.Configure(testkit.Context(t), &v1.ConfigureRequest{Config: cfg}); err != nil {
+				t.Fatal(err)
+			}
+			e.sb.SetFaults(sandbox.Faults{Mode: sandbox.FaultOffline})
+			if _, err := e.create(t, noConfirm("SO-R", 500), v1.OfflineBehavior_OFFLINE_BEHAVIOR_FORCE_OFFLINE); err != nil {
+				t.Fatal(err)
+			}
+			r, err := e.o.CompleteOrder(testkit.Context(t), charge("SO-R", 600))
+			if fund == "DEPOSIT" {
+				if se := testkit.WantError(t, err, codes.FailedPrecondition, shared.ClassInvalid); se.Reason != shared.ReasonTotalAboveRisk {
+					t.Errorf("above the deposit: %+v", se)
+				}
+				return
+			}
+			if err != nil || r.GetDisposition() != v1.Disposition_DISPOSITION_QUEUED {
+				t.Errorf("above an estimate: %v, %v", r, err)
+			}
+		})
+	}
+}
