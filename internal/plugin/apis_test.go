@@ -1,6 +1,7 @@
 package plugin_test
 
 import (
+	"context"
 	"net/http"
 	"strings"
 	"sync/atomic"
@@ -371,4 +372,67 @@ func TestADepositCapsAQueuedServiceOrderComplete(t *testing.T) {
 			}
 		})
 	}
+}
+
+// The outbox's RPCs and the rest work the same on either API: a queued
+// order WeChat Pay refuses lands on the failed list, is retried and
+// dropped; the events say so (ORDER_SUBMITTED with order_id and package);
+// status, compaction and the customer's authorisation answer.
+func TestTheOtherRPCsOnEitherAPI(t *testing.T) {
+	eachAPI(t, func(t *testing.T, e *apiEnv) {
+		ctx := testkit.Context(t)
+		e.sb.SetFaults(sandbox.Faults{Mode: sandbox.FaultOffline})
+		bad := noConfirm("API-BAD", 500)
+		bad.Appid = "wx0000000000000000" // not the merchant's: refused when sent
+		for _, o := range []*v1.NewOrder{noConfirm("API-OK", 500), bad} {
+			if _, err := e.create(t, o, v1.OfflineBehavior_OFFLINE_BEHAVIOR_FORCE_OFFLINE); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if st := e.status(t); st.GetQueuedCount() != 2 || st.GetQueuedAmount() != 1000 {
+			t.Errorf("status while queued: %v", st)
+		}
+		e.sb.SetFaults(sandbox.Faults{Mode: sandbox.FaultNone})
+		if _, err := e.o.Drain(ctx, &v1.DrainRequest{}); err != nil {
+			t.Fatal(err)
+		}
+		e.waitPending(t, 30*time.Second)
+		failed, err := e.o.ListQueue(ctx, &v1.ListQueueRequest{Failed: true})
+		if err != nil || len(failed.GetOrders()) != 1 || failed.GetOrders()[0].GetOutOrderNo() != "API-BAD" || failed.GetOrders()[0].GetFailureCode() == "" {
+			t.Fatalf("failed list: %v, %v", failed, err)
+		}
+		if _, err := e.o.RetryFailed(ctx, &v1.RetryFailedRequest{OutOrderNo: "API-BAD"}); err != nil {
+			t.Fatal(err)
+		}
+		e.waitPending(t, 30*time.Second)
+		if _, err := e.o.DropFailed(ctx, &v1.DropFailedRequest{OutOrderNo: "API-BAD"}); err != nil {
+			t.Fatal(err)
+		}
+		if st := e.status(t); st.GetFailedCount() != 0 || st.GetQueuedCount() != 0 {
+			t.Errorf("status after the drop: %v", st)
+		}
+		c, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+		defer cancel()
+		var submitted, failedEvents int
+		e.o.WatchEvents(c, &v1.WatchEventsRequest{}, func(ev *v1.Event) error {
+			switch {
+			case ev.GetType() == v1.EventType_EVENT_TYPE_ORDER_SUBMITTED && ev.GetOutOrderNo() == "API-OK":
+				if ev.GetOrderId() != "" && ev.GetPackage() != "" {
+					submitted++
+				}
+			case ev.GetType() == v1.EventType_EVENT_TYPE_ORDER_FAILED && ev.GetOutOrderNo() == "API-BAD":
+				failedEvents++
+			}
+			return nil
+		})
+		if submitted != 1 || failedEvents != 2 {
+			t.Errorf("events: %d ORDER_SUBMITTED with order_id and package for API-OK (want 1), %d ORDER_FAILED for API-BAD (want 2)", submitted, failedEvents)
+		}
+		if r, err := e.o.CompactOutbox(ctx, &v1.CompactOutboxRequest{}); err != nil || r.GetSizeAfter() == 0 {
+			t.Errorf("compact: %v, %v", r, err)
+		}
+		if u, err := e.o.GetUserServiceState(ctx, &v1.GetUserServiceStateRequest{Openid: "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o"}); err != nil || u.GetUseServiceState() != "AVAILABLE" {
+			t.Errorf("user state: %v, %v", u, err)
+		}
+	})
 }
