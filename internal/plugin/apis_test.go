@@ -436,3 +436,21 @@ func TestTheOtherRPCsOnEitherAPI(t *testing.T) {
 		}
 	})
 }
+
+// A second, different complete of a service order is refused naming the
+// first as it asked (what it charges), not as a smart-retail complete.
+func TestAConflictNamesTheServiceOrderCompleteItMeets(t *testing.T) {
+	e := newAPIEnv(t, "serviceorder")
+	ctx := testkit.Context(t)
+	if _, err := e.create(t, noConfirm("SO-2C", 1000), 0); err != nil {
+		t.Fatal(err)
+	}
+	e.sb.SetFaults(sandbox.Faults{Mode: sandbox.FaultOffline})
+	if _, err := e.o.CompleteOrder(ctx, charge("SO-2C", 600)); err != nil {
+		t.Fatal(err)
+	}
+	_, err := e.o.CompleteOrder(ctx, charge("SO-2C", 500))
+	if se := testkit.WantError(t, err, codes.FailedPrecondition, shared.ClassInvalid); !strings.Contains(se.Message, "complete charging 600 fen queued") {
+		t.Errorf("second complete: %v", se)
+	}
+}

@@ -128,15 +128,22 @@ func conflictError(no string, have outbox.Op, kind outbox.OpKind) error {
 		Message: fmt.Sprintf("order %s already has a %s; this %s differs and was not sent: an order takes one cancel or complete, and the same request again is answered with the first one's outcome", no, describeOp(have), kind)}
 }
 
-// describeOp says what a cancel or complete asks and how far it got.
+// describeOp says what an operation asks and how far it got; the body
+// says which API's it is (a smart-retail complete has a finish_type).
 func describeOp(op outbox.Op) string {
 	what := string(op.Kind)
 	var r wxpay.CompleteRequest
-	if op.Kind == outbox.OpComplete && json.Unmarshal(op.Body, &r) == nil {
+	var so struct { // a service order's complete or modify: its total is always sent
+		TotalAmount int64 `json:"total_amount"`
+	}
+	switch {
+	case op.Kind == outbox.OpComplete && json.Unmarshal(op.Body, &r) == nil && r.FinishType != 0:
 		what = fmt.Sprintf("complete with finish_type %d", r.FinishType)
 		if r.FinishType == wxpay.FinishTypeFinish {
 			what += fmt.Sprintf(" charging %d fen", r.Charge())
 		}
+	case (op.Kind == outbox.OpComplete || op.Kind == outbox.OpModify) && json.Unmarshal(op.Body, &so) == nil:
+		what = fmt.Sprintf("%s charging %d fen", op.Kind, so.TotalAmount)
 	}
 	var cr wxpay.CancelRequest
 	if op.Kind == outbox.OpCancel && json.Unmarshal(op.Body, &cr) == nil {
