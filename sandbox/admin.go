@@ -48,6 +48,12 @@ func (s *Sandbox) serveAdmin(w http.ResponseWriter, r *http.Request, d *domain) 
 	case p == "/sandbox/clock":
 		s.serveClock(w, r)
 		return
+	case p == "/sandbox/ratelimit":
+		s.serveRateLimit(w, r)
+		return
+	case p == "/sandbox/requests":
+		s.serveRequestLog(w, r)
+		return
 	case p == "/sandbox/serviceorders" || strings.HasPrefix(p, "/sandbox/serviceorders/") || p == "/sandbox/notifications":
 		if s.serveServiceOrderAdmin(w, r, p) {
 			return

@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -69,6 +70,14 @@ func (s *Sandbox) serveV3(w http.ResponseWriter, r *http.Request, d *domain) {
 	body, bodyErr := readBody(r, MaxBodyBytes)
 	if !sleep(r.Context(), time.Duration(f.LatencyMS)*time.Millisecond) {
 		s.logf("%s: %s %s: client went away during latency", d.name, r.Method, logURI(r))
+		return
+	}
+	if fault != FaultOffline && !s.admit(r, body) {
+		// The merchant's rate limit, shared by both domains.
+		w.Header().Set("Retry-After", strconv.Itoa(s.RateLimit().RetryAfterSeconds))
+		s.answer(w, r, http.StatusTooManyRequests, newError(http.StatusTooManyRequests,
+			"FREQUENCY_LIMITED", "frequency limited: the merchant's calls are over its rate limit, retry later"))
+		s.logf("%s: %s %s -> 429 (merchant rate limit)", d.name, r.Method, logURI(r))
 		return
 	}
 	switch fault {

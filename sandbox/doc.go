@@ -82,11 +82,29 @@
 //	GET  /sandbox/users/{openid}/service-state, PUT ... {"use_service_state":"UNAVAILABLE"}
 //	                                          what user-service-state answers for
 //	                                          the openid (Sandbox.SetUserServiceState)
+//	GET  /sandbox/ratelimit, PUT /sandbox/ratelimit {"rate":100,"burst":100,"retry_after_seconds":1}
+//	                                          the merchant's rate limit, both
+//	                                          domains together; rate 0 lifts it
+//	                                          (Sandbox.SetRateLimit)
+//	GET  /sandbox/requests, DELETE /sandbox/requests
+//	                                          the request log: requests, 429s of
+//	                                          the limit, each second's, creates
+//	                                          per out_order_no (Sandbox.RequestLog)
 //
 // Every answer has a unique Request-ID; /v3/ answers, errors included, carry
 // Wechatpay-Timestamp, -Nonce, -Signature, -Serial and -Signature-Type
 // (WECHATPAY2-SHA256-RSA2048), except a 401 SIGN_ERROR: an answer to a
 // request whose signature did not verify is not signed (see the rules).
+//
+// # The merchant's rate limit
+//
+// WeChat Pay limits a merchant's calls and answers the excess 429
+// FREQUENCY_LIMITED (both APIs' error tables); no source gives the figures
+// or how it counts. The sandbox assumes a token bucket per merchant, over
+// both domains: Rate tokens a second up to Burst, one per /v3/ request
+// (after the latency and any offline fault, before anything else), the
+// refusal signed like any answer, with Retry-After (retry_after_seconds,
+// default 1), and nothing done for it.
 //
 // # Faults
 //

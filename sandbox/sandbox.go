@@ -143,6 +143,8 @@ type Sandbox struct {
 	reqSeq    atomic.Uint64
 
 	maxRiskAmount int64 // Options.MaxRiskAmount, defaulted
+
+	bucket bucket // the merchant's rate limit (SetRateLimit) and the request log
 }
 
 // New makes a Sandbox; with opts.Dir it locks the folder (LockFile) for
