@@ -50,10 +50,18 @@ func envInt(name string, def int) int {
 // or another plugin that keeps the outbox a while and compacts it; the
 // outbox's lock refuses it or makes it wait for the kill, and refuses the
 // kiosk's own restarted plugin while it holds the outbox.
-// SMARTRETAIL_CRASH_ROUNDS and SMARTRETAIL_CRASH_SALES scale it;
-// SMARTRETAIL_CRASH_SEED replays a run (its seed is logged at the start
-// and on failure).
+// It runs on each WeChat Pay API (payscore_api), a subtest each, with the
+// same figures. SMARTRETAIL_CRASH_ROUNDS and SMARTRETAIL_CRASH_SALES scale
+// it; SMARTRETAIL_CRASH_SEED replays a run (its seed is logged at the
+// start and on failure).
 func TestCrashesLoseNothingAndChargeNothingTwice(t *testing.T) {
+	for _, api := range crashAPIs {
+		t.Run(api, func(t *testing.T) { crashesOn(t, api) })
+	}
+}
+
+// crashesOn is the crash test on one API.
+func crashesOn(t *testing.T, api string) {
 	rounds := envInt("SMARTRETAIL_CRASH_ROUNDS", 8)
 	perRound := envInt("SMARTRETAIL_CRASH_SALES", 25)
 	seed := crashSeed(t)
@@ -65,13 +73,17 @@ func TestCrashesLoseNothingAndChargeNothingTwice(t *testing.T) {
 	// which requests fail (as far as the order of requests, which process
 	// timing decides, allows).
 	env := newSandbox(t, sandbox.Options{Rand: rand.New(rand.NewPCG(seed, sandboxStream))})
+	useAPI(t, env.config, api)
 	cfg, err := config.Load(env.config)
 	if err != nil {
 		t.Fatal(err)
 	}
+	if cfg.API() != api {
+		t.Fatalf("the config file says payscore_api %q, want %q", cfg.API(), api)
+	}
 	if secondRoundsIn(seconds) {
 		start := time.Now()
-		prefillOutbox(t, cfg.OutboxPath, cfg.OutboxKeyFile, retainedOrders)
+		prefillOutbox(t, cfg.OutboxPath, cfg.OutboxKeyFile, api, retainedOrders)
 		t.Logf("the outbox starts with %d sent orders kept for the retention period (%v)", retainedOrders, time.Since(start).Round(time.Millisecond))
 	}
 	var cli string // the smartretail CLI, for a second process that is one
@@ -246,12 +258,9 @@ func TestCrashesLoseNothingAndChargeNothingTwice(t *testing.T) {
 		t.Errorf("after the drain: %v\nfailed: %v", st, failed)
 	}
 
-	// At WeChat Pay (the sandbox): every sale once, created then completed,
-	// and nothing else.
-	byNo := map[string]sandbox.Order{}
-	for _, o := range env.srv.Sandbox.Orders() {
-		byNo[o.OutOrderNo] = o
-	}
+	// At WeChat Pay (the sandbox): every sale once, on the configured API,
+	// created then completed, and nothing else.
+	byNo, other := wechatOrders(env.srv.Sandbox, api)
 	retried, lost, toldLost, wrong, refused := 0, 0, 0, 0, 0
 	for _, s := range sales {
 		o, ok := byNo[s.no]
@@ -262,21 +271,18 @@ func TestCrashesLoseNothingAndChargeNothingTwice(t *testing.T) {
 				toldLost++
 			}
 			t.Errorf("sale %s was lost (the kiosk was told %v; at WeChat Pay: %v; %s)", s.no, s.told, ok, s.notFound)
-		case s.cancel && !endedUncharged(o):
-			// need_user_confirm false: the order is USER_ACCEPTED from the
-			// start, so its cancel goes as a complete with the cancel flag.
+		case s.cancel && !o.uncharged:
 			wrong++
-			t.Errorf("sale %s is %s, finish_type %d, total %v: want REVOKED, or FINISHED with finish_type 1 and nothing charged",
-				s.no, o.State, o.FinishType, o.TotalAmount)
-		case !s.cancel && (o.State != sandbox.StateFinished || o.TotalAmount == nil || *o.TotalAmount != 300):
+			t.Errorf("sale %s (cancelled) is %v: want %s", s.no, o, wantCancelled[api])
+		case !s.cancel && (!o.completed || o.total == nil || *o.total != 300):
 			wrong++
-			t.Errorf("sale %s is %s, total %v: want FINISHED once, 300 fen", s.no, o.State, o.TotalAmount)
+			t.Errorf("sale %s is %v: want %s", s.no, o, wantSold[api])
 		}
 		if s.refused != "" {
 			refused++
 			t.Errorf("sale %s: a complete was refused: %s", s.no, s.refused)
 		}
-		if o.CreateRequests > 1 {
+		if o.creates > 1 {
 			retried++
 		}
 		delete(byNo, s.no)
@@ -284,8 +290,11 @@ func TestCrashesLoseNothingAndChargeNothingTwice(t *testing.T) {
 	for no := range byNo {
 		t.Errorf("an order no sale made reached WeChat Pay: %s", no)
 	}
+	for _, no := range other {
+		t.Errorf("order %s reached WeChat Pay on the API the kiosk is not configured for (payscore_api %s)", no, api)
+	}
 	t.Logf("%d sales (a fifth cancelled), %d plugin SIGKILLs (%d orders pending in the outbox at those instants): %d lost (%d of them answered QUEUED or SUBMITTED), %d in a wrong state, %d completes or cancels refused, %d extra orders; %d creates reached WeChat Pay more than once with the same out_order_no (idempotent: one order each)",
-		len(sales), kills, pendingAtKill, lost, toldLost, wrong, refused, len(byNo), retried)
+		len(sales), kills, pendingAtKill, lost, toldLost, wrong, refused, len(byNo)+len(other), retried)
 	t.Logf("%v", tally)
 }
 

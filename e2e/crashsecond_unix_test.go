@@ -44,10 +44,10 @@ const secondEveryEnv = "SMARTRETAIL_CRASH_SECOND"
 // plugin that wants the outbox meanwhile to come and wait for it.
 const retainedOrders = 5000
 
-// prefillOutbox makes the outbox at path hold n sent orders, quickly (the
-// concurrent enqueues share commits). Their numbers (DONE-...) are never
-// sent again.
-func prefillOutbox(t *testing.T, path, keyFile string, n int) {
+// prefillOutbox makes the outbox at path hold n sent orders of api,
+// quickly (the concurrent enqueues share commits). Their numbers
+// (DONE-...) are never sent again.
+func prefillOutbox(t *testing.T, path, keyFile, api string, n int) {
 	t.Helper()
 	s, err := outbox.Open(outbox.Options{Path: path, KeyFile: keyFile})
 	if err != nil {
@@ -58,8 +58,7 @@ func prefillOutbox(t *testing.T, path, keyFile string, n int) {
 	for i := range n {
 		go func() {
 			no := fmt.Sprintf("DONE-%05d", i)
-			body := fmt.Sprintf(`{"out_order_no":%q,"service_start_time":"OnAccept","risk_amount":1000,"need_user_confirm":false}`, no)
-			_, _, err := s.Enqueue(&outbox.Order{OutOrderNo: no, Amount: 1000, Ops: []outbox.Op{{Kind: outbox.OpCreate, Body: []byte(body), State: outbox.OpDone, DoneAt: time.Now()}}},
+			_, _, err := s.Enqueue(&outbox.Order{OutOrderNo: no, Amount: 1000, API: api, Ops: []outbox.Op{{Kind: outbox.OpCreate, Body: retainedCreate(api, no), State: outbox.OpDone, DoneAt: time.Now()}}},
 				outbox.Limits{}, outbox.Event{Type: outbox.EventOrderQueued})
 			done <- err
 		}()
@@ -71,16 +70,28 @@ func prefillOutbox(t *testing.T, path, keyFile string, n int) {
 	}
 }
 
+// builtCLI is the CLI buildCLI built, once for all the tests that want it.
+var builtCLI struct {
+	sync.Mutex
+	path string
+}
+
 // buildCLI builds the smartretail CLI beside the plugin binary TestMain
 // built, where the CLI looks for its plugin first (and in the folder
 // TestMain removes at the end), and returns its path.
 func buildCLI(t *testing.T) string {
 	t.Helper()
+	builtCLI.Lock()
+	defer builtCLI.Unlock()
+	if builtCLI.path != "" {
+		return builtCLI.path
+	}
 	p := filepath.Join(filepath.Dir(pluginPath), "smartretail")
 	out, err := exec.Command(goTool(), "build", "-o", p, "github.com/kioskpay/smartretail/cmd/smartretail").CombinedOutput()
 	if err != nil {
 		t.Fatalf("building the smartretail CLI: %v\n%s", err, out)
 	}
+	builtCLI.path = p
 	return p
 }
 
