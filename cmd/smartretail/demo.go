@@ -14,6 +14,7 @@ import (
 	"google.golang.org/grpc/codes"
 
 	"github.com/kioskpay/smartretail/host"
+	"github.com/kioskpay/smartretail/notify"
 	"github.com/kioskpay/smartretail/sandbox"
 	"github.com/kioskpay/smartretail/shared"
 	"github.com/kioskpay/smartretail/shared/config"
@@ -23,7 +24,9 @@ import (
 // demo walks a kiosk's day and counts what behaved.
 type demo struct {
 	out      io.Writer
+	api      string // payscore_api: config.APISmartRetail ("" too) or config.APIServiceOrder
 	dir      string
+	merchant *merchantServer // at notify_url, on service orders
 	srv      *sandbox.Server
 	kiosk    *host.Client
 	ok, fail int
@@ -47,16 +50,20 @@ func runDemo(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
 	pluginPath := fs.String("plugin", os.Getenv("SMARTRETAIL_PLUGIN_PATH"), "smartretail-plugin binary (default: beside this CLI, then PATH, then the CLI itself)")
 	verbose := fs.Bool("v", false, "show the plugin's log on stderr")
+	api := fs.String("api", config.APISmartRetail, "the WeChat Pay Score API the plugin speaks (payscore_api): "+config.APISmartRetail+" or "+config.APIServiceOrder)
 	if code, ok := parseFlags(fs, args, stdout, stderr, commandHelp("demo")); !ok {
 		return code
 	}
 	if fs.NArg() > 0 {
 		return printError(stderr, errUsageArgs("demo", fs.NArg()))
 	}
+	if *api != config.APISmartRetail && *api != config.APIServiceOrder {
+		return printError(stderr, fmt.Errorf("%w: smartretail demo: --api %q: want %s or %s", errUsage, *api, config.APISmartRetail, config.APIServiceOrder))
+	}
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
 
-	d := &demo{out: stdout}
+	d := &demo{out: stdout, api: *api}
 	if err := d.setUp(ctx, *pluginPath, *verbose, stderr); err != nil {
 		fmt.Fprintf(stderr, "smartretail demo: %v\n", err)
 		d.tearDown()
@@ -73,12 +80,14 @@ func runDemo(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	d.clockOff(ctx)
 	d.mainDomainDown(ctx)
 	d.offline(ctx)
+	d.unpaid(ctx)
+	d.notificationsVerified()
 
 	d.say("")
 	d.say("summary: %d checks passed, %d failed", d.ok, d.fail)
 	d.say("sandbox orders:")
-	for _, o := range d.srv.Sandbox.Orders() {
-		d.say("   %-24s %-14s create requests: %d", o.OutOrderNo, o.State, o.CreateRequests)
+	for _, o := range d.sandboxOrders() {
+		d.say("   %-24s %-18s create requests: %d", o.no, o.state, o.creates)
 	}
 	if d.fail > 0 {
 		return 1
@@ -94,12 +103,19 @@ func (d *demo) tearDown() {
 	if d.srv != nil {
 		d.srv.Close()
 	}
+	// After the sandbox: it stops posting before the receiver goes.
+	if d.merchant != nil {
+		d.merchant.close()
+	}
 	if d.dir != "" {
 		os.RemoveAll(d.dir)
 	}
 }
 
 func (d *demo) setUp(ctx context.Context, pluginFlag string, verbose bool, stderr io.Writer) error {
+	if d.api == "" {
+		d.api = config.APISmartRetail
+	}
 	var err error
 	if d.dir, err = os.MkdirTemp("", "smartretail-demo-"); err != nil {
 		return err
@@ -109,8 +125,21 @@ func (d *demo) setUp(ctx context.Context, pluginFlag string, verbose bool, stder
 	if err != nil {
 		return err
 	}
-	if d.srv, err = sandbox.NewServer(sandbox.Options{Credentials: creds}); err != nil {
+	opts := sandbox.Options{Credentials: creds}
+	if d.serviceOrders() {
+		// The merchant's server, which WeChat Pay (the sandbox) posts the
+		// orders' notifications to over TLS: the sandbox trusts its
+		// certificate.
+		if d.merchant, err = startMerchantServer(creds); err != nil {
+			return err
+		}
+		opts.NotifyClient = d.merchant.client()
+	}
+	if d.srv, err = sandbox.NewServer(opts); err != nil {
 		return err
+	}
+	if d.merchant != nil {
+		d.merchant.followClock(d.srv.Sandbox)
 	}
 	// WeChat Pay's backup domain (api2), which config.json then names.
 	if err := d.srv.ListenBackup("127.0.0.1:0"); err != nil {
@@ -126,6 +155,10 @@ func (d *demo) setUp(ctx context.Context, pluginFlag string, verbose bool, stder
 		return err
 	}
 	c.OfflineMaxOrders, c.OfflineMaxOrderAmount, c.OfflineMaxTotalAmount = demoMaxOrders, demoMaxOrderAmount, demoMaxOrders*demoMaxOrderAmount
+	c.PayScoreAPI = d.api
+	if d.merchant != nil {
+		c.NotifyURL = d.merchant.notifyURL()
+	}
 	if err := c.Write(cfg); err != nil {
 		return err
 	}
@@ -137,9 +170,15 @@ func (d *demo) setUp(ctx context.Context, pluginFlag string, verbose bool, stder
 	if verbose {
 		level = hclog.Debug
 	}
-	d.say("smartretail demo: a kiosk's day against a local WeChat Pay sandbox")
+	d.say("smartretail demo: a kiosk's day against a local WeChat Pay sandbox, on the %s API", d.api)
 	d.say("   sandbox  %s (merchant %s, service %s)", d.srv.URL, creds.MchID, creds.ServiceID)
 	d.say("   backup   %s (WeChat Pay's backup API domain, serving the same orders)", d.srv.BackupURL)
+	if d.merchant != nil {
+		d.say("   api      payscore_api %s: Pay Score service orders; notify_url %s,", d.api, c.NotifyURL)
+		d.say("            the merchant's server, which the demo runs: it verifies and decrypts what WeChat Pay posts")
+	} else {
+		d.say("   api      payscore_api %s: Pay Score smart-retail orders", d.api)
+	}
 	d.say("   config   %s", cfg)
 	d.say("   plugin   %s (%s), loaded through go-plugin over gRPC with mTLS", path, how)
 	start := time.Now()
@@ -170,14 +209,20 @@ func (d *demo) daySale(ctx context.Context) {
 	if !d.check("the customer's authorisation asked first", err) || !d.check("it is AVAILABLE", want(us.GetUseServiceState(), "AVAILABLE")) {
 		return
 	}
-	resp, err := d.kiosk.CreateOrder(ctx, &v1.CreateOrderRequest{Order: &v1.NewOrder{
+	order := &v1.NewOrder{
 		Openid:               customer,
 		ServiceStartTime:     "OnAccept",
 		ServiceStartLocation: "徐汇区漕溪北路柜机 K-17",
 		ServiceIntroduction:  "智慧零售柜购物",
 		RiskAmount:           20000,
 		Attach:               "cabinet=K-17",
-	}})
+	}
+	if d.serviceOrders() {
+		// A service order the customer confirms must not name them: WeChat
+		// Pay learns who when they confirm.
+		order.Openid = ""
+	}
+	resp, err := d.kiosk.CreateOrder(ctx, &v1.CreateOrderRequest{Order: order})
 	if !d.check("order created at WeChat Pay", err) {
 		return
 	}
@@ -187,13 +232,13 @@ func (d *demo) daySale(ctx context.Context) {
 	d.say("         the kiosk opens the confirmation mini-program with package %.16s...", resp.GetOrder().GetPackage())
 
 	d.say("   The customer confirms in WeChat.")
-	if !d.check("customer confirmed (sandbox accept)", d.srv.Sandbox.Accept(no)) {
+	if !d.check("customer confirmed (sandbox accept)", d.accept(no)) {
 		return
 	}
 	q, err := d.kiosk.QueryOrder(ctx, &v1.QueryOrderRequest{OutOrderNo: no})
 	o := q.GetOrder()
 	if d.check("kiosk queries the order", err) {
-		d.check("state is USER_ACCEPTED", want(o.GetState(), "USER_ACCEPTED"))
+		d.check(d.stageText(v1.LifecycleStage_LIFECYCLE_STAGE_CONFIRMED), d.inStage(o, v1.LifecycleStage_LIFECYCLE_STAGE_CONFIRMED))
 	} else {
 		return
 	}
@@ -214,22 +259,38 @@ func (d *demo) daySale(ctx context.Context) {
 	if !d.check("kiosk completes with the goods taken: 3.50 + 4.00 - 1.00 = 6.50 CNY", err) {
 		return
 	}
+	if d.serviceOrders() {
+		if total = d.lowerWhilePending(ctx, no, total); total == 0 {
+			return
+		}
+	}
 	d.say("   WeChat Pay charges the customer.")
-	if !d.check("payment taken (sandbox pay)", d.srv.Sandbox.Pay(no)) {
+	if !d.check("payment taken (sandbox pay)", d.pay(no)) {
 		return
 	}
 	var paid *v1.Order
 	for i := 0; i < 20; i++ {
 		q, err = d.kiosk.QueryOrder(ctx, &v1.QueryOrderRequest{OutOrderNo: no})
-		if paid = q.GetOrder(); err != nil || paid.GetState() == "USER_PAID" {
+		if paid = q.GetOrder(); err != nil || paid.GetStage() == v1.LifecycleStage_LIFECYCLE_STAGE_PAID {
 			break
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	if d.check("kiosk queries until paid", err) {
-		d.check(fmt.Sprintf("state USER_PAID, total_amount %d fen, paid at %s", paid.GetTotalAmount(), paid.GetPaySuccTime()),
-			errors.Join(want(paid.GetState(), "USER_PAID"), want(paid.GetTotalAmount(), total)))
+	if !d.check("kiosk queries until paid", err) {
+		return
 	}
+	if !d.serviceOrders() {
+		d.check(fmt.Sprintf("state USER_PAID, total_amount %d fen, paid at %s", paid.GetTotalAmount(), paid.GetPaySuccTime()),
+			errors.Join(d.inStage(paid, v1.LifecycleStage_LIFECYCLE_STAGE_PAID), want(paid.GetTotalAmount(), total)))
+		return
+	}
+	d.check(fmt.Sprintf("state DONE (stage PAID), total_amount %d fen, collection %s: %s", paid.GetTotalAmount(),
+		paid.GetCollection().GetState(), collectionText(paid.GetCollection())),
+		errors.Join(d.inStage(paid, v1.LifecycleStage_LIFECYCLE_STAGE_PAID), want(paid.GetTotalAmount(), total),
+			collected(paid.GetCollection(), total, sandbox.PaidTypeNewton)))
+	d.checkNotified(no, notify.EventUserPaid, func(o *notify.ServiceOrder) error {
+		return errors.Join(want(o.State, sandbox.ServiceOrderDone), want(o.Collection != nil && o.Collection.PaidAmount == total, true))
+	})
 }
 
 // demoOrder is a sale at the cabinet with what WeChat Pay requires of a
@@ -253,7 +314,7 @@ func (d *demo) walkAway(ctx context.Context) {
 	}
 	q, err := d.kiosk.QueryOrder(ctx, &v1.QueryOrderRequest{OutOrderNo: no})
 	if d.check("kiosk queries it", err) {
-		d.check("state is REVOKED: nothing charged", want(q.GetOrder().GetState(), "REVOKED"))
+		d.check("state is REVOKED: nothing charged", d.inStage(q.GetOrder(), v1.LifecycleStage_LIFECYCLE_STAGE_REVOKED))
 	}
 
 	d.say("   A third customer confirms in WeChat, then takes nothing.")
@@ -262,19 +323,29 @@ func (d *demo) walkAway(ctx context.Context) {
 		return
 	}
 	no = resp.GetOrder().GetOutOrderNo()
-	if !d.check("customer confirmed (sandbox accept)", d.srv.Sandbox.Accept(no)) {
+	if !d.check("customer confirmed (sandbox accept)", d.accept(no)) {
 		return
 	}
-	// WeChat Pay refuses a cancel once the customer has confirmed: the
-	// plugin ends the order with a complete that charges nothing.
+	// WeChat Pay refuses a smart-retail cancel once the customer has
+	// confirmed: the plugin ends the order with a complete that charges
+	// nothing. A service order is cancelled while DOING as before.
 	_, err = d.kiosk.CancelOrder(ctx, &v1.CancelOrderRequest{OutOrderNo: no, Reason: "顾客未取商品"})
 	if !d.check("kiosk cancels "+no, err) {
 		return
 	}
 	q, err = d.kiosk.QueryOrder(ctx, &v1.QueryOrderRequest{OutOrderNo: no})
 	if d.check("kiosk queries it", err) {
-		d.check("ended without charge: REVOKED, or FINISHED with finish_type 1 and total_amount 0", uncharged(q.GetOrder()))
+		d.check(d.uncharged(q.GetOrder()))
 	}
+}
+
+// uncharged checks that a cancelled sale ended without charge: what must
+// be, and whether it is.
+func (d *demo) uncharged(o *v1.Order) (string, error) {
+	if d.serviceOrders() {
+		return "ended without charge: REVOKED", d.inStage(o, v1.LifecycleStage_LIFECYCLE_STAGE_REVOKED)
+	}
+	return "ended without charge: REVOKED, or FINISHED with finish_type 1 and total_amount 0", uncharged(o)
 }
 
 // uncharged says whether a cancelled sale ended as WeChat Pay allows: a
@@ -290,6 +361,10 @@ func uncharged(o *v1.Order) error {
 func (d *demo) badRequest(ctx context.Context) {
 	d.say("")
 	d.say("3. A kiosk bug sends a negative price.")
+	if d.serviceOrders() {
+		d.badPriceAtComplete(ctx)
+		return
+	}
 	order := demoOrder()
 	order.Fees = []*v1.Fee{{FeeName: "可乐", FeeCount: 1, FeeAmount: -350}}
 	_, err := d.kiosk.CreateOrder(ctx, &v1.CreateOrderRequest{Order: order})
@@ -299,8 +374,21 @@ func (d *demo) badRequest(ctx context.Context) {
 		return
 	}
 	d.say("         error: %v", se)
-	d.check("refused before reaching WeChat Pay, as INVALID_ARGUMENT naming order.fees[0].fee_amount",
-		errors.Join(want(se.Code, codes.InvalidArgument), want(len(se.Violations) > 0 && se.Violations[0].Field == "order.fees[0].fee_amount", true)))
+	d.check("refused before reaching WeChat Pay, as INVALID_ARGUMENT naming order.fees[0].fee_amount", invalidField(err, "order.fees[0].fee_amount"))
+}
+
+// invalidField says whether err is an INVALID_ARGUMENT whose first
+// violation names field.
+func invalidField(err error, field string) error {
+	var se *shared.Error
+	if !errors.As(err, &se) {
+		return fmt.Errorf("got %v, want a typed INVALID_ARGUMENT error", err)
+	}
+	var named error
+	if len(se.Violations) == 0 || se.Violations[0].Field != field {
+		named = fmt.Errorf("violations %+v, want the first naming %s", se.Violations, field)
+	}
+	return errors.Join(want(se.Code, codes.InvalidArgument), named)
 }
 
 // eventWatch follows the plugin's events, as a kiosk's UI would.

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/kioskpay/smartretail/internal/plugin/wxpay"
+	"github.com/kioskpay/smartretail/notify"
 	"github.com/kioskpay/smartretail/sandbox"
 	v1 "github.com/kioskpay/smartretail/shared/proto/smartretail/v1"
 )
@@ -42,6 +43,13 @@ func (d *demo) clockOff(ctx context.Context) {
 	d.check(fmt.Sprintf("status: clock_offset %v (WeChat Pay's time less the kiosk's), clock_offset_known", offsetOf(st)),
 		errors.Join(err, want(st.GetClockOffsetKnown(), true), near(st.GetClockOffset().AsDuration(), demoClockOff)))
 	d.checkSkewEvent(events, demoClockOff)
+	if d.merchant != nil {
+		// Waited for before the sandbox's clock goes back: the notification
+		// is signed on WeChat Pay's time, which the merchant's server keeps.
+		d.checkNotified(no, notify.EventUserConfirm, func(o *notify.ServiceOrder) error {
+			return want(joinState(o.State, o.StateDescription), stageStates[d.api][v1.LifecycleStage_LIFECYCLE_STAGE_CONFIRMED])
+		})
+	}
 
 	d.say("   The clock is set right again (the sandbox's, here); the next answer tells the plugin.")
 	if err := d.srv.Sandbox.SetClockOffset(0); err != nil {
@@ -102,9 +110,9 @@ func (d *demo) mainDomainDown(ctx context.Context) {
 
 // wentThroughBackup checks what shows that sale no went through the backup.
 func (d *demo) wentThroughBackup(ctx context.Context, events *eventWatch, no string) {
-	o, ok := d.srv.Sandbox.Order(no)
-	d.check(fmt.Sprintf("at WeChat Pay: %s, one order (%d create requests)", o.State, o.CreateRequests),
-		errors.Join(want(ok, true), want(o.State, sandbox.StateFinished), want(o.CreateRequests, 1)))
+	o, ok := d.atWeChatPay(no)
+	d.check(fmt.Sprintf("at WeChat Pay: %s, one order (%d create requests)", o.state, o.creates),
+		errors.Join(want(ok, true), want(o.state, d.completedState()), want(o.creates, 1)))
 	st, err := d.kiosk.GetStatus(ctx, &v1.GetStatusRequest{})
 	d.check("status: api_base_url_in_use "+st.GetApiBaseUrlInUse()+", the backup", errors.Join(err, want(st.GetApiBaseUrlInUse(), d.srv.BackupURL)))
 	var ev *v1.Event
@@ -119,36 +127,46 @@ func (d *demo) wentThroughBackup(ctx context.Context, events *eventWatch, no str
 	d.check("an API_DOMAIN_CHANGED event: "+ev.GetMessage(), nil)
 }
 
-// sell is a sale made online from start to end: created at WeChat Pay,
-// confirmed by the customer, queried for its state, completed for total
-// fen. It returns the order's out_order_no.
+// sell is a sale made online from start to end: opened (openSale),
+// completed for total fen. It returns the order's out_order_no.
 func (d *demo) sell(ctx context.Context, total int64) (string, error) {
-	order := demoOrder()
-	no := order.GetOutOrderNo()
-	resp, err := d.kiosk.CreateOrder(ctx, &v1.CreateOrderRequest{Order: order})
+	no, o, err := d.openSale(ctx)
 	if err != nil {
-		return no, fmt.Errorf("create: %w", err)
-	}
-	if err := want(resp.GetDisposition(), v1.Disposition_DISPOSITION_SUBMITTED); err != nil {
-		return no, fmt.Errorf("create: %w", err)
-	}
-	if err := d.srv.Sandbox.Accept(no); err != nil {
-		return no, fmt.Errorf("customer confirms (sandbox accept): %w", err)
-	}
-	q, err := d.kiosk.QueryOrder(ctx, &v1.QueryOrderRequest{OutOrderNo: no})
-	if err != nil {
-		return no, fmt.Errorf("query: %w", err)
-	}
-	if err := want(q.GetOrder().GetState(), "USER_ACCEPTED"); err != nil {
-		return no, fmt.Errorf("query: %w", err)
+		return no, err
 	}
 	_, err = d.kiosk.CompleteOrder(ctx, &v1.CompleteOrderRequest{OutOrderNo: no, FinishType: 2,
 		Fees: []*v1.Fee{{FeeName: "可口可乐 330ml", FeeCount: 1, FeeAmount: total}}, TotalAmount: &total,
-		FinishTicket: q.GetOrder().GetFinishTicket()})
+		FinishTicket: o.GetFinishTicket()})
 	if err != nil {
 		return no, fmt.Errorf("complete: %w", err)
 	}
 	return no, nil
+}
+
+// openSale is a sale's start online: created at WeChat Pay, confirmed by
+// the customer, queried for its state. It returns the order's
+// out_order_no and the query's answer.
+func (d *demo) openSale(ctx context.Context) (string, *v1.Order, error) {
+	order := demoOrder()
+	no := order.GetOutOrderNo()
+	resp, err := d.kiosk.CreateOrder(ctx, &v1.CreateOrderRequest{Order: order})
+	if err != nil {
+		return no, nil, fmt.Errorf("create: %w", err)
+	}
+	if err := want(resp.GetDisposition(), v1.Disposition_DISPOSITION_SUBMITTED); err != nil {
+		return no, nil, fmt.Errorf("create: %w", err)
+	}
+	if err := d.accept(no); err != nil {
+		return no, nil, fmt.Errorf("customer confirms (sandbox accept): %w", err)
+	}
+	q, err := d.kiosk.QueryOrder(ctx, &v1.QueryOrderRequest{OutOrderNo: no})
+	if err != nil {
+		return no, nil, fmt.Errorf("query: %w", err)
+	}
+	if err := d.inStage(q.GetOrder(), v1.LifecycleStage_LIFECYCLE_STAGE_CONFIRMED); err != nil {
+		return no, nil, fmt.Errorf("query: %w", err)
+	}
+	return no, q.GetOrder(), nil
 }
 
 // offsetOf is the status's clock_offset, rounded for reading.

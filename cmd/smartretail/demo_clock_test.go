@@ -10,14 +10,18 @@ import (
 
 	"github.com/kioskpay/smartretail/internal/testkit"
 	"github.com/kioskpay/smartretail/sandbox"
+	"github.com/kioskpay/smartretail/shared/config"
 )
 
-// startDemo sets the demo up as `smartretail demo` does, the plugin being
-// this test binary.
-func startDemo(t *testing.T) (*demo, *bytes.Buffer) {
+// demoAPIs are the Pay Score APIs the demo runs on (--api).
+var demoAPIs = []string{config.APISmartRetail, config.APIServiceOrder}
+
+// startDemo sets the demo up as `smartretail demo --api api` does, the
+// plugin being this test binary.
+func startDemo(t *testing.T, api string) (*demo, *bytes.Buffer) {
 	t.Helper()
 	out := new(bytes.Buffer)
-	d := &demo{out: out}
+	d := &demo{out: out, api: api}
 	t.Cleanup(d.tearDown)
 	if err := d.setUp(testkit.Context(t), "", false, io.Discard); err != nil {
 		t.Fatalf("setUp: %v\n%s", err, out)
@@ -25,15 +29,24 @@ func startDemo(t *testing.T) (*demo, *bytes.Buffer) {
 	return d, out
 }
 
-// The clock and domain chapters pass, each step a check, and leave the
-// sandbox as they found it: its clock right, both domains answering.
+// The clock and domain chapters pass on both APIs, each step a check, and
+// leave the sandbox as they found it: its clock right, both domains
+// answering.
 func TestDemoClockAndDomainChapters(t *testing.T) {
-	d, out := startDemo(t)
+	for _, api := range demoAPIs {
+		t.Run(api, func(t *testing.T) { testDemoClockAndDomainChapters(t, api) })
+	}
+}
+
+func testDemoClockAndDomainChapters(t *testing.T, api string) {
+	d, out := startDemo(t, api)
 	ctx := testkit.Context(t)
 	d.clockOff(ctx)
 	d.mainDomainDown(ctx)
-	if d.fail != 0 || d.ok != 10 {
-		t.Errorf("%d checks passed, %d failed, want 10 and 0:\n%s", d.ok, d.fail, out)
+	// Service orders add the sale's notification, verified on WeChat Pay's time.
+	checks := map[string]int{config.APISmartRetail: 10, config.APIServiceOrder: 11}[api]
+	if d.fail != 0 || d.ok != checks {
+		t.Errorf("%d checks passed, %d failed, want %d and 0:\n%s", d.ok, d.fail, checks, out)
 	}
 	// The offset is learnt to within a second (timestamps are whole seconds).
 	if !regexp.MustCompile(`a CLOCK_SKEW event: the kiosk's clock is (9m59|10m0|10m1)s from`).MatchString(out.String()) {
@@ -50,13 +63,35 @@ func TestDemoClockAndDomainChapters(t *testing.T) {
 		t.Errorf("left the sandbox with clock offset %v, main faults %q, backup faults %q",
 			sb.ClockOffset(), sb.Faults().Mode, sb.Backup().Faults().Mode)
 	}
-	orders := sb.Orders()
+	// Each sale completed, not yet paid, on the API's own orders.
+	type order struct {
+		no, state string
+		creates   int
+	}
+	var orders []order
+	wantState := sandbox.StateFinished
+	if api == config.APIServiceOrder {
+		wantState = sandbox.ServiceOrderDoing + "+" + sandbox.DescMchComplete
+		for _, o := range sb.ServiceOrders() {
+			orders = append(orders, order{o.OutOrderNo, o.State + "+" + o.StateDescription, o.CreateRequests})
+		}
+		if n := len(sb.Orders()); n != 0 {
+			t.Errorf("the sandbox has %d smart-retail orders, want none", n)
+		}
+	} else {
+		for _, o := range sb.Orders() {
+			orders = append(orders, order{o.OutOrderNo, o.State, o.CreateRequests})
+		}
+		if n := len(sb.ServiceOrders()); n != 0 {
+			t.Errorf("the sandbox has %d service orders, want none", n)
+		}
+	}
 	if len(orders) != 2 {
 		t.Fatalf("the sandbox has %d orders, want the chapters' 2", len(orders))
 	}
 	for _, o := range orders {
-		if o.State != sandbox.StateFinished || o.CreateRequests != 1 {
-			t.Errorf("%s: %s with %d create requests, want FINISHED with 1", o.OutOrderNo, o.State, o.CreateRequests)
+		if o.state != wantState || o.creates != 1 {
+			t.Errorf("%s: %s with %d create requests, want %s with 1", o.no, o.state, o.creates, wantState)
 		}
 	}
 }
@@ -65,7 +100,13 @@ func TestDemoClockAndDomainChapters(t *testing.T) {
 // the chapters still set the sandbox's clock right and bring the main
 // domain back.
 func TestDemoChaptersFailWhenNeitherDomainAnswers(t *testing.T) {
-	d, out := startDemo(t)
+	for _, api := range demoAPIs {
+		t.Run(api, func(t *testing.T) { testDemoChaptersFailWhenNeitherDomainAnswers(t, api) })
+	}
+}
+
+func testDemoChaptersFailWhenNeitherDomainAnswers(t *testing.T, api string) {
+	d, out := startDemo(t, api)
 	sb := d.srv.Sandbox
 	if err := errors.Join(sb.SetFaults(sandbox.Faults{Mode: sandbox.FaultOffline}),
 		sb.Backup().SetFaults(sandbox.Faults{Mode: sandbox.FaultOffline})); err != nil {
@@ -82,5 +123,14 @@ func TestDemoChaptersFailWhenNeitherDomainAnswers(t *testing.T) {
 	}
 	if sb.ClockOffset() != 0 || sb.Faults().Mode != sandbox.FaultNone {
 		t.Errorf("left the sandbox with clock offset %v, main faults %q", sb.ClockOffset(), sb.Faults().Mode)
+	}
+	// The unpaid chapter, which differs most between the APIs, fails at
+	// its first step too.
+	if err := sb.SetFaults(sandbox.Faults{Mode: sandbox.FaultOffline}); err != nil {
+		t.Fatal(err)
+	}
+	d.unpaid(ctx)
+	if d.fail != 3 || !strings.Contains(out.String(), "FAIL  a sale goes through: created, confirmed, completed (5.00 CNY)") {
+		t.Errorf("unpaid chapter: %d checks failed in all, want the three sales':\n%s", d.fail, out)
 	}
 }

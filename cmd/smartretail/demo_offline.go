@@ -59,7 +59,8 @@ func (d *demo) offline(ctx context.Context) {
 		if i == 5 {
 			// The customer takes nothing. The order needs no confirmation, so
 			// WeChat Pay will hold it as confirmed: the queued cancel goes as
-			// a complete that charges nothing.
+			// a complete that charges nothing on smart retail, as the
+			// cancel of a DOING order on service orders.
 			c, err := d.kiosk.CancelOrder(ctx, &v1.CancelOrderRequest{OutOrderNo: no, Reason: "顾客未取商品"})
 			if d.check("   the customer takes nothing: its cancel queued behind it", errors.Join(err, want(c.GetDisposition(), v1.Disposition_DISPOSITION_QUEUED))) {
 				cancelled = no
@@ -136,13 +137,14 @@ func (d *demo) offline(ctx context.Context) {
 		events.count(v1.EventType_EVENT_TYPE_ORDER_SUBMITTED), events.count(v1.EventType_EVENT_TYPE_OPERATION_SUBMITTED),
 		events.count(v1.EventType_EVENT_TYPE_NETWORK_STATUS_CHANGED), events.count(v1.EventType_EVENT_TYPE_ORDER_FAILED))
 	for _, no := range sales {
-		o, ok := d.srv.Sandbox.Order(no)
-		d.check(fmt.Sprintf("%s at WeChat Pay: FINISHED, one order (%d create requests)", no, o.CreateRequests),
-			errors.Join(want(ok, true), want(o.State, sandbox.StateFinished)))
+		o, ok := d.atWeChatPay(no)
+		d.check(fmt.Sprintf("%s at WeChat Pay: %s, one order (%d create requests)", no, d.completedState(), o.creates),
+			errors.Join(want(ok, true), want(o.state, d.completedState())))
 	}
 	if cancelled != "" {
 		q, err := d.kiosk.QueryOrder(ctx, &v1.QueryOrderRequest{OutOrderNo: cancelled})
-		d.check(cancelled+" at WeChat Pay: ended without charge", errors.Join(err, uncharged(q.GetOrder())))
+		what, uncharged := d.uncharged(q.GetOrder())
+		d.check(cancelled+" at WeChat Pay: "+what, errors.Join(err, uncharged))
 	}
 	if st, err := d.kiosk.GetStatus(ctx, &v1.GetStatusRequest{}); d.check("final status", err) {
 		d.check("nothing failed, nothing left", errors.Join(want(st.GetFailedCount(), int64(0)), want(st.GetPendingCount(), int64(0))))

@@ -39,8 +39,9 @@ func parseFlags(fs *flag.FlagSet, args []string, stdout, stderr io.Writer, help 
 var helpExtra = map[string]struct{ details, example string }{
 	"demo": {
 		details: "It starts a sandbox and a plugin of its own, walks a kiosk's day (a sale, a walk-away, a bad request,\n" +
-			"a wrong clock, a domain down, offline) and prints each check; it exits 1 if one failed.",
-		example: "smartretail demo",
+			"a wrong clock, a domain down, offline, a customer who cannot pay) and prints each check; it exits 1 if one\n" +
+			"failed. --api serviceorder walks it on Pay Score service orders, with the merchant's notification server.",
+		example: "smartretail demo --api serviceorder",
 	},
 	"sandbox": {
 		details: "It serves WeChat Pay's smart-retail API on --addr until SIGINT or SIGTERM.\n" +

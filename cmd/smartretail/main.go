@@ -48,7 +48,7 @@ type command struct {
 
 func commands() []command {
 	return []command{
-		{"demo", "walk a kiosk's day against a built-in sandbox", "smartretail demo [-v]", "", runDemo},
+		{"demo", "walk a kiosk's day against a built-in sandbox", "smartretail demo [--api smartretail|serviceorder] [-v]", "", runDemo},
 		{"sandbox", "run a local WeChat Pay sandbox and write its config.json", "smartretail sandbox [--addr HOST:PORT] [--dir DIR]", "", runSandbox},
 		{"create", "create an order (JSON request from --json FILE or stdin)",
 			"smartretail create --config FILE [--json FILE|-] [--offline prefer-online|require-online|force-offline]",
