@@ -44,6 +44,7 @@ type benchRow struct {
 	OK            *bool   `json:"ok"`
 	limit         float64 // the target's number
 	atLeast       bool    // ratio >= limit (else <=)
+	zero          bool    // the value must be 0 (a count of what must never happen)
 }
 
 // sizes of a run; --quick shrinks them to prove the command works.
@@ -68,6 +69,7 @@ type bench struct {
 	seq     atomic.Int64
 	rows    []benchRow
 	jsonOut bool
+	quick   bool
 }
 
 // exitUsage is the exit code for a command line that cannot be run (the
@@ -84,7 +86,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer, findPlugi
 	jsonOut := fs.Bool("json", false, "one JSON object per row instead of a table")
 	dir := fs.String("dir", "", "folder for outboxes and the fdatasync baseline (default: a new temporary folder)")
 	pluginFlag := fs.String("plugin", os.Getenv("SMARTRETAIL_PLUGIN_PATH"), "smartretail-plugin binary (default: beside this CLI, then PATH, then the CLI itself)")
-	only := fs.String("only", "", "run only these, comma-separated: enqueue, online, drain, start, scale")
+	only := fs.String("only", "", "run only these, comma-separated: enqueue, online, drain, start, scale, fleet")
 	cpuProfile := fs.String("cpu-profile", "", "write this process's CPU profile (the host side) to this file; SMARTRETAIL_CPU_PROFILE does the same for the plugin")
 	if err := fs.Parse(args); err != nil {
 		return exitUsage
@@ -102,7 +104,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer, findPlugi
 		}
 		defer pprof.StopCPUProfile()
 	}
-	b := &bench{out: stdout, stderr: stderr, sizes: fullSizes, jsonOut: *jsonOut}
+	b := &bench{out: stdout, stderr: stderr, sizes: fullSizes, jsonOut: *jsonOut, quick: *quick}
 	if *quick {
 		b.sizes = quickSizes
 	}
@@ -120,6 +122,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer, findPlugi
 		{"drain", b.drain},
 		{"start", b.start},
 		{"scale", b.scale},
+		{"fleet", b.fleet},
 	}
 	failed := false
 	for _, s := range steps {
@@ -214,6 +217,10 @@ func (b *bench) newOrder() *v1.NewOrder {
 }
 
 func (b *bench) add(r benchRow) {
+	if r.zero {
+		ok := r.Value <= 0
+		r.Ratio, r.Target, r.OK = r.Value, "<= 0", &ok
+	}
 	if r.limit > 0 {
 		ok := r.Ratio <= r.limit
 		r.Target = fmt.Sprintf("<= %g", r.limit)

@@ -301,7 +301,7 @@ func (s *Service) start(cfg *config.Config, client *wxpay.Client, mode string, s
 		also = append(also, a)
 	}
 	cur.fwd = forward.New(forward.Options{Store: store, API: cur.api, Also: also, Concurrency: cfg.Concurrency(), Clock: s.clock,
-		SkewThreshold: cfg.SkewThreshold(), MaxAge: cfg.MaxAge(), Claims: claims, Log: s.log.Named("forward")})
+		SkewThreshold: cfg.SkewThreshold(), MaxAge: cfg.MaxAge(), MaxRate: cfg.ForwardMaxRate, Claims: claims, Log: s.log.Named("forward")})
 	ctx, cancel := context.WithCancel(context.Background())
 	cur.stop, cur.stopped = cancel, make(chan struct{})
 	if inspect {
@@ -415,6 +415,7 @@ func (s *Service) GetStatus(context.Context, *v1.GetStatusRequest) (*v1.GetStatu
 	resp.Mchid = c.cfg.MchID
 	resp.ApiBaseUrl = redactURL(c.cfg.APIBaseURL)
 	resp.ApiBaseUrlInUse = redactURL(c.client.InUse())
+	resp.ForwardPace = c.fwd.Pace()
 	resp.VerifyMode = c.verifyMode
 	state, since, lastErr, lastErrAt := c.fwd.Network()
 	resp.NetworkStatus = networkStatus(string(state))

@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -50,6 +51,9 @@ type Config struct {
 	OfflineMaxAge           string `json:"offline_max_age,omitempty"`          // Go duration
 	OfflineAllowUserConfirm bool   `json:"offline_allow_user_confirm,omitempty"`
 	ForwardConcurrency      int64  `json:"forward_concurrency,omitempty"`
+	// ForwardMaxRate caps how fast the forwarder sends, requests a second:
+	// this kiosk's share of the merchant's WeChat Pay rate limit. 0: none.
+	ForwardMaxRate float64 `json:"forward_max_rate,omitempty"`
 
 	// APIBackupBaseURL is WeChat Pay's backup domain, used while
 	// api_base_url cannot be reached; "off" for none.
@@ -108,6 +112,9 @@ const (
 	DefaultForwardConcurrency    = 4
 	DefaultClockSkewThreshold    = time.Minute
 	maxForwardConcurrency        = 64
+	// minForwardMaxRate is the slowest forward_max_rate: a request every
+	// ten seconds.
+	minForwardMaxRate = 0.1
 )
 
 // maxFileBytes bounds a config file; a real one is well under 4 KiB.
@@ -303,6 +310,11 @@ func (c *Config) Validate() error {
 		if n.value < 0 {
 			p = append(p, problem(n.key, "must not be negative, got %d", n.value))
 		}
+	}
+	if math.IsNaN(c.ForwardMaxRate) || math.IsInf(c.ForwardMaxRate, 0) || c.ForwardMaxRate < 0 {
+		p = append(p, problem("forward_max_rate", "want requests a second, 0 or more (0: no cap), got %v", c.ForwardMaxRate))
+	} else if c.ForwardMaxRate > 0 && c.ForwardMaxRate < minForwardMaxRate {
+		p = append(p, problem("forward_max_rate", "at least %v requests a second (or 0: no cap), got %v", minForwardMaxRate, c.ForwardMaxRate))
 	}
 	if c.ForwardConcurrency > maxForwardConcurrency {
 		p = append(p, problem("forward_concurrency", "at most %d, got %d", maxForwardConcurrency, c.ForwardConcurrency))

@@ -39,6 +39,7 @@ var kinds = map[protoreflect.Kind]reflect.Kind{
 	protoreflect.StringKind: reflect.String,
 	protoreflect.Int64Kind:  reflect.Int64,
 	protoreflect.BoolKind:   reflect.Bool,
+	protoreflect.DoubleKind: reflect.Float64,
 }
 
 // FileKeys lists the config file's keys, in the order of the message.
@@ -68,6 +69,8 @@ func (c *Config) Proto() *v1.Config {
 			m.Set(fd, protoreflect.ValueOfInt64(f.Int()))
 		case reflect.Bool:
 			m.Set(fd, protoreflect.ValueOfBool(f.Bool()))
+		case reflect.Float64:
+			m.Set(fd, protoreflect.ValueOfFloat64(f.Float()))
 		}
 	}
 	return p
@@ -96,6 +99,10 @@ func FromProto(p *v1.Config) *Config {
 		case bool:
 			if f.Kind() == reflect.Bool {
 				f.SetBool(x)
+			}
+		case float64:
+			if f.Kind() == reflect.Float64 {
+				f.SetFloat(x)
 			}
 		}
 	}

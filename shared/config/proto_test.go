@@ -46,6 +46,8 @@ func TestConfigFileIsTheConfigMessage(t *testing.T) {
 			f.SetInt(int64(100 + i))
 		case reflect.Bool:
 			f.SetBool(true)
+		case reflect.Float64:
+			f.SetFloat(float64(i) + 0.5)
 		default:
 			t.Fatalf("field %s of kind %v: extend this test", ty.Field(i).Name, f.Kind())
 		}

@@ -44,6 +44,8 @@ const (
 	DefaultMaxAge      = 24 * time.Hour
 	// DefaultSkewThreshold equals shared/config's DefaultClockSkewThreshold.
 	DefaultSkewThreshold = time.Minute
+	// DefaultStartJitter is Options.StartJitter's default.
+	DefaultStartJitter = time.Second
 	// ProbeOutOrderNo is queried to learn whether WeChat Pay answers when
 	// nothing else is waiting: any answer, "not found" included, is online.
 	ProbeOutOrderNo = "SMARTRETAIL-PROBE"
@@ -62,6 +64,8 @@ type Store interface {
 	AppendEvent(ev outbox.Event) error
 	PruneContext(ctx context.Context) (orders, events int, err error)
 	NoteSeen(t time.Time) error
+	Pace() (float64, error)
+	SetPace(rate float64) error
 }
 
 // Options configure a Forwarder.
@@ -96,7 +100,15 @@ type Options struct {
 	// SkewThreshold: a CLOCK_SKEW event is logged when the kiosk's clock
 	// is this far from WeChat Pay's, and again when it is back within.
 	SkewThreshold time.Duration
-	Log           hclog.Logger
+	// MaxRate caps the pace (forward_max_rate, requests a second): a
+	// merchant's share of its rate limit for this kiosk. 0: none.
+	MaxRate float64
+	// StartJitter: after the forwarder starts, and when the network comes
+	// back, its first attempt waits a random time up to this long, so that
+	// a fleet restarted or reconnected together does not send at the same
+	// instant. 0 means DefaultStartJitter; negative, none.
+	StartJitter time.Duration
+	Log         hclog.Logger
 }
 
 // Forwarder drains the outbox. Create with New, run with Run.
@@ -104,11 +116,13 @@ type Forwarder struct {
 	opts Options
 	net  networkState
 	wake chan struct{}
+	pace *pace
 
 	mu            sync.Mutex
 	failures      int           // consecutive attempts without an answer
 	storeFailures int           // consecutive reads or writes of the outbox that failed
 	notBefore     time.Duration // no attempt before this monotonic reading (backoff, Retry-After)
+	burstEnds     time.Duration // failures before this reading are the last one's burst: they count once
 	skewed        bool          // the last CLOCK_SKEW event said the clock is off
 	sweepEvery    time.Duration
 	pruneEvery    time.Duration
@@ -150,10 +164,37 @@ func New(opts Options) *Forwarder {
 	if opts.Claims == nil {
 		opts.Claims = NewClaims()
 	}
+	if opts.StartJitter == 0 {
+		opts.StartJitter = DefaultStartJitter
+	}
 	f := &Forwarder{opts: opts, wake: make(chan struct{}, 1), sweepEvery: time.Minute, pruneEvery: time.Hour}
 	f.net.state = Unknown
 	f.net.since = opts.Clock.Now()
+	start, err := opts.Store.Pace()
+	if err != nil {
+		opts.Log.Warn("reading the kept pace failed: starting unpaced", "error", err)
+	}
+	f.pace = newPace(opts.Clock, opts.MaxRate, start, opts.Store.SetPace)
 	return f
+}
+
+// Pace is the rate the forwarder sends at, requests a second: 0 when
+// nothing has limited it (and no forward_max_rate caps it).
+func (f *Forwarder) Pace() float64 { return f.pace.Rate() }
+
+// jitter is a random wait up to StartJitter, for a first attempt.
+func (f *Forwarder) jitter() time.Duration {
+	if f.opts.StartJitter <= 0 {
+		return 0
+	}
+	return time.Duration(rand.Int64N(int64(f.opts.StartJitter)))
+}
+
+// holdFor holds every attempt back until at least d from now (f.mu held).
+func (f *Forwarder) holdFor(now, d time.Duration) {
+	if t := now + d; t > f.notBefore {
+		f.notBefore = t
+	}
 }
 
 // Wake asks for an attempt now: new work was queued.
@@ -232,17 +273,33 @@ func (f *Forwarder) Offline() bool {
 // rotated WeChat Pay public key, a clock far off), is not WeChat Pay's
 // word: the plugin is as good as offline, sales queue within the offline
 // limits, and attempts back off.
+//
+// It sets the pace too: a refusal for rate (429) or a 5xx (WeChat Pay
+// struggling) slows it, and leaves the count of failures as it was (the
+// next pause grows); any other answer grows the pace and ends a run of
+// failures.
 func (f *Forwarder) Observe(err error) {
 	f.watchClock()
 	var we *wxpay.Error
 	switch {
 	case err == nil:
+		f.pace.took()
 		f.online()
 	case errors.As(err, &we) && (we.Class == wxpay.Network || untrusted(we)):
 		f.offline(err)
+	case errors.As(err, &we) && overloaded(we):
+		f.pace.refused()
+		f.setNetwork(Online, "")
 	case errors.As(err, &we):
+		f.pace.took()
 		f.online()
 	}
+}
+
+// overloaded says whether an answer says WeChat Pay takes no more now: a
+// 429, or a 5xx.
+func overloaded(we *wxpay.Error) bool {
+	return we.Class == wxpay.RateLimited || we.StatusCode >= 500
 }
 
 // untrusted says whether an error is an answer that did not verify.
@@ -253,20 +310,21 @@ func (f *Forwarder) online() {
 	wasFailing := f.failures > 0
 	f.failures = 0
 	f.mu.Unlock()
+	was, _ := f.net.get()
 	if f.setNetwork(Online, "") || wasFailing {
+		if was == Offline {
+			// Back: not at the same instant as every kiosk that lost the
+			// network with this one.
+			f.mu.Lock()
+			f.holdFor(f.opts.Clock.Elapsed(), f.jitter())
+			f.mu.Unlock()
+		}
 		f.Wake() // the queue can go now
 	}
 }
 
 func (f *Forwarder) offline(err error) {
-	now := f.opts.Clock.Elapsed()
-	f.mu.Lock()
-	f.failures++
-	delay := f.backoff(f.failures)
-	if t := now + delay; t > f.notBefore {
-		f.notBefore = t
-	}
-	f.mu.Unlock()
+	f.pause(0)
 	f.setNetwork(Offline, err.Error())
 }
 
@@ -359,7 +417,17 @@ func (f *Forwarder) backoff(attempt int) time.Duration {
 // Run works until ctx ends, then waits for the orders in hand.
 func (f *Forwarder) Run(ctx context.Context) {
 	var wg sync.WaitGroup
-	defer wg.Wait()
+	defer func() {
+		wg.Wait()
+		if err := f.pace.flush(); err != nil {
+			f.opts.Log.Warn("keeping the pace failed", "error", err)
+		}
+	}()
+	// The first attempt of a kiosk that just started waits its turn: a
+	// fleet powered up together does not all send at once.
+	f.mu.Lock()
+	f.holdFor(f.opts.Clock.Elapsed(), f.jitter())
+	f.mu.Unlock()
 	done := make(chan struct{}, f.opts.Concurrency)
 	// The first prune waits an hour: a full read of the outbox has no
 	// business competing with a kiosk that just started selling.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 	"time"
 
 	"github.com/kioskpay/smartretail/internal/plugin/outbox"
@@ -105,6 +106,9 @@ func (f *Forwarder) send(ctx context.Context, api API, o *outbox.Order, i int) b
 func (f *Forwarder) sendAs(ctx context.Context, api API, o *outbox.Order, i int, v Verdict) bool {
 	op := o.Ops[i]
 	expired := false
+	if !f.pace.wait(ctx) { // its turn first: it is marked in flight only as it leaves
+		return false
+	}
 	if !f.modifyOp(o.OutOrderNo, i, op.Kind, "marking an operation in flight", func(o *outbox.Order, op *outbox.Op) []outbox.Event {
 		// Decided with the marking: a create that grew too old since it
 		// was picked up is never sent.
@@ -211,6 +215,9 @@ func (f *Forwarder) settle(no string, i int, kind outbox.OpKind, v Verdict, resu
 // network state what came of it.
 func (f *Forwarder) query(ctx context.Context, api API, no string, body json.RawMessage) (Shown, error) {
 	app, svc := idsOf(body)
+	if !f.pace.wait(ctx) {
+		return nil, ctx.Err()
+	}
 	cctx, cancel := f.callCtx(ctx)
 	defer cancel()
 	q, err := api.Query(cctx, wxpay.QueryRequest{OutOrderNo: no, AppID: app, ServiceID: svc})
@@ -220,20 +227,24 @@ func (f *Forwarder) query(ctx context.Context, api API, no string, body json.Raw
 	return q, err
 }
 
-// pause holds every attempt back: Retry-After when WeChat Pay gave one,
-// else the backoff.
+// pause holds every attempt back: Retry-After when WeChat Pay gave one
+// (times a random 1 to 2, so that kiosks refused together do not come
+// back together), else the backoff. Failures that come while a pause is
+// in force are one burst (the requests that were out together): they
+// count once.
 func (f *Forwarder) pause(retryAfter time.Duration) {
 	now := f.opts.Clock.Elapsed()
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.failures++
+	if f.failures == 0 || now >= f.burstEnds {
+		f.failures++
+	}
 	d := f.backoff(f.failures)
-	if retryAfter > d {
-		d = retryAfter
+	if retryAfter > 0 {
+		d = max(d, retryAfter+time.Duration(rand.Int64N(int64(retryAfter)+1)))
 	}
-	if t := now + d; t > f.notBefore {
-		f.notBefore = t
-	}
+	f.holdFor(now, d)
+	f.burstEnds = max(f.burstEnds, now+d)
 }
 
 // storeFailed logs a failed read or write of the outbox and holds every
@@ -273,6 +284,9 @@ func (f *Forwarder) reconcile(ctx context.Context, api API, o *outbox.Order, i i
 	case v.Action == Applied && op.Kind == outbox.OpCreate && !o.ReconcileOnly:
 		// It exists. The same create again is answered with the same order
 		// (out_order_no is the idempotency key) and gives back its package.
+		if !f.pace.wait(ctx) {
+			return false
+		}
 		cctx, cancel := f.callCtx(ctx)
 		resp, cerr := api.Call(cctx, o.OutOrderNo, op.Kind, op.Body)
 		cancel()

@@ -446,9 +446,14 @@ type Config struct {
 	NotifyUrl string `protobuf:"bytes,24,opt,name=notify_url,json=notifyUrl,proto3" json:"notify_url,omitempty"`
 	// RISK_FUND_NAME (serviceorder): the risk fund's name, one of DEPOSIT,
 	// ADVANCE, CASH_DEPOSIT, ESTIMATE_ORDER_COST (the default).
-	RiskFundName  string `protobuf:"bytes,25,opt,name=risk_fund_name,json=riskFundName,proto3" json:"risk_fund_name,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	RiskFundName string `protobuf:"bytes,25,opt,name=risk_fund_name,json=riskFundName,proto3" json:"risk_fund_name,omitempty"`
+	// FORWARD_MAX_RATE: the most requests a second the forwarder sends, this
+	// kiosk's share of the merchant's WeChat Pay rate limit (e.g. the limit
+	// over the number of kiosks). 0 (the default): no cap; the forwarder
+	// still slows down when WeChat Pay refuses for rate.
+	ForwardMaxRate float64 `protobuf:"fixed64,26,opt,name=forward_max_rate,json=forwardMaxRate,proto3" json:"forward_max_rate,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *Config) Reset() {
@@ -654,6 +659,13 @@ func (x *Config) GetRiskFundName() string {
 		return x.RiskFundName
 	}
 	return ""
+}
+
+func (x *Config) GetForwardMaxRate() float64 {
+	if x != nil {
+		return x.ForwardMaxRate
+	}
+	return 0
 }
 
 type ConfigureRequest struct {
@@ -2933,8 +2945,12 @@ type GetStatusResponse struct {
 	// API_BASE_URL_IN_USE: the domain requests go to now (api_base_url, or
 	// api_backup_base_url while the main one cannot be reached).
 	ApiBaseUrlInUse string `protobuf:"bytes,21,opt,name=api_base_url_in_use,json=apiBaseUrlInUse,proto3" json:"api_base_url_in_use,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// FORWARD_PACE: how fast the forwarder sends, requests a second, since
+	// WeChat Pay refused for rate (or forward_max_rate caps it); 0: not
+	// paced. It grows while answers come back, and survives a restart.
+	ForwardPace   float64 `protobuf:"fixed64,22,opt,name=forward_pace,json=forwardPace,proto3" json:"forward_pace,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *GetStatusResponse) Reset() {
@@ -3112,6 +3128,13 @@ func (x *GetStatusResponse) GetApiBaseUrlInUse() string {
 		return x.ApiBaseUrlInUse
 	}
 	return ""
+}
+
+func (x *GetStatusResponse) GetForwardPace() float64 {
+	if x != nil {
+		return x.ForwardPace
+	}
+	return 0
 }
 
 type WatchEventsRequest struct {
@@ -3756,7 +3779,7 @@ var File_smartretail_v1_orders_proto protoreflect.FileDescriptor
 
 const file_smartretail_v1_orders_proto_rawDesc = "" +
 	"\n" +
-	"\x1bsmartretail/v1/orders.proto\x12\x0esmartretail.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc1\b\n" +
+	"\x1bsmartretail/v1/orders.proto\x12\x0esmartretail.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xeb\b\n" +
 	"\x06Config\x12\x14\n" +
 	"\x05mchid\x18\x01 \x01(\tR\x05mchid\x12,\n" +
 	"\x12merchant_serial_no\x18\x02 \x01(\tR\x10merchantSerialNo\x129\n" +
@@ -3787,7 +3810,8 @@ const file_smartretail_v1_orders_proto_rawDesc = "" +
 	"\fpayscore_api\x18\x17 \x01(\tR\vpayscoreApi\x12\x1d\n" +
 	"\n" +
 	"notify_url\x18\x18 \x01(\tR\tnotifyUrl\x12$\n" +
-	"\x0erisk_fund_name\x18\x19 \x01(\tR\friskFundName\"\\\n" +
+	"\x0erisk_fund_name\x18\x19 \x01(\tR\friskFundName\x12(\n" +
+	"\x10forward_max_rate\x18\x1a \x01(\x01R\x0eforwardMaxRate\"\\\n" +
 	"\x10ConfigureRequest\x12.\n" +
 	"\x06config\x18\x01 \x01(\v2\x16.smartretail.v1.ConfigR\x06config\x12\x18\n" +
 	"\ainspect\x18\x02 \x01(\bR\ainspect\"[\n" +
@@ -4007,7 +4031,7 @@ const file_smartretail_v1_orders_proto_rawDesc = "" +
 	"service_id\x18\x02 \x01(\tR\tserviceId\x12\x16\n" +
 	"\x06openid\x18\x03 \x01(\tR\x06openid\x12*\n" +
 	"\x11use_service_state\x18\x04 \x01(\tR\x0fuseServiceState\"\x12\n" +
-	"\x10GetStatusRequest\"\xd9\a\n" +
+	"\x10GetStatusRequest\"\xfc\a\n" +
 	"\x11GetStatusResponse\x12\x1e\n" +
 	"\n" +
 	"configured\x18\x01 \x01(\bR\n" +
@@ -4036,7 +4060,8 @@ const file_smartretail_v1_orders_proto_rawDesc = "" +
 	"\x14first_event_sequence\x18\x12 \x01(\x04R\x12firstEventSequence\x12<\n" +
 	"\fclock_offset\x18\x13 \x01(\v2\x19.google.protobuf.DurationR\vclockOffset\x12,\n" +
 	"\x12clock_offset_known\x18\x14 \x01(\bR\x10clockOffsetKnown\x12,\n" +
-	"\x13api_base_url_in_use\x18\x15 \x01(\tR\x0fapiBaseUrlInUse\";\n" +
+	"\x13api_base_url_in_use\x18\x15 \x01(\tR\x0fapiBaseUrlInUse\x12!\n" +
+	"\fforward_pace\x18\x16 \x01(\x01R\vforwardPace\";\n" +
 	"\x12WatchEventsRequest\x12%\n" +
 	"\x0eafter_sequence\x18\x01 \x01(\x04R\rafterSequence\"\xcb\x03\n" +
 	"\x05Event\x12\x1a\n" +

@@ -1,0 +1,42 @@
+package bench
+
+import (
+	"context"
+	"os"
+	"testing"
+	"time"
+)
+
+// A small fleet drains into one merchant rate limit: every sale reaches
+// WeChat Pay once, none is lost or fails, whether the kiosks kept running
+// or were all restarted when the network came back. How fast, and at what
+// cost in requests, is the bench's to say (smartretail bench --only
+// fleet), not a timed test's.
+func TestAFleetDrainsIntoOneRateLimit(t *testing.T) {
+	for _, restart := range []bool{false, true} {
+		name := "running"
+		if restart {
+			name = "restarted"
+		}
+		t.Run(name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+			defer cancel()
+			self, err := os.Executable()
+			if err != nil {
+				t.Fatal(err)
+			}
+			r, err := Fleet(ctx, FleetOptions{Kiosks: 4, Orders: 15, Rate: 20, Burst: 5, Restart: restart,
+				Plugin: self, Dir: t.TempDir()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Log(r)
+			if r.Lost != 0 || r.Duplicated != 0 || r.Failed != 0 {
+				t.Errorf("lost %d, duplicated %d, failed %d: want none", r.Lost, r.Duplicated, r.Failed)
+			}
+			if r.Requests < int64(r.Kiosks*r.Orders) || r.MostCreates < 1 {
+				t.Errorf("%d requests, most creates for a sale %d: the log missed some", r.Requests, r.MostCreates)
+			}
+		})
+	}
+}
