@@ -58,6 +58,8 @@ type FleetResult struct {
 	// Seconds are the requests of each second after the return (and their
 	// 429s), from the sandbox's log.
 	Seconds []sandbox.SecondOfLog
+	// KioskDrain is, for each kiosk, when its last sale was created.
+	KioskDrain []time.Duration
 	// Lost: sales WeChat Pay never got; Duplicated: sales it made more
 	// than one order of (none can be: out_order_no is the key, but the
 	// count is made); Failed: sales on a kiosk's failed list.
@@ -224,7 +226,12 @@ func Fleet(ctx context.Context, o FleetOptions) (FleetResult, error) {
 	}
 	seen := map[string]bool{}
 	var last time.Time
+	res.KioskDrain = make([]time.Duration, o.Kiosks)
 	for _, so := range srv.Sandbox.Orders() {
+		var k, j int
+		if _, err := fmt.Sscanf(so.OutOrderNo, "F%03d-%04d", &k, &j); err == nil && k < o.Kiosks {
+			res.KioskDrain[k] = max(res.KioskDrain[k], so.CreatedAt.Sub(back))
+		}
 		if seen[so.OutOrderNo] {
 			res.Duplicated++
 		}

@@ -119,11 +119,12 @@ type Forwarder struct {
 	pace *pace
 
 	mu            sync.Mutex
-	failures      int           // consecutive attempts without an answer
-	storeFailures int           // consecutive reads or writes of the outbox that failed
-	notBefore     time.Duration // no attempt before this monotonic reading (backoff, Retry-After)
-	burstEnds     time.Duration // failures before this reading are the last one's burst: they count once
-	skewed        bool          // the last CLOCK_SKEW event said the clock is off
+	failures      int                      // consecutive attempts without an answer
+	storeFailures int                      // consecutive reads or writes of the outbox that failed
+	notBefore     time.Duration            // no attempt before this monotonic reading (backoff, Retry-After)
+	burstEnds     time.Duration            // failures before this reading are the last one's burst: they count once
+	later         map[string]time.Duration // orders refused for rate, and when they may go again
+	skewed        bool                     // the last CLOCK_SKEW event said the clock is off
 	sweepEvery    time.Duration
 	pruneEvery    time.Duration
 
@@ -167,7 +168,8 @@ func New(opts Options) *Forwarder {
 	if opts.StartJitter == 0 {
 		opts.StartJitter = DefaultStartJitter
 	}
-	f := &Forwarder{opts: opts, wake: make(chan struct{}, 1), sweepEvery: time.Minute, pruneEvery: time.Hour}
+	f := &Forwarder{opts: opts, wake: make(chan struct{}, 1), sweepEvery: time.Minute, pruneEvery: time.Hour,
+		later: map[string]time.Duration{}}
 	f.net.state = Unknown
 	f.net.since = opts.Clock.Now()
 	start, err := opts.Store.Pace()
@@ -274,24 +276,20 @@ func (f *Forwarder) Offline() bool {
 // word: the plugin is as good as offline, sales queue within the offline
 // limits, and attempts back off.
 //
-// It sets the pace too: a refusal for rate (429) or a 5xx (WeChat Pay
-// struggling) slows it, and leaves the count of failures as it was (the
-// next pause grows); any other answer grows the pace and ends a run of
-// failures.
+// A refusal for rate (429) or a 5xx (WeChat Pay struggling) is an answer
+// but not a success: it leaves the count of failures as it was, so that
+// the next pause grows; any other answer ends a run of failures.
 func (f *Forwarder) Observe(err error) {
 	f.watchClock()
 	var we *wxpay.Error
 	switch {
 	case err == nil:
-		f.pace.took()
 		f.online()
 	case errors.As(err, &we) && (we.Class == wxpay.Network || untrusted(we)):
 		f.offline(err)
 	case errors.As(err, &we) && overloaded(we):
-		f.pace.refused()
 		f.setNetwork(Online, "")
 	case errors.As(err, &we):
-		f.pace.took()
 		f.online()
 	}
 }
@@ -451,6 +449,13 @@ func (f *Forwarder) Run(ctx context.Context) {
 		f.mu.Lock()
 		pause := f.notBefore - now
 		free := f.opts.Concurrency - f.opts.Claims.forwarding()
+		for no, t := range f.later {
+			if t <= now {
+				delete(f.later, no)
+			} else {
+				wait = min(wait, t-now) // look again when it may go
+			}
+		}
 		f.mu.Unlock()
 		switch {
 		case pause > 0:
@@ -481,7 +486,8 @@ func (f *Forwarder) Run(ctx context.Context) {
 
 // dispatch starts up to n due orders that are not already in hand.
 func (f *Forwarder) dispatch(ctx context.Context, wg *sync.WaitGroup, done chan struct{}, n int) int {
-	due, err := f.opts.Store.Due(n, f.opts.Claims.taken)
+	now := f.opts.Clock.Elapsed()
+	due, err := f.opts.Store.Due(n, func(no string) bool { return f.opts.Claims.taken(no) || f.waiting(no, now) })
 	if err != nil {
 		f.storeFailed("reading the outbox", "", err)
 		return 0

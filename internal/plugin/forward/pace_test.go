@@ -41,149 +41,144 @@ func (k *keptPaces) last() float64 {
 	return k.rates[len(k.rates)-1]
 }
 
-// send takes n turns and answers each (ok: not refused), all at once.
-func send(p *pace, n int, ok bool) {
-	for i := 0; i < n; i++ {
-		p.turn()
-	}
-	for i := 0; i < n; i++ {
-		if ok {
-			p.took()
-		} else {
-			p.refused()
-		}
-	}
-}
-
 func near(a, b float64) bool { return math.Abs(a-b) < 1e-9 }
 
-// Nothing paces a kiosk until WeChat Pay refuses it for rate: then the
-// pace is at most half what it sent and no more than what was answered in
-// the last second; the turns it gives out are that far apart.
-func TestThePaceIsTheRateThatWorked(t *testing.T) {
+// A kiosk that never met the limit starts slowly and grows by a fifth with
+// each answer, to full speed within a second or so.
+func TestThePaceStartsSlowAndGrowsWithAnswers(t *testing.T) {
 	p, tc, _ := paceOn(0, 0)
-	for i := 0; i < 40; i++ {
-		if at, now := p.turn(); at != now {
-			t.Fatalf("unpaced, turn %d waits %v", i, at-now)
-		}
-	}
-	for i := 0; i < 6; i++ {
-		p.took()
-	}
-	p.refused()
-	if got := p.Rate(); !near(got, 6) {
-		t.Fatalf("after 40 sent and 6 answered in a second: pace %v, want 6", got)
+	if got := p.Rate(); got != PaceStart {
+		t.Fatalf("a new pace: %v, want PaceStart", got)
 	}
 	at1, now := p.turn()
 	at2, _ := p.turn()
-	if d := at1 - now; d < time.Second/6-time.Millisecond || d > time.Second/6 || at2-at1 != time.Second/6 {
-		t.Errorf("turns at +%v and +%v, want a sixth of a second apart", at1-now, at2-at1)
+	if at1 != now || at2-at1 != time.Second/time.Duration(PaceStart) {
+		t.Errorf("turns at +%v and +%v, want now and a tenth of a second later", at1-now, at2-at1)
 	}
-
-	// Half of what it sent binds when more was answered.
-	p, tc, _ = paceOn(0, 0)
-	send(p, 10, true)
-	p.refused()
-	if got := p.Rate(); !near(got, 5) {
-		t.Errorf("10 sent and answered, then refused: pace %v, want 5", got)
-	}
-	// The rest of the burst is the same burst; after the guard, a new one.
-	p.refused()
-	if got := p.Rate(); !near(got, 5) {
-		t.Errorf("a second refusal of the burst: pace %v, want 5 still", got)
-	}
-	tc.Advance(paceGuard)
-	send(p, 4, true) // answers: it grew a little
-	before := p.Rate()
-	p.refused()
-	if got := p.Rate(); before <= 5 || !near(got, before/2) {
-		t.Errorf("a refusal after the guard: pace %v -> %v, want it grown past 5, then halved", before, got)
-	}
-}
-
-// Refusals with no answer beside them (WeChat Pay refuses all) say nothing
-// of the rate that works: the pace stays; and it never goes below MinPace.
-func TestThePaceIgnoresRefusalsWithoutAnswers(t *testing.T) {
-	p, tc, _ := paceOn(0, 0)
-	send(p, 8, false)
-	if got := p.Rate(); got != 0 {
-		t.Errorf("all refused: pace %v, want still unpaced", got)
-	}
-	tc.Advance(2 * paceWindow)
-	p.turn()
-	p.took()
-	send(p, 1, false) // one answer and two sent in the window: a cut, to 1
-	if got := p.Rate(); got != 1 {
-		t.Errorf("one answered in the last second, then refused: pace %v, want 1", got)
-	}
-	p, _, _ = paceOn(0, 0.6)
-	send(p, 1, true)
-	p.refused()
-	if got := p.Rate(); got != MinPace {
-		t.Errorf("pace %v, want no lower than MinPace", got)
-	}
-}
-
-// Answers grow the pace, a little more the faster it goes, but not while
-// it is not used (past twice what is sent), and never past the ceiling;
-// with a ceiling and nothing else, the ceiling paces.
-func TestThePaceGrowsWithAnswers(t *testing.T) {
-	p, tc, _ := paceOn(0, 10)
-	for i := 0; i < 10; i++ {
-		tc.Advance(100 * time.Millisecond)
+	for i := 0; i < 30; i++ {
+		tc.Advance(time.Duration(float64(time.Second) / p.Rate()))
 		p.turn()
 		p.took()
 	}
-	want := 10.0
-	for i := 0; i < 10; i++ {
-		want += (paceGrowAdd + paceGrowProp*want) * 0.1
-	}
-	if got := p.Rate(); got <= 10 || got > want {
-		t.Errorf("after a second of answers at 10/s: pace %v, want more than 10 and at most %v", got, want)
-	}
-	idle := p.Rate()
-	tc.Advance(5 * time.Second)
-	p.took() // an answer, but nothing was sent for seconds
-	if got := p.Rate(); got != idle {
-		t.Errorf("grown while unused: %v -> %v", idle, got)
-	}
-
-	capped, tc2, _ := paceOn(12, 11.9)
-	for i := 0; i < 20; i++ {
-		tc2.Advance(100 * time.Millisecond)
-		capped.turn()
-		capped.took()
-	}
-	if got := capped.Rate(); got != 12 {
-		t.Errorf("pace %v past the ceiling 12", got)
-	}
-	onlyCeiling, _, _ := paceOn(4, 0)
-	at1, now := onlyCeiling.turn()
-	at2, _ := onlyCeiling.turn()
-	if at1 != now || at2-at1 != time.Second/4 {
-		t.Errorf("forward_max_rate 4 alone: turns at +%v, +%v", at1-now, at2-at1)
+	if got := p.Rate(); got < 100 {
+		t.Errorf("after 30 answers: %v, want past 100 a second", got)
 	}
 }
 
-// The pace is kept, so that a restart starts from it: written when it
-// moved by a fifth and the last write is old enough, and on flush.
+// The first refusal sets the pace to the rate that worked: the answers of
+// the window, and no more than half what was sent.
+func TestTheFirstRefusalSetsTheRateThatWorked(t *testing.T) {
+	p, tc, _ := paceOn(0, 0)
+	var last time.Duration
+	for i := 0; i < 20; i++ { // 20 sent in a second, 6 answered
+		tc.Advance(50 * time.Millisecond)
+		last, _ = p.turn()
+		if i%3 == 0 && i < 18 {
+			p.took()
+		}
+	}
+	p.refused(last)
+	if got := p.Rate(); math.Abs(got-6) > 0.5 {
+		t.Errorf("6 answers in the second it sent: pace %v, want about 6", got)
+	}
+}
+
+// Later refusals cut the pace to paceCut of itself, once for the requests
+// that were out together; between refusals it grows by paceGrow a second.
+func TestRefusalsCutOncePerBurstAndThePaceGrowsBetween(t *testing.T) {
+	p, tc, _ := paceOn(0, 20) // kept from a run that met the limit
+	var turns []time.Duration
+	for i := 0; i < 4; i++ {
+		at, _ := p.turn()
+		turns = append(turns, at)
+	}
+	tc.Advance(200 * time.Millisecond) // all four sent, then their answers come
+	for _, at := range turns {
+		p.refused(at)
+	}
+	if got := p.Rate(); !near(got, 20*paceCut) {
+		t.Errorf("four refused together: pace %v, want one cut to %v", got, 20*paceCut)
+	}
+	tc.Advance(time.Second)
+	at, _ := p.turn()
+	p.refused(at) // sent after the cut: a new refusal
+	want := 20 * paceCut * paceCut
+	if got := p.Rate(); !near(got, want) {
+		t.Errorf("a later refusal: pace %v, want %v", got, want)
+	}
+	for i := 0; i < 3; i++ { // answers between refusals: paceGrow a second
+		tc.Advance(time.Second / 4)
+		p.turn()
+		p.took()
+	}
+	if got := p.Rate(); math.Abs(got-(want+paceGrow*0.75)) > 1e-3 {
+		t.Errorf("three answers in 3/4 s: pace %v, want %v", got, want+paceGrow*0.75)
+	}
+	for i := 0; i < paceRoom; i++ { // answers in a row: the limit has room
+		tc.Advance(time.Second / 10)
+		p.turn()
+		p.took()
+	}
+	if got := p.Rate(); got < want*paceRoomGrow {
+		t.Errorf("after %d answers in a row: pace %v, want it growing by a fifth an answer", paceRoom, got)
+	}
+}
+
+// The pace stays within MinPace and forward_max_rate, and does not grow
+// while it is not used.
+func TestThePaceKeepsItsBounds(t *testing.T) {
+	p, _, _ := paceOn(0, 0.6)
+	at, _ := p.turn()
+	p.refused(at)
+	if got := p.Rate(); got != MinPace {
+		t.Errorf("cut below MinPace: %v", got)
+	}
+	capped, tc, _ := paceOn(4, 0)
+	if got := capped.Rate(); got != 4 {
+		t.Errorf("forward_max_rate 4, a new pace: %v", got)
+	}
+	for i := 0; i < 20; i++ {
+		tc.Advance(time.Second / 4)
+		capped.turn()
+		capped.took()
+	}
+	if got := capped.Rate(); got != 4 {
+		t.Errorf("forward_max_rate 4, grown to %v", got)
+	}
+	idle, tc2, _ := paceOn(0, 50)
+	for i := 0; i < 10; i++ { // answers, but a request every few seconds
+		tc2.Advance(3 * time.Second)
+		idle.turn()
+		idle.took()
+	}
+	if got := idle.Rate(); got != 50 {
+		t.Errorf("grown while unused: 50 -> %v", got)
+	}
+}
+
+// A pace that met the limit is kept, so that a restart starts from it; a
+// slow start is not.
 func TestThePaceIsKept(t *testing.T) {
 	p, tc, kept := paceOn(0, 0)
-	send(p, 10, true)
-	p.refused() // 5/s, but the start was only just written (as 0)
 	if err := p.flush(); err != nil {
 		t.Fatal(err)
 	}
-	if got := kept.last(); got != 5 {
-		t.Errorf("flushed %v, want 5", got)
+	if got := kept.last(); got != -1 {
+		t.Errorf("a slow start was kept: %v", got)
 	}
 	tc.Advance(paceKeepEvery)
-	send(p, 2, true)
-	p.refused() // cut to 2: moved by more than a fifth, and the last write is old
-	testkit.Eventually(t, 5*time.Second, "the cut pace written", func() bool { return kept.last() == 2 })
+	var at time.Duration
+	for i := 0; i < 8; i++ {
+		at, _ = p.turn()
+		if i < 2 {
+			p.took()
+		}
+	}
+	p.refused(at)
+	testkit.Eventually(t, 5*time.Second, "the pace written once it met the limit", func() bool { return kept.last() == p.Rate() })
 	restarted, _, _ := paceOn(0, kept.last())
-	if got := restarted.Rate(); got != 2 {
-		t.Errorf("restarted at %v, want the kept 2", got)
+	if got := restarted.Rate(); got != p.Rate() {
+		t.Errorf("restarted at %v, want the kept %v", got, p.Rate())
 	}
 }
 

@@ -93,7 +93,7 @@ func (f *Forwarder) send(ctx context.Context, api API, o *outbox.Order, i int) b
 			if qerr != nil {
 				err = fmt.Errorf("query before sending: %w", qerr)
 			}
-			return f.settle(o.OutOrderNo, i, op.Kind, v, q, err)
+			return f.settle(ctx, o.OutOrderNo, i, op.Kind, v, q, err)
 		}
 	}
 	return f.sendAs(ctx, api, o, i, v)
@@ -106,7 +106,8 @@ func (f *Forwarder) send(ctx context.Context, api API, o *outbox.Order, i int) b
 func (f *Forwarder) sendAs(ctx context.Context, api API, o *outbox.Order, i int, v Verdict) bool {
 	op := o.Ops[i]
 	expired := false
-	if !f.pace.wait(ctx) { // its turn first: it is marked in flight only as it leaves
+	turn, ok := f.pace.wait(ctx) // its turn first: it is marked in flight only as it leaves
+	if !ok {
 		return false
 	}
 	if !f.modifyOp(o.OutOrderNo, i, op.Kind, "marking an operation in flight", func(o *outbox.Order, op *outbox.Op) []outbox.Event {
@@ -131,6 +132,7 @@ func (f *Forwarder) sendAs(ctx context.Context, api API, o *outbox.Order, i int,
 	if ctx.Err() != nil && err != nil {
 		return false // shutting down: the op stays in flight and is reconciled next time
 	}
+	f.pace.outcome(turn, err)
 	if be, ok := err.(badRecordError); ok {
 		return f.fail(o.OutOrderNo, i, op.Kind, "BAD_RECORD", be.Error())
 	}
@@ -149,7 +151,7 @@ func (f *Forwarder) sendAs(ctx context.Context, api API, o *outbox.Order, i int,
 			err = fmt.Errorf("%v; the query to check it got: %v", err, qerr)
 		}
 	}
-	return f.settle(o.OutOrderNo, i, op.Kind, av, result, err)
+	return f.settle(ctx, o.OutOrderNo, i, op.Kind, av, result, err)
 }
 
 // badRecordError is a queued body that cannot be read.
@@ -188,17 +190,25 @@ func Call(ctx context.Context, wx WeChatPay, no string, kind outbox.OpKind, body
 
 // settle records a verdict on operation i. It reports whether to go on
 // with the order's next operation.
-func (f *Forwarder) settle(no string, i int, kind outbox.OpKind, v Verdict, result any, err error) bool {
+func (f *Forwarder) settle(ctx context.Context, no string, i int, kind outbox.OpKind, v Verdict, result any, err error) bool {
 	switch v.Action {
 	case Applied:
 		return f.done(no, i, kind, result)
 	case Resend:
 		f.note(no, i, kind, err.Error(), true)
+		if wxpay.ClassOf(err) == wxpay.RateLimited {
+			f.waitOut(no, v.RetryAfter)
+			return false
+		}
 		if wxpay.ClassOf(err) != wxpay.Network { // Observe set the backoff for that one
 			f.pause(v.RetryAfter)
 		}
 	case Reconcile:
 		f.note(no, i, kind, fmt.Sprint(err), false)
+		if wxpay.ClassOf(err) == wxpay.RateLimited {
+			f.waitOut(no, v.RetryAfter)
+			return false
+		}
 		if wxpay.ClassOf(err) != wxpay.Network {
 			f.pause(v.RetryAfter)
 		}
@@ -215,7 +225,8 @@ func (f *Forwarder) settle(no string, i int, kind outbox.OpKind, v Verdict, resu
 // network state what came of it.
 func (f *Forwarder) query(ctx context.Context, api API, no string, body json.RawMessage) (Shown, error) {
 	app, svc := idsOf(body)
-	if !f.pace.wait(ctx) {
+	turn, ok := f.pace.wait(ctx)
+	if !ok {
 		return nil, ctx.Err()
 	}
 	cctx, cancel := f.callCtx(ctx)
@@ -223,8 +234,38 @@ func (f *Forwarder) query(ctx context.Context, api API, no string, body json.Raw
 	q, err := api.Query(cctx, wxpay.QueryRequest{OutOrderNo: no, AppID: app, ServiceID: svc})
 	if ctx.Err() == nil {
 		f.Observe(err)
+		f.pace.outcome(turn, err)
 	}
 	return q, err
+}
+
+// waitOut is a refusal for rate (429) of order no's request: that order
+// waits out Retry-After (times a random 1 to 2, and no less than the
+// backoff) while the kiosk's other orders go on at the pace, which the
+// refusal slowed. Holding every order back for one refusal would leave
+// the merchant's limit unused while it lasts, and bring a fleet back in
+// waves.
+func (f *Forwarder) waitOut(no string, retryAfter time.Duration) {
+	now := f.opts.Clock.Elapsed()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.failures == 0 || now >= f.burstEnds {
+		f.failures++
+	}
+	d := f.backoff(f.failures)
+	if retryAfter > 0 {
+		d = max(d, retryAfter+time.Duration(rand.Int64N(int64(retryAfter)+1)))
+	}
+	f.burstEnds = max(f.burstEnds, now+d)
+	f.later[no] = now + d
+}
+
+// waiting says whether order no waits out a refusal at now.
+func (f *Forwarder) waiting(no string, now time.Duration) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	t, ok := f.later[no]
+	return ok && t > now
 }
 
 // pause holds every attempt back: Retry-After when WeChat Pay gave one
@@ -284,12 +325,17 @@ func (f *Forwarder) reconcile(ctx context.Context, api API, o *outbox.Order, i i
 	case v.Action == Applied && op.Kind == outbox.OpCreate && !o.ReconcileOnly:
 		// It exists. The same create again is answered with the same order
 		// (out_order_no is the idempotency key) and gives back its package.
-		if !f.pace.wait(ctx) {
+		turn, ok := f.pace.wait(ctx)
+		if !ok {
 			return false
 		}
 		cctx, cancel := f.callCtx(ctx)
 		resp, cerr := api.Call(cctx, o.OutOrderNo, op.Kind, op.Body)
 		cancel()
+		if ctx.Err() == nil {
+			f.Observe(cerr)
+			f.pace.outcome(turn, cerr)
+		}
 		if cerr == nil {
 			return f.done(o.OutOrderNo, i, op.Kind, resp)
 		}
@@ -300,7 +346,7 @@ func (f *Forwarder) reconcile(ctx context.Context, api API, o *outbox.Order, i i
 	case v.Action == Reconcile:
 		err = fmt.Errorf("query to reconcile: %w", err)
 	}
-	return f.settle(o.OutOrderNo, i, op.Kind, v, q, err)
+	return f.settle(ctx, o.OutOrderNo, i, op.Kind, v, q, err)
 }
 
 // apiOf is the API order o was stored for: "" is smart retail (records

@@ -2945,9 +2945,10 @@ type GetStatusResponse struct {
 	// API_BASE_URL_IN_USE: the domain requests go to now (api_base_url, or
 	// api_backup_base_url while the main one cannot be reached).
 	ApiBaseUrlInUse string `protobuf:"bytes,21,opt,name=api_base_url_in_use,json=apiBaseUrlInUse,proto3" json:"api_base_url_in_use,omitempty"`
-	// FORWARD_PACE: how fast the forwarder sends, requests a second, since
-	// WeChat Pay refused for rate (or forward_max_rate caps it); 0: not
-	// paced. It grows while answers come back, and survives a restart.
+	// FORWARD_PACE: how fast the forwarder sends at most, requests a
+	// second: it starts slow and grows with answers, drops when WeChat Pay
+	// refuses for rate, never passes forward_max_rate, and once it met the
+	// limit survives a restart (README: A fleet shares one rate limit).
 	ForwardPace   float64 `protobuf:"fixed64,22,opt,name=forward_pace,json=forwardPace,proto3" json:"forward_pace,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
