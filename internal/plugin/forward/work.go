@@ -249,6 +249,15 @@ func (f *Forwarder) waitOut(no string, retryAfter time.Duration) {
 	now := f.opts.Clock.Elapsed()
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.later[no] = now + f.failed(now, retryAfter)
+}
+
+// failed counts a failure and says how long to wait after it (f.mu held):
+// Retry-After when WeChat Pay gave one (times a random 1 to 2, so that
+// kiosks refused together do not come back together), and no less than
+// the backoff. Failures that come while the wait of the last one runs are
+// one burst (the requests that were out together): they count once.
+func (f *Forwarder) failed(now, retryAfter time.Duration) time.Duration {
 	if f.failures == 0 || now >= f.burstEnds {
 		f.failures++
 	}
@@ -257,7 +266,7 @@ func (f *Forwarder) waitOut(no string, retryAfter time.Duration) {
 		d = max(d, retryAfter+time.Duration(rand.Int64N(int64(retryAfter)+1)))
 	}
 	f.burstEnds = max(f.burstEnds, now+d)
-	f.later[no] = now + d
+	return d
 }
 
 // waiting says whether order no waits out a refusal at now.
@@ -268,24 +277,12 @@ func (f *Forwarder) waiting(no string, now time.Duration) bool {
 	return ok && t > now
 }
 
-// pause holds every attempt back: Retry-After when WeChat Pay gave one
-// (times a random 1 to 2, so that kiosks refused together do not come
-// back together), else the backoff. Failures that come while a pause is
-// in force are one burst (the requests that were out together): they
-// count once.
+// pause holds every attempt back after a failure, as failed says.
 func (f *Forwarder) pause(retryAfter time.Duration) {
 	now := f.opts.Clock.Elapsed()
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if f.failures == 0 || now >= f.burstEnds {
-		f.failures++
-	}
-	d := f.backoff(f.failures)
-	if retryAfter > 0 {
-		d = max(d, retryAfter+time.Duration(rand.Int64N(int64(retryAfter)+1)))
-	}
-	f.holdFor(now, d)
-	f.burstEnds = max(f.burstEnds, now+d)
+	f.holdFor(now, f.failed(now, retryAfter))
 }
 
 // storeFailed logs a failed read or write of the outbox and holds every
