@@ -394,8 +394,11 @@ func (s *Sandbox) handleComplete(outNo string, body []byte) (int, any) {
 		return fail(paramError(locBody, "/total_amount", req.TotalAmount,
 			fmt.Sprintf("must not be above the order's risk_amount, %d", *o.RiskAmount)))
 	}
-	n := o.clone()
 	now := s.now()
+	if e := checkRealTimes(o, req, now); e != nil {
+		return fail(e)
+	}
+	n := o.clone()
 	n.State = StateFinished
 	n.FinishType = req.FinishType
 	if req.RealServiceStartTime != "" {
@@ -477,4 +480,38 @@ func logURI(r *http.Request) string {
 		return r.URL.Path
 	}
 	return r.URL.Path + "?" + q.Encode()
+}
+
+// checkRealTimes applies to a smart-retail complete the time-order rules
+// the Pay Score service-order pages state for theirs (doc.go, the
+// assumptions): the real end not after the moment the complete arrives,
+// and not before the real start (the complete's own, else the moment the
+// order started: its confirmation, or its create without one).
+func checkRealTimes(o *Order, req *completeRequest, now time.Time) *apiError {
+	if req.RealServiceEndTime == "" {
+		return nil // the end is taken as the moment of the complete
+	}
+	end, _ := parseWechatTime(req.RealServiceEndTime)
+	day := len(req.RealServiceEndTime) == 8
+	if !day && end.After(now) || day && end.After(dayOf(now)) {
+		return paramError(locBody, "/real_service_end_time", req.RealServiceEndTime,
+			"must not be after the time of the complete call (实际结束时间不能晚于使用完结接口的时间)")
+	}
+	start := req.RealServiceStartTime
+	if start == "" {
+		start = o.RealServiceStartTime
+	}
+	st, ok := parseWechatTime(start)
+	if !ok {
+		return nil
+	}
+	if day || len(start) == 8 {
+		end, st = dayOf(end), dayOf(st)
+	}
+	if end.Before(st) {
+		field := "/real_service_end_time"
+		return paramError(locBody, field, req.RealServiceEndTime,
+			"must not be before the real start "+start+" (真实结束时间小于预计开始时间)")
+	}
+	return nil
 }

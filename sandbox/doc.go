@@ -246,6 +246,18 @@
 //
 // # Assumptions where the public documentation is silent
 //
+//   - A smart-retail complete's times: no source of this API states a rule
+//     for them. The service-order pages state two for their complete
+//     (wechatpay-serviceorder.md section 1.5: the real end not after the
+//     moment of the complete call, 实际结束时间不能晚于使用完结接口的时间;
+//     not before the start, 真实结束时间小于预计开始时间), and the
+//     smart-retail complete has the same fields for the same thing
+//     (real_service_start_time, real_service_end_time). The sandbox assumes
+//     them here too: real_service_end_time not after the complete arrives
+//     (the day, for yyyyMMdd), and not before the real start: the
+//     complete's real_service_start_time when given, else the moment the
+//     order started (its confirmation, or its create when it needs none).
+//     Both 400 PARAM_ERROR on /real_service_end_time.
 //   - Error codes: appid not bound to the merchant is 400 INVALID_REQUEST with
 //     "APPID_MCHID_NOT_MATCH" in the message; an unknown service_id is 403
 //     NO_AUTH; an unknown order is 404 ORDER_NOT_EXIST; an unknown /v3/ path

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"strings"
-	"time"
 
 	"github.com/kioskpay/smartretail/internal/plugin/forward"
 	"github.com/kioskpay/smartretail/internal/plugin/outbox"
@@ -64,9 +63,9 @@ type opCall struct {
 
 // apis are the APIs a configuration can send on: its own first, then the
 // other one, for orders an earlier configuration queued there.
-func apis(cfg *config.Config, client *wxpay.Client, now func() time.Time) (payscore, []payscore) {
+func apis(cfg *config.Config, client *wxpay.Client) (payscore, []payscore) {
 	sr := smartRetailAPI{SmartRetail: forward.SmartRetail{WeChat: client}, cfg: cfg}
-	so := serviceOrderAPI{ServiceOrders: forward.ServiceOrders{WeChat: client, Now: now}, cfg: cfg}
+	so := serviceOrderAPI{ServiceOrders: forward.ServiceOrders{WeChat: client}, cfg: cfg}
 	if cfg.API() == config.APIServiceOrder {
 		return so, []payscore{so, sr}
 	}

@@ -183,6 +183,9 @@ func TestQueuedOrdersDrainOnEitherAPI(t *testing.T) {
 		e.sb.SetFaults(sandbox.Faults{Mode: sandbox.FaultNone})
 		e.waitPending(t, 30*time.Second)
 		want := map[string]string{"smartretail": "FINISHED", "serviceorder": "DOING/MCH_COMPLETE"}[e.api]
+		if l, _ := e.o.ListQueue(ctx, &v1.ListQueueRequest{Failed: true}); len(l.GetOrders()) > 0 {
+			t.Logf("failed: %v", l.GetOrders())
+		}
 		if got := e.wechatState("API-Q"); got != want {
 			t.Errorf("after the drain WeChat Pay shows %q, want %q", got, want)
 		}

@@ -87,7 +87,11 @@ func (s *Service) operation(ctx context.Context, c *configured, call opCall) (v1
 	if !a.online {
 		return answer(a)
 	}
-	sent, err := s.send(ctx, c, c.api, call)
+	var sale forward.Sale
+	if o, gerr := c.store.Get(no); gerr == nil {
+		sale = c.fwd.Sale(o, kind)
+	}
+	sent, err := s.send(ctx, c, c.api, call, sale)
 	v, result := sent.verdict, sent.result
 	c.fwd.Defer(v.RetryAfter) // the forwarder sends it next: not before WeChat Pay said
 	now := s.now()
@@ -155,7 +159,7 @@ type sent struct {
 // against the order, since an earlier attempt whose answer was lost (a
 // host retrying after a crash) may have applied it. err is the last
 // answer's error, for the record.
-func (s *Service) send(ctx context.Context, c *configured, api payscore, call opCall) (sent, error) {
+func (s *Service) send(ctx context.Context, c *configured, api payscore, call opCall, sale forward.Sale) (sent, error) {
 	query := wxpay.QueryRequest{OutOrderNo: call.no, AppID: call.ids.AppID, ServiceID: call.ids.ServiceID}
 	q, qerr := api.Query(ctx, query)
 	c.fwd.Observe(qerr)
@@ -168,6 +172,7 @@ func (s *Service) send(ctx context.Context, c *configured, api payscore, call op
 	if v.Action != forward.Send {
 		return out, err
 	}
+	v.Body = api.Times(v.Wire, v.Body, q, sale)
 	out.result, err = api.Call(ctx, call.no, v.Wire, v.Body)
 	c.fwd.Observe(err)
 	out.verdict = forward.AfterSend(call.kind, err)
@@ -188,7 +193,7 @@ func (s *Service) send(ctx context.Context, c *configured, api payscore, call op
 // sendChecked sends an operation that is never queued (pay, sync), and
 // answers with WeChat Pay's result or the reason it was not applied.
 func (s *Service) sendChecked(ctx context.Context, c *configured, api payscore, call opCall) (any, error) {
-	out, err := s.send(ctx, c, api, call)
+	out, err := s.send(ctx, c, api, call, c.fwd.Sale(nil, call.kind))
 	switch out.verdict.Action {
 	case forward.Applied:
 		return out.result, nil
@@ -369,7 +374,8 @@ func (s *Service) putOp(c *configured, call opCall, mayGoOnline bool) (opAnswer,
 		if o == nil {
 			o = &outbox.Order{OutOrderNo: no, StoredAt: now, API: c.api.Name()}
 		}
-		op := outbox.Op{Kind: kind, Body: body, State: outbox.OpPending, AddedAt: now}
+		asked := s.clock.Stamp()
+		op := outbox.Op{Kind: kind, Body: body, State: outbox.OpPending, AddedAt: now, Asked: &asked}
 		online := mayGoOnline && !waiting && !c.fwd.Offline()
 		if a.prior != nil && !online {
 			// WeChat Pay must refuse it: do not queue a refusal to come.

@@ -295,7 +295,7 @@ func (s *Service) start(cfg *config.Config, client *wxpay.Client, mode string, s
 	maxOrders, orderAmount, totalAmount := cfg.Limits()
 	cur := &configured{cfg: cfg, client: client, verifyMode: mode, store: store, claims: claims, inspect: inspect,
 		limits: outbox.Limits{MaxOrders: int(maxOrders), MaxOrderAmount: orderAmount, MaxTotalAmount: totalAmount}}
-	cur.api, cur.apis = apis(cfg, client, func() time.Time { t, _ := s.clock.WeChatNow(); return t })
+	cur.api, cur.apis = apis(cfg, client)
 	var also []forward.API
 	for _, a := range cur.apis[1:] {
 		also = append(also, a)

@@ -173,6 +173,25 @@ func (c *Clock) Since(s Stamp) (age time.Duration, exact bool, how string) {
 // Now is the kiosk's clock.
 func (c *Clock) Now() time.Time { return c.src.Now() }
 
+// WeChatTimeOf is when s was taken, on WeChat Pay's time as best known:
+// WeChat Pay's time now less how long ago it was (Since), so a kiosk's
+// clock that was wrong then, or jumped since, does not move it. exact is
+// Since's: false when only a lower bound of the age is known, and the
+// moment given is then the latest it can have been.
+func (c *Clock) WeChatTimeOf(s Stamp) (t time.Time, exact bool) {
+	age, exact, _ := c.Since(s)
+	w, _ := c.WeChatNow()
+	return w.Add(-age), exact
+}
+
+// FromKiosk is a time read off the kiosk's clock (a host's), on WeChat
+// Pay's time: moved by the offset the answers showed (unchanged while it
+// is not known).
+func (c *Clock) FromKiosk(t time.Time) time.Time {
+	off, _ := c.Offset()
+	return t.Add(off)
+}
+
 // Elapsed is the monotonic clock: use it to measure durations.
 func (c *Clock) Elapsed() time.Duration { return c.src.Elapsed() }
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"time"
 
 	"github.com/kioskpay/smartretail/internal/plugin/outbox"
 	"github.com/kioskpay/smartretail/internal/plugin/wxpay"
@@ -28,6 +27,10 @@ type API interface {
 	Before(kind outbox.OpKind, body json.RawMessage, ours bool, q Shown, qerr error) Verdict
 	AfterCheck(kind outbox.OpKind, body json.RawMessage, ours bool, refusal error, q Shown, qerr error) Verdict
 	AfterQuery(kind outbox.OpKind, body json.RawMessage, reconcileOnly, tooOld bool, q Shown, qerr error) Verdict
+	// Times writes a complete's real times as WeChat Pay must get them,
+	// from the sale and the order q shows (times.go); any other operation
+	// goes as it is.
+	Times(kind outbox.OpKind, body json.RawMessage, q Shown, sale Sale) json.RawMessage
 }
 
 // Shown is an order as an API's query shows it.
@@ -98,10 +101,6 @@ type ServiceOrderClient interface {
 // ServiceOrders is the Pay Score service-order API (/v3/payscore/serviceorder).
 type ServiceOrders struct {
 	WeChat ServiceOrderClient
-	// Now is WeChat Pay's time as the plugin knows it, for a complete
-	// that names no end time when the query before it carried no signed
-	// time (see withEnd).
-	Now func() time.Time
 }
 
 // Name implements API.
@@ -143,38 +142,6 @@ func (a ServiceOrders) Call(ctx context.Context, no string, kind outbox.OpKind, 
 	return nil, badRecordError{fmt.Errorf("unknown operation %q", kind)}
 }
 
-// withEnd gives a complete about to be sent that names no end time one:
-// WeChat Pay wants it when the create gave none, never after the moment
-// the complete arrives, nor before the service started. The time WeChat
-// Pay answered the query just made is both (the order it showed had
-// started; the complete comes after), written with the precision of the
-// order's start_time (the day, when that was a day).
-func (a ServiceOrders) withEnd(v Verdict, kind outbox.OpKind, q *wxpay.ServiceOrder) Verdict {
-	if v.Action != Send || kind != outbox.OpComplete {
-		return v
-	}
-	var r wxpay.CompleteServiceOrderRequest
-	if json.Unmarshal(v.Body, &r) != nil || r.TimeRange != nil && r.TimeRange.EndTime != "" {
-		return v
-	}
-	at := q.AnsweredAt
-	if at.IsZero() && a.Now != nil {
-		at = a.Now().Add(-time.Second) // no signed time to go by: a second back
-	}
-	if at.IsZero() {
-		return v
-	}
-	if r.TimeRange == nil {
-		r.TimeRange = &wxpay.TimeRange{}
-	}
-	r.TimeRange.EndTime = wxpay.FormatTime(at)
-	if q.TimeRange != nil && len(q.TimeRange.StartTime) == 8 && q.TimeRange.StartTime != wxpay.StartTimeOnAccept {
-		r.TimeRange.EndTime = r.TimeRange.EndTime[:8]
-	}
-	v.Body = marshalBody(r)
-	return v
-}
-
 func marshalBody(v any) json.RawMessage {
 	b, _ := json.Marshal(v)
 	return b
@@ -203,9 +170,8 @@ func (a ServiceOrders) Query(ctx context.Context, r wxpay.QueryRequest) (Shown, 
 }
 
 // Before implements API.
-func (a ServiceOrders) Before(kind outbox.OpKind, body json.RawMessage, ours bool, q Shown, qerr error) Verdict {
-	o := asServiceOrder(q)
-	return a.withEnd(ServiceOrderBefore(kind, body, ours, o, qerr), kind, o)
+func (ServiceOrders) Before(kind outbox.OpKind, body json.RawMessage, ours bool, q Shown, qerr error) Verdict {
+	return ServiceOrderBefore(kind, body, ours, asServiceOrder(q), qerr)
 }
 
 // AfterCheck implements API.
@@ -214,9 +180,8 @@ func (ServiceOrders) AfterCheck(kind outbox.OpKind, body json.RawMessage, ours b
 }
 
 // AfterQuery implements API.
-func (a ServiceOrders) AfterQuery(kind outbox.OpKind, body json.RawMessage, reconcileOnly, tooOld bool, q Shown, qerr error) Verdict {
-	o := asServiceOrder(q)
-	return a.withEnd(ServiceOrderAfterQuery(kind, body, reconcileOnly, tooOld, o, qerr), kind, o)
+func (ServiceOrders) AfterQuery(kind outbox.OpKind, body json.RawMessage, reconcileOnly, tooOld bool, q Shown, qerr error) Verdict {
+	return ServiceOrderAfterQuery(kind, body, reconcileOnly, tooOld, asServiceOrder(q), qerr)
 }
 
 func asServiceOrder(q Shown) *wxpay.ServiceOrder {

@@ -95,6 +95,7 @@ func (f *Forwarder) send(ctx context.Context, api API, o *outbox.Order, i int) b
 			}
 			return f.settle(ctx, o.OutOrderNo, i, op.Kind, v, q, err)
 		}
+		v.Body = api.Times(v.Wire, v.Body, q, f.Sale(o, op.Kind))
 	}
 	return f.sendAs(ctx, api, o, i, v)
 }
@@ -316,6 +317,7 @@ func (f *Forwarder) reconcile(ctx context.Context, api API, o *outbox.Order, i i
 	}
 	switch {
 	case v.Action == Send:
+		v.Body = api.Times(v.Wire, v.Body, q, f.Sale(o, op.Kind))
 		return f.sendAs(ctx, api, o, i, v)
 	case v.Action == Refuse && v.Code == CodeNotCreated:
 		return f.notCreated(o.OutOrderNo)

@@ -55,6 +55,10 @@ type Op struct {
 	// SentAs is what went to WeChat Pay when it is not Kind: a cancel of
 	// an order the customer had confirmed goes as a complete.
 	SentAs OpKind `json:"sent_as,omitempty"`
+	// Asked is when the host asked for it, with what was known of the
+	// time then (nil in records from before it): a complete sent later
+	// says when the sale really ended.
+	Asked *clock.Stamp `json:"asked,omitempty"`
 }
 
 // ResultOf is WeChat Pay's answer as an Op's Result. The answers are plain

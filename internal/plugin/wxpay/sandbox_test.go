@@ -86,6 +86,10 @@ func TestEveryFieldRoundTrips(t *testing.T) {
 				ServiceIntroduction: cr.ServiceIntroduction, Fees: cr.Fees, Discounts: cr.Discounts,
 				RiskAmount: cr.RiskAmount, Attach: cr.Attach,
 			}
+			if o.AnsweredAt.IsZero() {
+				t.Error("the query's answer carries no signed time")
+			}
+			want.AnsweredAt = o.AnsweredAt // WeChat Pay's, from the answer's header
 			if !reflect.DeepEqual(*o, want) {
 				t.Fatalf("query after create:\n got %+v\nwant %+v", *o, want)
 			}

@@ -1,6 +1,9 @@
 package wxpay
 
-import "encoding/json"
+import (
+	"encoding/json"
+	"time"
+)
 
 // The WeChat Pay JSON bodies of /v3/payscore/smartretail-orders, field for field.
 // These are the only WeChat-shaped types in the project: other layers convert
@@ -101,7 +104,12 @@ type Order struct {
 	FinishTicket             string     `json:"finish_ticket,omitempty"`
 	FinishTransactionID      string     `json:"finish_transaction_id,omitempty"`
 	PayType                  string     `json:"pay_type,omitempty"`
+	// AnsweredAt is WeChat Pay's time when it answered, to the second (the
+	// answer's signed Wechatpay-Timestamp).
+	AnsweredAt time.Time `json:"-"`
 }
+
+func (o *Order) answeredAt(t time.Time) { o.AnsweredAt = t }
 
 // CancelRequest cancels an order that has not been completed.
 type CancelRequest struct {
