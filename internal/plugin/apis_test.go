@@ -457,3 +457,86 @@ func TestAConflictNamesTheServiceOrderCompleteItMeets(t *testing.T) {
 		t.Errorf("second complete: %v", se)
 	}
 }
+
+// wechatTimes are the real start and end WeChat Pay keeps for a completed
+// order, on either API.
+func (e *apiEnv) wechatTimes(no string) (start, end string) {
+	if e.api == "serviceorder" {
+		o, _ := e.sb.ServiceOrder(no)
+		return o.TimeRange.StartTime, o.TimeRange.EndTime
+	}
+	o, _ := e.sb.Order(no)
+	return o.RealServiceStartTime, o.RealServiceEndTime
+}
+
+// A sale made while WeChat Pay could not be reached, and completed an hour
+// before the network came back (its create reaches WeChat Pay an hour
+// late, when OnAccept starts it): the complete tells WeChat Pay when the
+// sale began (the create's moment) and ended (the host's own end time),
+// and WeChat Pay takes it, on either API.
+func TestAQueuedSaleTellsWhenItHappened(t *testing.T) {
+	eachAPI(t, func(t *testing.T, e *apiEnv) {
+		ctx := testkit.Context(t)
+		e.sb.SetFaults(sandbox.Faults{Mode: sandbox.FaultOffline})
+		sold := e.clock.Now()
+		if _, err := e.create(t, noConfirm("WAIT-1", 1000), v1.OfflineBehavior_OFFLINE_BEHAVIOR_FORCE_OFFLINE); err != nil {
+			t.Fatal(err)
+		}
+		e.clock.Advance(5 * time.Minute) // the door closes
+		closed := e.clock.Now()
+		done := charge("WAIT-1", 600)
+		done.RealServiceEndTime = wxpayTime(closed)
+		if r, err := e.o.CompleteOrder(ctx, done); err != nil || r.GetDisposition() != v1.Disposition_DISPOSITION_QUEUED {
+			t.Fatalf("complete: %v, %v", r, err)
+		}
+		e.clock.Advance(time.Hour) // the network comes back an hour later
+		e.sb.SetFaults(sandbox.Faults{Mode: sandbox.FaultNone})
+		e.waitPending(t, 30*time.Second)
+		if l, _ := e.o.ListQueue(ctx, &v1.ListQueueRequest{Failed: true}); len(l.GetOrders()) > 0 {
+			t.Fatalf("refused: %v", l.GetOrders()[0].GetFailureMessage())
+		}
+		start, end := e.wechatTimes("WAIT-1")
+		if start != wxpayTime(sold) || end != wxpayTime(closed) {
+			t.Errorf("WeChat Pay keeps %s .. %s, want the sale's %s .. %s", start, end, wxpayTime(sold), wxpayTime(closed))
+		}
+	})
+}
+
+// A kiosk whose clock runs 10 minutes ahead of WeChat Pay's completes
+// online and queued sales with end times off its own clock, without a
+// refusal: they are moved onto WeChat Pay's clock.
+func TestAKioskTenMinutesAheadCompletesWithoutARefusal(t *testing.T) {
+	eachAPI(t, func(t *testing.T, e *apiEnv) {
+		ctx := testkit.Context(t)
+		e.wechatOffset.Store(int64(-10 * time.Minute))
+		for _, no := range []string{"AHEAD-ON", "AHEAD-Q"} {
+			b := v1.OfflineBehavior_OFFLINE_BEHAVIOR_UNSPECIFIED
+			if no == "AHEAD-Q" {
+				e.sb.SetFaults(sandbox.Faults{Mode: sandbox.FaultOffline})
+				b = v1.OfflineBehavior_OFFLINE_BEHAVIOR_FORCE_OFFLINE
+			}
+			if _, err := e.create(t, noConfirm(no, 1000), b); err != nil {
+				t.Fatal(err)
+			}
+			e.clock.Advance(time.Minute)
+			done := charge(no, 600)
+			done.RealServiceEndTime = wxpayTime(e.clock.Now()) // the kiosk's clock: 10 minutes in WeChat Pay's future
+			if _, err := e.o.CompleteOrder(ctx, done); err != nil {
+				t.Fatalf("%s: %v", no, err)
+			}
+		}
+		e.sb.SetFaults(sandbox.Faults{Mode: sandbox.FaultNone})
+		e.waitPending(t, 30*time.Second)
+		if l, _ := e.o.ListQueue(ctx, &v1.ListQueueRequest{Failed: true}); len(l.GetOrders()) > 0 {
+			t.Fatalf("refused: %v", l.GetOrders()[0].GetFailureMessage())
+		}
+		for _, no := range []string{"AHEAD-ON", "AHEAD-Q"} {
+			want := map[string]string{"smartretail": "FINISHED", "serviceorder": "DOING/MCH_COMPLETE"}[e.api]
+			if got := e.wechatState(no); got != want {
+				t.Errorf("%s: WeChat Pay shows %s, want %s", no, got, want)
+			}
+		}
+	})
+}
+
+func wxpayTime(t time.Time) string { return t.In(cst).Format("20060102150405") }

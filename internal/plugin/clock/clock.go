@@ -184,12 +184,17 @@ func (c *Clock) WeChatTimeOf(s Stamp) (t time.Time, exact bool) {
 	return w.Add(-age), exact
 }
 
-// FromKiosk is a time read off the kiosk's clock (a host's), on WeChat
-// Pay's time: moved by the offset the answers showed (unchanged while it
-// is not known).
+// FromKiosk is a time read off the kiosk's clock (a host's, to the
+// second), on WeChat Pay's time: moved by the offset the answers showed,
+// in whole seconds. Unchanged while the offset is not known, or under two
+// seconds: learnt from whole-second timestamps, it is good to about a
+// second, and moving a host's time by less would be noise.
 func (c *Clock) FromKiosk(t time.Time) time.Time {
 	off, _ := c.Offset()
-	return t.Add(off)
+	if off < 2*time.Second && off > -2*time.Second {
+		return t
+	}
+	return t.Add(off.Round(time.Second))
 }
 
 // Elapsed is the monotonic clock: use it to measure durations.

@@ -209,3 +209,36 @@ func TestASteadilySkewedKioskDoesNotAgeItsSales(t *testing.T) {
 		t.Errorf("time seen %v (%v), want the kiosk's %v", seen, ok, k.wall)
 	}
 }
+
+// A host's time off the kiosk's clock moves onto WeChat Pay's by the
+// offset, in whole seconds, and not at all for an offset under two
+// seconds (the estimate is good to about a second) or one not known.
+func TestKioskTimesMoveOntoWeChatPaysClock(t *testing.T) {
+	host := truth.Add(-time.Minute)
+	for _, tc := range []struct {
+		kioskAhead time.Duration
+		want       time.Time
+	}{
+		{0, host},
+		{time.Second, host},
+		{10 * time.Minute, host.Add(-10 * time.Minute)},
+		{-3 * time.Second, host.Add(3 * time.Second)},
+	} {
+		k := &fake{wall: truth.Add(tc.kioskAhead)}
+		c := clock.New(k)
+		if got := c.FromKiosk(host); !got.Equal(host) {
+			t.Errorf("offset not known: %v, want unmoved", got)
+		}
+		signed := c.SigningTime()
+		if v := c.Answer(truth, signed, k.mono, true); v == clock.TimeRefused { // learnt from a refusal's retry
+			c.Answer(truth, c.SigningTime(), k.mono, false)
+		} else if v != clock.Fresh {
+			t.Fatalf("answer: %v", v)
+		}
+		// The offset is learnt to about a second: within one of the truth,
+		// in whole seconds.
+		if got := c.FromKiosk(host); got.Sub(tc.want) > time.Second || tc.want.Sub(got) > time.Second || got.Sub(host)%time.Second != 0 {
+			t.Errorf("kiosk %v ahead: %v, want %v, to the second", tc.kioskAhead, got, tc.want)
+		}
+	}
+}
