@@ -39,26 +39,13 @@ func (e *KeyFileError) Unwrap() error { return e.Err }
 func loadOrCreateKey(path string, create bool, dirSync func(string) error) ([]byte, error) {
 	data, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) && create {
-		key := make([]byte, KeyLen)
-		_, _ = rand.Read(key)
-		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-		if err != nil {
-			return nil, &KeyFileError{Path: path, Err: err}
+		key, created, cerr := createKey(path, dirSync)
+		if cerr != nil || created {
+			return key, cerr
 		}
-		_, werr := f.WriteString(hex.EncodeToString(key) + "\n")
-		serr := f.Sync()
-		cerr := f.Close()
-		if err := errors.Join(werr, serr, cerr); err != nil {
-			_ = os.Remove(path)
-			return nil, &KeyFileError{Path: path, Err: err}
-		}
-		// The key must outlive a power cut as the records do: a key file
-		// whose creation is undone leaves records no key opens.
-		if err := dirSync(filepath.Dir(path)); err != nil {
-			_ = os.Remove(path)
-			return nil, &KeyFileError{Path: path, Err: err}
-		}
-		return key, nil
+		// Another process (a plugin started beside this one) made it first:
+		// its key, whole, is the one.
+		data, err = os.ReadFile(path)
 	}
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, &KeyFileError{Path: path, Err: errors.New("is missing, but the outbox already holds records sealed with a key: restore the key file")}
@@ -72,6 +59,40 @@ func loadOrCreateKey(path string, create bool, dirSync func(string) error) ([]by
 		return nil, &KeyFileError{Path: path, Err: fmt.Errorf("want %d bytes as %d hex digits", KeyLen, 2*KeyLen)}
 	}
 	return key, nil
+}
+
+// createKey writes a new random key at path, whole or not at all: into a
+// file of its own first, synced, then linked to path, which fails when
+// path exists (created false: another made it, and it is whole too). Two
+// plugins starting on one key file at once so never read half a key.
+func createKey(path string, dirSync func(string) error) (key []byte, created bool, err error) {
+	key = make([]byte, KeyLen)
+	_, _ = rand.Read(key)
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".new-*")
+	if err != nil {
+		return nil, false, &KeyFileError{Path: path, Err: err}
+	}
+	tmp := f.Name()
+	defer os.Remove(tmp)
+	_, werr := f.WriteString(hex.EncodeToString(key) + "\n")
+	serr := f.Sync()
+	cerr := f.Close()
+	if err := errors.Join(werr, serr, cerr, os.Chmod(tmp, 0o600)); err != nil {
+		return nil, false, &KeyFileError{Path: path, Err: err}
+	}
+	if err := os.Link(tmp, path); err != nil {
+		if errors.Is(err, os.ErrExist) {
+			return nil, false, nil
+		}
+		return nil, false, &KeyFileError{Path: path, Err: err}
+	}
+	// The key must outlive a power cut as the records do: a key file
+	// whose creation is undone leaves records no key opens.
+	if err := dirSync(filepath.Dir(path)); err != nil {
+		_ = os.Remove(path)
+		return nil, false, &KeyFileError{Path: path, Err: err}
+	}
+	return key, true, nil
 }
 
 func newAEAD(key []byte) (cipher.AEAD, error) {
