@@ -32,6 +32,11 @@ type sale struct {
 	told              v1.Disposition // the create's answer: QUEUED or SUBMITTED
 	refused           string         // a complete or cancel refused: must never happen
 	notFound          string         // a complete or cancel of an order the plugin does not know: lost
+	// end is the host's real end of a sold sale (yyyyMMddHHmmss, China
+	// time), read off the kiosk's clock when the host first completes it
+	// (ended) and sent with every try of its complete.
+	end   string
+	ended time.Time
 }
 
 func envInt(name string, def int) int {
@@ -50,6 +55,12 @@ func envInt(name string, def int) int {
 // or another plugin that keeps the outbox a while and compacts it; the
 // outbox's lock refuses it or makes it wait for the kill, and refuses the
 // kiosk's own restarted plugin while it holds the outbox.
+// Completes carry the host's real end time. While the network is down
+// (the rounds whose faults take it down, and a last outage) WeChat Pay's
+// clock moves minutes on, so that queued sales reach it minutes after
+// they were made: WeChat Pay must keep each sold sale's end as the
+// host's, on its clock, after its start, and some sales' own start
+// minutes before the moment their order started there (OnAccept).
 // It runs on each WeChat Pay API (payscore_api), a subtest each, with the
 // same figures. SMARTRETAIL_CRASH_ROUNDS and SMARTRETAIL_CRASH_SALES scale
 // it; SMARTRETAIL_CRASH_SEED replays a run (its seed is logged at the
@@ -81,6 +92,7 @@ func crashesOn(t *testing.T, api string) {
 	if cfg.API() != api {
 		t.Fatalf("the config file says payscore_api %q, want %q", cfg.API(), api)
 	}
+	clk := newOutageClock(env.srv.Sandbox, seed)
 	if secondRoundsIn(seconds) {
 		start := time.Now()
 		prefillOutbox(t, cfg.OutboxPath, cfg.OutboxKeyFile, api, retainedOrders)
@@ -113,6 +125,12 @@ func crashesOn(t *testing.T, api string) {
 		f := faults[rng.IntN(len(faults))]
 		if err := env.srv.Sandbox.SetFaults(f); err != nil {
 			t.Fatal(err)
+		}
+		if f.Mode == "offline" {
+			// Minutes pass at WeChat Pay while the network is down; no
+			// plugin runs across the move.
+			d := clk.forward(t)
+			t.Logf("round %d: WeChat Pay's clock moves %v on (%v in all)", round, d, clk.total())
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		k, err := startKiosk(ctx, opts)
@@ -222,6 +240,11 @@ func crashesOn(t *testing.T, api string) {
 		cancel()
 	}
 
+	sales, killed := outage(t, env, opts, clk, sales, rounds)
+	if killed {
+		kills++
+	}
+
 	// The network comes back for good: finish every sale, drain the queue.
 	env.srv.Sandbox.SetFaults(sandbox.Faults{Mode: "none"})
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -262,6 +285,7 @@ func crashesOn(t *testing.T, api string) {
 	// created then completed, and nothing else.
 	byNo, other := wechatOrders(env.srv.Sandbox, api)
 	retried, lost, toldLost, wrong, refused := 0, 0, 0, 0, 0
+	var times saleTimes
 	for _, s := range sales {
 		o, ok := byNo[s.no]
 		switch {
@@ -277,6 +301,11 @@ func crashesOn(t *testing.T, api string) {
 		case !s.cancel && (!o.completed || o.total == nil || *o.total != 300):
 			wrong++
 			t.Errorf("sale %s is %v: want %s", s.no, o, wantSold[api])
+		case !s.cancel && s.refused == "":
+			times.checked++
+			if checkSaleTimes(t, s, o, clk) {
+				times.differ++
+			}
 		}
 		if s.refused != "" {
 			refused++
@@ -296,6 +325,11 @@ func crashesOn(t *testing.T, api string) {
 	t.Logf("%d sales (a fifth cancelled), %d plugin SIGKILLs (%d orders pending in the outbox at those instants): %d lost (%d of them answered QUEUED or SUBMITTED), %d in a wrong state, %d completes or cancels refused, %d extra orders; %d creates reached WeChat Pay more than once with the same out_order_no (idempotent: one order each)",
 		len(sales), kills, pendingAtKill, lost, toldLost, wrong, refused, len(byNo)+len(other), retried)
 	t.Logf("%v", tally)
+	t.Logf("WeChat Pay's clock moved %v on in all; %d sold sales' completes carried the host's end, %d of them kept as started a minute or more before their order started at WeChat Pay (OnAccept)",
+		clk.total(), times.checked, times.differ)
+	if times.differ == 0 {
+		t.Errorf("no sale reached WeChat Pay a minute or more after it started: the check of its own times against OnAccept's proved nothing")
+	}
 }
 
 // keepSelling is the sales goroutine of a round with a second process: it
@@ -358,9 +392,14 @@ func step(ctx context.Context, k *kiosk, s *sale, forceOffline bool) {
 	if s.cancel {
 		_, err = c.CancelOrder(cctx, &v1.CancelOrderRequest{OutOrderNo: s.no, Reason: "顾客未取货"})
 	} else {
+		if s.end == "" {
+			s.ended = time.Now()
+			s.end = hostTime(s.ended)
+		}
 		total := int64(300)
 		_, err = c.CompleteOrder(cctx, &v1.CompleteOrderRequest{OutOrderNo: s.no, FinishType: 2,
-			Fees: []*v1.Fee{{FeeName: "可乐", FeeCount: 1, FeeAmount: 300}}, TotalAmount: &total})
+			Fees: []*v1.Fee{{FeeName: "可乐", FeeCount: 1, FeeAmount: 300}}, TotalAmount: &total,
+			RealServiceEndTime: s.end})
 	}
 	if err == nil {
 		s.complete = true

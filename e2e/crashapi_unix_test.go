@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"testing"
+	"time"
 
 	"github.com/kioskpay/smartretail/sandbox"
 	"github.com/kioskpay/smartretail/shared/config"
@@ -62,6 +63,10 @@ type wechatOrder struct {
 	creates   int  // create requests that reached WeChat Pay with its out_order_no
 	uncharged bool // ended without a charge, as a cancelled sale must
 	completed bool // completed (a charge asked for), as a sold one must
+	// The sale's real times as WeChat Pay keeps them (yyyyMMddHHmmss,
+	// China time): a start named OnAccept is the moment the order started.
+	start, end       string
+	created, updated time.Time // when the create, and the last change (the complete), reached it
 }
 
 func (o wechatOrder) String() string {
@@ -100,6 +105,7 @@ func wechatOrders(sb *sandbox.Sandbox, api string) (on map[string]wechatOrder, o
 			state = fmt.Sprintf("%s, finish_type %d", o.State, o.FinishType)
 		}
 		on[o.OutOrderNo] = wechatOrder{state: state, total: o.TotalAmount, creates: o.CreateRequests,
+			start: o.RealServiceStartTime, end: o.RealServiceEndTime, created: o.CreatedAt, updated: o.UpdatedAt,
 			// need_user_confirm false: the order is USER_ACCEPTED from the
 			// start, so its cancel goes as a complete with the cancel flag.
 			uncharged: endedUncharged(o),
@@ -114,7 +120,12 @@ func wechatOrders(sb *sandbox.Sandbox, api string) (on map[string]wechatOrder, o
 		if o.StateDescription != "" {
 			state += "/" + o.StateDescription
 		}
+		start := o.TimeRange.StartTime
+		if start == "OnAccept" && o.ConfirmedAt != nil {
+			start = hostTime(*o.ConfirmedAt)
+		}
 		on[o.OutOrderNo] = wechatOrder{state: state, total: o.TotalAmount, creates: o.CreateRequests,
+			start: start, end: o.TimeRange.EndTime, created: o.CreatedAt, updated: o.UpdatedAt,
 			uncharged: o.State == sandbox.ServiceOrderRevoked,
 			completed: o.State == sandbox.ServiceOrderDoing && o.StateDescription == sandbox.DescMchComplete || o.State == sandbox.ServiceOrderDone}
 	}

@@ -33,9 +33,9 @@ import (
 
 // Sale is what the outbox knows of a sale's times, on WeChat Pay's clock.
 type Sale struct {
-	// Started: when the host made the sale, for one whose create the
-	// outbox held; zero otherwise (its create went at once: WeChat Pay's
-	// own start stands).
+	// Started: when the host made the sale, when the outbox holds its
+	// create (queued, or kept since it was sent); zero otherwise (its
+	// create went online: WeChat Pay's own start stands).
 	Started time.Time
 	// Ended: when the host asked for the complete; zero when unknown.
 	Ended time.Time
@@ -116,17 +116,24 @@ func (s Sale) times(startText, endText string, wechatStart, answered time.Time, 
 		lower = wechatStart
 	}
 	if !sp.end.IsZero() {
-		if sp.end.After(upper) {
-			sp.end = upper
-		}
 		if !lower.IsZero() && sp.end.Before(lower) {
 			sp.end = lower
 		}
-		// The start a second before the end at least: the old wiki wants
-		// the end after the start, not at it (the client checks so).
-		if last := sp.end.Truncate(time.Second).Add(-time.Second); !sp.start.IsZero() && sp.start.After(last) {
-			sp.start = last
+		// Last, never after the moment WeChat Pay answered: a start of the
+		// plugin's own reckoning can be a little ahead of it (WeChat Pay's
+		// time is known to about a second), WeChat Pay's own start never is.
+		if sp.end.After(upper) {
+			sp.end = upper
 		}
+	}
+	// The start a second before the end (or the answer) at least: the old
+	// wiki wants the end after the start, not at it (the client checks so).
+	last := upper
+	if !sp.end.IsZero() {
+		last = sp.end
+	}
+	if last = last.Truncate(time.Second).Add(-time.Second); !sp.start.IsZero() && sp.start.After(last) {
+		sp.start = last
 	}
 	return sp
 }
