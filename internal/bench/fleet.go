@@ -203,6 +203,7 @@ func Fleet(ctx context.Context, o FleetOptions) (FleetResult, error) {
 	}
 	// Each kiosk settles its records (the last answers written), then the
 	// figures are read.
+	var failedMu sync.Mutex
 	if err := eachKiosk(o.Kiosks, func(i int) error {
 		for time.Since(back) < limit {
 			st, err := kiosks[i].GetStatus(ctx, &v1.GetStatusRequest{})
@@ -210,7 +211,9 @@ func Fleet(ctx context.Context, o FleetOptions) (FleetResult, error) {
 				return err
 			}
 			if st.GetPendingCount() == 0 {
-				res.addFailed(int(st.GetFailedCount()))
+				failedMu.Lock()
+				res.Failed += int(st.GetFailedCount())
+				failedMu.Unlock()
 				return nil
 			}
 			time.Sleep(50 * time.Millisecond)
@@ -243,14 +246,6 @@ func Fleet(ctx context.Context, o FleetOptions) (FleetResult, error) {
 	res.Lost = want - len(seen)
 	res.Drain = last.Sub(back)
 	return res, nil
-}
-
-var failedMu sync.Mutex
-
-func (r *FleetResult) addFailed(n int) {
-	failedMu.Lock()
-	r.Failed += n
-	failedMu.Unlock()
 }
 
 // eachKiosk runs fn for kiosks 0..n-1 at once, and returns the first error.

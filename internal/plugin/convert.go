@@ -309,19 +309,21 @@ type smartRetailAPI struct {
 	cfg *config.Config
 }
 
-func (a smartRetailAPI) defaults(appID, serviceID *string) {
+// defaults fills an empty appid and service_id with the config's, on
+// either API.
+func defaults(cfg *config.Config, appID, serviceID *string) {
 	if *appID == "" {
-		*appID = a.cfg.AppID
+		*appID = cfg.AppID
 	}
 	if *serviceID == "" {
-		*serviceID = a.cfg.ServiceID
+		*serviceID = cfg.ServiceID
 	}
 }
 
 func (a smartRetailAPI) create(o *v1.NewOrder, no string) (newCreate, error) {
 	req := createToWx(o)
 	req.OutOrderNo = no
-	a.defaults(&req.AppID, &req.ServiceID)
+	defaults(a.cfg, &req.AppID, &req.ServiceID)
 	if err := req.Validate(); err != nil {
 		return newCreate{}, checked(err, no, "order", nil)
 	}
@@ -339,7 +341,7 @@ func (smartRetailAPI) createdFrom(result json.RawMessage) (*v1.CreatedOrder, boo
 
 func (a smartRetailAPI) cancel(r *v1.CancelOrderRequest) (opCall, error) {
 	req := cancelToWx(r)
-	a.defaults(&req.AppID, &req.ServiceID)
+	defaults(a.cfg, &req.AppID, &req.ServiceID)
 	if err := req.Validate(); err != nil {
 		return opCall{}, checked(err, req.OutOrderNo, "", nil)
 	}
@@ -348,7 +350,7 @@ func (a smartRetailAPI) cancel(r *v1.CancelOrderRequest) (opCall, error) {
 
 func (a smartRetailAPI) complete(r *v1.CompleteOrderRequest) (opCall, error) {
 	req := completeToWx(r)
-	a.defaults(&req.AppID, &req.ServiceID)
+	defaults(a.cfg, &req.AppID, &req.ServiceID)
 	if err := req.Validate(); err != nil {
 		return opCall{}, checked(err, req.OutOrderNo, "", nil)
 	}

@@ -253,15 +253,6 @@ func withFields(a, b map[string]string) map[string]string {
 	return out
 }
 
-func (a serviceOrderAPI) defaults(appID, serviceID *string) {
-	if *appID == "" {
-		*appID = a.cfg.AppID
-	}
-	if *serviceID == "" {
-		*serviceID = a.cfg.ServiceID
-	}
-}
-
 func (a serviceOrderAPI) ids(appID, serviceID string) wxpay.OrderRef {
 	return wxpay.OrderRef{AppID: appID, ServiceID: serviceID}
 }
@@ -272,7 +263,7 @@ func (a serviceOrderAPI) create(o *v1.NewOrder, no string) (newCreate, error) {
 		return newCreate{}, withOrder(err, no)
 	}
 	req.OutOrderNo = no
-	a.defaults(&req.AppID, &req.ServiceID)
+	defaults(a.cfg, &req.AppID, &req.ServiceID)
 	if err := req.Validate(); err != nil {
 		return newCreate{}, checked(err, no, "order", createFields)
 	}
@@ -295,7 +286,7 @@ func (a serviceOrderAPI) cancel(r *v1.CancelOrderRequest) (opCall, error) {
 
 func (a serviceOrderAPI) cancelWith(no, appID, serviceID, reason string, fields map[string]string) (opCall, error) {
 	req := wxpay.CancelServiceOrderRequest{OutOrderNo: no, AppID: appID, ServiceID: serviceID, Reason: reason}
-	a.defaults(&req.AppID, &req.ServiceID)
+	defaults(a.cfg, &req.AppID, &req.ServiceID)
 	if err := req.Validate(); err != nil {
 		return opCall{}, checked(err, no, "", fields)
 	}
@@ -317,7 +308,7 @@ func (a serviceOrderAPI) complete(r *v1.CompleteOrderRequest) (opCall, error) {
 	if err != nil {
 		return opCall{}, err
 	}
-	a.defaults(&req.AppID, &req.ServiceID)
+	defaults(a.cfg, &req.AppID, &req.ServiceID)
 	if err := req.Validate(); err != nil {
 		return opCall{}, checked(err, req.OutOrderNo, "", completeFields)
 	}
@@ -329,7 +320,7 @@ func (a serviceOrderAPI) modify(r *v1.ModifyOrderRequest) (opCall, error) {
 	if err != nil {
 		return opCall{}, err
 	}
-	a.defaults(&req.AppID, &req.ServiceID)
+	defaults(a.cfg, &req.AppID, &req.ServiceID)
 	if err := req.Validate(); err != nil {
 		return opCall{}, checked(err, req.OutOrderNo, "", productFields)
 	}
@@ -338,7 +329,7 @@ func (a serviceOrderAPI) modify(r *v1.ModifyOrderRequest) (opCall, error) {
 
 func (a serviceOrderAPI) pay(r *v1.CollectPaymentRequest) (opCall, error) {
 	req := wxpay.PayServiceOrderRequest{OutOrderNo: r.GetOutOrderNo(), AppID: r.GetAppid(), ServiceID: r.GetServiceId()}
-	a.defaults(&req.AppID, &req.ServiceID)
+	defaults(a.cfg, &req.AppID, &req.ServiceID)
 	if err := req.Validate(); err != nil {
 		return opCall{}, checked(err, req.OutOrderNo, "", nil)
 	}
@@ -348,7 +339,7 @@ func (a serviceOrderAPI) pay(r *v1.CollectPaymentRequest) (opCall, error) {
 func (a serviceOrderAPI) sync(r *v1.SyncOrderPaidRequest) (opCall, error) {
 	req := wxpay.SyncServiceOrderRequest{OutOrderNo: r.GetOutOrderNo(), AppID: r.GetAppid(), ServiceID: r.GetServiceId(),
 		Detail: wxpay.SyncDetail{PaidTime: r.GetPaidTime()}}
-	a.defaults(&req.AppID, &req.ServiceID)
+	defaults(a.cfg, &req.AppID, &req.ServiceID)
 	if err := req.Validate(); err != nil {
 		return opCall{}, checked(err, req.OutOrderNo, "", map[string]string{"/detail/paid_time": "/paid_time"})
 	}

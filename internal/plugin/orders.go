@@ -87,11 +87,7 @@ func (s *Service) operation(ctx context.Context, c *configured, call opCall) (v1
 	if !a.online {
 		return answer(a)
 	}
-	var sale forward.Sale
-	if o, gerr := c.store.Get(no); gerr == nil {
-		sale = c.fwd.Sale(o, kind)
-	}
-	sent, err := s.send(ctx, c, c.api, call, sale)
+	sent, err := s.send(ctx, c, c.api, call, c.fwd.Sale(a.order, kind))
 	v, result := sent.verdict, sent.result
 	c.fwd.Defer(v.RetryAfter) // the forwarder sends it next: not before WeChat Pay said
 	now := s.now()
@@ -311,6 +307,7 @@ type opAnswer struct {
 	disp   v1.Disposition // QUEUED or SUBMITTED
 	ref    *v1.OrderRef   // for SUBMITTED
 	at     time.Time      // for QUEUED: when it was stored
+	order  *outbox.Order  // the record as stored, when online: its sale's times
 }
 
 // putOp decides and stores, in one transaction, what becomes of a cancel or
@@ -384,7 +381,7 @@ func (s *Service) putOp(c *configured, call opCall, mayGoOnline bool) (opAnswer,
 		if online {
 			op.State, op.Attempts = outbox.OpInFlight, 1
 			o.Ops = append(o.Ops, op)
-			a.online = true
+			a.online, a.order = true, o
 			return o, nil, nil
 		}
 		o.Ops = append(o.Ops, op)
