@@ -17,28 +17,31 @@ import (
 // the limit. It sees only its own answers: refused for rate (429), or by a
 // struggling WeChat Pay (5xx), or not. The pace is AIMD, as TCP's window:
 //   - a slow start: a kiosk that never met the limit begins at PaceStart
-//     and grows by a fifth with each answer (a kiosk alone reaches full
-//     speed within a second or so; a fleet meets the limit before its
-//     first second is out);
-//   - the first refusal sets it to the rate that worked: no more than the
-//     answers of the last paceWindow, and half what was sent;
-//   - each later refusal cuts it to paceCut of itself, once for the
-//     requests that were out together (sent before the last cut);
+//     and doubles every paceDouble. By the clock, not by answers: grown
+//     by answers, the kiosks that came back first would race ahead of the
+//     rest, fill the limit, and leave the late ones cut low;
+//   - a refusal halves it (paceCut), and no lower than paceFloor of what
+//     got through in the last paceWindow: a fleet refused all together
+//     does not fall far below the limit it shares. Only requests that
+//     left after the last cut can cut again: those before it say nothing
+//     of the new pace;
 //   - between refusals it grows by paceGrow a second, the same for every
-//     kiosk, which evens a fleet's paces out (a fleet drains together,
-//     none left alone at the end);
+//     kiosk, which evens a fleet's paces out;
 //   - paceRoom answers in a row without a refusal say the limit has room
-//     (others are done, or gone quiet): it grows by a fifth with each
-//     answer again. Counted in answers, which the limit shares out: a
-//     kiosk of a big fleet seldom gets there, one left alone soon does;
+//     (others are done, or gone quiet): it doubles every paceDouble again.
+//     Counted in answers, which the limit shares out: a kiosk of a big
+//     fleet seldom gets there, and one left with the limit to itself
+//     takes it within a few seconds;
 //   - never below MinPace, nor above forward_max_rate, and not grown past
 //     twice what the kiosk actually sends.
+// A turn is taken only when it is due, so every request goes at the pace
+// in force as it leaves (one that waited through a cut waits longer).
 // A pace that met the limit is kept in the outbox: a kiosk restarted at
 // the end of an outage starts from it.
 //
-// The figures were tuned on a model of a fleet and a token bucket, then
-// measured with real plugins (smartretail bench --only fleet,
-// BENCHMARKS.md).
+// The figures were tuned on a model of a fleet and a token bucket
+// (pace_model_test.go), then measured with real plugins (smartretail
+// bench --only fleet, BENCHMARKS.md).
 
 // Pace tuning.
 const (
@@ -48,14 +51,17 @@ const (
 	MinPace = 0.5
 	// paceWindow is how far back the rate that worked is counted.
 	paceWindow = 2 * time.Second
-	// paceCut: a refusal cuts the pace to this much of itself.
-	paceCut = 0.7
+	// paceCut: a refusal cuts the pace to this much of itself, and
+	// paceFloor: to no less than this much of what got through.
+	paceCut   = 0.5
+	paceFloor = 0.8
 	// paceGrow: each second between refusals adds this much.
 	paceGrow = 0.1
-	// paceRoom and paceRoomGrow: this many answers without a refusal, and
-	// each answer grows the pace by paceRoomGrow of itself.
-	paceRoom     = 6
-	paceRoomGrow = 1.2
+	// paceRoom answers in a row without a refusal say the limit has room.
+	paceRoom = 10
+	// paceDouble: in a slow start, and while the limit has room, the pace
+	// doubles this often.
+	paceDouble = 750 * time.Millisecond
 	// paceKeepEvery: the pace is written to the outbox at most this often,
 	// and only when it moved by a fifth or more.
 	paceKeepEvery = 5 * time.Second
@@ -70,8 +76,9 @@ type pace struct {
 	met      bool          // it met the limit: no slow start
 	next     time.Duration // the monotonic time of the next request's turn
 	lastTurn time.Duration // the last turn given
-	lastCut  time.Duration // the last cut (turns before it are its burst)
+	lastCut  time.Duration // when the last cut was made (turns before it are its burst)
 	lastGrow time.Duration
+	changed  chan struct{}       // closed when the pace changes, for who waits
 	clean    int                 // answers since the last refusal
 	sent     []time.Duration     // when requests went, the last paceWindow
 	answered []time.Duration     // when answers that were not refusals came, likewise
@@ -87,7 +94,7 @@ func newPace(c *clock.Clock, ceiling, start float64, keep func(float64) error) *
 	p := &pace{clock: c, ceiling: ceiling, rate: start, met: start > 0, kept: start, keep: keep,
 		keptAt: now, lastGrow: now, lastCut: math.MinInt64}
 	if !p.met {
-		p.rate, p.clean = PaceStart, paceRoom
+		p.rate = PaceStart
 	}
 	p.rate = p.capped(p.rate)
 	return p
@@ -108,33 +115,54 @@ func (p *pace) capped(r float64) float64 {
 	return r
 }
 
-// wait takes the next request's turn, waiting for it; false when ctx
-// ended first. The turn goes back to outcome with the answer.
+// wait waits for the next request's turn and takes it; false when ctx
+// ended first. A turn is taken only when it is due, so a request always
+// goes at the pace in force as it leaves: one that waited through a cut
+// waits again. The turn goes back to outcome with the answer.
 func (p *pace) wait(ctx context.Context) (time.Duration, bool) {
-	at, now := p.turn()
-	if at <= now {
-		return at, ctx.Err() == nil
-	}
-	t := time.NewTimer(at - now)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return at, true
-	case <-ctx.Done():
-		return at, false
+	for {
+		at, now, changed := p.claim()
+		if at <= now {
+			return at, ctx.Err() == nil
+		}
+		t := time.NewTimer(at - now)
+		select {
+		case <-t.C:
+		case <-changed:
+			t.Stop()
+		case <-ctx.Done():
+			t.Stop()
+			return at, false
+		}
 	}
 }
 
-// turn gives out the next request's turn: at, on the monotonic clock.
-func (p *pace) turn() (at, now time.Duration) {
+// claim takes the turn at now if it is due, or says when it will be
+// (at > now) and gives a channel closed when the pace changes before.
+func (p *pace) claim() (at, now time.Duration, changed <-chan struct{}) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	now = p.clock.Elapsed()
-	at = max(now, p.next)
-	p.next = at + p.gap()
-	p.lastTurn = at
-	p.sent = append(trim(p.sent, now-paceWindow), at)
-	return at, now
+	if p.next > now {
+		if p.changed == nil {
+			p.changed = make(chan struct{})
+		}
+		return p.next, now, p.changed
+	}
+	p.next = now + p.gap()
+	p.lastTurn = now
+	p.sent = append(trim(p.sent, now-paceWindow), now)
+	return now, now, nil
+}
+
+// moved sets the next turn after the pace changed and wakes the waiting
+// (p.mu held).
+func (p *pace) moved() {
+	p.next = p.lastTurn + p.gap()
+	if p.changed != nil {
+		close(p.changed)
+		p.changed = nil
+	}
 }
 
 func (p *pace) gap() time.Duration { return time.Duration(float64(time.Second) / p.rate) }
@@ -164,21 +192,18 @@ func (p *pace) refused(turn time.Duration) {
 	if turn <= p.lastCut {
 		return // sent before the last cut was made: the same burst
 	}
+	// Cut, but not far below what got through: a fleet whose kiosks are
+	// refused together must not all fall to a fraction of the limit.
+	p.sent, p.answered = trim(p.sent, now-paceWindow), trim(p.answered, now-paceWindow)
+	through := float64(len(p.answered)) / p.covered(now).Seconds()
 	if p.met {
-		p.rate = p.capped(p.rate * paceCut)
+		p.rate = math.Max(p.rate*paceCut, paceFloor*through)
 	} else {
-		// The first: the rate that worked, over the time this kiosk has
-		// been sending in the window.
-		p.sent, p.answered = trim(p.sent, now-paceWindow), trim(p.answered, now-paceWindow)
-		covered := p.covered(now)
-		r := float64(len(p.sent)) / 2
-		if len(p.answered) > 0 {
-			r = math.Min(r, float64(len(p.answered)))
-		}
-		p.rate, p.met = p.capped(r/covered.Seconds()), true
+		p.rate, p.met = p.rate*paceCut, true
 	}
+	p.rate = p.capped(p.rate)
 	p.lastCut, p.lastGrow = now, now
-	p.next = p.lastTurn + p.gap() // a turn of the new pace after the last one given
+	p.moved()
 	p.maybeKeep(now)
 }
 
@@ -204,13 +229,13 @@ func (p *pace) took() {
 	if sending := float64(len(p.sent)) / p.covered(now).Seconds(); p.rate > 2*sending+PaceStart {
 		return // not used: growing it would only be a guess
 	}
-	if p.clean >= paceRoom {
-		p.rate *= paceRoomGrow
+	if !p.met || p.clean >= paceRoom {
+		p.rate *= math.Exp2(dt / paceDouble.Seconds()) // by the clock: kiosks that came back together stay together
 	} else {
 		p.rate += paceGrow * dt
 	}
 	p.rate = p.capped(p.rate)
-	p.next = p.lastTurn + p.gap()
+	p.moved()
 	p.maybeKeep(now)
 }
 

@@ -41,11 +41,25 @@ func (k *keptPaces) last() float64 {
 	return k.rates[len(k.rates)-1]
 }
 
+// turn takes the next turn whenever it is due, without waiting for it:
+// for tests that drive the pace by hand.
+func (p *pace) turn() (at, now time.Duration) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	now = p.clock.Elapsed()
+	at = max(now, p.next)
+	p.next = at + p.gap()
+	p.lastTurn = at
+	p.sent = append(trim(p.sent, now-paceWindow), at)
+	return at, now
+}
+
 func near(a, b float64) bool { return math.Abs(a-b) < 1e-9 }
 
-// A kiosk that never met the limit starts slowly and grows by a fifth with
-// each answer, to full speed within a second or so.
-func TestThePaceStartsSlowAndGrowsWithAnswers(t *testing.T) {
+// A kiosk that never met the limit starts slowly and doubles every
+// paceDouble, by the clock: two kiosks answered at different speeds grow
+// alike.
+func TestThePaceStartsSlowAndDoublesByTheClock(t *testing.T) {
 	p, tc, _ := paceOn(0, 0)
 	if got := p.Rate(); got != PaceStart {
 		t.Fatalf("a new pace: %v, want PaceStart", got)
@@ -55,36 +69,53 @@ func TestThePaceStartsSlowAndGrowsWithAnswers(t *testing.T) {
 	if at1 != now || at2-at1 != time.Second/time.Duration(PaceStart) {
 		t.Errorf("turns at +%v and +%v, want now and a tenth of a second later", at1-now, at2-at1)
 	}
-	for i := 0; i < 30; i++ {
-		tc.Advance(time.Duration(float64(time.Second) / p.Rate()))
+	q, tq, _ := paceOn(0, 0)
+	for i := 0; i < 30; i++ { // both send every 50 ms; p has every answer, q one in three
+		tc.Advance(50 * time.Millisecond)
+		tq.Advance(50 * time.Millisecond)
 		p.turn()
 		p.took()
-	}
-	if got := p.Rate(); got < 100 {
-		t.Errorf("after 30 answers: %v, want past 100 a second", got)
-	}
-}
-
-// The first refusal sets the pace to the rate that worked: the answers of
-// the window, and no more than half what was sent.
-func TestTheFirstRefusalSetsTheRateThatWorked(t *testing.T) {
-	p, tc, _ := paceOn(0, 0)
-	var last time.Duration
-	for i := 0; i < 20; i++ { // 20 sent in a second, 6 answered
-		tc.Advance(50 * time.Millisecond)
-		last, _ = p.turn()
-		if i%3 == 0 && i < 18 {
-			p.took()
+		q.turn()
+		if i%3 == 2 {
+			q.took()
 		}
 	}
-	p.refused(last)
-	if got := p.Rate(); math.Abs(got-6) > 0.5 {
-		t.Errorf("6 answers in the second it sent: pace %v, want about 6", got)
+	want := PaceStart * 4 // 1.5 s: two doublings
+	if got := p.Rate(); math.Abs(got-want) > 0.01 {
+		t.Errorf("after 1.5 s of answers: %v, want %v", got, want)
+	}
+	if got := q.Rate(); math.Abs(got-want) > 0.01 {
+		t.Errorf("after 1.5 s of fewer answers: %v, want %v like the other", got, want)
 	}
 }
 
-// Later refusals cut the pace to paceCut of itself, once for the requests
-// that were out together; between refusals it grows by paceGrow a second.
+// A turn is taken when it is due: one waiting through a cut waits for a
+// turn of the new pace, and one waiting through a rise goes sooner.
+func TestAWaitingRequestGoesAtThePaceInForce(t *testing.T) {
+	p, tc, _ := paceOn(0, 10)
+	if at, now, _ := p.claim(); at != now {
+		t.Fatalf("the first turn: at +%v, want now", at-now)
+	}
+	at, now, changed := p.claim()
+	if (at-now-100*time.Millisecond).Abs() > time.Millisecond || changed == nil {
+		t.Fatalf("the next: in %v, want 100ms and a channel to wait on", at-now)
+	}
+	tc.Advance(50 * time.Millisecond)
+	p.refused(0) // the first request, refused: the pace halves
+	select {
+	case <-changed:
+	default:
+		t.Fatal("the cut did not wake who waits")
+	}
+	if at, now, _ := p.claim(); (at - now - 150*time.Millisecond).Abs() > time.Millisecond {
+		t.Errorf("after the cut: next turn in %v, want 150ms (200ms after the last)", at-now)
+	}
+}
+
+// A refusal halves the pace, not below what got through; refusals of
+// requests that left before the cut do not cut again; between refusals
+// the pace grows by paceGrow a second, and after paceRoom answers in a
+// row it doubles by the clock.
 func TestRefusalsCutOncePerBurstAndThePaceGrowsBetween(t *testing.T) {
 	p, tc, _ := paceOn(0, 20) // kept from a run that met the limit
 	var turns []time.Duration
@@ -114,13 +145,32 @@ func TestRefusalsCutOncePerBurstAndThePaceGrowsBetween(t *testing.T) {
 	if got := p.Rate(); math.Abs(got-(want+paceGrow*0.75)) > 1e-3 {
 		t.Errorf("three answers in 3/4 s: pace %v, want %v", got, want+paceGrow*0.75)
 	}
-	for i := 0; i < paceRoom; i++ { // answers in a row: the limit has room
+	before := p.Rate()
+	for i := 0; i < paceRoom+8; i++ { // answers in a row: the limit has room
 		tc.Advance(time.Second / 10)
 		p.turn()
 		p.took()
 	}
-	if got := p.Rate(); got < want*paceRoomGrow {
-		t.Errorf("after %d answers in a row: pace %v, want it growing by a fifth an answer", paceRoom, got)
+	if got := p.Rate(); got < 2*before {
+		t.Errorf("after %d answers in a row: pace %v, want it doubling from %v", paceRoom+8, got, before)
+	}
+
+	// 8 a second got through; a refusal cuts a pace of 12 to 8 x paceFloor,
+	// not to 6.
+	f, tf, _ := paceOn(0, 12)
+	for i := 0; i < 16; i++ {
+		tf.Advance(time.Second / 8)
+		f.turn()
+		f.took()
+	}
+	f.mu.Lock()
+	f.rate, f.clean = 12, 0
+	f.mu.Unlock()
+	tf.Advance(time.Second / 8)
+	at, _ = f.turn()
+	f.refused(at)
+	if got := f.Rate(); math.Abs(got-8*paceFloor) > 0.5 {
+		t.Errorf("8 a second got through, pace 12 refused: %v, want about %v", got, 8*paceFloor)
 	}
 }
 
