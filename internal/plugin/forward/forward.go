@@ -461,12 +461,18 @@ func (f *Forwarder) Run(ctx context.Context) {
 		case pause > 0:
 			wait = min(wait, pause)
 		case free > 0:
-			if f.Offline() {
-				// One order at a time while offline: the first is the probe.
-				free = min(free, 1)
+			if s, _ := f.net.get(); s != Online {
+				// One order in flight until WeChat Pay answers: the first is
+				// the probe, and a network that takes requests and answers
+				// none (a reset, a timeout) leaves one order in doubt to be
+				// reconciled, not forward_concurrency of them.
+				free = min(free, 1-f.opts.Claims.forwarding())
 			}
-			started := f.dispatch(ctx, &wg, done, free)
-			if started == 0 && f.Offline() {
+			started := 0
+			if free > 0 {
+				started = f.dispatch(ctx, &wg, done, free)
+			}
+			if started == 0 && f.Offline() && f.opts.Claims.forwarding() == 0 {
 				f.probe(ctx)
 				continue
 			}

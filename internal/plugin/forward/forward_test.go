@@ -400,3 +400,43 @@ func mustCreate(no string) wxpay.CreateRequest {
 	json.Unmarshal(createBody(no, false), &r)
 	return r
 }
+
+// A forwarder that has not had an answer yet sends one order at a time:
+// into a network that takes requests and answers none (a connection reset
+// after the request was read), forward_concurrency sends would leave that
+// many creates in doubt, each to be reconciled by a query before it can
+// go again; one leaves one. Then the network comes back and every sale
+// goes, once.
+func TestUntilWeChatPayAnswersOneOrderIsInDoubt(t *testing.T) {
+	e := setup(t, 0)
+	e.srv.Sandbox.SetFaults(sandbox.Faults{Mode: sandbox.FaultOffline})
+	for i := 0; i < 8; i++ { // queued within the start's jitter: all due at once
+		no := fmt.Sprintf("DOUBT-%02d", i)
+		e.queue(t, no, pending(outbox.OpCreate, createBody(no, false)))
+	}
+	inDoubt := func() int {
+		n := 0
+		for i := 0; i < 8; i++ {
+			o, err := e.store.Get(fmt.Sprintf("DOUBT-%02d", i))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if o.Ops[0].State == outbox.OpInFlight {
+				n++
+			}
+		}
+		return n
+	}
+	if !testkit.Within(5*time.Second, func() bool { return inDoubt() > 0 }) {
+		t.Fatal("nothing was sent into the network that answers none")
+	}
+	time.Sleep(500 * time.Millisecond) // more attempts, on the backoff
+	if n := inDoubt(); n != 1 {
+		t.Errorf("%d creates in doubt before WeChat Pay ever answered, want 1", n)
+	}
+	e.srv.Sandbox.SetFaults(sandbox.Faults{Mode: sandbox.FaultNone})
+	e.waitSettled(t, 10*time.Second)
+	if got := len(e.srv.Sandbox.Orders()); got != 8 {
+		t.Errorf("%d orders at WeChat Pay, want 8", got)
+	}
+}
