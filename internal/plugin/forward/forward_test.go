@@ -409,11 +409,14 @@ func mustCreate(no string) wxpay.CreateRequest {
 // goes, once.
 func TestUntilWeChatPayAnswersOneOrderIsInDoubt(t *testing.T) {
 	e := setup(t, 0)
+	e.stop() // queued before the forwarder starts: all due at once
 	e.srv.Sandbox.SetFaults(sandbox.Faults{Mode: sandbox.FaultOffline})
-	for i := 0; i < 8; i++ { // queued within the start's jitter: all due at once
+	for i := 0; i < 8; i++ {
 		no := fmt.Sprintf("DOUBT-%02d", i)
 		e.queue(t, no, pending(outbox.OpCreate, createBody(no, false)))
 	}
+	e.stop = nil
+	e.run(t, e.wx, 0)
 	inDoubt := func() int {
 		n := 0
 		for i := 0; i < 8; i++ {
