@@ -20,9 +20,11 @@ import (
 //     and doubles every paceDouble. By the clock, not by answers: grown
 //     by answers, the kiosks that came back first would race ahead of the
 //     rest, fill the limit, and leave the late ones cut low;
-//   - a refusal halves it (paceCut), and no lower than paceFloor of what
-//     got through in the last paceWindow: a fleet refused all together
-//     does not fall far below the limit it shares. Only requests that
+//   - a refusal halves it (paceCut); after the first, no lower than
+//     paceFloor of what got through in the last paceWindow: a fleet
+//     refused all together does not fall far below the limit it shares
+//     (the first comes in a slow start, whose answers say little yet).
+//     Only requests that
 //     left after the last cut can cut again: those before it say nothing
 //     of the new pace;
 //   - between refusals it grows by paceGrow a second, the same for every
@@ -33,7 +35,7 @@ import (
 //     fleet seldom gets there, and one left with the limit to itself
 //     takes it within a few seconds;
 //   - never below MinPace, nor above forward_max_rate, and not grown past
-//     twice what the kiosk actually sends.
+//     twice what the kiosk actually sends (and PaceStart).
 // A turn is taken only when it is due, so every request goes at the pace
 // in force as it leaves (one that waited through a cut waits longer).
 // A pace that met the limit is kept in the outbox: a kiosk restarted at
