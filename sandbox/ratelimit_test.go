@@ -3,7 +3,6 @@ package sandbox
 import (
 	"context"
 	"errors"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,11 +16,8 @@ import (
 // and the create requests per out_order_no.
 func TestTheMerchantsRateLimit(t *testing.T) {
 	// A clock that moves only when told: the bucket refills on it.
-	var mu sync.Mutex
-	at := time.Now()
-	now := func() time.Time { mu.Lock(); defer mu.Unlock(); return at }
-	advance := func(d time.Duration) { mu.Lock(); at = at.Add(d); mu.Unlock() }
-	srv := startServer(t, Options{Now: now})
+	clk := newFrozenClock()
+	srv := startServer(t, Options{Now: clk.Now})
 	c := srv.Credentials
 	cl := pubKeyClient(t, c)
 	sb := srv.Sandbox
@@ -54,7 +50,7 @@ func TestTheMerchantsRateLimit(t *testing.T) {
 	if _, ok := sb.Order("RL-X"); ok {
 		t.Error("a refused create made its order")
 	}
-	advance(500 * time.Millisecond) // one token at 2 a second
+	clk.Add(500 * time.Millisecond) // one token at 2 a second
 	if err := create(srv.URL, "RL-X"); err != nil {
 		t.Fatalf("after half a second: %v", err)
 	}

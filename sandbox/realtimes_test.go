@@ -2,7 +2,6 @@ package sandbox
 
 import (
 	"context"
-	"sync"
 	"testing"
 	"time"
 )
@@ -12,9 +11,8 @@ import (
 // start (its own real_service_start_time, else the confirmation). A sale
 // that waited offline says when it really started, and passes.
 func TestASmartRetailCompleteKeepsTimeOrder(t *testing.T) {
-	var mu sync.Mutex
-	at := time.Now()
-	now := func() time.Time { mu.Lock(); defer mu.Unlock(); return at }
+	clk := newFrozenClock()
+	now := clk.Now
 	srv := startServer(t, Options{Now: now})
 	c := srv.Credentials
 	cl := pubKeyClient(t, c)
@@ -34,9 +32,7 @@ func TestASmartRetailCompleteKeepsTimeOrder(t *testing.T) {
 		}
 	}
 	confirmed := now()
-	mu.Lock()
-	at = at.Add(4 * time.Minute) // later, the complete comes (within the signature window)
-	mu.Unlock()
+	clk.Add(4 * time.Minute) // later, the complete comes (within the signature window)
 	for name, tc := range map[string]struct {
 		times map[string]any
 		says  string
