@@ -4,8 +4,10 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
@@ -58,8 +60,10 @@ type FleetResult struct {
 	// Seconds are the requests of each second after the return (and their
 	// 429s), from the sandbox's log.
 	Seconds []sandbox.SecondOfLog
-	// KioskDrain is, for each kiosk, when its last sale was created.
-	KioskDrain []time.Duration
+	// KioskFirst and KioskDrain are, for each kiosk, when its first and
+	// its last sale was created: when it found the network back, and when
+	// it was done.
+	KioskFirst, KioskDrain []time.Duration
 	// Lost: sales WeChat Pay never got; Duplicated: sales it made more
 	// than one order of (none can be: out_order_no is the key, but the
 	// count is made); Failed: sales on a kiosk's failed list.
@@ -79,9 +83,14 @@ func (r FleetResult) String() string {
 	if r.Restart {
 		restart = ", restarted at recovery"
 	}
-	return fmt.Sprintf("%d kiosks x %d sales, %g/s burst %d%s: drain %.1fs (ideal %.1fs, x%.2f), %.2f requests/sale, %d 429s, peak %d/s, most creates for a sale %d, lost %d, duplicated %d, failed %d",
+	kiosks := ""
+	if len(r.KioskFirst) > 0 {
+		kiosks = fmt.Sprintf("; the last kiosk back sent its first sale at %.1fs, kiosks were done from %.1fs to %.1fs",
+			slices.Max(r.KioskFirst).Seconds(), slices.Min(r.KioskDrain).Seconds(), slices.Max(r.KioskDrain).Seconds())
+	}
+	return fmt.Sprintf("%d kiosks x %d sales, %g/s burst %d%s: drain %.1fs (ideal %.1fs, x%.2f), %.2f requests/sale, %d 429s, peak %d/s, most creates for a sale %d, lost %d, duplicated %d, failed %d%s",
 		r.Kiosks, r.Orders, r.Rate, r.Burst, restart, r.Drain.Seconds(), r.Ideal.Seconds(), r.Ratio(), r.RequestsPerOrder(),
-		r.RateLimited, r.PeakPerSecond, r.MostCreates, r.Lost, r.Duplicated, r.Failed)
+		r.RateLimited, r.PeakPerSecond, r.MostCreates, r.Lost, r.Duplicated, r.Failed, kiosks)
 }
 
 // Fleet runs one fleet simulation.
@@ -230,10 +239,15 @@ func Fleet(ctx context.Context, o FleetOptions) (FleetResult, error) {
 	seen := map[string]bool{}
 	var last time.Time
 	res.KioskDrain = make([]time.Duration, o.Kiosks)
+	res.KioskFirst = make([]time.Duration, o.Kiosks)
+	for i := range res.KioskFirst {
+		res.KioskFirst[i] = math.MaxInt64
+	}
 	for _, so := range srv.Sandbox.Orders() {
 		var k, j int
 		if _, err := fmt.Sscanf(so.OutOrderNo, "F%03d-%04d", &k, &j); err == nil && k < o.Kiosks {
 			res.KioskDrain[k] = max(res.KioskDrain[k], so.CreatedAt.Sub(back))
+			res.KioskFirst[k] = min(res.KioskFirst[k], so.CreatedAt.Sub(back))
 		}
 		if seen[so.OutOrderNo] {
 			res.Duplicated++

@@ -103,10 +103,12 @@ type Options struct {
 	// MaxRate caps the pace (forward_max_rate, requests a second): a
 	// merchant's share of its rate limit for this kiosk. 0: none.
 	MaxRate float64
-	// StartJitter: after the forwarder starts, and when the network comes
-	// back, its first attempt waits a random time up to this long, so that
-	// a fleet restarted or reconnected together does not send at the same
-	// instant. 0 means DefaultStartJitter; negative, none.
+	// StartJitter: after the forwarder starts, its first attempt waits a
+	// random time up to this long, so that a fleet powered up together does
+	// not send at the same instant. 0 means DefaultStartJitter; negative,
+	// none. (When the network comes back no such wait is added: a kiosk
+	// finds it by an attempt on its backoff, which has full jitter, so the
+	// fleet's first sends are spread already.)
 	StartJitter time.Duration
 	Log         hclog.Logger
 }
@@ -308,15 +310,7 @@ func (f *Forwarder) online() {
 	wasFailing := f.failures > 0
 	f.failures = 0
 	f.mu.Unlock()
-	was, _ := f.net.get()
 	if f.setNetwork(Online, "") || wasFailing {
-		if was == Offline {
-			// Back: not at the same instant as every kiosk that lost the
-			// network with this one.
-			f.mu.Lock()
-			f.holdFor(f.opts.Clock.Elapsed(), f.jitter())
-			f.mu.Unlock()
-		}
 		f.Wake() // the queue can go now
 	}
 }

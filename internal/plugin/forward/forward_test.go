@@ -54,14 +54,19 @@ func setup(t testing.TB, maxAge time.Duration) *env {
 	return e
 }
 
-// run stops the forwarder running and starts one sending through wx.
-func (e *env) run(t testing.TB, wx forward.WeChatPay, maxAge time.Duration) {
+// run stops the forwarder running and starts one sending through wx,
+// with the options of the test changed by each of with.
+func (e *env) run(t testing.TB, wx forward.WeChatPay, maxAge time.Duration, with ...func(*forward.Options)) {
 	t.Helper()
 	if e.stop != nil {
 		e.stop()
 	}
-	e.fwd = forward.New(forward.Options{Store: e.store, WeChat: wx, Concurrency: 4, Clock: e.clk,
-		BaseBackoff: 10 * time.Millisecond, MaxBackoff: 100 * time.Millisecond, MaxAge: maxAge, CallTimeout: time.Second})
+	opts := forward.Options{Store: e.store, WeChat: wx, Concurrency: 4, Clock: e.clk,
+		BaseBackoff: 10 * time.Millisecond, MaxBackoff: 100 * time.Millisecond, MaxAge: maxAge, CallTimeout: time.Second}
+	for _, w := range with {
+		w(&opts)
+	}
+	e.fwd = forward.New(opts)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { e.fwd.Run(ctx); close(done) }()
@@ -441,5 +446,35 @@ func TestUntilWeChatPayAnswersOneOrderIsInDoubt(t *testing.T) {
 	e.waitSettled(t, 10*time.Second)
 	if got := len(e.srv.Sandbox.Orders()); got != 8 {
 		t.Errorf("%d orders at WeChat Pay, want 8", got)
+	}
+}
+
+// A kiosk that finds WeChat Pay answering again sends its queue at once:
+// when it finds it is already spread over the fleet by the jittered
+// backoff of its attempts while offline, and a second random wait on top
+// only left its sales later than the rest of the fleet's (a 10-kiosk
+// fleet's slowest kiosk started up to a second late, was cut lowest, and
+// finished 1-2 s after the others). The wait after the plugin starts stays
+// (a fleet powered up together): here it is an hour, and the host's Drain
+// lets the first attempt go. Before the fix the kiosk, back, waited a
+// random part of that hour.
+func TestAKioskThatFindsTheNetworkBackSendsAtOnce(t *testing.T) {
+	e := setup(t, 0)
+	e.stop()
+	e.srv.Sandbox.SetFaults(sandbox.Faults{Mode: sandbox.FaultOffline})
+	for i := 0; i < 6; i++ {
+		no := fmt.Sprintf("BACK-%d", i)
+		e.queue(t, no, pending(outbox.OpCreate, createBody(no, false)))
+	}
+	e.stop = nil
+	e.run(t, e.wx, 0, func(o *forward.Options) { o.StartJitter = time.Hour })
+	testkit.Eventually(t, 5*time.Second, "the forwarder, told to drain, notices it is offline", func() bool {
+		e.fwd.Drain() // again: Run's wait may be set after the first
+		return e.fwd.Offline()
+	})
+	e.srv.Sandbox.SetFaults(sandbox.Faults{Mode: sandbox.FaultNone})
+	e.waitSettled(t, 10*time.Second)
+	if got := len(e.srv.Sandbox.Orders()); got != 6 {
+		t.Errorf("%d orders at WeChat Pay, want 6", got)
 	}
 }
