@@ -85,7 +85,7 @@ func (r FleetResult) String() string {
 	}
 	kiosks := ""
 	if len(r.KioskFirst) > 0 {
-		kiosks = fmt.Sprintf("; the last kiosk back sent its first sale at %.1fs, kiosks were done from %.1fs to %.1fs",
+		kiosks = fmt.Sprintf("; the last kiosk to get a sale made got its first at %.1fs, kiosks were done from %.1fs to %.1fs",
 			slices.Max(r.KioskFirst).Seconds(), slices.Min(r.KioskDrain).Seconds(), slices.Max(r.KioskDrain).Seconds())
 	}
 	return fmt.Sprintf("%d kiosks x %d sales, %g/s burst %d%s: drain %.1fs (ideal %.1fs, x%.2f), %.2f requests/sale, %d 429s, peak %d/s, most creates for a sale %d, lost %d, duplicated %d, failed %d%s",
