@@ -20,14 +20,13 @@ import (
 //     and doubles every paceDouble. By the clock, not by answers: grown
 //     by answers, the kiosks that came back first would race ahead of the
 //     rest, fill the limit, and leave the late ones cut low;
-//   - a refusal halves it (paceCut), or cuts it to what got through in
-//     the last paceWindow if that is less (down to paceCutMost of it; not
-//     on a lone refusal): what got through is the kiosk's share, measured.
-//     After the first, no lower than paceFloor of what got through: a
-//     fleet refused all together does not fall far below the limit it
-//     shares (the first comes in a slow start, whose answers say little
-//     yet). Only requests that left after the last cut can cut again:
-//     those before it say nothing of the new pace;
+//   - a refusal halves it (paceCut); after the first, no lower than
+//     paceFloor of what got through in the last paceWindow: a fleet
+//     refused all together does not fall far below the limit it shares
+//     (the first comes in a slow start, whose answers say little yet).
+//     Only requests that
+//     left after the last cut can cut again: those before it say nothing
+//     of the new pace;
 //   - between refusals it grows by paceGrow a second, the same for every
 //     kiosk, which evens a fleet's paces out;
 //   - paceRoom answers in a row without a refusal say the limit has room
@@ -54,12 +53,10 @@ const (
 	MinPace = 0.5
 	// paceWindow is how far back the rate that worked is counted.
 	paceWindow = 2 * time.Second
-	// paceCut: a refusal cuts the pace to this much of itself, or to what
-	// got through if less, but to no less than paceCutMost of itself; and
+	// paceCut: a refusal cuts the pace to this much of itself, and
 	// paceFloor: to no less than this much of what got through.
-	paceCut     = 0.5
-	paceCutMost = 0.125
-	paceFloor   = 0.8
+	paceCut   = 0.5
+	paceFloor = 0.8
 	// paceGrow: each second between refusals adds this much.
 	paceGrow = 0.1
 	// paceRoom answers in a row without a refusal say the limit has room.
@@ -76,21 +73,20 @@ type pace struct {
 	clock   *clock.Clock
 	ceiling float64 // forward_max_rate; 0: none
 
-	mu        sync.Mutex
-	rate      float64       // requests a second
-	met       bool          // it met the limit: no slow start
-	next      time.Duration // the monotonic time of the next request's turn
-	lastTurn  time.Duration // the last turn given
-	lastCut   time.Duration // when the last cut was made (turns before it are its burst)
-	lastGrow  time.Duration
-	changed   chan struct{}       // closed when the pace changes, for who waits
-	clean     int                 // answers since the last refusal
-	sent      []time.Duration     // when requests went, the last paceWindow
-	answered  []time.Duration     // when answers that were not refusals came, likewise
-	refusedAt []time.Duration     // and refusals
-	kept      float64             // the rate last written to the outbox
-	keptAt    time.Duration       // when
-	keep      func(float64) error // writes it (nil: not kept)
+	mu       sync.Mutex
+	rate     float64       // requests a second
+	met      bool          // it met the limit: no slow start
+	next     time.Duration // the monotonic time of the next request's turn
+	lastTurn time.Duration // the last turn given
+	lastCut  time.Duration // when the last cut was made (turns before it are its burst)
+	lastGrow time.Duration
+	changed  chan struct{}       // closed when the pace changes, for who waits
+	clean    int                 // answers since the last refusal
+	sent     []time.Duration     // when requests went, the last paceWindow
+	answered []time.Duration     // when answers that were not refusals came, likewise
+	kept     float64             // the rate last written to the outbox
+	keptAt   time.Duration       // when
+	keep     func(float64) error // writes it (nil: not kept)
 }
 
 // newPace starts a pace: from start, kept from a run that met the limit,
@@ -195,28 +191,18 @@ func (p *pace) refused(turn time.Duration) {
 	defer p.mu.Unlock()
 	now := p.clock.Elapsed()
 	p.clean = 0
-	p.refusedAt = append(trim(p.refusedAt, now-paceWindow), now)
 	if turn <= p.lastCut {
 		return // sent before the last cut was made: the same burst
 	}
-	// Cut to half, or to what got through if that is less (down to an
-	// eighth): a kiosk most of whose requests were refused has measured
-	// its share of the limit, as BBR takes the delivery rate, and halving
-	// towards it step by step would cost a refusal a step (the start of a
-	// 100-kiosk drain, where each must fall from 10 a second to 1). A lone
-	// refusal, nothing else heard in the window, only halves: it says
-	// little. But not far below what got through: a fleet whose kiosks are
+	// Cut, but not far below what got through: a fleet whose kiosks are
 	// refused together must not all fall to a fraction of the limit.
 	p.sent, p.answered = trim(p.sent, now-paceWindow), trim(p.answered, now-paceWindow)
 	through := float64(len(p.answered)) / p.covered(now).Seconds()
-	cut := p.rate * paceCut
-	if len(p.answered)+len(p.refusedAt) >= 2 { // not a lone refusal
-		cut = math.Min(cut, math.Max(through, p.rate*paceCutMost))
-	}
 	if p.met {
-		cut = math.Max(cut, paceFloor*through)
+		p.rate = math.Max(p.rate*paceCut, paceFloor*through)
+	} else {
+		p.rate, p.met = p.rate*paceCut, true
 	}
-	p.rate, p.met = cut, true
 	p.rate = p.capped(p.rate)
 	p.lastCut, p.lastGrow = now, now
 	p.moved()
