@@ -83,14 +83,29 @@ func (r FleetResult) String() string {
 	if r.Restart {
 		restart = ", restarted at recovery"
 	}
-	kiosks := ""
-	if len(r.KioskFirst) > 0 {
-		kiosks = fmt.Sprintf("; the last kiosk to get a sale made got its first at %.1fs, kiosks were done from %.1fs to %.1fs",
-			slices.Max(r.KioskFirst).Seconds(), slices.Min(r.KioskDrain).Seconds(), slices.Max(r.KioskDrain).Seconds())
-	}
 	return fmt.Sprintf("%d kiosks x %d sales, %g/s burst %d%s: drain %.1fs (ideal %.1fs, x%.2f), %.2f requests/sale, %d 429s, peak %d/s, most creates for a sale %d, lost %d, duplicated %d, failed %d%s",
 		r.Kiosks, r.Orders, r.Rate, r.Burst, restart, r.Drain.Seconds(), r.Ideal.Seconds(), r.Ratio(), r.RequestsPerOrder(),
-		r.RateLimited, r.PeakPerSecond, r.MostCreates, r.Lost, r.Duplicated, r.Failed, kiosks)
+		r.RateLimited, r.PeakPerSecond, r.MostCreates, r.Lost, r.Duplicated, r.Failed, r.kiosks())
+}
+
+// kiosks says when the last kiosk got its first sale made, and when the
+// kiosks were done; kiosks that got none made are counted apart.
+func (r FleetResult) kiosks() string {
+	var firsts, dones []time.Duration
+	for i, f := range r.KioskFirst {
+		if f != math.MaxInt64 && i < len(r.KioskDrain) {
+			firsts, dones = append(firsts, f), append(dones, r.KioskDrain[i])
+		}
+	}
+	if len(firsts) == 0 {
+		return ""
+	}
+	none := ""
+	if n := len(r.KioskFirst) - len(firsts); n > 0 {
+		none = fmt.Sprintf(" (and %d of the kiosks got no sale made)", n)
+	}
+	return fmt.Sprintf("; the last kiosk to get a sale made got its first at %.1fs, kiosks were done from %.1fs to %.1fs%s",
+		slices.Max(firsts).Seconds(), slices.Min(dones).Seconds(), slices.Max(dones).Seconds(), none)
 }
 
 // Fleet runs one fleet simulation.

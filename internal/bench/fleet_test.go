@@ -2,7 +2,9 @@ package bench
 
 import (
 	"context"
+	"math"
 	"os"
+	"strings"
 	"testing"
 	"time"
 )
@@ -38,5 +40,19 @@ func TestAFleetDrainsIntoOneRateLimit(t *testing.T) {
 				t.Errorf("%d requests, most creates for a sale %d: the log missed some", r.Requests, r.MostCreates)
 			}
 		})
+	}
+}
+
+// The fleet's line says when the last kiosk got its first sale made and
+// when the kiosks were done, and counts apart a kiosk that got none made
+// (not a first sale at the end of time).
+func TestTheFleetLineCountsKioskByKiosk(t *testing.T) {
+	r := FleetResult{Kiosks: 3, Orders: 2, Rate: 10, KioskFirst: []time.Duration{time.Second, 2 * time.Second, math.MaxInt64},
+		KioskDrain: []time.Duration{3 * time.Second, 5 * time.Second, 0}, Lost: 2}
+	got := r.String()
+	for _, want := range []string{"got its first at 2.0s", "done from 3.0s to 5.0s", "(and 1 of the kiosks got no sale made)", "lost 2"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("%q: no %q", got, want)
+		}
 	}
 }
