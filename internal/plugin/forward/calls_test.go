@@ -128,7 +128,11 @@ func (r *calls) waitFor(t *testing.T, within time.Duration, what string, cond fu
 		select {
 		case <-changed:
 		case <-timeout:
-			t.Fatalf("no %s within %v (%d calls made)", what, within, len(r.all()))
+			cs := r.all()
+			for _, c := range cs {
+				t.Logf("%s %s at %s, %v", c.no, c, c.start.Format("15:04:05.000"), c.end.Sub(c.start).Round(time.Millisecond))
+			}
+			t.Fatalf("no %s within %v (%d calls made, above)", what, within, len(cs))
 		}
 	}
 }

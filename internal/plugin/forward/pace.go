@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math"
+	"slices"
 	"sync"
 	"time"
 
@@ -80,7 +81,9 @@ type pace struct {
 	lastTurn time.Duration // the last turn given
 	lastCut  time.Duration // when the last cut was made (turns before it are its burst)
 	lastGrow time.Duration
-	changed  chan struct{}       // closed when the pace changes, for who waits
+	changed  chan struct{}       // closed when the pace or the line changes, for who waits
+	line     []uint64            // tickets of the requests waiting for a turn, oldest first
+	issued   uint64              // the last ticket given
 	clean    int                 // answers since the last refusal
 	sent     []time.Duration     // when requests went, the last paceWindow
 	answered []time.Duration     // when answers that were not refusals came, likewise
@@ -120,51 +123,102 @@ func (p *pace) capped(r float64) float64 {
 // wait waits for the next request's turn and takes it; false when ctx
 // ended first. A turn is taken only when it is due, so a request always
 // goes at the pace in force as it leaves: one that waited through a cut
-// waits again. The turn goes back to outcome with the answer.
+// waits again. Turns go in the order the requests came to wait: at a slow
+// pace (WeChat Pay refusing everything) the order whose worker comes back
+// first for each turn would otherwise take every one, and the others wait
+// without end. The turn goes back to outcome with the answer.
 func (p *pace) wait(ctx context.Context) (time.Duration, bool) {
+	ticket := p.join()
 	for {
-		at, now, changed := p.claim()
+		at, now, changed := p.claim(ticket)
 		if at <= now {
 			return at, ctx.Err() == nil
 		}
-		t := time.NewTimer(at - now)
+		var t *time.Timer
+		var due <-chan time.Time
+		if at != notFirst {
+			t = time.NewTimer(at - now)
+			due = t.C
+		}
 		select {
-		case <-t.C:
+		case <-due:
 		case <-changed:
-			t.Stop()
 		case <-ctx.Done():
+		}
+		if t != nil {
 			t.Stop()
+		}
+		if ctx.Err() != nil {
+			p.leave(ticket)
 			return at, false
 		}
 	}
 }
 
-// claim takes the turn at now if it is due, or says when it will be
-// (at > now) and gives a channel closed when the pace changes before.
-func (p *pace) claim() (at, now time.Duration, changed <-chan struct{}) {
+// join puts a request in the line for a turn and gives its ticket.
+func (p *pace) join() uint64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.issued++
+	p.line = append(p.line, p.issued)
+	return p.issued
+}
+
+// notFirst is claim's "not your turn yet: others wait before you".
+const notFirst = time.Duration(math.MaxInt64)
+
+// claim takes the turn at now for ticket if it is due and no one waits
+// before it (ticket 0: one not in the line, who goes only when the line is
+// empty); or says when it will be (at > now; notFirst when others wait
+// before it) and gives a channel closed when the pace or the line changes
+// before.
+func (p *pace) claim(ticket uint64) (at, now time.Duration, changed <-chan struct{}) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	now = p.clock.Elapsed()
-	if p.next > now {
+	first := len(p.line) == 0 || p.line[0] == ticket
+	if !first || p.next > now {
 		if p.changed == nil {
 			p.changed = make(chan struct{})
 		}
+		if !first {
+			return notFirst, now, p.changed
+		}
 		return p.next, now, p.changed
+	}
+	if len(p.line) > 0 {
+		p.line = p.line[1:]
 	}
 	p.next = now + p.gap()
 	p.lastTurn = now
 	p.sent = append(trim(p.sent, now-paceWindow), now)
+	p.wake() // the next in line waits for the next turn now
 	return now, now, nil
+}
+
+// leave takes ticket out of the line: its request gave up waiting.
+func (p *pace) leave(ticket uint64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if i := slices.Index(p.line, ticket); i >= 0 {
+		p.line = slices.Delete(p.line, i, i+1)
+		p.wake()
+	}
+}
+
+// wake wakes who waits (p.mu held).
+func (p *pace) wake() {
+	if p.changed != nil {
+		close(p.changed)
+		p.changed = nil
+	}
 }
 
 // moved sets the next turn after the pace changed and wakes the waiting
 // (p.mu held).
 func (p *pace) moved() {
 	p.next = p.lastTurn + p.gap()
-	if p.changed != nil {
-		close(p.changed)
-		p.changed = nil
-	}
+	p.wake()
 }
 
 func (p *pace) gap() time.Duration { return time.Duration(float64(time.Second) / p.rate) }

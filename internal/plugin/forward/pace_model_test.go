@@ -116,7 +116,7 @@ func modelFleet(n, m int, rate, burst float64, seed uint64) (drain time.Duration
 			if i == len(k.pending) {
 				break
 			}
-			at, now, _ := k.p.claim()
+			at, now, _ := k.p.claim(0)
 			if at > now {
 				if k.wakeAt <= now || at < k.wakeAt {
 					k.wakeAt = at

@@ -1,6 +1,7 @@
 package forward
 
 import (
+	"context"
 	"math"
 	"path/filepath"
 	"sync"
@@ -93,10 +94,10 @@ func TestThePaceStartsSlowAndDoublesByTheClock(t *testing.T) {
 // turn of the new pace, and one waiting through a rise goes sooner.
 func TestAWaitingRequestGoesAtThePaceInForce(t *testing.T) {
 	p, tc, _ := paceOn(0, 10)
-	if at, now, _ := p.claim(); at != now {
+	if at, now, _ := p.claim(0); at != now {
 		t.Fatalf("the first turn: at +%v, want now", at-now)
 	}
-	at, now, changed := p.claim()
+	at, now, changed := p.claim(0)
 	if (at-now-100*time.Millisecond).Abs() > time.Millisecond || changed == nil {
 		t.Fatalf("the next: in %v, want 100ms and a channel to wait on", at-now)
 	}
@@ -107,7 +108,7 @@ func TestAWaitingRequestGoesAtThePaceInForce(t *testing.T) {
 	default:
 		t.Fatal("the cut did not wake who waits")
 	}
-	if at, now, _ := p.claim(); (at - now - 150*time.Millisecond).Abs() > time.Millisecond {
+	if at, now, _ := p.claim(0); (at - now - 150*time.Millisecond).Abs() > time.Millisecond {
 		t.Errorf("after the cut: next turn in %v, want 150ms (200ms after the last)", at-now)
 	}
 }
@@ -273,5 +274,62 @@ func TestFailuresCountOncePerBurstAndSurviveRateLimits(t *testing.T) {
 	f.Observe(nil)
 	if n := failures(); n != 0 {
 		t.Errorf("after a success: %d failures, want 0", n)
+	}
+}
+
+// Turns go in the order requests came to wait. At a slow pace (WeChat Pay
+// refusing everything), the order whose worker came back first for each
+// turn used to take every one: one order's queries took every turn for
+// 10 s while seven creates waited (TestRateLimitAndSystemErrorsWaitAndRetry
+// failed so, a run in ten under -race).
+func TestTurnsGoInTheOrderRequestsCameToWait(t *testing.T) {
+	// By hand: the second in line cannot take a turn that is due while
+	// the first still waits, nor one who is not in line.
+	p, tc, _ := paceOn(0, 10)
+	first, second := p.join(), p.join()
+	if at, now, _ := p.claim(second); at <= now {
+		t.Fatal("the second in line took the turn before the first")
+	}
+	if at, now, _ := p.claim(0); at <= now {
+		t.Fatal("one not in line took the turn before the line")
+	}
+	if at, now, _ := p.claim(first); at != now {
+		t.Fatalf("the first in line: turn at +%v, want now", at-now)
+	}
+	tc.Advance(100 * time.Millisecond)
+	if at, now, _ := p.claim(second); at != now {
+		t.Fatalf("the second, next: turn at +%v, want now", at-now)
+	}
+
+	// Waiting for real: one request waits; another comes back for turn
+	// after turn; the first still goes next.
+	q := newPace(clock.New(clock.System()), 0, 20, nil) // 50 ms a turn
+	q.wait(context.Background())
+	went := make(chan string, 16)
+	go func() {
+		q.wait(context.Background())
+		went <- "waiting"
+	}()
+	testkit.Eventually(t, time.Second, "the first in line", func() bool { q.mu.Lock(); defer q.mu.Unlock(); return len(q.line) == 1 })
+	for i := 0; i < 3; i++ {
+		q.wait(context.Background())
+		went <- "back again"
+	}
+	if got := <-went; got != "waiting" {
+		t.Errorf("the next turn went to the request %s, not to the one that waited first", got)
+	}
+
+	// One that gives up leaves the line: the next goes.
+	r, _, _ := paceOn(0, 10)
+	r.claim(0)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, ok := r.wait(ctx); ok {
+		t.Fatal("a wait whose context ended took a turn")
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.line) != 0 {
+		t.Errorf("the line after one gave up: %v", r.line)
 	}
 }
