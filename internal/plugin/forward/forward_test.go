@@ -406,6 +406,23 @@ func mustCreate(no string) wxpay.CreateRequest {
 	return r
 }
 
+// setupQueuedOffline is setup with WeChat Pay unreachable and n creates
+// (out_order_no from format and 0..n-1) queued before the forwarder, with
+// the options changed by with, starts: all due at once.
+func setupQueuedOffline(t *testing.T, format string, n int, with ...func(*forward.Options)) *env {
+	t.Helper()
+	e := setup(t, 0)
+	e.stop()
+	e.srv.Sandbox.SetFaults(sandbox.Faults{Mode: sandbox.FaultOffline})
+	for i := 0; i < n; i++ {
+		no := fmt.Sprintf(format, i)
+		e.queue(t, no, pending(outbox.OpCreate, createBody(no, false)))
+	}
+	e.stop = nil
+	e.run(t, e.wx, 0, with...)
+	return e
+}
+
 // A forwarder that has not had an answer yet sends one order at a time:
 // into a network that takes requests and answers none (a connection reset
 // after the request was read), forward_concurrency sends would leave that
@@ -413,15 +430,7 @@ func mustCreate(no string) wxpay.CreateRequest {
 // go again; one leaves one. Then the network comes back and every sale
 // goes, once.
 func TestUntilWeChatPayAnswersOneOrderIsInDoubt(t *testing.T) {
-	e := setup(t, 0)
-	e.stop() // queued before the forwarder starts: all due at once
-	e.srv.Sandbox.SetFaults(sandbox.Faults{Mode: sandbox.FaultOffline})
-	for i := 0; i < 8; i++ {
-		no := fmt.Sprintf("DOUBT-%02d", i)
-		e.queue(t, no, pending(outbox.OpCreate, createBody(no, false)))
-	}
-	e.stop = nil
-	e.run(t, e.wx, 0)
+	e := setupQueuedOffline(t, "DOUBT-%02d", 8)
 	inDoubt := func() int {
 		n := 0
 		for i := 0; i < 8; i++ {
@@ -459,15 +468,7 @@ func TestUntilWeChatPayAnswersOneOrderIsInDoubt(t *testing.T) {
 // lets the first attempt go. Before the fix the kiosk, back, waited a
 // random part of that hour.
 func TestAKioskThatFindsTheNetworkBackSendsAtOnce(t *testing.T) {
-	e := setup(t, 0)
-	e.stop()
-	e.srv.Sandbox.SetFaults(sandbox.Faults{Mode: sandbox.FaultOffline})
-	for i := 0; i < 6; i++ {
-		no := fmt.Sprintf("BACK-%d", i)
-		e.queue(t, no, pending(outbox.OpCreate, createBody(no, false)))
-	}
-	e.stop = nil
-	e.run(t, e.wx, 0, func(o *forward.Options) { o.StartJitter = time.Hour })
+	e := setupQueuedOffline(t, "BACK-%d", 6, func(o *forward.Options) { o.StartJitter = time.Hour })
 	testkit.Eventually(t, 5*time.Second, "the forwarder, told to drain, notices it is offline", func() bool {
 		e.fwd.Drain() // again: Run's wait may be set after the first
 		return e.fwd.Offline()

@@ -25,9 +25,8 @@ import (
 //     paceFloor of what got through in the last paceWindow: a fleet
 //     refused all together does not fall far below the limit it shares
 //     (the first comes in a slow start, whose answers say little yet).
-//     Only requests that
-//     left after the last cut can cut again: those before it say nothing
-//     of the new pace;
+//     Only requests that left after the last cut can cut again: those
+//     before it say nothing of the new pace;
 //   - between refusals it grows by paceGrow a second, the same for every
 //     kiosk, which evens a fleet's paces out;
 //   - paceRoom answers in a row without a refusal say the limit has room

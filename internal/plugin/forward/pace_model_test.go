@@ -100,8 +100,6 @@ func modelFleet(n, m int, rate, burst float64, seed uint64) (drain time.Duration
 				drain = e.at
 			} else {
 				k.p.refused(e.turn)
-			}
-			if !e.ok {
 				d := time.Second + time.Duration(rng.Int64N(int64(time.Second)))
 				k.later[e.sale] = e.at + d
 				k.pending = append(k.pending, e.sale)
