@@ -66,6 +66,7 @@ type Store interface {
 	NoteSeen(t time.Time) error
 	Pace() (float64, error)
 	SetPace(rate float64) error
+	Stats() (outbox.Stats, error)
 }
 
 // Options configure a Forwarder.
@@ -133,6 +134,11 @@ type Forwarder struct {
 	eventMu sync.Mutex     // guards the events waiting to be written
 	events  []outbox.Event // network and clock events not written yet, oldest first
 	writing bool           // a writeEvents runs
+
+	backlogMu   sync.Mutex // guards the backlog as last read
+	backlogRead bool
+	backlogAt   time.Duration
+	backlogN    int
 }
 
 // New returns a Forwarder; it does nothing until Run.
@@ -179,7 +185,30 @@ func New(opts Options) *Forwarder {
 		opts.Log.Warn("reading the kept pace failed: starting unpaced", "error", err)
 	}
 	f.pace = newPace(opts.Clock, opts.MaxRate, start, opts.Store.SetPace)
+	f.pace.backlog = f.backlog
 	return f
+}
+
+// backlogEvery: the slow start asks for the backlog on every answer; the
+// outbox is read at most this often.
+const backlogEvery = 250 * time.Millisecond
+
+// backlog is how many orders have work waiting, as of at most
+// backlogEvery ago; 0 when the outbox cannot say (the slow start then
+// takes its ordinary pace).
+func (f *Forwarder) backlog() int {
+	f.backlogMu.Lock()
+	defer f.backlogMu.Unlock()
+	now := f.opts.Clock.Elapsed()
+	if f.backlogRead && now-f.backlogAt < backlogEvery {
+		return f.backlogN
+	}
+	st, err := f.opts.Store.Stats()
+	if err != nil {
+		return 0
+	}
+	f.backlogRead, f.backlogAt, f.backlogN = true, now, st.WorkCount
+	return f.backlogN
 }
 
 // Pace is the rate the forwarder sends at, requests a second: 0 when

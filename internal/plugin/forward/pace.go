@@ -20,7 +20,12 @@ import (
 //   - a slow start: a kiosk that never met the limit begins at PaceStart
 //     and doubles every paceDouble. By the clock, not by answers: grown
 //     by answers, the kiosks that came back first would race ahead of the
-//     rest, fill the limit, and leave the late ones cut low;
+//     rest, fill the limit, and leave the late ones cut low. A backlog
+//     that would take longer than paceLong at the pace doubles faster, in
+//     proportion, down to every paceDoubleFast: a slow start costs a kiosk
+//     a second or two whatever its backlog (a kiosk alone with thousands
+//     queued, 5 % of its drain), while the unevenness a fast one leaves in
+//     a fleet costs a short drain its tail and a long one next to nothing;
 //   - a refusal halves it (paceCut); after the first, no lower than
 //     paceFloor of what got through in the last paceWindow: a fleet
 //     refused all together does not fall far below the limit it shares
@@ -64,6 +69,11 @@ const (
 	// paceDouble: in a slow start, and while the limit has room, the pace
 	// doubles this often.
 	paceDouble = 750 * time.Millisecond
+	// paceLong: a slow start whose backlog would take longer than this at
+	// the pace doubles faster, down to every paceDoubleFast (a few round
+	// trips: growth faster than answers come back is blind).
+	paceLong       = 30 * time.Second
+	paceDoubleFast = 150 * time.Millisecond
 	// paceKeepEvery: the pace is written to the outbox at most this often,
 	// and only when it moved by a fifth or more.
 	paceKeepEvery = 5 * time.Second
@@ -89,6 +99,7 @@ type pace struct {
 	kept     float64             // the rate last written to the outbox
 	keptAt   time.Duration       // when
 	keep     func(float64) error // writes it (nil: not kept)
+	backlog  func() int          // how many orders wait to be sent (nil: not known)
 }
 
 // newPace starts a pace: from start, kept from a run that met the limit,
@@ -284,14 +295,31 @@ func (p *pace) took() {
 	if sending := float64(len(p.sent)) / p.covered(now).Seconds(); p.rate > 2*sending+PaceStart {
 		return // not used: growing it would only be a guess
 	}
-	if !p.met || p.clean >= paceRoom {
-		p.rate *= math.Exp2(dt / paceDouble.Seconds()) // by the clock: kiosks that came back together stay together
-	} else {
+	switch {
+	case !p.met:
+		p.rate *= math.Exp2(dt / p.startDouble().Seconds()) // by the clock: kiosks that came back together stay together
+	case p.clean >= paceRoom:
+		p.rate *= math.Exp2(dt / paceDouble.Seconds())
+	default:
 		p.rate += paceGrow * dt
 	}
 	p.rate = p.capped(p.rate)
 	p.moved()
 	p.maybeKeep(now)
+}
+
+// startDouble is how often a slow start doubles: every paceDouble, or
+// faster for a backlog that would take longer than paceLong at the pace
+// (p.mu held).
+func (p *pace) startDouble() time.Duration {
+	if p.backlog == nil {
+		return paceDouble
+	}
+	long := float64(p.backlog()) / p.rate // seconds
+	if long <= paceLong.Seconds() {
+		return paceDouble
+	}
+	return max(paceDoubleFast, time.Duration(float64(paceDouble)*paceLong.Seconds()/long))
 }
 
 // maybeKeep writes the pace to the outbox when it met the limit, moved by

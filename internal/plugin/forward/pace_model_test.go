@@ -12,7 +12,8 @@ import (
 // A model of a fleet draining into one merchant's rate limit, on a
 // virtual clock: N kiosks with M queued sales each, their real pace
 // (newPace; a request claims its turn when it is due, as the forwarder
-// does), forward_concurrency 4, a 5 ms round trip, a token bucket, a
+// does, and the backlog is what the kiosk has left), forward_concurrency
+// 4, a round trip (5 ms unless said), a token bucket, a
 // refused sale retried after Retry-After (1 s) times a random 1 to 2 while
 // the kiosk's others go on, and a first send jittered over a second. It
 // is what the pace's figures were tuned on (the real plugins' figures are
@@ -63,19 +64,26 @@ type modelKiosk struct {
 // modelFleet drains n kiosks of m sales into rate a second (burst) and
 // says when the last sale went and how many requests the limit got.
 func modelFleet(n, m int, rate, burst float64, seed uint64) (drain time.Duration, requests int) {
+	return modelFleetAt(5*time.Millisecond, n, m, rate, burst, seed)
+}
+
+// modelFleetAt is modelFleet with a round trip of rtt.
+func modelFleetAt(rtt time.Duration, n, m int, rate, burst float64, seed uint64) (drain time.Duration, requests int) {
 	rng := rand.New(rand.NewPCG(seed, 1))
 	vc := &modelClock{}
 	cl := clock.New(vc)
 	q := &modelQueue{}
 	ks := make([]*modelKiosk, n)
 	for i := range ks {
-		ks[i] = &modelKiosk{p: newPace(cl, 0, 0, nil), later: map[int]time.Duration{}}
+		k := &modelKiosk{p: newPace(cl, 0, 0, nil), later: map[int]time.Duration{}}
+		k.p.backlog = func() int { return len(k.pending) + k.busy }
+		ks[i] = k
 		for j := 0; j < m; j++ {
 			ks[i].pending = append(ks[i].pending, j)
 		}
 		heap.Push(q, modelEvent{at: time.Duration(rng.Int64N(int64(time.Second))), kind: lookForWork, k: i})
 	}
-	const rtt, concurrency = 5 * time.Millisecond, 4
+	const concurrency = 4
 	tokens, filled := burst, time.Duration(0)
 	for q.Len() > 0 {
 		e := heap.Pop(q).(modelEvent)
@@ -161,5 +169,23 @@ func TestAModelFleetDrainsIntoOneLimit(t *testing.T) {
 			t.Errorf("%d kiosks, burst %v: drain x%.2f (at most %v), %.2f requests a sale (at most %v)",
 				tc.kiosks, tc.burst, ratio, tc.maxRatio, perSale, tc.maxPerSale)
 		}
+	}
+}
+
+// A kiosk alone with a long backlog (5,000 sales, a 24 ms round trip: 4 at
+// a time make 166 a second, 30 s) against a WeChat Pay with no limit: its
+// slow start doubles fast, so the drain loses little more than the first
+// send's jitter (up to a second) to it. At paceDouble throughout it lost
+// 1.6 s more (32.1 s).
+func TestAModelKioskAloneWithALongBacklogRampsFast(t *testing.T) {
+	const seeds = 4
+	var drain time.Duration
+	for seed := uint64(1); seed <= seeds; seed++ {
+		d, _ := modelFleetAt(24*time.Millisecond, 1, 5000, 1e9, 1e9, seed)
+		drain += d / seeds
+	}
+	t.Logf("5,000 sales alone: %v (30 s at full speed)", drain)
+	if drain > 31*time.Second {
+		t.Errorf("5,000 sales alone drained in %v, want under 31 s (30 s at full speed, and the first send's jitter)", drain)
 	}
 }

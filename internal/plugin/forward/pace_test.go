@@ -90,6 +90,68 @@ func TestThePaceStartsSlowAndDoublesByTheClock(t *testing.T) {
 	}
 }
 
+// A slow start with a backlog that would take longer than paceLong at the
+// pace doubles faster, in proportion: a kiosk alone with thousands queued
+// does not spend seconds at a fraction of what it could send. A short
+// backlog (a fleet's kiosk) keeps paceDouble.
+func TestASlowStartWithALongBacklogDoublesFaster(t *testing.T) {
+	for _, tc := range []struct {
+		backlog int
+		after   time.Duration // the first doubling
+	}{
+		{50, paceDouble},      // 5 s at PaceStart
+		{300, paceDouble},     // 30 s: not longer than paceLong
+		{600, paceDouble / 2}, // 60 s: twice paceLong
+		{5000, paceDoubleFast},
+	} {
+		p, clk, _ := paceOn(0, 0)
+		p.backlog = func() int { return tc.backlog }
+		step := tc.after / 10
+		for i := 0; i < 10; i++ {
+			clk.Advance(step)
+			p.turn()
+			p.took()
+		}
+		// The doubling time is read at each answer, from the pace then:
+		// as the pace grows the backlog is shorter at it, and the doubling
+		// slower (600: 60 s at 10 a second, 35 s at 17).
+		if got := p.Rate(); got < 1.6*PaceStart || got > 2.01*PaceStart {
+			t.Errorf("backlog %d: %v after %v of answers, want about %v", tc.backlog, got, tc.after, 2*PaceStart)
+		}
+	}
+}
+
+// The forwarder's pace reads the backlog from the outbox, at most every
+// backlogEvery.
+func TestTheForwardersPaceKnowsTheBacklog(t *testing.T) {
+	st, err := outbox.Open(outbox.Options{Path: filepath.Join(t.TempDir(), "o.db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	queue := func(no string) {
+		o := &outbox.Order{OutOrderNo: no, Ops: []outbox.Op{{Kind: outbox.OpCreate, State: outbox.OpPending, Body: []byte(`{"out_order_no":"` + no + `"}`)}}}
+		if _, _, err := st.Enqueue(o, outbox.Limits{}, outbox.Event{Type: outbox.EventOrderQueued}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	queue("B1")
+	queue("B2")
+	tc := &testkit.Clock{}
+	f := New(Options{Store: st, Clock: clock.New(tc), StartJitter: -1})
+	if got := f.pace.backlog(); got != 2 {
+		t.Fatalf("backlog %d, want the 2 queued", got)
+	}
+	queue("B3")
+	if got := f.pace.backlog(); got != 2 {
+		t.Errorf("backlog %d at once after another was queued, want the 2 read (it is read every %v)", got, backlogEvery)
+	}
+	tc.Advance(backlogEvery)
+	if got := f.pace.backlog(); got != 3 {
+		t.Errorf("backlog %d after %v, want 3", got, backlogEvery)
+	}
+}
+
 // A turn is taken when it is due: one waiting through a cut waits for a
 // turn of the new pace, and one waiting through a rise goes sooner.
 func TestAWaitingRequestGoesAtThePaceInForce(t *testing.T) {
