@@ -26,10 +26,13 @@ import (
 //     a second or two whatever its backlog (a kiosk alone with thousands
 //     queued, 5 % of its drain), while the unevenness a fast one leaves in
 //     a fleet costs a short drain its tail and a long one next to nothing;
-//   - a refusal halves it (paceCut); after the first, no lower than
-//     paceFloor of what got through in the last paceWindow: a fleet
-//     refused all together does not fall far below the limit it shares
-//     (the first comes in a slow start, whose answers say little yet).
+//   - a refusal halves it (paceCut), no lower than paceFloor of what got
+//     through in the last paceWindow: a fleet refused all together does
+//     not fall far below the limit it shares. The first refusal, which
+//     ends a slow start, cuts to that floor however deep, down to a
+//     quarter (paceFirstCut): a fleet that came back at PaceStart each is
+//     often several times over its limit, and halving it again and again
+//     costs a round of refusals each time;
 //     Only requests that left after the last cut can cut again: those
 //     before it say nothing of the new pace;
 //   - between refusals it grows by paceGrow a second, the same for every
@@ -61,7 +64,10 @@ const (
 	// paceCut: a refusal cuts the pace to this much of itself, and
 	// paceFloor: to no less than this much of what got through.
 	paceCut   = 0.5
-	paceFloor = 0.8
+	paceFloor = 0.7
+	// paceFirstCut: the first refusal, ending a slow start, cuts to what
+	// got through, no lower than this much of the pace.
+	paceFirstCut = 0.25
 	// paceGrow: each second between refusals adds this much.
 	paceGrow = 0.1
 	// paceRoom answers in a row without a refusal say the limit has room.
@@ -265,7 +271,9 @@ func (p *pace) refused(turn time.Duration) {
 	if p.met {
 		p.rate = math.Max(p.rate*paceCut, paceFloor*through)
 	} else {
-		p.rate, p.met = p.rate*paceCut, true
+		// The first ends a slow start, whose pace ran ahead of what the
+		// limit was found to take: it may cut deeper.
+		p.rate, p.met = math.Max(p.rate*paceFirstCut, paceFloor*through), true
 	}
 	p.rate = p.capped(p.rate)
 	p.lastCut, p.lastGrow = now, now

@@ -139,7 +139,7 @@ func modelFleetAt(rtt time.Duration, n, m int, rate, burst float64, seed uint64)
 	return drain, requests
 }
 
-// Issue 15's fleets, in the model, averaged over eight seeds: the drain
+// Issue 15's fleets, in the model, averaged over 32 seeds: the drain
 // against the ideal (sales over the rate) and the requests per sale stay
 // near the targets the real plugins are held to.
 func TestAModelFleetDrainsIntoOneLimit(t *testing.T) {
@@ -148,17 +148,17 @@ func TestAModelFleetDrainsIntoOneLimit(t *testing.T) {
 		burst                float64
 		maxRatio, maxPerSale float64
 	}{
-		{10, 100, 1.1, 1.25},
-		{100, 100, 1.1, 1.3},
-		{100, 10, 1.15, 1.3},
+		{10, 100, 1.1, 1.2},
+		{100, 100, 1.1, 1.25},
+		{100, 10, 1.15, 1.25},
 		// No target is set for 30 kiosks: it is this pace's weak spot
 		// (BENCHMARKS.md: a kiosk cut low in the first second climbs back
 		// at 0.1 a second). Held where it is, so a change that makes it
 		// worse shows.
-		{30, 100, 1.35, 1.25},
+		{30, 100, 1.35, 1.2},
 	} {
 		var ratio, perSale float64
-		const seeds = 8
+		const seeds = 32
 		for seed := uint64(1); seed <= seeds; seed++ {
 			d, r := modelFleet(tc.kiosks, 50, 100, tc.burst, seed)
 			ratio += d.Seconds() / (float64(tc.kiosks*50) / 100) / seeds

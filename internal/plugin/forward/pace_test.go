@@ -237,6 +237,32 @@ func TestRefusalsCutOncePerBurstAndThePaceGrowsBetween(t *testing.T) {
 	}
 }
 
+// The first refusal ends a slow start and cuts to what got through
+// (paceFloor of it), down to a quarter of the pace: a fleet that came back
+// at PaceStart each may be ten times over its limit, and halving again and
+// again cost a round of refusals a halving.
+func TestTheFirstRefusalCutsToWhatGotThrough(t *testing.T) {
+	p, _, _ := paceOn(0, 0)
+	at, _ := p.turn()
+	p.refused(at) // refused at once: nothing got through
+	if got, want := p.Rate(), PaceStart*paceFirstCut; !near(got, want) {
+		t.Errorf("refused first: pace %v, want a quarter of PaceStart, %v", got, want)
+	}
+
+	q, tc, _ := paceOn(0, 0)
+	for i := 0; i < 10; i++ { // ten answers in a second: 10 a second got through
+		q.turn()
+		tc.Advance(100 * time.Millisecond)
+		q.took()
+	}
+	grown := q.Rate()
+	at, _ = q.turn()
+	q.refused(at)
+	if got, want := q.Rate(), paceFloor*10; math.Abs(got-want) > 1e-3 || want < grown*paceFirstCut {
+		t.Errorf("refused after 10 a second got through at a pace of %v: pace %v, want %v", grown, got, want)
+	}
+}
+
 // The pace stays within MinPace and forward_max_rate, and does not grow
 // while it is not used.
 func TestThePaceKeepsItsBounds(t *testing.T) {
