@@ -66,7 +66,7 @@ type Store interface {
 	NoteSeen(t time.Time) error
 	Pace() (float64, error)
 	SetPace(rate float64) error
-	Stats() (outbox.Stats, error)
+	WorkCount() (int, error)
 }
 
 // Options configure a Forwarder.
@@ -135,10 +135,11 @@ type Forwarder struct {
 	events  []outbox.Event // network and clock events not written yet, oldest first
 	writing bool           // a writeEvents runs
 
-	backlogMu   sync.Mutex // guards the backlog as last read
-	backlogRead bool
-	backlogAt   time.Duration
-	backlogN    int
+	backlogMu      sync.Mutex // guards the backlog as last read
+	backlogRead    bool       // read at least once
+	backlogReading bool       // a read runs
+	backlogAt      time.Duration
+	backlogN       int
 }
 
 // New returns a Forwarder; it does nothing until Run.
@@ -189,26 +190,33 @@ func New(opts Options) *Forwarder {
 	return f
 }
 
-// backlogEvery: the slow start asks for the backlog on every answer; the
-// outbox is read at most this often.
+// backlogEvery: the backlog is read from the outbox at most this often.
 const backlogEvery = 250 * time.Millisecond
 
-// backlog is how many orders have work waiting, as of at most
-// backlogEvery ago; 0 when the outbox cannot say (the slow start then
-// takes its ordinary pace).
+// backlog is how many orders have work waiting, as last read (0 before
+// the first read, or when the outbox cannot say: the slow start then takes
+// its ordinary pace). A read older than backlogEvery starts another, in
+// the background: the pace asks on every answer with its lock held, and
+// must not wait on the disk, nor on a compaction, which holds reads off.
 func (f *Forwarder) backlog() int {
 	f.backlogMu.Lock()
 	defer f.backlogMu.Unlock()
-	now := f.opts.Clock.Elapsed()
-	if f.backlogRead && now-f.backlogAt < backlogEvery {
-		return f.backlogN
+	if !f.backlogReading && (!f.backlogRead || f.opts.Clock.Elapsed()-f.backlogAt >= backlogEvery) {
+		f.backlogReading = true
+		go f.readBacklog()
 	}
-	st, err := f.opts.Store.Stats()
-	if err != nil {
-		return 0
-	}
-	f.backlogRead, f.backlogAt, f.backlogN = true, now, st.WorkCount
 	return f.backlogN
+}
+
+// readBacklog reads the backlog from the outbox.
+func (f *Forwarder) readBacklog() {
+	n, err := f.opts.Store.WorkCount()
+	f.backlogMu.Lock()
+	defer f.backlogMu.Unlock()
+	f.backlogReading, f.backlogRead, f.backlogAt = false, true, f.opts.Clock.Elapsed()
+	if err == nil {
+		f.backlogN = n
+	}
 }
 
 // Pace is the rate the forwarder sends at, requests a second: 0 when
@@ -444,6 +452,7 @@ func (f *Forwarder) Run(ctx context.Context) {
 			f.opts.Log.Warn("keeping the pace failed", "error", err)
 		}
 	}()
+	f.readBacklog() // known before the first answer
 	// The first attempt of a kiosk that just started waits its turn: a
 	// fleet powered up together does not all send at once.
 	f.mu.Lock()

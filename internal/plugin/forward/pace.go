@@ -18,23 +18,25 @@ import (
 // the limit. It sees only its own answers: refused for rate (429), or by a
 // struggling WeChat Pay (5xx), or not. The pace is AIMD, as TCP's window:
 //   - a slow start: a kiosk that never met the limit begins at PaceStart
-//     and doubles every paceDouble. By the clock, not by answers: grown
-//     by answers, the kiosks that came back first would race ahead of the
-//     rest, fill the limit, and leave the late ones cut low. A backlog
-//     that would take longer than paceLong at the pace doubles faster, in
-//     proportion, down to every paceDoubleFast: a slow start costs a kiosk
-//     a second or two whatever its backlog (a kiosk alone with thousands
-//     queued, 5 % of its drain), while the unevenness a fast one leaves in
-//     a fleet costs a short drain its tail and a long one next to nothing;
+//     and doubles every paceDouble, from its first send (the wait before
+//     it is no time to grow in) and at most once an answer. By the clock,
+//     not by answers: grown by answers, the kiosks that came back first
+//     would race ahead of the rest, fill the limit, and leave the late
+//     ones cut low. A backlog that would take longer than paceLong at the
+//     pace doubles faster, in proportion, down to every paceDoubleFast: a
+//     slow start costs a kiosk a second or two whatever its backlog (a
+//     kiosk alone with thousands queued, 5 % of its drain), while the
+//     unevenness a fast one leaves in a fleet costs a short drain its tail
+//     and a long one next to nothing;
 //   - a refusal halves it (paceCut), no lower than paceFloor of what got
 //     through in the last paceWindow: a fleet refused all together does
 //     not fall far below the limit it shares. The first refusal, which
 //     ends a slow start, cuts to that floor however deep, down to a
 //     quarter (paceFirstCut): a fleet that came back at PaceStart each is
 //     often several times over its limit, and halving it again and again
-//     costs a round of refusals each time;
-//     Only requests that left after the last cut can cut again: those
-//     before it say nothing of the new pace;
+//     costs a round of refusals each time. Only requests that left after
+//     the last cut can cut again: those before it say nothing of the new
+//     pace;
 //   - between refusals it grows by paceGrow a second, the same for every
 //     kiosk, which evens a fleet's paces out;
 //   - paceRoom answers in a row without a refusal say the limit has room
@@ -65,8 +67,8 @@ const (
 	// paceFloor: to no less than this much of what got through.
 	paceCut   = 0.5
 	paceFloor = 0.7
-	// paceFirstCut: the first refusal, ending a slow start, cuts to what
-	// got through, no lower than this much of the pace.
+	// paceFirstCut: the first refusal, ending a slow start, cuts to
+	// paceFloor of what got through, no lower than this much of the pace.
 	paceFirstCut = 0.25
 	// paceGrow: each second between refusals adds this much.
 	paceGrow = 0.1
@@ -78,7 +80,7 @@ const (
 	// paceLong: a slow start whose backlog would take longer than this at
 	// the pace doubles faster, down to every paceDoubleFast (a few round
 	// trips: growth faster than answers come back is blind).
-	paceLong       = 30 * time.Second
+	paceLong       = 10 * time.Second
 	paceDoubleFast = 150 * time.Millisecond
 	// paceKeepEvery: the pace is written to the outbox at most this often,
 	// and only when it moved by a fifth or more.
@@ -207,9 +209,17 @@ func (p *pace) claim(ticket uint64) (at, now time.Duration, changed <-chan struc
 	}
 	p.next = now + p.gap()
 	p.lastTurn = now
-	p.sent = append(trim(p.sent, now-paceWindow), now)
+	p.send(now)
 	p.wake() // the next in line waits for the next turn now
 	return now, now, nil
+}
+
+// send records a request leaving at t (p.mu held).
+func (p *pace) send(t time.Duration) {
+	if p.sent = trim(p.sent, t-paceWindow); len(p.sent) == 0 {
+		p.lastGrow = t // idle until now (the first send's wait, a quiet spell): no time to grow in
+	}
+	p.sent = append(p.sent, t)
 }
 
 // leave takes ticket out of the line: its request gave up waiting.
@@ -305,7 +315,10 @@ func (p *pace) took() {
 	}
 	switch {
 	case !p.met:
-		p.rate *= math.Exp2(dt / p.startDouble().Seconds()) // by the clock: kiosks that came back together stay together
+		// By the clock: kiosks that came back together stay together. At
+		// most one doubling an answer: growth no answer has seen is blind.
+		d := p.startDouble().Seconds()
+		p.rate *= math.Exp2(math.Min(dt, d) / d)
 	case p.clean >= paceRoom:
 		p.rate *= math.Exp2(dt / paceDouble.Seconds())
 	default:

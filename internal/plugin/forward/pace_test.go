@@ -51,7 +51,7 @@ func (p *pace) turn() (at, now time.Duration) {
 	at = max(now, p.next)
 	p.next = at + p.gap()
 	p.lastTurn = at
-	p.sent = append(trim(p.sent, now-paceWindow), at)
+	p.send(at)
 	return at, now
 }
 
@@ -71,6 +71,7 @@ func TestThePaceStartsSlowAndDoublesByTheClock(t *testing.T) {
 		t.Errorf("turns at +%v and +%v, want now and a tenth of a second later", at1-now, at2-at1)
 	}
 	q, tq, _ := paceOn(0, 0)
+	q.turn() // both sent first at 0: the slow start counts from there
 	for i := 0; i < 30; i++ { // both send every 50 ms; p has every answer, q one in three
 		tc.Advance(50 * time.Millisecond)
 		tq.Advance(50 * time.Millisecond)
@@ -100,8 +101,8 @@ func TestASlowStartWithALongBacklogDoublesFaster(t *testing.T) {
 		after   time.Duration // the first doubling
 	}{
 		{50, paceDouble},      // 5 s at PaceStart
-		{300, paceDouble},     // 30 s: not longer than paceLong
-		{600, paceDouble / 2}, // 60 s: twice paceLong
+		{100, paceDouble},     // 10 s: not longer than paceLong
+		{200, paceDouble / 2}, // 20 s: twice paceLong
 		{5000, paceDoubleFast},
 	} {
 		p, clk, _ := paceOn(0, 0)
@@ -114,15 +115,42 @@ func TestASlowStartWithALongBacklogDoublesFaster(t *testing.T) {
 		}
 		// The doubling time is read at each answer, from the pace then:
 		// as the pace grows the backlog is shorter at it, and the doubling
-		// slower (600: 60 s at 10 a second, 35 s at 17).
+		// slower (200: 20 s at 10 a second, 12 s at 17).
 		if got := p.Rate(); got < 1.6*PaceStart || got > 2.01*PaceStart {
 			t.Errorf("backlog %d: %v after %v of answers, want about %v", tc.backlog, got, tc.after, 2*PaceStart)
 		}
 	}
 }
 
+// The slow start grows from the first send, not from when the pace was
+// made (the first send's wait, up to a second, is no time to grow in),
+// and at most one doubling an answer: growth no answer has seen is blind.
+// Before, the first answer after a second's wait multiplied the pace by
+// 2.5, and by 100 with a long backlog.
+func TestTheSlowStartGrowsOnlyWhileSending(t *testing.T) {
+	p, tc, _ := paceOn(0, 0)
+	tc.Advance(time.Second) // the first send's wait
+	p.turn()
+	tc.Advance(75 * time.Millisecond)
+	p.took()
+	if got, want := p.Rate(), PaceStart*math.Exp2(0.1); math.Abs(got-want) > 1e-3 {
+		t.Errorf("the first answer, 75 ms after the first send: pace %v, want %v (a tenth of a doubling)", got, want)
+	}
+	q, tq, _ := paceOn(0, 0)
+	q.backlog = func() int { return 5000 } // doubles every paceDoubleFast
+	q.turn()
+	tq.Advance(paceDoubleFast / 2)
+	q.turn()
+	tq.Advance(paceDoubleFast * 4) // a slow answer
+	q.took()
+	if got := q.Rate(); got > 2*PaceStart+1e-9 {
+		t.Errorf("one answer %v after the last growth: pace %v, want at most one doubling, %v", paceDoubleFast*9/2, got, 2*PaceStart)
+	}
+}
+
 // The forwarder's pace reads the backlog from the outbox, at most every
-// backlogEvery.
+// backlogEvery, and in the background: the pace asks with its lock held
+// and never waits for the outbox (a compaction holds reads off).
 func TestTheForwardersPaceKnowsTheBacklog(t *testing.T) {
 	st, err := outbox.Open(outbox.Options{Path: filepath.Join(t.TempDir(), "o.db")})
 	if err != nil {
@@ -138,18 +166,37 @@ func TestTheForwardersPaceKnowsTheBacklog(t *testing.T) {
 	queue("B1")
 	queue("B2")
 	tc := &testkit.Clock{}
-	f := New(Options{Store: st, Clock: clock.New(tc), StartJitter: -1})
-	if got := f.pace.backlog(); got != 2 {
-		t.Fatalf("backlog %d, want the 2 queued", got)
+	slow := &slowCount{Store: st, release: make(chan struct{})}
+	f := New(Options{Store: slow, Clock: clock.New(tc), StartJitter: -1})
+	done := make(chan int)
+	go func() { done <- f.pace.backlog() }()
+	select {
+	case n := <-done:
+		if n != 0 {
+			t.Errorf("backlog %d before the outbox answered, want 0", n)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the backlog waited for the outbox")
 	}
+	close(slow.release)
+	testkit.Eventually(t, 5*time.Second, "the 2 queued read", func() bool { return f.pace.backlog() == 2 })
 	queue("B3")
 	if got := f.pace.backlog(); got != 2 {
 		t.Errorf("backlog %d at once after another was queued, want the 2 read (it is read every %v)", got, backlogEvery)
 	}
 	tc.Advance(backlogEvery)
-	if got := f.pace.backlog(); got != 3 {
-		t.Errorf("backlog %d after %v, want 3", got, backlogEvery)
-	}
+	testkit.Eventually(t, 5*time.Second, "the 3 queued read after backlogEvery", func() bool { return f.pace.backlog() == 3 })
+}
+
+// slowCount is an outbox whose WorkCount waits for release.
+type slowCount struct {
+	*outbox.Store
+	release chan struct{}
+}
+
+func (s *slowCount) WorkCount() (int, error) {
+	<-s.release
+	return s.Store.WorkCount()
 }
 
 // A turn is taken when it is due: one waiting through a cut waits for a

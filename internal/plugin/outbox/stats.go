@@ -33,3 +33,14 @@ func (s *Store) Stats() (Stats, error) {
 	})
 	return out, err
 }
+
+// WorkCount is how many orders have an operation waiting (Stats'
+// WorkCount), read from the counters alone: cheap enough to ask often.
+func (s *Store) WorkCount() (int, error) {
+	var n int
+	err := s.view(func(tx *Tx) error {
+		n = tx.stats().WorkCount
+		return nil
+	})
+	return n, err
+}
