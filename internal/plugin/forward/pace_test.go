@@ -71,7 +71,7 @@ func TestThePaceStartsSlowAndDoublesByTheClock(t *testing.T) {
 		t.Errorf("turns at +%v and +%v, want now and a tenth of a second later", at1-now, at2-at1)
 	}
 	q, tq, _ := paceOn(0, 0)
-	q.turn() // both sent first at 0: the slow start counts from there
+	q.turn()                  // both sent first at 0: the slow start counts from there
 	for i := 0; i < 30; i++ { // both send every 50 ms; p has every answer, q one in three
 		tc.Advance(50 * time.Millisecond)
 		tq.Advance(50 * time.Millisecond)
