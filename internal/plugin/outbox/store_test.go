@@ -271,6 +271,9 @@ func TestOperationsDueFailedAndStats(t *testing.T) {
 	if st, _ := s.Stats(); st.WorkCount != 2 || st.QueuedCount != 1 {
 		t.Errorf("stats %+v", st)
 	}
+	if n, err := s.WorkCount(); n != 2 || err != nil {
+		t.Errorf("WorkCount %d %v, want Stats' 2", n, err)
+	}
 
 	// D-2 fails: it leaves the queue for the failed list.
 	mod("D-2", func(o *Order) {
@@ -282,6 +285,9 @@ func TestOperationsDueFailedAndStats(t *testing.T) {
 	}
 	if st, _ := s.Stats(); st.FailedCount != 1 || st.QueuedCount != 0 || st.WorkCount != 1 {
 		t.Errorf("stats after failure %+v", st)
+	}
+	if n, err := s.WorkCount(); n != 1 || err != nil {
+		t.Errorf("WorkCount after failure %d %v, want Stats' 1", n, err)
 	}
 	// Dropping removes it everywhere.
 	if _, err := s.Modify("D-2", func(*Order) (*Order, []Event, error) { return nil, nil, nil }); err != nil {
