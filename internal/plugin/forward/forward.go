@@ -135,10 +135,9 @@ type Forwarder struct {
 	events  []outbox.Event // network and clock events not written yet, oldest first
 	writing bool           // a writeEvents runs
 
-	backlogMu      sync.Mutex // guards the backlog as last read
-	backlogRead    bool       // read at least once
-	backlogReading bool       // a read runs
-	backlogAt      time.Duration
+	backlogMu      sync.Mutex    // guards the backlog as last read
+	backlogReading bool          // a read runs
+	backlogAt      time.Duration // when it was read (-backlogEvery: never)
 	backlogN       int
 }
 
@@ -178,7 +177,7 @@ func New(opts Options) *Forwarder {
 		opts.StartJitter = DefaultStartJitter
 	}
 	f := &Forwarder{opts: opts, wake: make(chan struct{}, 1), sweepEvery: time.Minute, pruneEvery: time.Hour,
-		later: map[string]time.Duration{}}
+		later: map[string]time.Duration{}, backlogAt: -backlogEvery}
 	f.net.state = Unknown
 	f.net.since = opts.Clock.Now()
 	start, err := opts.Store.Pace()
@@ -201,7 +200,7 @@ const backlogEvery = 250 * time.Millisecond
 func (f *Forwarder) backlog() int {
 	f.backlogMu.Lock()
 	defer f.backlogMu.Unlock()
-	if !f.backlogReading && (!f.backlogRead || f.opts.Clock.Elapsed()-f.backlogAt >= backlogEvery) {
+	if !f.backlogReading && f.opts.Clock.Elapsed()-f.backlogAt >= backlogEvery {
 		f.backlogReading = true
 		go f.readBacklog()
 	}
@@ -213,7 +212,7 @@ func (f *Forwarder) readBacklog() {
 	n, err := f.opts.Store.WorkCount()
 	f.backlogMu.Lock()
 	defer f.backlogMu.Unlock()
-	f.backlogReading, f.backlogRead, f.backlogAt = false, true, f.opts.Clock.Elapsed()
+	f.backlogReading, f.backlogAt = false, f.opts.Clock.Elapsed()
 	if err == nil {
 		f.backlogN = n
 	}

@@ -42,6 +42,17 @@ func (k *keptPaces) last() float64 {
 	return k.rates[len(k.rates)-1]
 }
 
+// openOutbox opens an outbox in a test's directory, closed when it ends.
+func openOutbox(t *testing.T) *outbox.Store {
+	t.Helper()
+	st, err := outbox.Open(outbox.Options{Path: filepath.Join(t.TempDir(), "o.db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
+}
+
 // turn takes the next turn whenever it is due, without waiting for it:
 // for tests that drive the pace by hand.
 func (p *pace) turn() (at, now time.Duration) {
@@ -152,11 +163,7 @@ func TestTheSlowStartGrowsOnlyWhileSending(t *testing.T) {
 // backlogEvery, and in the background: the pace asks with its lock held
 // and never waits for the outbox (a compaction holds reads off).
 func TestTheForwardersPaceKnowsTheBacklog(t *testing.T) {
-	st, err := outbox.Open(outbox.Options{Path: filepath.Join(t.TempDir(), "o.db")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := openOutbox(t)
 	queue := func(no string) {
 		o := &outbox.Order{OutOrderNo: no, Ops: []outbox.Op{{Kind: outbox.OpCreate, State: outbox.OpPending, Body: []byte(`{"out_order_no":"` + no + `"}`)}}}
 		if _, _, err := st.Enqueue(o, outbox.Limits{}, outbox.Event{Type: outbox.EventOrderQueued}); err != nil {
@@ -373,11 +380,7 @@ func TestThePaceIsKept(t *testing.T) {
 // requests that were out together count once; and a Retry-After is waited
 // out times a random 1 to 2.
 func TestFailuresCountOncePerBurstAndSurviveRateLimits(t *testing.T) {
-	st, err := outbox.Open(outbox.Options{Path: filepath.Join(t.TempDir(), "o.db")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := openOutbox(t)
 	tc := &testkit.Clock{}
 	f := New(Options{Store: st, Clock: clock.New(tc), StartJitter: -1})
 	limited := &wxpay.Error{Class: wxpay.RateLimited, StatusCode: 429, Code: "FREQUENCY_LIMITED", RetryAfter: time.Second}
