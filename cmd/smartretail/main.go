@@ -93,7 +93,7 @@ func commands() []command {
 			"smartretail config check --config " + exampleConfig, runConfig},
 		{"version", "print the CLI's version, commit, Go version and plugin protocol", "smartretail version | smartretail --version",
 			"smartretail version", runVersion},
-		{"bench", "measure enqueue, online create, drain, start and memory against their limits (--quick, --json)", "smartretail bench [--quick] [--json]", "", runBench},
+		{"bench", "measure enqueue, online create, drain, start, memory and a fleet draining into one rate limit against their limits (--quick, --json, --only, --fleet, --runs)", "smartretail bench [--quick] [--json] [--only STEPS] [--fleet NxM[,burst=B...]] [--runs N]", "", runBench},
 	}
 }
 

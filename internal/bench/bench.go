@@ -70,49 +70,81 @@ type bench struct {
 	rows    []benchRow
 	jsonOut bool
 	quick   bool
+	// fleetSpec: the one fleet --fleet asked for (nil: the four);
+	// fleetRuns: how many times each fleet runs (--runs).
+	fleetSpec *fleetRun
+	fleetRuns int
 }
 
 // exitUsage is the exit code for a command line that cannot be run (the
 // CLI's).
 const exitUsage = 2
 
+// flags are the bench's settings, as its command line gives them.
+type flags struct {
+	quick, json                          bool
+	dir, plugin, only, fleet, cpuProfile string
+	runs                                 int
+}
+
+// newFlags declares the bench's flags, for Run and for the CLI's own check.
+func newFlags() (*flag.FlagSet, *flags) {
+	f := &flags{}
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.BoolVar(&f.quick, "quick", false, "small sizes: shows the command works, measures little")
+	fs.BoolVar(&f.json, "json", false, "one JSON object per row instead of a table")
+	fs.StringVar(&f.dir, "dir", "", "folder for outboxes and the fdatasync baseline (default: a new temporary folder)")
+	fs.StringVar(&f.plugin, "plugin", os.Getenv("SMARTRETAIL_PLUGIN_PATH"), "smartretail-plugin binary (default: beside this CLI, then PATH, then the CLI itself)")
+	fs.StringVar(&f.only, "only", "", "run only these, comma-separated: enqueue, online, drain, start, scale, fleet")
+	fs.StringVar(&f.fleet, "fleet", "", "run this fleet instead of the issue's four: NxM (N kiosks, M sales each), then any of ,rate=R ,burst=B ,restart ,concurrency=C ,max-rate=X (e.g. 10x50,burst=10); implies --only fleet")
+	fs.IntVar(&f.runs, "runs", 1, "run each fleet this many times: every run is judged, and the medians are added")
+	fs.StringVar(&f.cpuProfile, "cpu-profile", "", "write this process's CPU profile (the host side) to this file; SMARTRETAIL_CPU_PROFILE does the same for the plugin")
+	return fs, f
+}
+
+// Flags are the bench's flags, unparsed: the CLI checks a command line
+// against them (and answers -h) before the bench sets anything up.
+func Flags() *flag.FlagSet {
+	fs, _ := newFlags()
+	return fs
+}
+
 // Run runs "smartretail bench" with args (its flags) and returns its exit
 // code. findPlugin resolves the --plugin flag to the plugin binary, as the
 // CLI's other commands do.
 func Run(ctx context.Context, args []string, stdout, stderr io.Writer, findPlugin func(ctx context.Context, flag string) (string, error)) int {
-	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs, f := newFlags()
 	fs.SetOutput(stderr)
-	quick := fs.Bool("quick", false, "small sizes: shows the command works, measures little")
-	jsonOut := fs.Bool("json", false, "one JSON object per row instead of a table")
-	dir := fs.String("dir", "", "folder for outboxes and the fdatasync baseline (default: a new temporary folder)")
-	pluginFlag := fs.String("plugin", os.Getenv("SMARTRETAIL_PLUGIN_PATH"), "smartretail-plugin binary (default: beside this CLI, then PATH, then the CLI itself)")
-	only := fs.String("only", "", "run only these, comma-separated: enqueue, online, drain, start, scale, fleet")
-	cpuProfile := fs.String("cpu-profile", "", "write this process's CPU profile (the host side) to this file; SMARTRETAIL_CPU_PROFILE does the same for the plugin")
 	if err := fs.Parse(args); err != nil {
 		return exitUsage
 	}
-	if *cpuProfile != "" {
-		f, err := os.Create(*cpuProfile)
+	spec, err := f.check(fs)
+	if err != nil {
+		fmt.Fprintf(stderr, "smartretail bench: %v\n", err)
+		return exitUsage
+	}
+	if f.cpuProfile != "" {
+		prof, err := os.Create(f.cpuProfile)
 		if err != nil {
 			fmt.Fprintf(stderr, "smartretail bench: %v\n", err)
 			return 1
 		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
+		defer prof.Close()
+		if err := pprof.StartCPUProfile(prof); err != nil {
 			fmt.Fprintf(stderr, "smartretail bench: %v\n", err)
 			return 1
 		}
 		defer pprof.StopCPUProfile()
 	}
-	b := &bench{out: stdout, stderr: stderr, sizes: fullSizes, jsonOut: *jsonOut, quick: *quick}
-	if *quick {
+	b := &bench{out: stdout, stderr: stderr, sizes: fullSizes, jsonOut: f.json, quick: f.quick, fleetSpec: spec, fleetRuns: f.runs}
+	if f.quick {
 		b.sizes = quickSizes
 	}
-	if err := b.setUp(ctx, *dir, *pluginFlag, findPlugin); err != nil {
+	if err := b.setUp(ctx, f.dir, f.plugin, findPlugin); err != nil {
 		fmt.Fprintf(stderr, "smartretail bench: %v\n", err)
 		return 1
 	}
-	defer b.tearDown(*dir == "")
+	defer b.tearDown(f.dir == "")
 	steps := []struct {
 		name string
 		run  func(context.Context) error
@@ -126,7 +158,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer, findPlugi
 	}
 	failed := false
 	for _, s := range steps {
-		if *only != "" && !strings.Contains(","+*only+",", ","+s.name+",") {
+		if f.only != "" && !strings.Contains(","+f.only+",", ","+s.name+",") {
 			continue
 		}
 		fmt.Fprintf(stderr, "bench: %s...\n", s.name)
@@ -140,6 +172,44 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer, findPlugi
 		return 1
 	}
 	return 0
+}
+
+// check says whether parsed flags can run, and reads --fleet (nil: the
+// issue's four fleets). A --fleet alone runs only the fleet step.
+func (f *flags) check(fs *flag.FlagSet) (*fleetRun, error) {
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected %q: every setting is a flag", fs.Arg(0))
+	}
+	if f.runs < 1 {
+		return nil, fmt.Errorf("--runs %d: want 1 or more", f.runs)
+	}
+	if f.fleet == "" {
+		return nil, nil
+	}
+	run, err := parseFleetSpec(f.fleet)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case f.only == "":
+		f.only = "fleet"
+	case !strings.Contains(","+f.only+",", ",fleet,"):
+		return nil, fmt.Errorf("--fleet runs the fleet step, which --only %q leaves out", f.only)
+	}
+	return &run, nil
+}
+
+// CheckArgs says what is wrong with a bench command line that parses but
+// cannot run (a --fleet it cannot read, --runs 0), without running
+// anything: the CLI answers it as it answers every usage error.
+func CheckArgs(args []string) error {
+	fs, f := newFlags()
+	fs.SetOutput(io.Discard)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	_, err := f.check(fs)
+	return err
 }
 
 func (b *bench) setUp(ctx context.Context, dir, pluginFlag string, findPlugin func(context.Context, string) (string, error)) error {
@@ -242,7 +312,11 @@ func (b *bench) print() {
 		}
 		return
 	}
-	fmt.Fprintf(b.out, "%-34s %12s %-9s %-32s %12s %7s %-7s %s\n", "name", "value", "unit", "baseline", "baseline", "ratio", "target", "ok")
+	width := 34
+	for _, r := range b.rows {
+		width = max(width, len(r.Name))
+	}
+	fmt.Fprintf(b.out, "%-*s %12s %-9s %-32s %12s %7s %-7s %s\n", width, "name", "value", "unit", "baseline", "baseline", "ratio", "target", "ok")
 	for _, r := range b.rows {
 		base, ratio, ok := "", "", ""
 		if r.Baseline != "" {
@@ -251,7 +325,7 @@ func (b *bench) print() {
 		if r.OK != nil {
 			ok = map[bool]string{true: "yes", false: "NO"}[*r.OK]
 		}
-		fmt.Fprintf(b.out, "%-34s %12.3f %-9s %-32s %12s %7s %-7s %s\n", r.Name, r.Value, r.Unit, r.Baseline, base, ratio, r.Target, ok)
+		fmt.Fprintf(b.out, "%-*s %12.3f %-9s %-32s %12s %7s %-7s %s\n", width, r.Name, r.Value, r.Unit, r.Baseline, base, ratio, r.Target, ok)
 	}
 }
 

@@ -63,9 +63,9 @@ func TestBenchJSONRows(t *testing.T) {
 		"online_create_median", "online_create_bare_plugin_median", "online_create_vs_bare_plugin",
 		"drain_100_at_20ms", "bare_drain_100_at_20ms", "drain_vs_bare_drain", "bare_create_at_20ms_median",
 		"start_median", "start_median_with_500_queued", "enqueue_median_with_2000_queued",
-		"fleet_3x10_burst_5_drain", "fleet_3x10_burst_5_requests_per_sale", "fleet_3x10_burst_5_429s",
-		"fleet_3x10_burst_5_peak", "fleet_3x10_burst_5_most_creates_for_a_sale", "fleet_3x10_burst_5_lost_duplicated_failed",
-		"fleet_3x10_burst_5_restarted_drain", "fleet_3x10_burst_5_restarted_lost_duplicated_failed",
+		"fleet_3x10_burst_5_rate_20_drain", "fleet_3x10_burst_5_rate_20_requests_per_sale", "fleet_3x10_burst_5_rate_20_429s",
+		"fleet_3x10_burst_5_rate_20_peak", "fleet_3x10_burst_5_rate_20_most_creates_for_a_sale", "fleet_3x10_burst_5_rate_20_lost_duplicated_failed",
+		"fleet_3x10_burst_5_rate_20_restarted_drain", "fleet_3x10_burst_5_rate_20_restarted_lost_duplicated_failed",
 	} {
 		want[name] = true
 	}

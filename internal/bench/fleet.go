@@ -330,31 +330,81 @@ func fleetRuns(quick bool) []fleetRun {
 
 // fleet runs the fleets and adds their rows.
 func (b *bench) fleet(ctx context.Context) error {
-	for _, run := range fleetRuns(b.quick) {
-		o := run.FleetOptions
-		name := fmt.Sprintf("fleet_%dx%d_burst_%d", o.Kiosks, o.Orders, o.Burst)
-		if o.Restart {
-			name += "_restarted"
+	runs := fleetRuns(b.quick)
+	if b.fleetSpec != nil {
+		runs = []fleetRun{*b.fleetSpec}
+	}
+	for _, run := range runs {
+		if err := b.fleetRepeated(ctx, run); err != nil {
+			return err
 		}
-		dir, err := fleetDir(b.dir, name)
+	}
+	return nil
+}
+
+// fleetRepeated runs one fleet b.fleetRuns times. Each run has its rows,
+// judged against the fleet's targets as a single run is; with more than
+// one, a line on stderr and the median rows say how the runs spread.
+func (b *bench) fleetRepeated(ctx context.Context, run fleetRun) error {
+	name := fleetName(run.FleetOptions)
+	times := max(1, b.fleetRuns)
+	var ratios, perSale []float64
+	over := 0
+	for i := 1; i <= times; i++ {
+		rowName := name
+		if times > 1 {
+			rowName = fmt.Sprintf("%s_run%d", name, i)
+		}
+		r, err := b.fleetOnce(ctx, run, rowName)
 		if err != nil {
 			return err
 		}
-		o.Plugin, o.Dir, o.Log = b.plugin, dir, b.stderr
-		r, err := Fleet(ctx, o)
-		if err != nil {
-			return fmt.Errorf("%s: %w", name, err)
+		ratios, perSale = append(ratios, r.Ratio()), append(perSale, r.RequestsPerOrder())
+		if run.drainLimit > 0 && r.Ratio() > run.drainLimit || run.requestsLimit > 0 && r.RequestsPerOrder() > run.requestsLimit {
+			over++
 		}
-		fmt.Fprintf(b.stderr, "bench: %s: %v\n", name, r)
-		b.add(benchRow{Name: name + "_drain", Value: r.Drain.Seconds(), Unit: "s", Baseline: "sales / rate limit",
-			BaselineValue: r.Ideal.Seconds(), Ratio: r.Ratio(), limit: run.drainLimit})
-		b.add(benchRow{Name: name + "_requests_per_sale", Value: r.RequestsPerOrder(), Unit: "requests", Baseline: "one request a sale",
-			BaselineValue: 1, Ratio: r.RequestsPerOrder(), limit: run.requestsLimit})
-		b.add(benchRow{Name: name + "_429s", Value: float64(r.RateLimited), Unit: "requests"})
-		b.add(benchRow{Name: name + "_peak", Value: float64(r.PeakPerSecond), Unit: "requests/s", Baseline: "rate limit",
-			BaselineValue: o.Rate, Ratio: float64(r.PeakPerSecond) / o.Rate})
-		b.add(benchRow{Name: name + "_most_creates_for_a_sale", Value: float64(r.MostCreates), Unit: "requests"})
-		b.add(benchRow{Name: name + "_lost_duplicated_failed", Value: float64(r.Lost + r.Duplicated + r.Failed), Unit: "sales", zero: true})
 	}
+	if times == 1 {
+		return nil
+	}
+	fmt.Fprintf(b.stderr, "bench: %s: %d runs: drain / ideal %.2f-%.2f, median %.2f; requests a sale %.2f-%.2f, median %.2f; %d runs missed a target\n",
+		name, times, slices.Min(ratios), slices.Max(ratios), median(ratios), slices.Min(perSale), slices.Max(perSale), median(perSale), over)
+	b.add(benchRow{Name: name + "_drain_median", Value: median(ratios), Unit: "x ideal"})
+	b.add(benchRow{Name: name + "_requests_per_sale_median", Value: median(perSale), Unit: "requests"})
+	b.add(benchRow{Name: name + "_runs_missing_a_target", Value: float64(over), Unit: "runs"})
 	return nil
+}
+
+// fleetOnce runs the fleet once and adds its rows, named rowName_...
+func (b *bench) fleetOnce(ctx context.Context, run fleetRun, rowName string) (FleetResult, error) {
+	o := run.FleetOptions
+	dir, err := fleetDir(b.dir, rowName)
+	if err != nil {
+		return FleetResult{}, err
+	}
+	o.Plugin, o.Dir, o.Log = b.plugin, dir, b.stderr
+	r, err := Fleet(ctx, o)
+	if err != nil {
+		return r, fmt.Errorf("%s: %w", rowName, err)
+	}
+	fmt.Fprintf(b.stderr, "bench: %s: %v\n", rowName, r)
+	b.add(benchRow{Name: rowName + "_drain", Value: r.Drain.Seconds(), Unit: "s", Baseline: "sales / rate limit",
+		BaselineValue: r.Ideal.Seconds(), Ratio: r.Ratio(), limit: run.drainLimit})
+	b.add(benchRow{Name: rowName + "_requests_per_sale", Value: r.RequestsPerOrder(), Unit: "requests", Baseline: "one request a sale",
+		BaselineValue: 1, Ratio: r.RequestsPerOrder(), limit: run.requestsLimit})
+	b.add(benchRow{Name: rowName + "_429s", Value: float64(r.RateLimited), Unit: "requests"})
+	b.add(benchRow{Name: rowName + "_peak", Value: float64(r.PeakPerSecond), Unit: "requests/s", Baseline: "rate limit",
+		BaselineValue: o.Rate, Ratio: float64(r.PeakPerSecond) / o.Rate})
+	b.add(benchRow{Name: rowName + "_most_creates_for_a_sale", Value: float64(r.MostCreates), Unit: "requests"})
+	b.add(benchRow{Name: rowName + "_lost_duplicated_failed", Value: float64(r.Lost + r.Duplicated + r.Failed), Unit: "sales", zero: true})
+	return r, nil
+}
+
+// median of xs (not empty), without reordering them.
+func median(xs []float64) float64 {
+	s := slices.Sorted(slices.Values(xs))
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
