@@ -18,6 +18,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/pprof"
+	"slices"
 	"sort"
 	"strings"
 	"sync/atomic"
@@ -70,15 +71,18 @@ type bench struct {
 	rows    []benchRow
 	jsonOut bool
 	quick   bool
-	// fleetSpec: the one fleet --fleet asked for (nil: the issue's four);
-	// fleetRuns: how many times each fleet runs (--runs).
-	fleetSpec *fleetRun
-	fleetRuns int
+	// fleetSpec: the one fleet --fleet asked for (nil: the standard ones);
+	// fleetTimes: how many times each fleet runs (--runs).
+	fleetSpec  *fleetRun
+	fleetTimes int
 }
 
 // exitUsage is the exit code for a command line that cannot be run (the
 // CLI's).
 const exitUsage = 2
+
+// stepNames are the bench's steps, in the order they run (--only picks).
+var stepNames = []string{"enqueue", "online", "drain", "start", "scale", "fleet"}
 
 // flags are the bench's settings, as its command line gives them.
 type flags struct {
@@ -96,7 +100,7 @@ func newFlags() (*flag.FlagSet, *flags) {
 	fs.StringVar(&f.dir, "dir", "", "folder for outboxes and the fdatasync baseline (default: a new temporary folder)")
 	fs.StringVar(&f.plugin, "plugin", os.Getenv("SMARTRETAIL_PLUGIN_PATH"), "smartretail-plugin binary (default: beside this CLI, then PATH, then the CLI itself)")
 	fs.StringVar(&f.only, "only", "", "run only these, comma-separated: enqueue, online, drain, start, scale, fleet")
-	fs.StringVar(&f.fleet, "fleet", "", "run this fleet instead of the issue's four: NxM (N kiosks, M sales each), then any of ,rate=R ,burst=B ,restart ,concurrency=C ,max-rate=X (e.g. 10x50,burst=10); implies --only fleet")
+	fs.StringVar(&f.fleet, "fleet", "", "run this fleet instead of the four standard ones (issue 15's targets): NxM (N kiosks, M sales each), then any of ,rate=R ,burst=B ,restart ,concurrency=C ,max-rate=X (e.g. 10x50,burst=10); implies --only fleet, and --quick does not change it")
 	fs.IntVar(&f.runs, "runs", 1, "run each fleet this many times: every run is judged, and the medians are added")
 	fs.StringVar(&f.cpuProfile, "cpu-profile", "", "write this process's CPU profile (the host side) to this file; SMARTRETAIL_CPU_PROFILE does the same for the plugin")
 	return fs, f
@@ -136,7 +140,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer, findPlugi
 		}
 		defer pprof.StopCPUProfile()
 	}
-	b := &bench{out: stdout, stderr: stderr, sizes: fullSizes, jsonOut: f.json, quick: f.quick, fleetSpec: spec, fleetRuns: f.runs}
+	b := &bench{out: stdout, stderr: stderr, sizes: fullSizes, jsonOut: f.json, quick: f.quick, fleetSpec: spec, fleetTimes: f.runs}
 	if f.quick {
 		b.sizes = quickSizes
 	}
@@ -145,25 +149,17 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer, findPlugi
 		return 1
 	}
 	defer b.tearDown(f.dir == "")
-	steps := []struct {
-		name string
-		run  func(context.Context) error
-	}{
-		{"enqueue", b.enqueue},
-		{"online", b.onlineCreate},
-		{"drain", b.drain},
-		{"start", b.start},
-		{"scale", b.scale},
-		{"fleet", b.fleet},
+	steps := map[string]func(context.Context) error{
+		"enqueue": b.enqueue, "online": b.onlineCreate, "drain": b.drain, "start": b.start, "scale": b.scale, "fleet": b.fleet,
 	}
 	failed := false
-	for _, s := range steps {
-		if f.only != "" && !strings.Contains(","+f.only+",", ","+s.name+",") {
+	for _, name := range stepNames {
+		if f.only != "" && !slices.Contains(strings.Split(f.only, ","), name) {
 			continue
 		}
-		fmt.Fprintf(stderr, "bench: %s...\n", s.name)
-		if err := s.run(ctx); err != nil {
-			fmt.Fprintf(stderr, "smartretail bench: %s: %v\n", s.name, err)
+		fmt.Fprintf(stderr, "bench: %s...\n", name)
+		if err := steps[name](ctx); err != nil {
+			fmt.Fprintf(stderr, "smartretail bench: %s: %v\n", name, err)
 			failed = true
 		}
 	}
@@ -175,28 +171,45 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer, findPlugi
 }
 
 // check says whether parsed flags can run, and reads --fleet (nil: the
-// issue's four fleets). A --fleet alone runs only the fleet step.
+// standard fleets). A --fleet without --only runs only the fleet step:
+// check sets --only to it.
 func (f *flags) check(fs *flag.FlagSet) (*fleetRun, error) {
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected %q: every setting is a flag", fs.Arg(0))
 	}
+	for _, s := range strings.Split(f.only, ",") {
+		if f.only != "" && !slices.Contains(stepNames, s) {
+			return nil, fmt.Errorf("--only %q: %q is not a step; the steps are %s", f.only, s, strings.Join(stepNames, ", "))
+		}
+	}
 	if f.runs < 1 {
 		return nil, fmt.Errorf("--runs %d: want 1 or more", f.runs)
 	}
-	if f.fleet == "" {
-		return nil, nil
+	fleetSet := false
+	fs.Visit(func(fl *flag.Flag) { fleetSet = fleetSet || fl.Name == "fleet" })
+	if fleetSet && strings.TrimSpace(f.fleet) == "" {
+		return nil, fmt.Errorf("--fleet is empty: give a fleet, like 10x50, or leave the flag out")
 	}
-	run, err := parseFleetSpec(f.fleet)
-	if err != nil {
-		return nil, err
+	var run *fleetRun
+	if fleetSet {
+		r, err := parseFleetSpec(f.fleet)
+		if err != nil {
+			return nil, err
+		}
+		run = &r
+		if f.only == "" {
+			f.only = "fleet"
+		}
 	}
-	switch {
-	case f.only == "":
-		f.only = "fleet"
-	case !strings.Contains(","+f.only+",", ",fleet,"):
-		return nil, fmt.Errorf("--fleet runs the fleet step, which --only %q leaves out", f.only)
+	if f.only != "" && !slices.Contains(strings.Split(f.only, ","), "fleet") {
+		switch {
+		case run != nil:
+			return nil, fmt.Errorf("--fleet runs the fleet step, which --only %q leaves out", f.only)
+		case f.runs > 1:
+			return nil, fmt.Errorf("--runs repeats the fleets, which --only %q leaves out", f.only)
+		}
 	}
-	return &run, nil
+	return run, nil
 }
 
 // CheckArgs says what is wrong with a bench command line that parses but

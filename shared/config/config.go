@@ -111,10 +111,11 @@ const (
 	DefaultOfflineMaxAge         = 24 * time.Hour
 	DefaultForwardConcurrency    = 4
 	DefaultClockSkewThreshold    = time.Minute
-	maxForwardConcurrency        = 64
-	// minForwardMaxRate is the slowest forward_max_rate: a request every
+	// MaxForwardConcurrency is the most forward_concurrency may be.
+	MaxForwardConcurrency = 64
+	// MinForwardMaxRate is the slowest forward_max_rate: a request every
 	// ten seconds.
-	minForwardMaxRate = 0.1
+	MinForwardMaxRate = 0.1
 )
 
 // maxFileBytes bounds a config file; a real one is well under 4 KiB.
@@ -313,11 +314,11 @@ func (c *Config) Validate() error {
 	}
 	if math.IsNaN(c.ForwardMaxRate) || math.IsInf(c.ForwardMaxRate, 0) || c.ForwardMaxRate < 0 {
 		p = append(p, problem("forward_max_rate", "want requests a second, 0 or more (0: no cap), got %v", c.ForwardMaxRate))
-	} else if c.ForwardMaxRate > 0 && c.ForwardMaxRate < minForwardMaxRate {
-		p = append(p, problem("forward_max_rate", "at least %v requests a second (or 0: no cap), got %v", minForwardMaxRate, c.ForwardMaxRate))
+	} else if c.ForwardMaxRate > 0 && c.ForwardMaxRate < MinForwardMaxRate {
+		p = append(p, problem("forward_max_rate", "at least %v requests a second (or 0: no cap), got %v", MinForwardMaxRate, c.ForwardMaxRate))
 	}
-	if c.ForwardConcurrency > maxForwardConcurrency {
-		p = append(p, problem("forward_concurrency", "at most %d, got %d", maxForwardConcurrency, c.ForwardConcurrency))
+	if c.ForwardConcurrency > MaxForwardConcurrency {
+		p = append(p, problem("forward_concurrency", "at most %d, got %d", MaxForwardConcurrency, c.ForwardConcurrency))
 	}
 	if len(p) > 0 {
 		return p
