@@ -276,11 +276,18 @@ func Fleet(ctx context.Context, o FleetOptions) (FleetResult, error) {
 		}
 	}
 	res.Lost = want - len(seen)
-	res.Drain = last.Sub(back)
-	if last.IsZero() { // nothing arrived: the whole wait, not a date in year 1
-		res.Drain = time.Since(back)
-	}
+	res.Drain = drainTime(back, last, time.Now())
 	return res, nil
+}
+
+// drainTime is the drain from the network's return (back) to the last sale
+// made (last), or to now when none was: the whole wait, not a drain back to
+// the year 1.
+func drainTime(back, last, now time.Time) time.Duration {
+	if last.IsZero() {
+		return now.Sub(back)
+	}
+	return last.Sub(back)
 }
 
 // eachKiosk runs fn for kiosks 0..n-1 at once, and returns the first error.

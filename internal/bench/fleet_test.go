@@ -56,3 +56,15 @@ func TestTheFleetLineCountsKioskByKiosk(t *testing.T) {
 		}
 	}
 }
+
+// A fleet that got no sale made reports how long it waited, not a drain
+// reaching back to the year 1 (which met every drain target).
+func TestAFleetWithNothingMadeDrainsForItsWholeWait(t *testing.T) {
+	back := time.Date(2026, 11, 29, 10, 0, 0, 0, time.UTC)
+	if got := drainTime(back, back.Add(5*time.Second), back.Add(time.Minute)); got != 5*time.Second {
+		t.Errorf("last sale 5 s after the return: drain %v", got)
+	}
+	if got := drainTime(back, time.Time{}, back.Add(time.Minute)); got != time.Minute {
+		t.Errorf("no sale made, a minute waited: drain %v, want 1m0s", got)
+	}
+}
