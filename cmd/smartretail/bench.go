@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"io"
 
 	"github.com/kioskpay/smartretail/internal/bench"
@@ -21,7 +20,7 @@ func runBench(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		return printError(stderr, errUsageArgs("bench", fs.NArg()))
 	}
 	if err := bench.CheckArgs(args); err != nil {
-		return printError(stderr, fmt.Errorf("%w: smartretail bench: %v (smartretail bench -h lists its flags)", errUsage, err))
+		return printError(stderr, errUsageFlags("bench", err))
 	}
 	return bench.Run(ctx, args, stdout, stderr, func(ctx context.Context, flag string) (string, error) {
 		path, _, err := findPlugin(ctx, flag)

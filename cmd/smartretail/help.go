@@ -31,7 +31,13 @@ func parseFlags(fs *flag.FlagSet, args []string, stdout, stderr io.Writer, help 
 		}
 		return 0, false
 	}
-	return printError(stderr, fmt.Errorf("%w: smartretail %s: %v (smartretail %s -h lists its flags)", errUsage, fs.Name(), err, fs.Name())), false
+	return printError(stderr, errUsageFlags(fs.Name(), err)), false
+}
+
+// errUsageFlags is a usage error in command's flags: what err says, and
+// where to look.
+func errUsageFlags(command string, err error) error {
+	return fmt.Errorf("%w: smartretail %s: %v (smartretail %s -h lists its flags)", errUsage, command, err, command)
 }
 
 // helpExtra completes a command's help: what more it says after the

@@ -154,7 +154,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer, findPlugi
 	}
 	failed := false
 	for _, name := range stepNames {
-		if f.only != "" && !slices.Contains(strings.Split(f.only, ","), name) {
+		if !f.picks(name) {
 			continue
 		}
 		fmt.Fprintf(stderr, "bench: %s...\n", name)
@@ -177,9 +177,11 @@ func (f *flags) check(fs *flag.FlagSet) (*fleetRun, error) {
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected %q: every setting is a flag", fs.Arg(0))
 	}
-	for _, s := range strings.Split(f.only, ",") {
-		if f.only != "" && !slices.Contains(stepNames, s) {
-			return nil, fmt.Errorf("--only %q: %q is not a step; the steps are %s", f.only, s, strings.Join(stepNames, ", "))
+	if f.only != "" {
+		for _, s := range strings.Split(f.only, ",") {
+			if !slices.Contains(stepNames, s) {
+				return nil, fmt.Errorf("--only %q: %q is not a step; the steps are %s", f.only, s, strings.Join(stepNames, ", "))
+			}
 		}
 	}
 	if f.runs < 1 {
@@ -201,7 +203,7 @@ func (f *flags) check(fs *flag.FlagSet) (*fleetRun, error) {
 			f.only = "fleet"
 		}
 	}
-	if f.only != "" && !slices.Contains(strings.Split(f.only, ","), "fleet") {
+	if !f.picks("fleet") {
 		switch {
 		case run != nil:
 			return nil, fmt.Errorf("--fleet runs the fleet step, which --only %q leaves out", f.only)
@@ -210,6 +212,11 @@ func (f *flags) check(fs *flag.FlagSet) (*fleetRun, error) {
 		}
 	}
 	return run, nil
+}
+
+// picks says whether the bench runs step: every step, or those --only names.
+func (f *flags) picks(step string) bool {
+	return f.only == "" || slices.Contains(strings.Split(f.only, ","), step)
 }
 
 // CheckArgs says what is wrong with a bench command line that parses but
